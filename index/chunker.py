@@ -1,0 +1,67 @@
+"""Split documents into chunks whose length is counted in the embedding model's word pieces,
+so that the encoder never silently cuts a chunk. Paragraphs first, then lines, sentences,
+words (langchain-text-splitters); a small overlap; character offsets into the document.
+
+A chunk is embedded as "title\\nchunk": the budget of each document is the encoder's limit
+minus its special tokens and its title, and at most ``chunk_tokens``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+SEPARATORS = ["\n\n", "\n", ". ", "! ", "? ", "; ", ", ", " ", ""]
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+MIN_BUDGET = 32
+
+
+@dataclass
+class ChunkSpan:
+    ord: int
+    start: int
+    end: int
+    text: str
+
+
+class Chunker:
+    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap: int,
+                 encoder_limit: int = 256):
+        if not 0 <= overlap < chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({overlap}) must be smaller than chunk_tokens ({chunk_tokens})"
+            )
+        self.count_tokens = count_tokens
+        self.chunk_tokens = chunk_tokens
+        self.overlap = overlap
+        self.encoder_limit = encoder_limit
+        self._splitters: dict[int, object] = {}
+
+    def budget(self, title: str) -> int:
+        """Word pieces left for the chunk once the title and special tokens are counted."""
+        room = self.encoder_limit - SPECIAL_TOKENS - (self.count_tokens(title + "\n") if title else 0)
+        return max(MIN_BUDGET, min(self.chunk_tokens, room))
+
+    def _splitter(self, size: int):
+        if size not in self._splitters:
+            from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+            self._splitters[size] = RecursiveCharacterTextSplitter(
+                chunk_size=size,
+                chunk_overlap=min(self.overlap, size // 4),
+                length_function=self.count_tokens,
+                separators=SEPARATORS,
+                keep_separator="end",
+                strip_whitespace=True,
+            )
+        return self._splitters[size]
+
+    def split(self, text: str, title: str = "") -> list[ChunkSpan]:
+        spans: list[ChunkSpan] = []
+        for piece in self._splitter(self.budget(title)).split_text(text):
+            # the piece starts after the previous chunk's start (overlap means it can
+            # begin before the previous chunk's end)
+            start = text.find(piece, spans[-1].start + 1 if spans else 0)
+            if start < 0:  # cannot happen: splitters only cut and strip
+                start = text.find(piece)
+            spans.append(ChunkSpan(len(spans), start, start + len(piece), piece))
+        return spans

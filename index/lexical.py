@@ -1,0 +1,99 @@
+"""Text analysis for the lexical (BM25) index: case and accent folding, elisions, stop
+words and Snowball stemming (PyStemmer). The index itself is SQLite FTS5 (see store.py),
+fed with the analysed tokens so that any language works with the same code."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+TOKEN = re.compile(r"\w+", re.UNICODE)
+APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'"})
+# French elided articles and pronouns (l'avion, qu'il, jusqu'à): the part before the
+# apostrophe is dropped; English possessives ('s) are dropped too.
+ELISIONS = {
+    "l",
+    "d",
+    "j",
+    "m",
+    "n",
+    "s",
+    "t",
+    "c",
+    "qu",
+    "lorsqu",
+    "puisqu",
+    "jusqu",
+    "quoiqu",
+    "presqu",
+}
+
+STOPWORDS = {
+    "french": """a au aux avec ce ces cet cette dans de des du elle elles en et est été
+        être eu il ils je la le les leur leurs lui ma mais me même mes moi mon ne nos notre
+        nous on ou où par pas pour qu que qui sa se ses son sont sur ta te tes toi ton tu un
+        une vos votre vous y ont avait était sera sont fait faire plus comme aussi ainsi
+        dont lors quel quelle quels quelles quoi combien comment pourquoi quand ceux celle
+        celui cela ça avoir a-t-il si sans sous entre vers chez""",
+    "english": """a an the and or of to in on at by for with from is are was were be been
+        it its this that these those as which who whom whose what when where why how do
+        does did has have had not no but if than then so such into about over""",
+}
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed: 'Élysée' -> 'elysee'."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=8)
+def _stopwords(language: str) -> frozenset[str]:
+    words = set(STOPWORDS["english"].split())
+    words.update(STOPWORDS.get(language, "").split())
+    return frozenset(fold(w) for w in words)
+
+
+@lru_cache(maxsize=8)
+def _stemmer(language: str):
+    if language in ("", "none"):
+        return None
+    import Stemmer
+
+    try:
+        return Stemmer.Stemmer(language)
+    except KeyError:
+        raise ValueError(
+            f"unknown stemmer language {language!r} (ANCRE_LANGUAGE); "
+            f"choose one of: none, {', '.join(Stemmer.algorithms())}"
+        ) from None
+
+
+def analyze(text: str, language: str = "french", keep_stopwords: bool = False) -> list[str]:
+    """Tokens for the lexical index: stemmed, folded, without stop words or elisions."""
+    text = text.translate(APOSTROPHES).casefold()
+    pieces = []
+    for tok in re.findall(r"\w+'?", text):
+        if tok.endswith("'"):
+            base = tok[:-1]
+            if base in ELISIONS or len(base) == 1:
+                continue
+            tok = base
+        pieces.append(tok)
+    stop = frozenset() if keep_stopwords else _stopwords(language)
+    stemmer = _stemmer(language)
+    out = []
+    for tok in pieces:
+        folded = fold(tok)
+        if folded in stop or (len(folded) == 1 and not folded.isdigit()):
+            continue
+        stem = stemmer.stemWord(tok) if stemmer is not None and not tok.isdigit() else tok
+        out.append(fold(stem))
+    return out
+
+
+def fts_query(tokens: list[str]) -> str:
+    """An FTS5 MATCH expression: any of the tokens (BM25 ranks by how many and how rare)."""
+    unique = list(dict.fromkeys(t for t in tokens if t))
+    return " OR ".join(f'"{t}"' for t in unique)

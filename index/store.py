@@ -1,0 +1,284 @@
+"""The index directory: a SQLite store (documents, chunks, FTS5 lexical index, manifest)
+beside a FAISS file of chunk vectors.
+
+Layout of ``index_dir``::
+
+    store.sqlite        documents, chunks, fts (BM25 over analysed tokens), meta (manifest)
+    vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids
+    manifest.json       a readable copy of the manifest
+    .lock               held by the one build that may write
+
+A write is one SQLite transaction that also moves ``meta.generation`` to a vectors file
+already written in full: a crash at any point leaves the previous generation whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .lexical import analyze, fts_query
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+STORE = "store.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, hash TEXT NOT NULL, title TEXT, url TEXT, date TEXT,
+    author TEXT, source TEXT, metadata TEXT, text TEXT NOT NULL, n_chunks INTEGER,
+    indexed_at REAL);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, ord INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
+"""
+
+
+class StoreError(RuntimeError):
+    """The index is missing, unreadable or built differently; the message says what to run."""
+
+
+@dataclass
+class ChunkRow:
+    chunk_id: int
+    doc_id: str
+    ord: int
+    start: int
+    end: int
+    text: str
+    title: str
+    url: str
+    date: str
+
+
+def vectors_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"vectors-{generation}.faiss"
+
+
+def connect(index_dir: Path, readonly: bool = False) -> sqlite3.Connection:
+    path = index_dir / STORE
+    if readonly:
+        if not path.exists():
+            raise StoreError(
+                f"no index in {index_dir}: build one with `ancre index build SOURCE... "
+                f"--index-dir {index_dir}`"
+            )
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def read_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='manifest'").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"the index store is unreadable ({err})") from None
+    return json.loads(row[0]) if row else {}
+
+
+def new_vector_index(dim: int, kind: str):
+    import faiss
+
+    if kind == "flat":
+        inner = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = 80
+        inner.hnsw.efSearch = 64
+    else:
+        raise ValueError(f"unknown vector index {kind!r} (ANCRE_VECTOR_INDEX): flat or hnsw")
+    return faiss.IndexIDMap2(inner)
+
+
+def remove_vectors(index, ids: list[int], kind: str):
+    """Remove ids; HNSW cannot delete in place, so it is rebuilt from the remaining vectors."""
+    import faiss
+
+    if not ids:
+        return index
+    if kind == "flat":
+        index.remove_ids(np.asarray(ids, dtype="int64"))
+        return index
+    all_ids = faiss.vector_to_array(index.id_map).astype("int64")
+    keep = ~np.isin(all_ids, np.asarray(ids, dtype="int64"))
+    vectors = index.index.reconstruct_n(0, index.ntotal)[keep] if index.ntotal else None
+    fresh = new_vector_index(index.d, kind)
+    if vectors is not None and len(vectors):
+        fresh.add_with_ids(vectors, all_ids[keep])
+    return fresh
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class IndexReader:
+    """Read side of an index directory: dense and lexical search, chunk lookup.
+
+    Thread-safe. ``refresh()`` switches to a newer generation written by a build, so readers
+    answer from the previous index until the new one is committed."""
+
+    def __init__(self, index_dir: str | Path):
+        self.index_dir = Path(index_dir).expanduser()
+        self._lock = threading.RLock()
+        self._conn = connect(self.index_dir, readonly=True)
+        self.generation = -1
+        self.manifest: dict[str, Any] = {}
+        self.vectors = None
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Load the newest committed generation; True when it changed."""
+        import faiss
+
+        with self._lock:
+            for _attempt in range(5):
+                manifest = read_manifest(self._conn)
+                if not manifest:
+                    raise StoreError(
+                        f"{self.index_dir} holds no finished index build: run "
+                        f"`ancre index build SOURCE... --index-dir {self.index_dir}`"
+                    )
+                if manifest.get("format_version") != FORMAT_VERSION:
+                    raise StoreError(
+                        f"index format {manifest.get('format_version')} in {self.index_dir}, "
+                        f"this ancre reads {FORMAT_VERSION}: rebuild it with "
+                        f"`ancre index build SOURCE... --rebuild --index-dir {self.index_dir}`"
+                    )
+                gen = manifest["generation"]
+                if gen == self.generation:
+                    return False
+                path = vectors_path(self.index_dir, gen)
+                try:
+                    vectors = faiss.read_index(str(path))
+                except RuntimeError:
+                    if path.exists():
+                        raise StoreError(f"cannot read {path}") from None
+                    continue  # a build replaced it meanwhile: read the manifest again
+                self.manifest, self.generation, self.vectors = manifest, gen, vectors
+                return True
+            raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
+
+    @property
+    def size(self) -> int:
+        return int(self.vectors.ntotal) if self.vectors is not None else 0
+
+    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        if self.size == 0:
+            return [[] for _ in range(len(query_vectors))]
+        with self._lock:
+            vectors = self.vectors
+        scores, ids = vectors.search(np.ascontiguousarray(query_vectors, dtype="float32"), k)
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]
+
+    def lexical_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """BM25 (FTS5), best first; scores are positive (FTS5's bm25() negated)."""
+        query = fts_query(analyze(text, self.manifest.get("language", "french")))
+        if not query:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid, -bm25(fts) AS s FROM fts WHERE fts MATCH ? ORDER BY s DESC LIMIT ?",
+                (query, k),
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def idf(self, terms: list[str]) -> dict[str, float]:
+        """BM25 idf of analysed terms over the chunks (0 documents -> the largest idf)."""
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return {}
+        marks = ",".join("?" * len(unique))
+        with self._lock:
+            n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
+            df = dict(
+                self._conn.execute(
+                    f"SELECT term, doc FROM fts_vocab WHERE term IN ({marks})", unique
+                )
+            )
+        return {
+            t: float(np.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in unique
+        }
+
+    def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return {}
+        marks = ",".join("?" * len(unique))
+        with self._lock:
+            df = dict(
+                self._conn.execute(
+                    f"SELECT term, doc FROM fts_vocab WHERE term IN ({marks})", unique
+                )
+            )
+        return {t: int(df.get(t, 0)) for t in unique}
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.text, d.title, d.url, '
+                f"d.date FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                f"WHERE c.id IN ({marks})",
+                ids,
+            ).fetchall()
+        return {r[0]: ChunkRow(*r) for r in rows}
+
+    def chunk_vectors(self, ids: list[int]) -> np.ndarray:
+        with self._lock:
+            return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
+
+    def documents(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, title, url, date, author, source, n_chunks, indexed_at "
+                "FROM documents ORDER BY doc_id"
+            ).fetchall()
+        keys = ("doc_id", "title", "url", "date", "author", "source", "n_chunks", "indexed_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+            chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        disk = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        return {
+            "index_dir": str(self.index_dir),
+            "documents": docs,
+            "chunks": chunks,
+            "vectors": self.size,
+            "disk_bytes": disk,
+            **self.manifest,
+        }
+
+    def close(self) -> None:
+        self._conn.close()

