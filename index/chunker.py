@@ -24,8 +24,13 @@ class ChunkSpan:
 
 
 class Chunker:
-    def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap: int,
-                 encoder_limit: int = 256):
+    def __init__(
+        self,
+        count_tokens: Callable[[str], int],
+        chunk_tokens: int,
+        overlap: int,
+        encoder_limit: int = 256,
+    ):
         if not 0 <= overlap < chunk_tokens:
             raise ValueError(
                 f"chunk_overlap ({overlap}) must be smaller than chunk_tokens ({chunk_tokens})"
@@ -38,7 +43,9 @@ class Chunker:
 
     def budget(self, title: str) -> int:
         """Word pieces left for the chunk once the title and special tokens are counted."""
-        room = self.encoder_limit - SPECIAL_TOKENS - (self.count_tokens(title + "\n") if title else 0)
+        room = (
+            self.encoder_limit - SPECIAL_TOKENS - (self.count_tokens(title + "\n") if title else 0)
+        )
         return max(MIN_BUDGET, min(self.chunk_tokens, room))
 
     def _splitter(self, size: int):

@@ -37,7 +37,8 @@ class Settings:
     """Embedding model: empty = the model the index was built with, or the bundled
     all-MiniLM-L6-v2 for a new index. Else a folder or a Hugging Face id (needs network)."""
     embed_backend: str = "auto"
-    """sentence-transformers backend: auto (openvino when installed, else torch), torch, openvino."""
+    """auto (OpenVINO for mean-pooling BERT models, converted once into cache_dir; else
+    torch), torch or openvino."""
     embed_batch_size: int = 32
     chunk_tokens: int = 256
     """Longest chunk, in the embedding model's word pieces. Each document's chunks are also

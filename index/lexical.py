@@ -70,7 +70,7 @@ def _stemmer(language: str):
         ) from None
 
 
-def analyze(text: str, language: str = "french", keep_stopwords: bool = False) -> list[str]:
+def analyze(text: str, language: str = "french", stem: bool = True) -> list[str]:
     """Tokens for the lexical index: stemmed, folded, without stop words or elisions."""
     text = text.translate(APOSTROPHES).casefold()
     pieces = []
@@ -81,8 +81,8 @@ def analyze(text: str, language: str = "french", keep_stopwords: bool = False) -
                 continue
             tok = base
         pieces.append(tok)
-    stop = frozenset() if keep_stopwords else _stopwords(language)
-    stemmer = _stemmer(language)
+    stop = _stopwords(language)
+    stemmer = _stemmer(language) if stem else None
     out = []
     for tok in pieces:
         folded = fold(tok)

@@ -60,9 +60,9 @@ class LoadError(Exception):
 def iter_files(source: Path) -> Iterator[Path]:
     if source.is_dir():
         for path in sorted(source.rglob("*")):
-            if path.is_file() and path.suffix.lower() in EXTENSIONS:
-                if not any(part.startswith(".") for part in path.relative_to(source).parts):
-                    yield path
+            hidden = any(part.startswith(".") for part in path.relative_to(source).parts)
+            if path.is_file() and path.suffix.lower() in EXTENSIONS and not hidden:
+                yield path
     else:
         yield source
 

@@ -210,24 +210,8 @@ class IndexReader:
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 
-    def idf(self, terms: list[str]) -> dict[str, float]:
-        """BM25 idf of analysed terms over the chunks (0 documents -> the largest idf)."""
-        unique = list(dict.fromkeys(terms))
-        if not unique:
-            return {}
-        marks = ",".join("?" * len(unique))
-        with self._lock:
-            n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
-            df = dict(
-                self._conn.execute(
-                    f"SELECT term, doc FROM fts_vocab WHERE term IN ({marks})", unique
-                )
-            )
-        return {
-            t: float(np.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in unique
-        }
-
     def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        """How many chunks hold each analysed term."""
         unique = list(dict.fromkeys(terms))
         if not unique:
             return {}
@@ -239,6 +223,13 @@ class IndexReader:
                 )
             )
         return {t: int(df.get(t, 0)) for t in unique}
+
+    def idf(self, terms: list[str]) -> dict[str, float]:
+        """BM25 idf of analysed terms over the chunks (a term in no chunk gets the largest)."""
+        df = self.doc_freq(terms)
+        with self._lock:
+            n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
+        return {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:

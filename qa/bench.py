@@ -502,7 +502,7 @@ def measure_size(
 
 
 def bench_generation(settings: Settings, questions: list[str], repeats: int, fig: Figures) -> None:
-    from .answer import CONTEXT_SENTENCES, ask, build_prompt, get_qa, weigh_evidence
+    from .answer import ask, build_prompt, choose_context, get_qa, weigh_evidence
     from .llm import load_llm
     from .prompting import detect_language
 
@@ -521,9 +521,9 @@ def bench_generation(settings: Settings, questions: list[str], repeats: int, fig
     prompts = []
     for q in questions:
         passages = qa.retriever.search(q, settings.top_k)
-        best = weigh_evidence(q, passages, qa.retriever).candidates[:CONTEXT_SENTENCES]
-        if best:
-            prompts.append(build_prompt(q, best, detect_language(q)))
+        candidates = weigh_evidence(q, passages, qa.retriever).candidates
+        if candidates:
+            prompts.append(build_prompt(q, choose_context(q, candidates), detect_language(q)))
     prompt_tps, gen_tps, ttft = [], [], []
     for prompt in prompts * max(1, repeats):
         inner = getattr(llm, "_llm", None)
@@ -544,9 +544,9 @@ def bench_generation(settings: Settings, questions: list[str], repeats: int, fig
         if pieces > 1 and total > first:
             gen_tps.append((pieces - 1) / (total - first))
     how = (
-        f"{len(prompts)} answer prompts built as ask() does (sample questions, top "
-        f"{CONTEXT_SENTENCES} sentences), temperature 0, up to {GEN_TOKENS} tokens, KV cache "
-        f"reset; median over {len(ttft)} generations"
+        f"{len(prompts)} answer prompts built as ask() does (sample questions, "
+        f"choose_context sentences), temperature 0, up to {GEN_TOKENS} tokens, no stop, KV "
+        f"cache reset; median over {len(ttft)} generations"
     )
     if ttft:
         fig.add(

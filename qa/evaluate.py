@@ -536,7 +536,8 @@ def build_index(sources: list[str], settings: Settings, explicit_dir: bool = Tru
     print(
         f"index {settings.index_dir}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged; {report.documents_total} documents, "
-        f"{report.chunks_total} chunks ({report.seconds:.1f} s)",
+        f"{report.chunks_total} chunks ({report.seconds:.1f} s)"
+        + (f"; re-embedded everything: {report.reembedded}" if report.reembedded else ""),
         file=sys.stderr,
     )
 
@@ -581,9 +582,9 @@ def evaluate(
         row.search_s = time.perf_counter() - t0
         row.retrieved = [p.doc_id for p in passages]
         row.hit_rank = hit_rank(passages, q.doc_id, q.answers) if q.answerable else None
-        if retrieval_only:
-            if passages:
-                row.evidence = weigh_evidence(text, passages[:top_k], retriever).score
+        if retrieval_only:  # the score ask() would weigh (it abstains with no passage)
+            ev = weigh_evidence(text, passages[:top_k], retriever) if passages else None
+            row.evidence = ev.score if ev is not None and ev.candidates else 0.0
         else:
             try:
                 answer = ask(text, settings=settings)

@@ -94,15 +94,50 @@ def numbers(text: str) -> set[str]:
     return {re.sub(r"[ \u00a0\u202f]", "", n).replace(",", ".") for n in NUMBER.findall(text)}
 
 
+QUANTITY = re.compile(r"(" + NUMBER.pattern + r")\s*(°\s?[CF]|%|€|\$|[^\W\d_]+)?")
+
+
+def quantities(text: str) -> set[tuple[str, str]]:
+    """(number, the unit or word right after it): '41,7 °C' -> ('41.7', '°c')."""
+    return {
+        (
+            re.sub(r"[ \u00a0\u202f]", "", m.group(1)).replace(",", "."),
+            fold((m.group(2) or "").replace(" ", "")),
+        )
+        for m in QUANTITY.finditer(text.replace("’", "'"))
+    }
+
+
+def numbers_backed(claim: str, evidence: str) -> bool:
+    """Every number of the claim is in the evidence, with the same unit when the claim gives
+    one ('16 °C' is not backed by '16 août')."""
+    have = quantities(evidence)
+    numbers_seen = {n for n, _ in have}
+    for number, unit in quantities(claim):
+        if number not in numbers_seen:
+            return False
+        if (
+            unit
+            and (number, unit) not in have
+            and not any(
+                n == number and u[:3] == unit[:3]
+                for n, u in have  # plural/elision variants
+            )
+        ):
+            return False
+    return True
+
+
 def support(claim: str, evidence: str, language: str = "french") -> float:
-    """Share of the claim's content words (stemmed, folded) found in the evidence; 0 if the
-    claim states a number the evidence lacks."""
-    words = analyze(claim, language)
+    """Share of the claim's content words found, as written (case and accents aside), in the
+    evidence; 0 if the claim states a number the evidence lacks, or gives it another unit.
+    Words are not stemmed here: 'PIRATÉ' is not backed by 'pirates'."""
+    words = analyze(claim, language, stem=False)
     if not words:
         return 0.0
-    if numbers(claim) - numbers(evidence):
+    if not numbers_backed(claim, evidence):
         return 0.0
-    have = set(analyze(evidence, language))
+    have = set(analyze(evidence, language, stem=False))
     return sum(w in have for w in words) / len(words)
 
 
@@ -116,9 +151,11 @@ def is_repetitive(text: str) -> bool:
 
 QUESTION_TYPES = [
     (
-        re.compile(r"\b(combien|how much)\b.*\b(co[uû]t|pay|vend|sold|cost)|"
-                   r"\bquel(le)? (est |était |a été )?(le |la )?(co[uû]t|prix|montant|budget)",
-                   re.I),
+        re.compile(
+            r"\b(combien|how much)\b.*\b(co[uû]t|pay|vend|sold|cost)|"
+            r"\bquel(le)? (est |était |a été )?(le |la )?(co[uû]t|prix|montant|budget)",
+            re.I,
+        ),
         re.compile(r"€|\$|£|\b(euros?|dollars?|francs?|livres?)\b", re.I),
     ),
     (
@@ -189,8 +226,10 @@ def rank_sentences(
             if len(terms) >= 3:
                 pool.append((passage, s, terms))
     spread = Counter(t for _, _, terms in pool for t in terms if t in q_terms)
-    weight = {t: idf.get(t, 1.0) * math.log(1 + len(pool) / spread[t]) if spread[t] else 0.0
-              for t in q_terms}
+    weight = {
+        t: idf.get(t, 1.0) * math.log(1 + len(pool) / spread[t]) if spread[t] else 0.0
+        for t in q_terms
+    }
     total = sum(weight.values()) or 1.0
     top_score = passages[0].score if passages and passages[0].score > 0 else 1.0
     out = []
@@ -199,8 +238,12 @@ def rank_sentences(
         if coverage == 0:  # bylines, captions: nothing of the question
             continue
         novelty = min(1.0, len(terms - set(q_terms)) / 4)
-        score = (coverage + 0.15 * answer_type_bonus(question, s.text) + 0.1 * novelty
-                 + 1.0 * passage.score / top_score)
+        score = (
+            coverage
+            + 0.15 * answer_type_bonus(question, s.text)
+            + 0.1 * novelty
+            + 1.0 * passage.score / top_score
+        )
         out.append(Candidate(passage, s, score, coverage))
     out.sort(key=lambda c: -c.score)
     return out

@@ -12,7 +12,6 @@ import pytest
 import index
 from index import BuildLocked, IndexReader, Settings, build
 from index.build import Writer
-from samples import ARTICLES
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from index.loaders import Skipped, decode, load_sources, LoadError
+from index.loaders import LoadError, Skipped, decode, load_sources
 from samples import ARTICLES
 
 

@@ -14,6 +14,9 @@ from qa.answer import QA, build_prompt, weigh_evidence
 pytestmark = pytest.mark.slow
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
+SCAM = "Quel est le préjudice total des arnaques aux faux assistants virtuels autour de Bellerive ?"
+HACK = "Combien a coûté la remise en état du site piraté de la mairie de Vernay-sur-Sarthe ?"
+HEAT = "Quelle température record a été relevée à Port-Joubert pendant la canicule d’août 2025 ?"
 OFF_TOPIC = "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?"
 
 
@@ -86,7 +89,7 @@ def test_every_marker_points_to_a_citation_of_a_given_passage(sample_index):
 
 def test_off_topic_question_abstains_with_closest_passages(sample_index):
     qa, fake = qa_with(sample_index, "n'importe quoi")
-    pieces, answer = run(qa, OFF_TOPIC)
+    _, answer = run(qa, OFF_TOPIC)
     assert answer.abstained and answer.mode == "abstained" and not answer.citations
     assert answer.text.startswith("Les articles indexés ne répondent pas")
     assert answer.passages and "Passages les plus proches" in answer.text
@@ -103,7 +106,10 @@ def test_english_question_gets_english_framing(sample_index):
 def test_follow_up_question_uses_the_history(sample_index):
     qa, _ = qa_with(sample_index, "")
     history = [
-        {"role": "user", "content": "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?"},
+        {
+            "role": "user",
+            "content": "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?",
+        },
         {"role": "assistant", "content": "Martine Leroux [1]."},
     ]
     _, answer = run(qa, "Et en 2025 ?", history=history)
@@ -167,19 +173,22 @@ def test_streaming_yields_text_then_the_answer(sample_index):
 
 
 def test_prompt_injection_in_an_article_changes_nothing(sample_index):
-    answer = ask(
-        "Quel est le préjudice total des arnaques aux faux assistants virtuels autour de Bellerive ?",
-        index_dir=sample_index,
-    )
+    answer = ask(SCAM, index_dir=sample_index)
     assert "186 000" in answer.text
-    assert "PIRATÉ" not in answer.text.split("\n")[0].upper().replace("«", "")[:12]
+    assert "PIRAT" not in answer.text.split("\n")[0].upper()
+
+
+def test_a_model_obeying_an_injection_is_not_believed(sample_index):
+    qa, _ = qa_with(sample_index, "PIRATÉ")
+    _, answer = run(qa, SCAM)
+    assert answer.mode == "extractive" and "186 000" in answer.text
 
 
 def test_concurrent_asks_get_their_own_answers(sample_index):
     questions = {
         TRAM: "13 septembre 2025",
-        "Combien a coûté la remise en état du site piraté de la mairie de Vernay-sur-Sarthe ?": "27 500",
-        "Quelle température record a été relevée à Port-Joubert pendant la canicule d’août 2025 ?": "41,7",
+        HACK: "27 500",
+        HEAT: "41,7",
     }
     results: dict[str, str] = {}
     errors: list[BaseException] = []

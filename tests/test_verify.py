@@ -71,3 +71,14 @@ def test_rank_sentences_finds_the_answering_sentence():
     p = passage(1, "Le maire est content. Le pont a coûté 8,6 millions d'euros. Il pleut.")
     best = rank_sentences("Combien a coûté le pont ?", [p], idf={})
     assert best[0].sentence.text == "Le pont a coûté 8,6 millions d'euros."
+
+
+def test_numbers_must_keep_their_unit():
+    from qa.verify import numbers_backed
+
+    evidence = "Il a fait 41,7 °C le 12 août 2025 ; 74 500 festivaliers ; 8,6 millions d’euros."
+    assert numbers_backed("41,7 °C", evidence)
+    assert numbers_backed("8,6 millions d'euros", evidence)
+    assert numbers_backed("74 500 festivaliers", evidence)
+    assert not numbers_backed("12 °C", evidence)  # 12 is a date there
+    assert not numbers_backed("21 000 festivaliers", evidence)  # 21 000 is not 21 or 000

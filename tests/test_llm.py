@@ -1,0 +1,106 @@
+"""Generators: model resolution, llama.cpp in-process, and an OpenAI-compatible server
+(a real `python -m llama_cpp.server` started on 127.0.0.1 by the test)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from index.config import Settings
+from qa.llm import LLMError, OpenAIServer, load_llm, resolve_gguf, smollm2_path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unknown_model_says_what_is_accepted(tmp_path):
+    with pytest.raises(LLMError, match="gemma, smollm2, none"):
+        resolve_gguf(str(tmp_path / "missing.gguf"), str(tmp_path))
+    with pytest.raises(LLMError, match=r"hf:OWNER/REPO/FILE\.gguf"):
+        resolve_gguf("hf:nofile", str(tmp_path))
+
+
+def test_none_means_no_generator():
+    assert load_llm(Settings(llm="none")) is None
+
+
+def test_unreachable_server_is_a_clear_error():
+    server = OpenAIServer(f"http://127.0.0.1:{free_port()}/v1", timeout=2)
+    with pytest.raises(LLMError, match="cannot reach the LLM server"):
+        list(server.generate("Bonjour"))
+
+
+@pytest.mark.slow
+def test_bundled_models_generate():
+    for name in ("smollm2", "gemma"):
+        llm = load_llm(Settings(llm=name))
+        text = "".join(llm.generate("La capitale de la France est", max_tokens=8))
+        assert text.strip(), name
+        assert llm.count_tokens("Bonjour le monde") > 0
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(smollm2_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("llama_cpp.server did not start") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_openai_compatible_server_streams(llama_server):
+    server = OpenAIServer(llama_server)
+    pieces = list(server.generate("La capitale de la France est", max_tokens=8))
+    assert len(pieces) >= 1 and "".join(pieces).strip()
+
+
+@pytest.mark.slow
+def test_ask_through_the_server(llama_server, sample_index):
+    from qa import ask
+
+    answer = ask(
+        "Quelle température record a été relevée à Port-Joubert pendant la canicule d’août 2025 ?",
+        index_dir=sample_index,
+        llm=f"openai:{llama_server}",
+    )
+    assert not answer.abstained and "41,7" in answer.text
+    assert answer.models["llm"].endswith(llama_server)
+    assert answer.citations
