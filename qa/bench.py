@@ -586,7 +586,8 @@ def bench_generation(settings: Settings, questions: list[str], repeats: int, fig
         "ask_first_token_p50_s",
         pct(firsts, 50),
         "s",
-        "same, Answer.timings first_token (retrieval included)",
+        "same, Answer.timings first_token (retrieval included; unlike the figures "
+        "above, ask() reuses the KV cache of the prompt prefix its prompts share)",
     )
     fig.add("generation", "ask_modes", dict(modes), "", "how those answers were made")
 

@@ -131,14 +131,24 @@ def numbers_backed(claim: str, evidence: str) -> bool:
 def support(claim: str, evidence: str, language: str = "french") -> float:
     """Share of the claim's content words found, as written (case and accents aside), in the
     evidence; 0 if the claim states a number the evidence lacks, or gives it another unit.
-    Words are not stemmed here: 'PIRATÉ' is not backed by 'pirates'."""
+    Words are not stemmed here: 'PIRATÉ' is not backed by 'pirates'; and half of the claim's
+    consecutive words must be consecutive in the evidence too: tiny models recombine the
+    words of a passage into statements it does not make."""
     words = analyze(claim, language, stem=False)
     if not words:
         return 0.0
     if not numbers_backed(claim, evidence):
         return 0.0
-    have = set(analyze(evidence, language, stem=False))
-    return sum(w in have for w in words) / len(words)
+    found = analyze(evidence, language, stem=False)
+    have = set(found)
+    share = sum(w in have for w in words) / len(words)
+    pairs = list(zip(words, words[1:], strict=False))
+    if len(pairs) >= 2:  # the words must also come in the source's order, not recombined
+        adjacent = set(zip(found, found[1:], strict=False))
+        in_order = sum(p in adjacent for p in pairs) / len(pairs)
+        if in_order < 0.5:
+            return min(share, in_order)
+    return share
 
 
 def is_repetitive(text: str) -> bool:
