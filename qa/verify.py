@@ -13,6 +13,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from index.lexical import analyze, fold
 
@@ -142,9 +143,9 @@ def support(claim: str, evidence: str, language: str = "french") -> float:
     found = analyze(evidence, language, stem=False)
     have = set(found)
     share = sum(w in have for w in words) / len(words)
-    pairs = list(zip(words, words[1:], strict=False))
+    pairs = list(pairwise(words))
     if len(pairs) >= 2:  # the words must also come in the source's order, not recombined
-        adjacent = set(zip(found, found[1:], strict=False))
+        adjacent = set(pairwise(found))
         in_order = sum(p in adjacent for p in pairs) / len(pairs)
         if in_order < 0.5:
             return min(share, in_order)
