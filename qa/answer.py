@@ -54,6 +54,8 @@ EVIDENCE_BIAS = -6.586
 NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-ZÉÈÀÂÎÔÇ][\w’'-]+")
 CONTEXT_SENTENCES = 3
 """Sentences shown to the LLM (tiny models lose their way in long contexts)."""
+BACKING_MIN = 0.9
+"""A generated answer must rest on a sentence scoring at least this share of the best one."""
 
 
 @dataclass
@@ -213,6 +215,8 @@ class QA:
             return "", None
         claims = " ".join(claim for claim, _, _ in checked.claims)
         backing = max(context, key=lambda c: support(claims, c.sentence.text, language))
+        if backing.score < BACKING_MIN * max(c.score for c in context):
+            return "", None  # the model answered from a sentence that answers less well
         return checked.text, backing
 
 
