@@ -71,7 +71,8 @@ def _stemmer(language: str):
 
 
 def analyze(text: str, language: str = "french", stem: bool = True) -> list[str]:
-    """Tokens for the lexical index: stemmed, folded, without stop words or elisions."""
+    """Tokens for the lexical index: stemmed (unless ``stem=False``), folded, without stop
+    words or elisions."""
     text = text.translate(APOSTROPHES).casefold()
     pieces = []
     for tok in re.findall(r"\w+'?", text):
