@@ -1,22 +1,39 @@
 """ancre's write path: load articles, chunk, embed, store (FAISS + SQLite FTS5).
 
-from index import build
+from ancre.index import build
 report = build(["articles/"], index_dir="my-index")
 """
 
-from .build import BuildLocked, BuildReport, build, remove
-from .config import Settings
-from .loaders import Document, Skipped
+from .chunker import embed_text
+from .embed import Embedder, load_embedder, resolve_model
+from .lexical import APOSTROPHES, analyze, fold, function_words
+from .loaders import EXTENSIONS, Document, Skipped
+from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
 from .store import IndexReader, StoreError
+from .writer import BuildLocked, BuildReport, Writer, build, remove
 
 __all__ = [
+    "APOSTROPHES",
+    "EXTENSIONS",
     "BuildLocked",
     "BuildReport",
     "Document",
+    "Embedder",
     "IndexReader",
-    "Settings",
+    "IndexSettings",
     "Skipped",
     "StoreError",
+    "Writer",
+    "analyze",
     "build",
+    "default_cache_dir",
+    "default_index_dir",
+    "describe",
+    "embed_text",
+    "fold",
+    "from_env",
+    "function_words",
+    "load_embedder",
     "remove",
+    "resolve_model",
 ]

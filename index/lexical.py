@@ -49,6 +49,12 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=8)
+def function_words(language: str) -> frozenset[str]:
+    """The stop words of one language alone, folded (language detection counts them)."""
+    return frozenset(fold(w) for w in STOPWORDS.get(language, "").split())
+
+
+@lru_cache(maxsize=8)
 def _stopwords(language: str) -> frozenset[str]:
     words = set(STOPWORDS["english"].split())
     words.update(STOPWORDS.get(language, "").split())

@@ -226,10 +226,15 @@ class IndexReader:
 
     def idf(self, terms: list[str]) -> dict[str, float]:
         """BM25 idf of analysed terms over the chunks (a term in no chunk gets the largest)."""
+        return self.term_stats(terms)[0]
+
+    def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+        """(BM25 idf, chunk frequency) of analysed terms, from one look-up."""
         df = self.doc_freq(terms)
         with self._lock:
             n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
-        return {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+        idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+        return idf, df
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
@@ -273,3 +278,9 @@ class IndexReader:
 
     def close(self) -> None:
         self._conn.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

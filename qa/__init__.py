@@ -1,24 +1,34 @@
-"""ancre's read path: retrieve, prompt, generate, verify, cite.
+"""ancre's read path: retrieve, weigh the evidence, extract, generate, verify, cite.
 
-from qa import ask
+from ancre.qa import ask
 answer = ask("Quand la ligne C ouvrira-t-elle ?", index_dir="my-index")
 print(answer.text, answer.citations)
 """
 
-from .records import Answer, Citation, Passage
+from .answer import Answerer
+from .api import answerer, ask, open_retriever
+from .llm import BUNDLED, Generator, LLMError, installed_generators, load_generator
+from .records import Answer, AnswerStream, Citation, Event, Passage
+from .retrieve import Filters, Retriever, is_follow_up
+from .settings import AnswerSettings
 
-
-def __getattr__(name: str):
-    # ask/ask_stream pull in the retrieval stack; keep `import qa` light
-    if name in ("ask", "ask_stream", "QA", "get_qa"):
-        from . import answer
-
-        return getattr(answer, name)
-    if name == "Filters":
-        from .retrieve import Filters
-
-        return Filters
-    raise AttributeError(name)
-
-
-__all__ = ["QA", "Answer", "Citation", "Filters", "Passage", "ask", "ask_stream", "get_qa"]
+__all__ = [
+    "BUNDLED",
+    "Answer",
+    "AnswerSettings",
+    "AnswerStream",
+    "Answerer",
+    "Citation",
+    "Event",
+    "Filters",
+    "Generator",
+    "LLMError",
+    "Passage",
+    "Retriever",
+    "answerer",
+    "ask",
+    "installed_generators",
+    "is_follow_up",
+    "load_generator",
+    "open_retriever",
+]

@@ -32,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.config import Settings
+from ancre.index.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,9 @@ GEN_TOKENS = 64
 
 CHILD = """
 import json, sys, time
-from index.config import Settings
-from qa import ask
-from qa.bench import peak_rss_kb
+from ancre.index.config import Settings
+from ancre.qa import ask
+from ancre.qa.bench import peak_rss_kb
 answer = ask(sys.argv[1], settings=Settings.from_env())
 print(json.dumps({"t_answer": time.time(), "peak_kb": peak_rss_kb(), "mode": answer.mode}))
 """
@@ -119,7 +119,7 @@ def parse_sizes(text: str) -> list[int]:
 
 def sample_questions() -> list[str]:
     """The numbered questions of samples/QUESTIONS.md (answerable ones)."""
-    from samples import ARTICLES
+    from ancre.samples import ARTICLES
 
     text = (Path(ARTICLES).parent / "QUESTIONS.md").read_text(encoding="utf-8")
     return [
@@ -151,7 +151,7 @@ def bench_ingestion(corpus: str, base: Settings, work: Path, repeats: int, fig: 
     """Full builds into fresh indexes; returns the folder of the last one (kept)."""
     import shutil
 
-    import index
+    from ancre import index
 
     times, report = [], None
     for i in range(repeats + 1):
@@ -215,7 +215,7 @@ def bench_ingestion(corpus: str, base: Settings, work: Path, repeats: int, fig: 
         "s",
         f"index.build of the same corpus again, nothing to do, median of {runs}",
     )
-    from index.store import IndexReader
+    from ancre.index.store import IndexReader
 
     opens = []
     for _ in range(max(5, repeats)):
@@ -234,7 +234,7 @@ def bench_ingestion(corpus: str, base: Settings, work: Path, repeats: int, fig: 
 
 def chunk_texts(folder: Path, n: int = EMBED_TEXTS) -> list[str]:
     """``n`` chunk texts as the build embeds them (title line + chunk), cycled if needed."""
-    from index.store import IndexReader
+    from ancre.index.store import IndexReader
 
     reader = IndexReader(folder)
     try:
@@ -246,7 +246,7 @@ def chunk_texts(folder: Path, n: int = EMBED_TEXTS) -> list[str]:
 
 
 def bench_embedding(texts: list[str], base: Settings, repeats: int, fig: Figures) -> None:
-    from index.embed import Embedder
+    from ancre.index.embed import Embedder
 
     for backend in ("torch", "openvino"):
         try:
@@ -290,7 +290,7 @@ class Synthetic:
         self.base_of: dict[str, int] = {}
 
     def document(self, i: int):
-        from index.loaders import Document
+        from ancre.index.loaders import Document
 
         j = int(self.rng.integers(len(self.texts)))
         words = self.texts[j].split()
@@ -327,8 +327,8 @@ def bench_scale(
     fig: Figures,
 ) -> None:
 
-    from index.build import Writer
-    from index.store import IndexReader, new_vector_index
+    from ancre.index import Writer
+    from ancre.index.store import IndexReader, new_vector_index
 
     from .retrieve import Retriever
 
@@ -658,7 +658,7 @@ def bench_memory(fig: Figures) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from samples import ARTICLES
+    from ancre.samples import ARTICLES
 
     sizes = parse_sizes(args.sizes)
     corpus = str(Path(args.corpus).expanduser()) if args.corpus else str(ARTICLES)

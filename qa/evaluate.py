@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.config import Settings
-from index.lexical import APOSTROPHES, fold
+from ancre.index.config import Settings
+from ancre.index.lexical import APOSTROPHES, fold
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +522,7 @@ def load(args: argparse.Namespace, settings: Settings) -> tuple[list[Question], 
 
 
 def build_index(sources: list[str], settings: Settings, explicit_dir: bool = True) -> None:
-    import index
+    from ancre import index
 
     if not explicit_dir:
         log.warning(
@@ -625,7 +625,7 @@ def _run_info(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         retrieval_only=bool(args.retrieval_only),
     )
     try:
-        from index.store import IndexReader
+        from ancre.index.store import IndexReader
 
         reader = IndexReader(settings.index_dir)
         stats = reader.stats()

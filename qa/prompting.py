@@ -7,106 +7,29 @@ import string
 from functools import lru_cache
 from importlib.resources import files
 
-LANGUAGES = ("fr", "en")
+from ancre.index import fold, function_words
 
-_FR = set(
-    [
-        "le",
-        "la",
-        "les",
-        "un",
-        "une",
-        "des",
-        "du",
-        "de",
-        "et",
-        "est",
-        "sont",
-        "que",
-        "qui",
-        "quoi",
-        "quel",
-        "quelle",
-        "quels",
-        "quelles",
-        "combien",
-        "comment",
-        "pourquoi",
-        "quand",
-        "où",
-        "a-t-il",
-        "ont",
-        "en",
-        "dans",
-        "pour",
-        "par",
-        "sur",
-        "avec",
-        "au",
-        "aux",
-        "ce",
-        "cette",
-        "il",
-        "elle",
-        "ils",
-        "elles",
-        "qu",
-        "était",
-        "été",
-        "l",
-        "d",
-    ]
-)
-_EN = set(
-    [
-        "the",
-        "a",
-        "an",
-        "and",
-        "is",
-        "are",
-        "was",
-        "were",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "when",
-        "where",
-        "why",
-        "how",
-        "many",
-        "much",
-        "did",
-        "does",
-        "do",
-        "of",
-        "in",
-        "on",
-        "for",
-        "to",
-        "by",
-        "with",
-        "it",
-        "its",
-        "this",
-        "that",
-    ]
-)
+from .extract import Candidate
+from .records import Passage
+
+LANGUAGES = ("fr", "en")
 
 
 def detect_language(text: str) -> str:
     """'fr' or 'en' from function words (and French accents); French when unsure."""
-    words = re.findall(r"[\w-]+", text.lower().replace("’", "'").replace("'", " "))
-    fr = sum(w in _FR for w in words) + 2 * len(re.findall(r"[éèêàçùâîôû]", text.lower()))
-    en = sum(w in _EN for w in words)
+    words = [
+        fold(w) for w in re.findall(r"[\w-]+", text.lower().replace("’", "'").replace("'", " "))
+    ]
+    french, english = function_words("french"), function_words("english")
+    fr = sum(w in french for w in words) + 2 * len(re.findall(r"[éèêàçùâîôû]", text.lower()))
+    en = sum(w in english for w in words)
     return "en" if en > fr else "fr"
 
 
 @lru_cache(maxsize=32)
 def template(name: str, language: str) -> str:
     lang = language if language in LANGUAGES else "en"
-    path = files("prompts").joinpath(f"{name}.{lang}.txt")
+    path = files("ancre.prompts").joinpath(f"{name}.{lang}.txt")
     if not path.is_file():
         raise FileNotFoundError(f"prompt template prompts/{name}.{lang}.txt is missing")
     return path.read_text(encoding="utf-8").removesuffix("\n")
@@ -123,3 +46,26 @@ def render(name: str, language: str, **values: object) -> str:
             f"prompt {name}.{language}: missing {sorted(missing)}, unexpected {sorted(extra)}"
         )
     return text.format(**values)
+
+
+def build_prompt(question: str, context: list[Candidate], lang: str) -> str:
+    """The one-shot prompt: fixed instructions and example first (llama.cpp reuses their
+    cache), then the passage's chosen sentences and the question."""
+    passage = render(
+        "passage",
+        lang,
+        number=context[0].passage.rank,
+        text=" ".join(c.sentence.text for c in context),
+    )
+    return render("answer", lang, passages=passage, question=question)
+
+
+def abstention_text(lang: str, passages: list[Passage]) -> str:
+    """The abstention, then the titles of the closest passages' articles (three at most)."""
+    text = render("abstain", lang)
+    closest = list(
+        dict.fromkeys((p.title or p.doc_id) + (f" ({p.date})" if p.date else "") for p in passages)
+    )[:3]
+    if closest:
+        text += "\n\n" + render("closest", lang, titles="\n".join(f"- {c}" for c in closest))
+    return text

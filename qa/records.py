@@ -1,9 +1,11 @@
-"""The typed records the read path returns: Passage, Citation, Answer."""
+"""The typed records the read path returns: Passage, Citation, Answer, and the stream of
+Events that leads to an Answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -58,6 +60,9 @@ class Answer:
     abstained: bool
     mode: str
     """How the answer was made: 'generated', 'extractive' or 'abstained'."""
+    short_answer: str = ""
+    """The answer stated in a few words, without its citation (empty when abstained or when
+    nothing short can be stated); ``text`` begins with it."""
     question: str = ""
     language: str = "fr"
     evidence: float = 0.0
@@ -69,3 +74,42 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+Stage = Literal["retrieving", "drafting", "verifying"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of an answer in the making.
+
+    - ``stage``: work started (``text`` is the stage name: retrieving, drafting, verifying);
+    - ``draft``: a piece of the model's unverified draft (never to be shown as the answer);
+    - ``answer``: the verified answer's text, in full (the last event).
+    """
+
+    kind: Literal["stage", "draft", "answer"]
+    text: str
+
+
+class AnswerStream:
+    """Iterate it for the Events as they come; ``answer()`` gives the final Answer (and runs
+    the rest of the stream if it was not consumed)."""
+
+    def __init__(self, parts: Iterable[Event | Answer]):
+        self._parts = iter(parts)
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        for part in self._parts:
+            if isinstance(part, Answer):
+                self._answer = part
+            else:
+                yield part
+
+    def answer(self) -> Answer:
+        for _ in self:
+            pass
+        if self._answer is None:
+            raise RuntimeError("the answer stream ended without an answer")
+        return self._answer

@@ -12,13 +12,9 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
-
-from index.config import Settings
-from index.embed import Embedder
-from index.lexical import analyze
-from index.store import IndexReader
+from ancre.index import Embedder, IndexReader, IndexSettings, analyze, load_embedder, resolve_model
 
 from .records import Passage
 
@@ -51,14 +47,16 @@ class Filters:
         return bool(self.date_from or self.date_to or self.source)
 
 
+def is_follow_up(question: str, language: str = "french") -> bool:
+    """A short question or one that starts like a follow-up ('Et en 2021 ?') cannot be
+    searched on its own."""
+    return len(analyze(question, language)) <= 3 or bool(FOLLOW_UP.match(question))
+
+
 def retrieval_query(question: str, history: list | None, language: str) -> str:
-    """The question, plus the previous question when this one is a short follow-up
-    ('Et en 2021 ?') that cannot be searched on its own."""
+    """The question, plus the previous question when this one is a follow-up."""
     previous = [turn_text(t) for t in (history or []) if turn_role(t) == "user"]
-    if not previous:
-        return question
-    content = analyze(question, language)
-    if len(content) <= 3 or FOLLOW_UP.match(question):
+    if previous and is_follow_up(question, language):
         return f"{previous[-1]} {question}"
     return question
 
@@ -77,47 +75,73 @@ def turn_text(turn) -> str:
 
 
 class Retriever:
-    """Hybrid search over one index directory. Thread-safe; follows index rebuilds."""
+    """Hybrid search over one index. Thread-safe; follows index rebuilds (``refresh``)."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.reader = IndexReader(settings.index_dir)
-        model = self.reader.manifest.get("embed_model", "")
-        if settings.embed_model and settings.embed_model != model:
-            from index.embed import resolve_model
+    def __init__(self, reader: IndexReader, embedder: Embedder):
+        self.reader = reader
+        self.embedder = embedder
+        self._lock = threading.Lock()
 
-            if resolve_model(settings.embed_model)[0] != model:
+    @classmethod
+    def open(
+        cls,
+        index_dir: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        settings: IndexSettings | None = None,
+    ) -> Retriever:
+        """The index in ``index_dir`` with the model it was built with (``embedder`` replaces
+        it: tests pass a fake). A different ``settings.embed_model`` is refused with the
+        command that re-embeds the index."""
+        s = settings or IndexSettings()
+        reader = IndexReader(index_dir)
+        model = reader.manifest.get("embed_model", "")
+        if embedder is None:
+            if (
+                s.embed_model
+                and s.embed_model != model
+                and resolve_model(s.embed_model)[0] != model
+            ):
+                reader.close()
                 raise ValueError(
-                    f"the index in {settings.index_dir} was built with {model}, not "
-                    f"{settings.embed_model}: run `ancre index build SOURCE... --index-dir "
-                    f"{settings.index_dir} --embed-model {settings.embed_model}` to re-embed it, "
+                    f"the index in {index_dir} was built with {model}, not "
+                    f"{s.embed_model}: run `ancre index build SOURCE... --index-dir "
+                    f"{index_dir} --embed-model {s.embed_model}` to re-embed it, "
                     "or leave ANCRE_EMBED_MODEL empty to use the index's model"
                 )
-        self.embedder = Embedder(model, settings.embed_backend, settings.cache_dir)
-        self._lock = threading.Lock()
+            embedder = load_embedder(model, s.embed_backend, s.cache_dir, s.embed_batch_size)
+        return cls(reader, embedder)
 
     @property
     def language(self) -> str:
-        return self.reader.manifest.get("language", self.settings.language)
+        return self.reader.manifest.get("language", "french")
 
     def refresh(self) -> None:
         with self._lock:
             self.reader.refresh()
+
+    def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+        """(idf, chunk frequency) of analysed terms; see IndexReader.term_stats."""
+        return self.reader.term_stats(terms)
 
     def search(
         self,
         query: str,
         k: int,
         filters: Filters | None = None,
-        lexical_weight: float | None = None,
-        dense_weight: float | None = None,
+        *,
+        lexical_weight: float = 1.0,
+        dense_weight: float = 1.0,
     ) -> list[Passage]:
-        lw = self.settings.lexical_weight if lexical_weight is None else lexical_weight
-        dw = self.settings.dense_weight if dense_weight is None else dense_weight
+        """The ``k`` best chunks for ``query``: ``lexical_weight`` x BM25/max(BM25) +
+        ``dense_weight`` x cosine."""
+        lw, dw = lexical_weight, dense_weight
         pool = CANDIDATES * (4 if filters else 1)
         lexical = dict(self.reader.lexical_search(query, pool)) if lw > 0 else {}
-        qvec = self.embedder.embed([query])
-        dense = dict(self.reader.dense_search(qvec, pool)[0]) if dw > 0 else {}
+        dense: dict[int, float] = {}
+        if dw > 0:
+            qvec = self.embedder.embed([query])
+            dense = dict(self.reader.dense_search(qvec, pool)[0])
         ids = list(dict.fromkeys([*lexical, *dense]))
         if not ids:
             return []
@@ -156,5 +180,5 @@ class Retriever:
             for r, (score, lex, cos, row) in enumerate(scored[:k])
         ]
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.embed(texts)
+    def close(self) -> None:
+        self.reader.close()

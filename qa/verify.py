@@ -1,93 +1,28 @@
-"""Check answers against their passages, and pick the sentences that answer best.
+"""Check a generated answer against the sentences it was given.
 
-- ``sentences(text)``: sentence spans with offsets.
-- ``support(claim, passage_text)``: how well a passage backs a claim (0..1), lexical.
-- ``rank_sentences(...)``: the passage sentences that best answer a question (extractive).
-- ``check_generated(...)``: keep a generated answer only if its citations are valid and each
-  sentence is backed by the passage it cites.
+- ``support(claim, evidence)``: how well a text backs a claim (0..1): its words as written,
+  in the source's order, and every number with its unit;
+- ``check_generated``: keep the draft's sentences that cite a passage the model was given and
+  are backed by it (a wrong ``[n]`` is re-pointed);
+- ``verify_draft``: the whole check of a draft, down to the sentence that backs it.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from index.lexical import analyze, fold
+from ancre.index import analyze, fold
 
+from .extract import Candidate, sentences
 from .records import Passage
 
-ABBREVIATIONS = {
-    "m",
-    "mm",
-    "mme",
-    "mlle",
-    "dr",
-    "st",
-    "ste",
-    "etc",
-    "av",
-    "apr",
-    "j.-c",
-    "no",
-    "mr",
-    "mrs",
-    "ms",
-    "vs",
-    "p",
-    "cf",
-    "env",
-    "art",
-    "fig",
-    "vol",
-    "ch",
-}
-SENTENCE_END = re.compile(r"[.!?…]+[»”\"')\]]*\s+|\n+")
+BACKING_MIN = 0.9
+"""A generated answer must rest on a sentence scoring at least this share of the best one."""
 CITATION = re.compile(r"\s*\[(\d{1,3})\]")
 NUMBER = re.compile(r"(?<!\d)\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
-
-
-@dataclass
-class Sentence:
-    start: int
-    end: int
-    text: str
-
-
-def sentences(text: str) -> list[Sentence]:
-    out: list[Sentence] = []
-    start = 0
-    for m in SENTENCE_END.finditer(text):
-        if "\n" not in m.group() and not _ends_sentence(text, start, m):
-            continue
-        _add(out, text, start, m.end())
-        start = m.end()
-    _add(out, text, start, len(text))
-    return out
-
-
-def _ends_sentence(text: str, start: int, m: re.Match) -> bool:
-    """A '.' after an abbreviation ('M.', 'env.') or an initial ('J. Dupont') does not end
-    a sentence, nor does punctuation followed by a lower-case word."""
-    words = text[start : m.start()].split()
-    last = words[-1] if words else ""
-    if m.group().startswith(".") and (
-        last.lower() in ABBREVIATIONS or (len(last) == 1 and last.isupper())
-    ):
-        return False
-    following = text[m.end() : m.end() + 1]
-    return not (following and following.islower())
-
-
-def _add(out: list[Sentence], text: str, start: int, end: int) -> None:
-    piece = text[start:end]
-    stripped = piece.strip()
-    if not stripped:
-        return
-    s = start + piece.index(stripped)
-    out.append(Sentence(s, s + len(stripped), stripped))
 
 
 QUANTITY = re.compile(r"(" + NUMBER.pattern + r")\s*(°\s?[CF]|%|€|\$|[^\W\d_]+)?")
@@ -146,106 +81,6 @@ def is_repetitive(text: str) -> bool:
     return grams.most_common(1)[0][1] >= 3 or len(set(words)) / len(words) < 0.4
 
 
-QUESTION_TYPES = [
-    (
-        re.compile(
-            r"\b(combien|how much)\b.*\b(co[uû]t|pay|vend|sold|cost)|"
-            r"\bquel(le)? (est |était |a été )?(le |la )?(co[uû]t|prix|montant|budget)",
-            re.I,
-        ),
-        re.compile(r"€|\$|£|\b(euros?|dollars?|francs?|livres?)\b", re.I),
-    ),
-    (
-        re.compile(
-            r"\b(quand|quelle (date|annee|année|epoque|époque)|en quelle|depuis quand|"
-            r"when|what year|which year)\b",
-            re.I,
-        ),
-        re.compile(
-            r"\b(1\d{3}|20\d{2})\b|"
-            r"\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|"
-            r"novembre|d[ée]cembre|si[eè]cle|january|february|march|april|may|june|july|"
-            r"august|september|october|november|december|century)\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(
-            r"\b(combien|quel (nombre|montant|pourcentage|âge|age)|how (many|much|old))\b", re.I
-        ),
-        re.compile(
-            r"\d|\b(un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|"
-            r"dix|cent|mille|million|milliard)s?\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(r"\b(qui|who|whom)\b", re.I),
-        re.compile(r"(?<!^)(?<![.!?] )\b[A-ZÉÈ][a-zéèêëàâîïôûç]+"),
-    ),
-]
-
-
-def answer_type_bonus(question: str, sentence: str) -> float:
-    for q_pattern, s_pattern in QUESTION_TYPES:
-        if q_pattern.search(question):
-            return 1.0 if s_pattern.search(sentence) else 0.0
-    return 0.5
-
-
-@dataclass
-class Candidate:
-    passage: Passage
-    sentence: Sentence
-    score: float
-    coverage: float
-
-
-def rank_sentences(
-    question: str,
-    passages: list[Passage],
-    idf: dict[str, float],
-    language: str = "french",
-    top_passages: int = 5,
-) -> list[Candidate]:
-    """Sentences of the top passages, best answer first.
-
-    Score = coverage of the question's words, each weighted by its idf and by how rare it
-    is among the candidate sentences (the article's topic words, present everywhere, count
-    less than the word that singles out one sentence); plus the expected answer type (a date
-    for 'quand', a number for 'combien'...), new information beyond the question, and the
-    passage's retrieval score. Weights measured on PIAF dev (docs/benchmarks.md)."""
-    q_terms = list(dict.fromkeys(analyze(question, language)))
-    pool = []
-    for passage in passages[:top_passages]:
-        for s in sentences(passage.text):
-            terms = set(analyze(s.text, language))
-            if len(terms) >= 3:
-                pool.append((passage, s, terms))
-    spread = Counter(t for _, _, terms in pool for t in terms if t in q_terms)
-    weight = {
-        t: idf.get(t, 1.0) * math.log(1 + len(pool) / spread[t]) if spread[t] else 0.0
-        for t in q_terms
-    }
-    total = sum(weight.values()) or 1.0
-    top_score = passages[0].score if passages and passages[0].score > 0 else 1.0
-    out = []
-    for passage, s, terms in pool:
-        coverage = sum(w for t, w in weight.items() if t in terms) / total
-        if coverage == 0:  # bylines, captions: nothing of the question
-            continue
-        novelty = min(1.0, len(terms - set(q_terms)) / 4)
-        score = (
-            coverage
-            + 0.15 * answer_type_bonus(question, s.text)
-            + 0.1 * novelty
-            + 1.0 * passage.score / top_score
-        )
-        out.append(Candidate(passage, s, score, coverage))
-    out.sort(key=lambda c: -c.score)
-    return out
-
-
 @dataclass
 class Checked:
     text: str
@@ -280,3 +115,24 @@ def check_generated(
         kept.append(f"{body} [{best}]{end}")
         claims.append((claim, best, scores[best]))
     return Checked(" ".join(kept), claims, dropped)
+
+
+def verify_draft(
+    question: str, draft: str, context: list[Candidate], language: str
+) -> tuple[str, Candidate | None]:
+    """The draft checked against the sentences the model saw, and the sentence that backs
+    it; ("", None) when nothing of it stands."""
+    text = draft.strip()
+    if not text or is_repetitive(text):
+        return "", None
+    passage = context[0].passage
+    shown = replace(passage, text=" ".join(c.sentence.text for c in context))
+    checked = check_generated(text, {passage.rank: shown}, language)
+    said = set(analyze(checked.text, language)) - set(analyze(question, language))
+    if not checked.text or not said:  # nothing beyond the question's own words
+        return "", None
+    claims = " ".join(claim for claim, _, _ in checked.claims)
+    backing = max(context, key=lambda c: support(claims, c.sentence.text, language))
+    if backing.score < BACKING_MIN * max(c.score for c in context):
+        return "", None  # the model answered from a sentence that answers less well
+    return checked.text, backing

@@ -1,25 +1,120 @@
-"""Shared fixtures. The real-model fixtures build the bundled sample corpus once per session."""
+"""Shared fixtures and fakes.
+
+``HashEmbedder`` and ``ScriptedGenerator`` implement ancre's ``Embedder`` and ``Generator``
+protocols and are passed in through the public arguments (``build(embedder=...)``,
+``ask(embedder=..., generator=...)``), so the whole read path has fast tests. The real models
+are used by the tests marked ``slow``."""
 
 from __future__ import annotations
 
+import socket
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-from index.config import Settings
+from ancre.index import IndexSettings, analyze, build
+from ancre.qa import Passage
+from ancre.samples import ARTICLES
+
+
+class HashEmbedder:
+    """Deterministic bag-of-stems vectors: texts that share words are close."""
+
+    def __init__(self, dim: int = 256, model_id: str = "hash-256"):
+        self.model_id = model_id
+        self.dim = dim
+        self.max_tokens = 256
+        self.calls = 0
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype="float32")
+        for row, text in enumerate(texts):
+            for term in analyze(text, "french"):
+                h = zlib.crc32(term.encode())
+                out[row, h % self.dim] += 1.0 if (h >> 16) & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
+
+
+class ScriptedGenerator:
+    """Answers every prompt with ``reply`` (a string, or a function of the prompt), in
+    word-sized pieces; remembers the prompts it was given."""
+
+    def __init__(self, reply: str | Callable[[str], str] = "", model_id: str = "scripted"):
+        self.reply = reply
+        self.model_id = model_id
+        self.prompts: list[str] = []
+
+    def generate(
+        self,
+        prompt: str,
+        max_tokens: int = 48,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        self.prompts.append(prompt)
+        text = self.reply(prompt) if callable(self.reply) else self.reply
+        for stop_at in stop or []:
+            text = text.split(stop_at)[0]
+        for i, word in enumerate(text.split(" ")):
+            yield word if i == 0 else " " + word
+
+
+def make_passage(text: str, rank: int = 1, **fields) -> Passage:
+    """A Passage with plausible defaults for the fields a test does not care about."""
+    values = dict(
+        rank=rank,
+        chunk_id=rank,
+        doc_id=f"doc-{rank}",
+        title=f"Titre {rank}",
+        url="",
+        date="",
+        text=text,
+        start=0,
+        end=len(text),
+        score=1.0,
+    )
+    values.update(fields)
+    return Passage(**values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tmp_path_factory) -> Path:
+    """The sample articles indexed with the hashing embedder (well under a second)."""
+    index_dir = tmp_path_factory.mktemp("tiny") / "index"
+    report = build([ARTICLES], index_dir=index_dir, embedder=HashEmbedder())
+    assert report.added >= 14 and not report.skipped, report
+    return index_dir
+
+
+@pytest.fixture
+def index_settings(tmp_path) -> IndexSettings:
     """Settings for a fresh index in tmp_path (model caches stay in the user's cache)."""
-    return Settings.from_env(index_dir=str(tmp_path / "index"))
+    return IndexSettings.from_env(index_dir=str(tmp_path / "index"))
 
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory) -> str:
     """The sample articles indexed with the real default embedding model."""
-    from index import build
-    from samples import ARTICLES
-
     index_dir = tmp_path_factory.mktemp("sample") / "index"
-    report = build([ARTICLES], index_dir=index_dir, settings=Settings.from_env())
+    report = build([ARTICLES], index_dir=index_dir, settings=IndexSettings.from_env())
     assert report.added >= 14 and not report.skipped, report
     return str(index_dir)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qa import bench
+from ancre.qa import bench
 
 
 def test_parse_sizes():
@@ -60,7 +60,7 @@ def _positive_numbers(section: dict) -> None:
 
 @pytest.mark.slow
 def test_quick_bench_on_samples(tmp_path, capsys):
-    from ui.cli import main
+    from ancre.ui.cli import main
 
     out = tmp_path / "bench.json"
     assert (

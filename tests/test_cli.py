@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from samples import ARTICLES
-from ui.cli import main
+from ancre.samples import ARTICLES
+from ancre.ui.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from qa import evaluate as ev
+from ancre.qa import evaluate as ev
 
 
 @dataclass
@@ -303,7 +303,7 @@ def test_summarize_retrieval_only_predicts_abstention():
 
 
 def test_compare_lists_changed_questions(tmp_path, capsys):
-    from ui.cli import main
+    from ancre.ui.cli import main
 
     a_rows = [
         _row("1", 1),
@@ -335,7 +335,7 @@ def test_compare_lists_changed_questions(tmp_path, capsys):
 
 
 def test_eval_needs_questions(capsys):
-    from ui.cli import main
+    from ancre.ui.cli import main
 
     assert main(["eval"]) == 1
     assert "question files" in capsys.readouterr().err
@@ -367,7 +367,7 @@ def test_calibrate_needs_both_kinds(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_eval_squad_retrieval_only_end_to_end(tmp_path, capsys):
-    from ui.cli import main
+    from ancre.ui.cli import main
 
     squad = tmp_path / "mini.json"
     squad.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-import index
-from index import BuildLocked, IndexReader, Settings, build
-from index.build import Writer
+from ancre import index
+from ancre.index import BuildLocked, IndexReader, IndexSettings, Writer, build, load_embedder
+from conftest import HashEmbedder
 
-pytestmark = pytest.mark.slow
+FAKE = HashEmbedder()
 
 
 def write(path, text):
@@ -29,12 +29,13 @@ def small_corpus(root):
     return root
 
 
+@pytest.mark.slow
 def test_sample_index_manifest_and_search(sample_index):
     reader = IndexReader(sample_index)
     stats = reader.stats()
     assert stats["documents"] == 14 and stats["chunks"] == reader.size > 15
     assert stats["embed_model"] == "all-MiniLM-L6-v2" and stats["embed_dim"] == 384
-    assert stats["chunker"]["chunk_tokens"] == Settings().chunk_tokens
+    assert stats["chunker"]["chunk_tokens"] == IndexSettings().chunk_tokens
     manifest = json.loads((reader.index_dir / "manifest.json").read_text())
     assert manifest["generation"] == stats["generation"]
     hits = reader.lexical_search("ligne C tramway Bellerive ouverture", 3)
@@ -44,28 +45,27 @@ def test_sample_index_manifest_and_search(sample_index):
     assert doc_text["n_chunks"] >= 1
 
 
+@pytest.mark.slow
 def test_chunks_fit_the_encoder_and_offsets_point_into_the_document(sample_index):
-    from index.embed import Embedder
-
     reader = IndexReader(sample_index)
-    embedder = Embedder()
+    embedder = load_embedder()
     rows = reader.chunks(list(range(1, reader.size + 1)))
     texts = dict(reader._conn.execute("SELECT doc_id, text FROM documents"))
     for row in rows.values():
-        assert embedder.count_tokens(row.text) <= Settings().chunk_tokens
+        assert embedder.count_tokens(row.text) <= IndexSettings().chunk_tokens
         assert texts[row.doc_id][row.start : row.end] == row.text
 
 
 def test_incremental_rebuild_update_duplicate_prune(tmp_path):
     src = small_corpus(tmp_path / "src")
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"))
-    first = build([src], settings=s)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    first = build([src], settings=s, embedder=FAKE)
     assert (first.added, first.unchanged, first.chunks) == (3, 0, 3)
-    again = build([src], settings=s)
+    again = build([src], settings=s, embedder=FAKE)
     assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 3, 0)
     write(src / "a.txt", "Alpha\n\nLe tramway de Lyon a ouvert en 2001. Il compte sept lignes.")
     write(src / "copy.txt", (src / "sub" / "c.txt").read_text(encoding="utf-8"))
-    third = build([src], settings=s)
+    third = build([src], settings=s, embedder=FAKE)
     assert (third.added, third.updated, third.unchanged) == (0, 1, 2)
     assert any("exact duplicate" in sk.reason for sk in third.skipped)
     reader = IndexReader(s.index_dir)
@@ -73,19 +73,19 @@ def test_incremental_rebuild_update_duplicate_prune(tmp_path):
     hit = reader.lexical_search("sept lignes", 1)[0][0]
     assert "sept" in reader.chunks([hit])[hit].text
     (src / "b.md").unlink()
-    kept = build([src], settings=s)
+    kept = build([src], settings=s, embedder=FAKE)
     assert kept.removed == 0 and kept.documents_total == 3
-    pruned = build([src], settings=s, prune=True)
+    pruned = build([src], settings=s, prune=True, embedder=FAKE)
     assert pruned.removed == 1 and pruned.documents_total == 2
     assert reader.refresh() and reader.size == 2
 
 
 def test_remove_and_refresh(tmp_path):
     src = small_corpus(tmp_path / "src")
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"))
-    build([src], settings=s)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    build([src], settings=s, embedder=FAKE)
     reader = IndexReader(s.index_dir)
-    removed, missing = index.remove(["a.txt", "nope"], settings=s)
+    removed, missing = index.remove(["a.txt", "nope"], settings=s, embedder=FAKE)
     assert removed == ["a.txt"] and missing == ["nope"]
     assert reader.size == 3  # the old generation until refreshed
     assert reader.refresh() and reader.size == 2
@@ -94,10 +94,10 @@ def test_remove_and_refresh(tmp_path):
 
 def test_model_or_chunker_change_reembeds(tmp_path):
     src = small_corpus(tmp_path / "src")
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"))
-    build([src], settings=s)
-    s2 = Settings.from_env(index_dir=s.index_dir, chunk_tokens=120, chunk_overlap=16)
-    report = build([src], settings=s2)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    build([src], settings=s, embedder=FAKE)
+    s2 = IndexSettings.from_env(index_dir=s.index_dir, chunk_tokens=120, chunk_overlap=16)
+    report = build([src], settings=s2, embedder=FAKE)
     assert "chunker changed" in report.reembedded
     assert report.chunks == 3 and report.unchanged == 3
     assert IndexReader(s.index_dir).manifest["chunker"]["chunk_tokens"] == 120
@@ -105,26 +105,26 @@ def test_model_or_chunker_change_reembeds(tmp_path):
 
 def test_hnsw_index_supports_removal(tmp_path):
     src = small_corpus(tmp_path / "src")
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"), vector_index="hnsw")
-    build([src], settings=s)
-    index.remove(["a.txt"], settings=s)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), vector_index="hnsw")
+    build([src], settings=s, embedder=FAKE)
+    index.remove(["a.txt"], settings=s, embedder=FAKE)
     reader = IndexReader(s.index_dir)
     assert reader.size == 2 and reader.manifest["vector_index"] == "hnsw"
 
 
 def test_second_writer_is_refused(tmp_path):
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"))
-    with Writer(s), pytest.raises(BuildLocked, match="another build"):
-        build([small_corpus(tmp_path / "src")], settings=s)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    with Writer(s, embedder=FAKE), pytest.raises(BuildLocked, match="another build"):
+        build([small_corpus(tmp_path / "src")], settings=s, embedder=FAKE)
 
 
 def test_bad_input_keeps_the_index(tmp_path):
     src = small_corpus(tmp_path / "src")
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"))
-    build([src], settings=s)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    build([src], settings=s, embedder=FAKE)
     (src / "bad.jsonl").write_text('{"text": "ok"}\n{oops\n', encoding="utf-8")
     (src / "empty.md").write_text("", encoding="utf-8")
-    report = build([src], settings=s)
+    report = build([src], settings=s, embedder=FAKE)
     assert len(report.skipped) == 2 and report.added == 1 and report.unchanged == 3
     assert {str(x).split(": ", 1)[1] for x in report.skipped} >= {"empty file"}
     assert IndexReader(s.index_dir).stats()["documents"] == 4
@@ -135,15 +135,16 @@ def test_missing_index_says_what_to_run(tmp_path):
         IndexReader(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_killed_build_leaves_the_previous_index_usable(tmp_path):
     src = small_corpus(tmp_path / "src")
-    s = Settings.from_env(index_dir=str(tmp_path / "idx"))
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
     build([src], settings=s)
     big = tmp_path / "big"
     for i in range(150):
         write(big / f"{i}.txt", f"Article {i}\n\n" + "Une phrase assez longue sur le sujet. " * 80)
     code = (
-        "import sys; from index import build; "
+        "import sys; from ancre.index import build; "
         f"build([{str(src)!r}, {str(big)!r}], index_dir={s.index_dir!r})"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())

@@ -1,4 +1,4 @@
-from index.lexical import analyze, fold, fts_query
+from ancre.index.lexical import analyze, fold, fts_query
 
 
 def test_fold():

@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from index.config import Settings
-from qa.llm import LLMError, OpenAIServer, load_llm, resolve_gguf, smollm2_path
+from ancre.qa import AnswerSettings
+from ancre.qa.llm import LLMError, OpenAIServer, load_generator, resolve_gguf, smollm2_path
 
 
 def free_port() -> int:
@@ -29,7 +29,7 @@ def test_unknown_model_says_what_is_accepted(tmp_path):
 
 
 def test_none_means_no_generator():
-    assert load_llm(Settings(llm="none")) is None
+    assert load_generator("none") is None
 
 
 def test_unreachable_server_is_a_clear_error():
@@ -41,7 +41,7 @@ def test_unreachable_server_is_a_clear_error():
 @pytest.mark.slow
 def test_bundled_models_generate():
     for name in ("smollm2", "gemma"):
-        llm = load_llm(Settings(llm=name))
+        llm = load_generator(name, AnswerSettings())
         text = "".join(llm.generate("La capitale de la France est", max_tokens=8))
         assert text.strip(), name
         assert llm.count_tokens("Bonjour le monde") > 0
@@ -94,7 +94,7 @@ def test_openai_compatible_server_streams(llama_server):
 
 @pytest.mark.slow
 def test_ask_through_the_server(llama_server, sample_index):
-    from qa import ask
+    from ancre.qa import ask
 
     answer = ask(
         "Quelle température record a été relevée à Port-Joubert pendant la canicule d’août 2025 ?",

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from index.loaders import LoadError, Skipped, decode, load_sources
-from samples import ARTICLES
+from ancre.index.loaders import LoadError, Skipped, decode, load_sources
+from ancre.samples import ARTICLES
 
 
 def load(*paths):

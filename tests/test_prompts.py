@@ -1,6 +1,6 @@
 import pytest
 
-from qa.prompting import detect_language, render, template
+from ancre.qa.prompting import detect_language, render, template
 
 
 def test_templates_exist_in_french_and_english():

@@ -22,4 +22,4 @@ def test_packaging_ships_prompts_and_samples():
     assert {"index", "qa", "ui", "prompts", "samples"} <= set(setuptools["packages"])
     data = setuptools["package-data"]
     assert "*.txt" in data["prompts"] and "articles/*" in data["samples"]
-    assert project["project"]["scripts"]["ancre"] == "ui.cli:main"
+    assert project["project"]["scripts"]["ancre"] == "ancre.ui.cli:main"

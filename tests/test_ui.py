@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from index.config import Settings
-from qa.records import Answer, Citation, Passage
+from ancre.index.config import Settings
+from ancre.qa.records import Answer, Citation, Passage
 
 pytest.importorskip("gradio")
 
-from ui import app as ui_app
-from ui.app import (
+from ancre.ui import app as ui_app
+from ancre.ui.app import (
     UploadRefused,
     WebChat,
     create_app,
@@ -431,7 +431,7 @@ def test_stats_without_index(tmp_path):
 
 
 def test_no_index_error_is_explained(web):
-    from index import StoreError
+    from ancre.index import StoreError
 
     def no_index(question, **kwargs):
         raise StoreError("no index in /tmp/x: build one")

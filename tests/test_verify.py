@@ -1,12 +1,6 @@
-from qa.records import Passage
-from qa.verify import (
-    answer_type_bonus,
-    check_generated,
-    is_repetitive,
-    rank_sentences,
-    sentences,
-    support,
-)
+from ancre.qa.extract import answer_type_bonus, rank_sentences, sentences
+from ancre.qa.records import Passage
+from ancre.qa.verify import check_generated, is_repetitive, support
 
 
 def passage(rank, text, doc="d"):
@@ -74,7 +68,7 @@ def test_rank_sentences_finds_the_answering_sentence():
 
 
 def test_numbers_must_keep_their_unit():
-    from qa.verify import numbers_backed
+    from ancre.qa.verify import numbers_backed
 
     evidence = "Il a fait 41,7 °C le 12 août 2025 ; 74 500 festivaliers ; 8,6 millions d’euros."
     assert numbers_backed("41,7 °C", evidence)

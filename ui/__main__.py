@@ -1,4 +1,4 @@
-"""`python -m ui` opens the web chat (same options as `ancre chat`)."""
+"""`python -m ancre.ui` opens the web chat (same options as `ancre chat`)."""
 
 import sys
 

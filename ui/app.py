@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from index.config import Settings
+from ancre.index.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ def installed_llms(current: str = "") -> list[str]:
 
 
 def has_index(index_dir: str | Path) -> bool:
-    from index import IndexReader, StoreError
+    from ancre.index import IndexReader, StoreError
 
     try:
         IndexReader(index_dir).close()
@@ -384,7 +384,7 @@ class WebChat:
     @property
     def answerer(self) -> Answerer:
         if self._answerer is None:
-            from qa import ask_stream
+            from ancre.qa import ask_stream
 
             self._answerer = ask_stream
         return self._answerer
@@ -413,7 +413,7 @@ class WebChat:
         the answer streams. ``history`` holds the raw {"role", "content"} turns given to the
         answerer; ``chat`` the escaped messages shown; ``turns`` the sources of each answer.
         All three belong to one browser session."""
-        from qa import Answer
+        from ancre.qa import Answer
 
         chat = self.stopped(chat)
         history = list(history or [])
@@ -490,7 +490,7 @@ class WebChat:
 
     # ---- index
     def stats_markdown(self) -> str:
-        from index import IndexReader, StoreError
+        from ancre.index import IndexReader, StoreError
 
         try:
             reader = IndexReader(self.settings.index_dir)
@@ -513,7 +513,7 @@ class WebChat:
         )
 
     def document_choices(self) -> list[tuple[str, str]]:
-        from index import IndexReader, StoreError
+        from ancre.index import IndexReader, StoreError
 
         try:
             reader = IndexReader(self.settings.index_dir)
@@ -545,7 +545,7 @@ class WebChat:
     ) -> str:
         """Store the uploads, then index the uploads folder (and ``folder``) incrementally.
         Returns a Markdown report."""
-        import index
+        from ancre import index
 
         def step(fraction: float, desc: str) -> None:
             if progress is not None:
@@ -606,7 +606,7 @@ class WebChat:
     def remove(self, doc_ids: list[str] | None) -> str:
         """Remove documents from the index, and their uploaded files once none of the file's
         documents is left (so that a later build does not bring them back)."""
-        import index
+        from ancre import index
 
         doc_ids = [d for d in (doc_ids or []) if d]
         if not doc_ids:
@@ -648,7 +648,7 @@ def message_text(message: dict) -> str:
 
 
 def error_message(err: Exception) -> str:
-    from index import StoreError
+    from ancre.index import StoreError
 
     if isinstance(err, StoreError):
         return (
@@ -828,8 +828,8 @@ def theme():
 
 
 def build_sample(settings: Settings) -> None:
-    import index
-    from samples import ARTICLES
+    from ancre import index
+    from ancre.samples import ARTICLES
 
     print(
         f"ancre: first run: indexing the sample articles into {settings.index_dir}…",
@@ -858,7 +858,7 @@ def _warm_up(settings: Settings) -> None:
     """Load the embedding model and the generator in the background: the first answer
     does not wait for them."""
     try:
-        from qa import get_qa
+        from ancre.qa import get_qa
 
         qa = get_qa(dataclasses.replace(settings))
         qa.retriever.embed(["ancre"])

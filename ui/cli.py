@@ -7,8 +7,12 @@ import argparse
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
-from index.config import Settings
+from ancre.index.settings import IndexSettings, describe, from_env
+
+if TYPE_CHECKING:
+    from ancre.qa.settings import AnswerSettings
 
 log = logging.getLogger("ancre")
 
@@ -136,19 +140,16 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    keys = (
-        "index_dir",
-        "embed_model",
-        "chunk_tokens",
-        "chunk_overlap",
-        "vector_index",
-        "language",
-        "top_k",
-        "llm",
-        "temperature",
+def settings_from(args: argparse.Namespace) -> tuple[IndexSettings, AnswerSettings]:
+    """The write path's and the read path's settings: defaults, then ``ANCRE_*``, then the
+    flags given (this is the one place that reads them)."""
+    from ancre.qa.settings import AnswerSettings
+
+    flags = {k: v for k, v in vars(args).items() if v is not None}
+    return (
+        from_env(IndexSettings, only_known=True, **flags),
+        from_env(AnswerSettings, only_known=True, **flags),
     )
-    return Settings.from_env(**{k: getattr(args, k) for k in keys if hasattr(args, k)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,25 +159,25 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = settings_from(args)
+        index_settings, answer_settings = settings_from(args)
         if args.command == "index":
-            return cmd_index(args, settings)
+            return cmd_index(args, index_settings)
         if args.command == "ask":
-            return cmd_ask(args, settings)
+            return cmd_ask(args, index_settings, answer_settings)
         if args.command == "chat":
             from .app import serve
 
-            return serve(args, settings)
+            return serve(args, index_settings, answer_settings)
         if args.command == "eval":
-            from qa.evaluate import run
+            from ancre.qa.evaluate import run
 
-            return run(args, settings)
+            return run(args, index_settings, answer_settings)
         if args.command == "bench":
-            from qa.bench import run
+            from ancre.qa.bench import run
 
-            return run(args, settings)
+            return run(args, index_settings, answer_settings)
         if args.command == "config":
-            for name, value in settings.describe():
+            for name, value in describe(index_settings) + describe(answer_settings):
                 print(f"{name} = {value!r}")
             return EXIT_OK
     except KeyboardInterrupt:
@@ -188,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_ERROR
 
 
-def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    import index
+def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
+    from ancre import index
 
     if args.action in ("build", "add"):
         report = index.build(
@@ -223,16 +224,16 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         for d in missing:
             print(f"not in the index: {d}", file=sys.stderr)
         return EXIT_SKIPPED if missing else EXIT_OK
-    reader = index.IndexReader(settings.index_dir)
+    with index.IndexReader(settings.index_dir) as reader:
+        docs = reader.documents() if args.action == "list" else []
+        stats = reader.stats() if args.action == "stats" else {}
     if args.action == "list":
-        docs = reader.documents()
         if args.json:
             print(json.dumps(docs, ensure_ascii=False, indent=2))
         else:
             for d in docs:
                 print(f"{d['doc_id']}\t{d['date'] or '-'}\t{d['n_chunks']} chunks\t{d['title']}")
         return EXIT_OK
-    stats = reader.stats()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
@@ -241,23 +242,36 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa import Answer, Filters, ask_stream
+STAGES = {"retrieving": "recherche…", "drafting": "rédaction…", "verifying": "vérification…"}
+
+
+def cmd_ask(
+    args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
+) -> int:
+    """The verified answer. On a terminal the stage names are shown on stderr while it is
+    made; the model's unverified draft is never printed as if it were the answer."""
+    from ancre.qa import Filters, ask
 
     filters = Filters(args.since or "", args.until or "", args.source or "")
-    answer = None
-    live = not args.json and sys.stdout.isatty()
-    for part in ask_stream(args.question, settings=settings, filters=filters or None):
-        if isinstance(part, Answer):
-            answer = part
-        elif live:
-            print(part, end="", flush=True)
-    assert answer is not None
+    stream = ask(
+        args.question,
+        settings=settings,
+        index_settings=index_settings,
+        filters=filters or None,
+        stream=True,
+    )
+    live = not args.json and sys.stderr.isatty()
+    for event in stream:
+        if live and event.kind == "stage":
+            print(
+                f"\r\033[K{STAGES.get(event.text, event.text)}", end="", file=sys.stderr, flush=True
+            )
+    if live:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    answer = stream.answer()
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
-    if live:
-        print("\n" + "-" * 40)
     print(format_answer(answer))
     return EXIT_OK
 

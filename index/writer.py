@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
+from .chunker import Chunker, embed_text
+from .embed import Embedder, load_embedder
+from .lexical import analyze
 from .loaders import Document, Skipped, load_sources
+from .settings import IndexSettings
 from .store import (
     FORMAT_VERSION,
     StoreError,
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 
 COMMIT_EVERY_S = 60.0
 """A long build commits what it has embedded at least this often."""
+EMBED_BATCH = 256
+"""Texts handed to the embedder at a time (progress is reported per batch)."""
 
 
 class BuildLocked(StoreError):
@@ -73,7 +78,7 @@ def _lock(index_dir: Path, wait: float):
     return lock
 
 
-def wanted_manifest(settings: Settings, model_id: str, dim: int | None) -> dict[str, Any]:
+def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> dict[str, Any]:
     """How an index built with these settings is made; a difference means re-embedding."""
     return {
         "format_version": FORMAT_VERSION,
@@ -92,9 +97,14 @@ def wanted_manifest(settings: Settings, model_id: str, dim: int | None) -> dict[
 class Writer:
     """Applies document changes to an index directory (one at a time, under its lock)."""
 
-    def __init__(self, settings: Settings, wait: float = 0.0, rebuild: bool = False):
-        from .embed import Embedder
-
+    def __init__(
+        self,
+        settings: IndexSettings,
+        *,
+        embedder: Embedder | None = None,
+        wait: float = 0.0,
+        rebuild: bool = False,
+    ):
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
         self._filelock = _lock(self.index_dir, wait)
@@ -104,7 +114,7 @@ class Writer:
             if old and old.get("format_version") != FORMAT_VERSION:
                 rebuild = True
             model = settings.embed_model or old.get("embed_model", "")
-            self.embedder = Embedder(
+            self.embedder = embedder or load_embedder(
                 model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
             )
             self.old = old
@@ -163,9 +173,6 @@ class Writer:
     def commit(self, progress: bool = False) -> int:
         """Chunk, embed and write what was put/removed since the last commit, atomically.
         Returns the number of chunks embedded."""
-        from .chunker import Chunker
-        from .lexical import analyze
-
         if not self._pending and not self._removals and not self.reembed_reason and self.old:
             return 0
         chunker = Chunker(
@@ -180,8 +187,8 @@ class Writer:
             digest = doc.hash
             spans = chunker.split(doc.text, doc.title)
             plan.append((doc, digest, spans))
-            texts.extend(f"{doc.title}\n{s.text}" if doc.title else s.text for s in spans)
-        embeddings = self.embedder.embed(texts, progress=progress and len(texts) > 64)
+            texts.extend(embed_text(doc.title, s.text) for s in spans)
+        embeddings = self._embed(texts, progress and len(texts) > EMBED_BATCH)
         vectors = self.vectors()
         replaced = [d.doc_id for d, _, _ in plan] + self._removals
         old_ids = self._chunk_ids(replaced)
@@ -192,7 +199,10 @@ class Writer:
             for s in spans:
                 rows.append((next_id, doc.doc_id, s.ord, s.start, s.end, s.text))
                 fts_rows.append(
-                    (next_id, " ".join(analyze(f"{doc.title}\n{s.text}", self.settings.language)))
+                    (
+                        next_id,
+                        " ".join(analyze(embed_text(doc.title, s.text), self.settings.language)),
+                    )
                 )
                 next_id += 1
         if rows:
@@ -249,6 +259,16 @@ class Writer:
         write_atomic(self.index_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
         return len(rows)
 
+    def _embed(self, texts: list[str], progress: bool):
+        import numpy as np
+        from tqdm import tqdm
+
+        parts = [np.zeros((0, self.embedder.dim), dtype="float32")]
+        steps = range(0, len(texts), EMBED_BATCH)
+        for i in tqdm(steps, desc="embedding", unit="batch", disable=not progress):
+            parts.append(self.embedder.embed(texts[i : i + EMBED_BATCH]))
+        return np.concatenate(parts)
+
     def _chunk_ids(self, doc_ids: list[str]) -> list[int]:
         ids: list[int] = []
         for i in range(0, len(doc_ids), 500):
@@ -281,19 +301,20 @@ def build(
     sources: list[str | Path],
     index_dir: str | Path | None = None,
     *,
-    settings: Settings | None = None,
+    settings: IndexSettings | None = None,
+    embedder: Embedder | None = None,
     prune: bool = False,
     rebuild: bool = False,
     progress: bool = False,
     wait: float = 0.0,
 ) -> BuildReport:
-    """Index the documents under ``sources`` into ``index_dir``; see the module docstring."""
-    settings = settings or Settings.from_env()
-    if index_dir is not None:
-        settings.index_dir = str(Path(index_dir).expanduser())
+    """Index the documents under ``sources`` into ``index_dir`` (else ``settings.index_dir``,
+    else ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
+    settings name (tests pass a fake)."""
+    settings = _settings(settings, index_dir)
     t0 = time.perf_counter()
     report = BuildReport()
-    with Writer(settings, wait=wait, rebuild=rebuild) as w:
+    with Writer(settings, embedder=embedder, wait=wait, rebuild=rebuild) as w:
         report.reembedded = w.reembed_reason
         known = w.known()
         by_hash = {h: d for d, h in known.items()}
@@ -348,16 +369,24 @@ def build(
 
 
 def remove(
-    doc_ids: list[str], index_dir: str | Path | None = None, *, settings: Settings | None = None
+    doc_ids: list[str],
+    index_dir: str | Path | None = None,
+    *,
+    settings: IndexSettings | None = None,
+    embedder: Embedder | None = None,
 ) -> tuple[list[str], list[str]]:
     """Remove documents by id; returns (removed, not found)."""
-    settings = settings or Settings.from_env()
-    if index_dir is not None:
-        settings.index_dir = str(Path(index_dir).expanduser())
-    with Writer(settings) as w:
+    with Writer(_settings(settings, index_dir), embedder=embedder) as w:
         known = w.known()
         found = [d for d in doc_ids if d in known]
         for d in found:
             w.remove(d)
         w.commit()
     return found, [d for d in doc_ids if d not in known]
+
+
+def _settings(settings: IndexSettings | None, index_dir: str | Path | None) -> IndexSettings:
+    settings = settings or IndexSettings.from_env()
+    if index_dir is not None:
+        settings = replace(settings, index_dir=str(index_dir))
+    return settings

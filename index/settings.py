@@ -1,0 +1,112 @@
+"""The write path's settings, and the one reader of ``ANCRE_*`` environment variables.
+
+Each layer owns a small frozen dataclass of documented defaults: ``IndexSettings`` here,
+``ancre.qa.AnswerSettings`` for the read path. ``from_env(cls, **overrides)`` fills any of
+them from ``ANCRE_<FIELD>`` variables and then from non-None overrides (CLI flags), so the
+precedence is flag > environment > default. Settings are frozen: a function that needs
+another value makes a copy with ``dataclasses.replace``; nothing mutates what it was given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def default_index_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "ancre" / "index")
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "ancre")
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Where the index lives and how documents are turned into it."""
+
+    index_dir: str = dataclasses.field(default_factory=default_index_dir)
+    """Directory holding the index (vectors, chunk store, lexical index, manifest)."""
+    cache_dir: str = dataclasses.field(default_factory=default_cache_dir)
+    """Cache for converted models (the OpenVINO export of the embedding model, Gemma's GGUF)."""
+    embed_model: str = ""
+    """Embedding model: empty = the model the index was built with, or the bundled
+    all-MiniLM-L6-v2 for a new index. Else a folder or a Hugging Face id (needs network)."""
+    embed_backend: str = "auto"
+    """auto (OpenVINO for mean-pooling BERT models, converted once into cache_dir; else
+    torch), torch or openvino."""
+    embed_batch_size: int = 32
+    chunk_tokens: int = 256
+    """Longest chunk, in the embedding model's word pieces. Each document's chunks are also
+    kept under the encoder's limit (256 for all-MiniLM-L6-v2) once its title is counted."""
+    chunk_overlap: int = 48
+    """Overlap between consecutive chunks, in word pieces."""
+    language: str = "french"
+    """Snowball stemmer of the lexical index (french, english, german, spanish, ..., or none)."""
+    vector_index: str = "flat"
+    """FAISS index: flat (exact inner product) or hnsw (approximate, for large corpora)."""
+    max_file_mb: float = 50.0
+    """Files larger than this are skipped with a message."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index_dir", str(Path(self.index_dir).expanduser()))
+        object.__setattr__(self, "cache_dir", str(Path(self.cache_dir).expanduser()))
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> IndexSettings:
+        return from_env(cls, **overrides)
+
+
+def from_env(cls: type[T], **overrides: Any) -> T:
+    """``cls`` (a settings dataclass) from its defaults, then ``ANCRE_<FIELD>`` environment
+    variables, then the non-None ``overrides``. Unknown override names are an error;
+    overrides that ``cls`` lacks but another layer owns can be dropped with ``only_known``."""
+    only_known = overrides.pop("only_known", False)
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name in names:
+        raw = os.environ.get(f"ANCRE_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, hints[name], raw)
+    for key, value in overrides.items():
+        if key not in names:
+            if only_known:
+                continue
+            raise TypeError(f"unknown setting {key!r} for {cls.__name__}")
+        if value is not None:
+            values[key] = value
+    return cls(**values)
+
+
+def describe(settings: Any) -> list[tuple[str, Any]]:
+    """(name, value) of every field, for ``ancre config``."""
+    return [(f.name, getattr(settings, f.name)) for f in fields(settings)]
+
+
+def _coerce(name: str, kind: Any, raw: str) -> Any:
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise ValueError(
+            f"environment variable ANCRE_{name.upper()}={raw!r} is not a valid "
+            f"{getattr(kind, '__name__', kind)}"
+        ) from None
+    return raw

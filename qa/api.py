@@ -1,0 +1,99 @@
+"""``ask()``: the read path in one call, over resources loaded once per process.
+
+Loaded resources (an index with its embedding model, a generator) are cached by what they
+load; everything else (top_k, fusion weights, temperature, threshold...) is a per-call
+option, honoured on every call. Switching the generator reuses the loaded index.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal, overload
+
+from ancre.index import Embedder, IndexSettings
+
+from .answer import Answerer
+from .llm import Generator, load_generator
+from .records import Answer, AnswerStream
+from .retrieve import Filters, Retriever
+from .settings import AnswerSettings
+
+_retrievers: dict[tuple, Retriever] = {}
+_lock = threading.Lock()
+
+
+def open_retriever(
+    index_settings: IndexSettings | None = None, *, embedder: Embedder | None = None
+) -> Retriever:
+    """The retriever of ``index_settings.index_dir``, opened once per process and per
+    embedding model."""
+    s = index_settings or IndexSettings.from_env()
+    key = (str(Path(s.index_dir).resolve()), s.embed_model, s.embed_backend, s.cache_dir, embedder)
+    with _lock:
+        if key not in _retrievers:
+            _retrievers[key] = Retriever.open(s.index_dir, embedder=embedder, settings=s)
+        return _retrievers[key]
+
+
+def answerer(
+    settings: AnswerSettings | None = None,
+    index_settings: IndexSettings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+) -> Answerer:
+    """An Answerer over the cached resources that ``index_settings`` and ``settings.llm``
+    name (``embedder`` / ``generator`` replace them: tests pass fakes)."""
+    s = settings or AnswerSettings.from_env()
+    xs = index_settings or IndexSettings.from_env()
+    retriever = open_retriever(xs, embedder=embedder)
+    if generator is None:
+        generator = load_generator(s.llm, s, xs.cache_dir)
+    return Answerer(retriever, generator, s)
+
+
+@overload
+def ask(question: str, *, stream: Literal[False] = False, **kwargs: Any) -> Answer: ...
+@overload
+def ask(question: str, *, stream: Literal[True], **kwargs: Any) -> AnswerStream: ...
+
+
+def ask(
+    question: str,
+    *,
+    index_dir: str | Path | None = None,
+    history: list | None = None,
+    filters: Filters | None = None,
+    top_k: int | None = None,
+    llm: str | None = None,
+    temperature: float | None = None,
+    settings: AnswerSettings | None = None,
+    index_settings: IndexSettings | None = None,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+    stream: bool = False,
+) -> Answer | AnswerStream:
+    """Answer ``question`` from the index in ``index_dir`` (else ``ANCRE_INDEX_DIR``).
+
+    ``settings`` (default: ``AnswerSettings.from_env()``) and the shortcuts ``top_k``,
+    ``llm``, ``temperature`` apply to this call only. ``stream=True`` returns an
+    ``AnswerStream``: iterate it for Events (stages, unverified draft pieces, the verified
+    text) and call ``.answer()`` for the Answer."""
+    s = settings or AnswerSettings.from_env()
+    s = replace(
+        s,
+        **{
+            k: v
+            for k, v in (("top_k", top_k), ("llm", llm), ("temperature", temperature))
+            if v is not None
+        },
+    )
+    xs = index_settings or IndexSettings.from_env()
+    if index_dir is not None:
+        xs = replace(xs, index_dir=str(index_dir))
+    parts = answerer(s, xs, embedder=embedder, generator=generator).stream(
+        question, history=history, filters=filters
+    )
+    return parts if stream else parts.answer()

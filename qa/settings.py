@@ -1,0 +1,37 @@
+"""The read path's settings: every field is a per-call option of ``ask()`` except ``llm``
+and the llama.cpp sizes, which pick the generator that is loaded (and cached)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ancre.index import from_env
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    top_k: int = 5
+    """Passages retrieved for an answer."""
+    lexical_weight: float = 1.0
+    """Weight of the max-normalised BM25 score in the hybrid fusion."""
+    dense_weight: float = 1.0
+    """Weight of the cosine similarity in the hybrid fusion."""
+    llm: str = "gemma"
+    """Generator: 'gemma' (Gemma 3 270M, bundled), 'smollm2' (SmolLM2-135M-Instruct, bundled),
+    'none' (extractive answers only), a .gguf path, 'hf:REPO/FILE.gguf' (needs network),
+    or 'openai:http://host:port/v1' for an OpenAI-compatible server."""
+    llm_model_name: str = ""
+    """Model name sent to an OpenAI-compatible server (its default when empty)."""
+    temperature: float = 0.0
+    max_tokens: int = 48
+    n_ctx: int = 2048
+    n_threads: int = 0
+    """llama.cpp threads; 0 = all cores."""
+    abstain_threshold: float = 0.3
+    """Evidence score under which ancre says the articles don't tell (calibrated on PIAF dev)."""
+    max_question_chars: int = 1000
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> AnswerSettings:
+        return from_env(cls, **overrides)

@@ -1,0 +1,197 @@
+"""The read path with fakes: a hashing embedder and a scripted generator over the sample
+articles (``tiny_index``). Retrieval, evidence, extraction, verification, composition,
+streaming and abstention, in well under a second each."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ancre.index import IndexSettings
+from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
+from ancre.qa.extract import Candidate, Sentence
+from ancre.qa.prompting import build_prompt
+from conftest import HashEmbedder, ScriptedGenerator, make_passage
+
+TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
+SCAM = "Quel est le préjudice total des arnaques aux faux assistants virtuels autour de Bellerive ?"
+OFF_TOPIC = "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?"
+
+
+def asked(index_dir, question: str, reply: str = "", **kwargs) -> tuple[Answer, ScriptedGenerator]:
+    generator = ScriptedGenerator(reply)
+    answer = ask(
+        question,
+        index_dir=index_dir,
+        embedder=HashEmbedder(),
+        generator=generator,
+        **kwargs,
+    )
+    return answer, generator
+
+
+def test_verified_generation_is_kept_with_a_corrected_citation(tiny_index):
+    answer, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [9].")
+    assert answer.mode == "generated" and not answer.abstained
+    first = answer.text.split("\n")[0]
+    assert first.startswith("Le samedi 13 septembre 2025 [")
+    assert answer.short_answer == "Le samedi 13 septembre 2025."
+    n = int(first.split("[")[1].split("]")[0])
+    cited = {c.number: c for c in answer.citations}
+    assert n in cited and "13 septembre 2025" in cited[n].text
+    assert cited[n].doc_id == "tramway-ligne-c-bellerive.md"
+    c = cited[n]
+    assert c.text[c.sentence_start : c.sentence_end] == c.sentence
+    assert "Passage [" in fake.prompts[0] and TRAM in fake.prompts[0]
+    assert answer.models == {"embedding": "hash-256", "llm": "scripted"}
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["Le 1er avril 2031 [1].", "", "le le le le le le le le le le le le", "Question : rien"],
+)
+def test_unsupported_empty_or_repetitive_output_falls_back_to_extraction(tiny_index, reply):
+    answer, _ = asked(tiny_index, TRAM, reply)
+    assert answer.mode == "extractive"
+    assert "2031" not in answer.text and "le le le" not in answer.text
+    assert "13 septembre 2025" in answer.text
+    assert answer.citations and all(f"[{c.number}]" in answer.text for c in answer.citations)
+
+
+def test_every_marker_points_to_a_citation_of_a_given_passage(tiny_index):
+    question = "Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis ?"
+    answer, _ = asked(tiny_index, question, "74 500 festivaliers [2]. Record battu [3].")
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert numbers == {c.number for c in answer.citations}
+    assert all(1 <= n <= len(answer.passages) for n in numbers)
+    for c in answer.citations:
+        assert answer.passages[c.number - 1].chunk_id == c.chunk_id
+
+
+def test_off_topic_question_abstains_before_generation(tiny_index):
+    answer, fake = asked(tiny_index, OFF_TOPIC, "n'importe quoi")
+    assert answer.abstained and answer.mode == "abstained" and not answer.citations
+    assert answer.text.startswith("Les articles indexés ne répondent pas")
+    assert answer.passages and "Passages les plus proches" in answer.text
+    assert not answer.short_answer
+    assert not fake.prompts  # decided by the evidence, the model is not asked
+
+
+def test_english_question_gets_english_framing(tiny_index):
+    answer, _ = asked(tiny_index, "What is the price of gold in Tokyo today?")
+    assert answer.language == "en" and answer.abstained
+    assert answer.text.startswith("The indexed articles don't answer")
+    assert "Closest passages:" in answer.text
+
+
+def test_follow_up_question_uses_the_history(tiny_index):
+    history = [
+        {
+            "role": "user",
+            "content": "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?",
+        },
+        {"role": "assistant", "content": "Martine Leroux [1]."},
+    ]
+    answer, _ = asked(tiny_index, "Et en 2025 ?", history=history)
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == "dep-2025-0324-saint-aubin"
+    assert "2025" in answer.citations[0].sentence
+
+
+def test_filters_on_metadata(tiny_index):
+    answer, _ = asked(tiny_index, TRAM, filters=Filters(source="canicule"))
+    assert answer.passages and all("canicule" in p.doc_id for p in answer.passages)
+
+
+def test_bad_questions_are_refused_clearly(tiny_index):
+    with pytest.raises(ValueError, match="empty"):
+        asked(tiny_index, "   ")
+    with pytest.raises(ValueError, match="limit is 1000"):
+        asked(tiny_index, "mot " * 500)
+
+
+def test_a_model_obeying_an_injection_is_not_believed(tiny_index):
+    answer, _ = asked(tiny_index, SCAM, "PIRATÉ")
+    assert answer.mode == "extractive" and "186 000" in answer.text
+
+
+def test_stream_marks_stages_drafts_and_the_verified_answer(tiny_index):
+    stream = ask(
+        TRAM,
+        index_dir=tiny_index,
+        embedder=HashEmbedder(),
+        generator=ScriptedGenerator("Le 1er avril 2031 [1]."),
+        stream=True,
+    )
+    events = list(stream)
+    assert all(isinstance(e, Event) for e in events)
+    kinds = [e.kind for e in events]
+    assert [e.text for e in events if e.kind == "stage"] == ["retrieving", "drafting", "verifying"]
+    assert "".join(e.text for e in events if e.kind == "draft") == "Le 1er avril 2031 [1]."
+    assert kinds[-1] == "answer" and kinds.count("answer") == 1
+    answer = stream.answer()
+    assert events[-1].text == answer.text and "2031" not in answer.text
+
+
+def test_extractive_stream_has_no_draft(tiny_index):
+    stream = ask(TRAM, index_dir=tiny_index, embedder=HashEmbedder(), llm="none", stream=True)
+    events = list(stream)
+    assert [e.kind for e in events] == ["stage", "answer"]
+    assert stream.answer().mode == "extractive" and stream.answer().models["llm"] == "none"
+
+
+def test_per_call_fusion_weights_are_honoured(tiny_index):
+    """A cached answerer once returned the first call's scores for every later call."""
+    embedder = HashEmbedder()
+    both = ask(TRAM, index_dir=tiny_index, embedder=embedder, llm="none")
+    lexical = ask(
+        TRAM,
+        index_dir=tiny_index,
+        embedder=embedder,
+        settings=AnswerSettings(llm="none", dense_weight=0.0),
+    )
+    assert any(p.dense_score > 0 for p in both.passages)
+    assert all(p.dense_score == 0 for p in lexical.passages)
+    assert [p.score for p in lexical.passages] == [p.lexical_score for p in lexical.passages]
+    top3 = ask(TRAM, index_dir=tiny_index, embedder=embedder, llm="none", top_k=3)
+    assert len(top3.passages) == 3 and len(both.passages) == 5
+
+
+def test_switching_the_generator_reuses_the_loaded_index(tiny_index):
+    """Choosing another generator once loaded the index and the embedder a second time."""
+    from ancre.qa import answerer
+
+    embedder = HashEmbedder()
+    xs = IndexSettings(index_dir=str(tiny_index))
+    a = answerer(AnswerSettings(llm="none"), xs, embedder=embedder)
+    b = answerer(AnswerSettings(llm="none"), xs, embedder=embedder, generator=ScriptedGenerator())
+    assert a.retriever is b.retriever and a.generator is None and b.generator is not None
+    calls = embedder.calls
+    a.ask(TRAM)
+    b.ask(TRAM)
+    assert embedder.calls == calls + 2  # one query embedding each, no re-embedding
+
+
+def test_settings_given_are_never_mutated(tiny_index):
+    s = AnswerSettings(llm="none", top_k=5)
+    ask(TRAM, index_dir=tiny_index, embedder=HashEmbedder(), settings=s, top_k=2)
+    assert s == AnswerSettings(llm="none", top_k=5)
+
+
+def test_prompt_keeps_the_fixed_part_first():
+    p = make_passage("Texte. Autre.")
+    prompt = build_prompt("Q ?", [Candidate(p, Sentence(0, 6, "Texte."), 1.0, 1.0)], "fr")
+    fixed = prompt.split("Passage [1] : Texte.")[0]
+    assert fixed.startswith("Réponds à la question") and prompt.endswith("Réponse :")
+
+
+def test_evidence_features_are_bounded(tiny_index):
+    from ancre.qa import open_retriever
+    from ancre.qa.evidence import weigh_evidence
+
+    retriever = open_retriever(IndexSettings(index_dir=str(tiny_index)), embedder=HashEmbedder())
+    passages = retriever.search(TRAM, 5)
+    ev = weigh_evidence(TRAM, passages, retriever)
+    assert 0.0 <= ev.score <= 1.0 and ev.score > 0.5
+    assert all(-1.0 <= v <= 1.0 for v in ev.features.values())
