@@ -78,11 +78,13 @@ def _lock(index_dir: Path, wait: float):
     return lock
 
 
-def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> dict[str, Any]:
+def wanted_manifest(settings: IndexSettings, embedder: Embedder, dim: int | None) -> dict[str, Any]:
     """How an index built with these settings is made; a difference means re-embedding."""
     return {
         "format_version": FORMAT_VERSION,
-        "embed_model": model_id,
+        "embed_model": embedder.model_id,
+        "embed_precision": embedder.encoder.partition("-")[0],
+        "embed_encoder": embedder.encoder,
         "embed_dim": dim,
         "chunker": {
             "splitter": "recursive-tokens-titled",
@@ -114,8 +116,13 @@ class Writer:
             if old and old.get("format_version") != FORMAT_VERSION:
                 rebuild = True
             model = settings.embed_model or old.get("embed_model", "")
+            precision = settings.embed_precision or old.get("embed_precision", "")
             self.embedder = embedder or load_embedder(
-                model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
+                model,
+                settings.embed_backend,
+                settings.cache_dir,
+                settings.embed_batch_size,
+                precision,
             )
             self.old = old
             self.generation = int(old.get("generation", 0))
@@ -132,8 +139,9 @@ class Writer:
             return ""
         if rebuild:
             return "rebuild requested"
-        wanted = wanted_manifest(self.settings, self.embedder.model_id, None)
-        for key in ("embed_model", "chunker", "vector_index", "language"):
+        wanted = wanted_manifest(self.settings, self.embedder, None)
+        old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
+        for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
             if old.get(key) != wanted[key]:
                 return f"{key} changed: {old.get(key)} -> {wanted[key]}"
         return ""
@@ -213,7 +221,7 @@ class Writer:
         import faiss
 
         write_atomic(vectors_path(self.index_dir, gen), faiss.serialize_index(vectors).tobytes())
-        manifest = wanted_manifest(self.settings, self.embedder.model_id, vectors.d)
+        manifest = wanted_manifest(self.settings, self.embedder, vectors.d)
         manifest.update(generation=gen, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         now = time.time()
         c = self.conn

@@ -30,7 +30,14 @@ def open_retriever(
     """The retriever of ``index_settings.index_dir``, opened once per process and per
     embedding model."""
     s = index_settings or IndexSettings.from_env()
-    key = (str(Path(s.index_dir).resolve()), s.embed_model, s.embed_backend, s.cache_dir, embedder)
+    key = (
+        str(Path(s.index_dir).resolve()),
+        s.embed_model,
+        s.embed_precision,
+        s.embed_backend,
+        s.cache_dir,
+        embedder,
+    )
     with _lock:
         if key not in _retrievers:
             _retrievers[key] = Retriever.open(s.index_dir, embedder=embedder, settings=s)
