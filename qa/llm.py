@@ -166,27 +166,73 @@ def _route_llama_logs() -> None:
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
+def threads_now(wanted: int = 0) -> int:
+    """llama.cpp threads for the next generation: ``wanted`` if set, else every core while
+    the machine is otherwise idle, one when it is busy.
+
+    Why: llama.cpp's threads wait for each other at every layer; when another process holds
+    a core, the waiting thread spins and generation collapses (Gemma 270M on two shared
+    cores, load average 12: 2.4 tokens/s with two threads, 9.8 with one; on an idle machine
+    two threads are faster, see docs/benchmarks.md). The 1-minute load average decides."""
+    if wanted > 0:
+        return wanted
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0] > cores - 0.5
+    except OSError:
+        busy = False
+    return 1 if busy else cores
+
+
 class LlamaCpp:
-    """A GGUF model run in-process by llama-cpp-python. One generation at a time."""
+    """A GGUF model run in-process by llama-cpp-python. One generation at a time.
+
+    The model loads in a background thread from construction on, so that a fresh process
+    retrieves passages while it loads; the first ``generate`` or ``count_tokens`` waits for
+    it. The fixed start of the prompt stays in llama.cpp's KV cache between questions
+    (llama-cpp-python reuses the longest common prefix of the previous prompt)."""
 
     def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 0):
-        try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python") from None
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python")
         self.model_id = model_path.name
         self.n_ctx = n_ctx
+        self.n_threads = n_threads
         self.lock = threading.Lock()
-        _route_llama_logs()
-        with safe_loading():
-            self._llm = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
-                n_batch=512,
-                seed=0,
-                verbose=False,
-            )
+        self._model = None
+        self._error: LLMError | None = None
+        self._ready = threading.Event()
+        threading.Thread(
+            target=self._load, args=(model_path,), name="llama-load", daemon=True
+        ).start()
+
+    def _load(self, model_path: Path) -> None:
+        try:
+            from llama_cpp import Llama
+
+            _route_llama_logs()
+            cores = os.cpu_count() or 2
+            with safe_loading():
+                self._model = Llama(
+                    model_path=str(model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads or cores,
+                    n_threads_batch=self.n_threads or cores,
+                    n_batch=512,
+                    seed=0,
+                    verbose=False,
+                )
+        except Exception as err:
+            self._error = LLMError(f"cannot load {model_path}: {err}")
+        finally:
+            self._ready.set()
+
+    @property
+    def _llm(self):
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self._model
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
@@ -198,8 +244,13 @@ class LlamaCpp:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> Iterator[str]:
+        llm = self._llm
         with self.lock:
-            for part in self._llm.create_completion(
+            import llama_cpp
+
+            threads = threads_now(self.n_threads)
+            llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
+            for part in llm.create_completion(
                 prompt,
                 max_tokens=max_tokens,
                 temperature=temperature,
