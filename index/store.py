@@ -29,7 +29,12 @@ from .lexical import analyze, fts_query
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: path-derived document ids name their SOURCE folder (``folder@hash/path``); format 1
+used the bare path, which two folders could share. A writer opening a format-1 index keeps
+every document and re-keys each one when a build loads its file again (no re-embedding)."""
+READABLE_FORMATS = (1, 2)
+"""Formats whose tables and vectors this version reads (ids aside, 1 and 2 are the same)."""
 STORE = "store.sqlite"
 
 SCHEMA = """
@@ -136,6 +141,30 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_vectors(path: Path, index) -> None:
+    """Write a FAISS index in full under ``path`` (straight to disk: no copy in memory)."""
+    import faiss
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    faiss.write_index(index, str(tmp))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def remove_leftovers(index_dir: Path, generation: int) -> list[str]:
+    """Delete what an interrupted build may leave: vectors of other generations and
+    half-written ``*.tmp<pid>`` files. Only the holder of the build lock may call this."""
+    keep = vectors_path(index_dir, generation).name
+    removed = []
+    for path in index_dir.iterdir():
+        stale = path.name.startswith("vectors-") and path.name != keep
+        if (stale or ".tmp" in path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
 class IndexReader:
     """Read side of an index directory: dense and lexical search, chunk lookup.
 
@@ -163,7 +192,7 @@ class IndexReader:
                         f"{self.index_dir} holds no finished index build: run "
                         f"`ancre index build SOURCE... --index-dir {self.index_dir}`"
                     )
-                if manifest.get("format_version") != FORMAT_VERSION:
+                if manifest.get("format_version") not in READABLE_FORMATS:
                     raise StoreError(
                         f"index format {manifest.get('format_version')} in {self.index_dir}, "
                         f"this ancre reads {FORMAT_VERSION}: rebuild it with "

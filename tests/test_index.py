@@ -40,7 +40,7 @@ def test_sample_index_manifest_and_search(sample_index):
     assert manifest["generation"] == stats["generation"]
     hits = reader.lexical_search("ligne C tramway Bellerive ouverture", 3)
     top = reader.chunks([hits[0][0]])[hits[0][0]]
-    assert top.doc_id == "tramway-ligne-c-bellerive.md"
+    assert top.doc_id.endswith("/tramway-ligne-c-bellerive.md")
     doc_text = next(d for d in reader.documents() if d["doc_id"] == top.doc_id)
     assert doc_text["n_chunks"] >= 1
 
@@ -85,8 +85,9 @@ def test_remove_and_refresh(tmp_path):
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
     build([src], settings=s, embedder=FAKE)
     reader = IndexReader(s.index_dir)
-    removed, missing = index.remove(["a.txt", "nope"], settings=s, embedder=FAKE)
-    assert removed == ["a.txt"] and missing == ["nope"]
+    a_id = next(d["doc_id"] for d in reader.documents() if d["doc_id"].endswith("/a.txt"))
+    removed, missing = index.remove([a_id, "nope"], settings=s, embedder=FAKE)
+    assert removed == [a_id] and missing == ["nope"]
     assert reader.size == 3  # the old generation until refreshed
     assert reader.refresh() and reader.size == 2
     assert not reader.lexical_search("tramway Lyon", 5)
@@ -107,7 +108,8 @@ def test_hnsw_index_supports_removal(tmp_path):
     src = small_corpus(tmp_path / "src")
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), vector_index="hnsw")
     build([src], settings=s, embedder=FAKE)
-    index.remove(["a.txt"], settings=s, embedder=FAKE)
+    removed, _ = index.remove([str(src / "a.txt")], settings=s, embedder=FAKE)  # by file
+    assert len(removed) == 1 and removed[0].endswith("/a.txt")
     reader = IndexReader(s.index_dir)
     assert reader.size == 2 and reader.manifest["vector_index"] == "hnsw"
 
