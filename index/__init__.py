@@ -9,6 +9,7 @@ from .chunker import embed_text
 from .embed import Embedder, load_embedder, resolve_model
 from .lexical import APOSTROPHES, analyze, fold, function_words
 from .loaders import EXTENSIONS, Document, Notice, Skipped, printable
+from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
 from .store import IndexReader, StoreError
 from .writer import BuildLocked, Writer
@@ -40,3 +41,5 @@ __all__ = [
     "remove",
     "resolve_model",
 ]
+
+no_telemetry()  # before anything ancre does may load OpenVINO (see privacy.py)
