@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +329,9 @@ class Writer:
         if touches_vectors:
             write_vectors(vectors_path(self.index_dir, gen), vectors)
         manifest = wanted_manifest(self.settings, self.embedder.model_id, vectors.d)
-        manifest.update(generation=gen, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        # to the microsecond: after an interruption, an equal manifest means "committed"
+        built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
+        manifest.update(generation=gen, built_at=built_at)
         if self.legacy_ids:
             manifest["legacy_ids"] = True
         c = self.conn
@@ -347,10 +350,18 @@ class Writer:
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
+            if read_manifest(c) == manifest:  # it came right after COMMIT: the batch is in
+                self._committed(gen, manifest, vectors)
+                raise
             if touches_vectors:
                 vectors_path(self.index_dir, gen).unlink(missing_ok=True)
             self._vectors = None  # the copy in memory went ahead of the tables: read again
             raise
+        self._committed(gen, manifest, vectors)
+        return len(rows)
+
+    def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any) -> None:
+        """Bookkeeping once a batch is in: the writer's state, then the files around it."""
         self.generation, self.old, self._vectors = gen, manifest, vectors
         self.reembed_reason = ""
         self._pending, self._removals, self._rekeys = {}, [], []
@@ -358,7 +369,6 @@ class Writer:
         self.commits += 1
         remove_leftovers(self.index_dir, gen)
         write_atomic(self.index_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
-        return len(rows)
 
     def _insert(self, plan: list[_Planned], rows: list[tuple], fts_rows: list[tuple]) -> None:
         now = time.time()
