@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +33,7 @@ from .store import (
     READABLE_FORMATS,
     StoreError,
     connect,
+    interrupts_deferred,
     new_vector_index,
     read_manifest,
     remove_leftovers,
@@ -86,26 +84,6 @@ def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> 
         "language": settings.language,
         "vector_index": settings.vector_index,
     }
-
-
-@contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back until the block is done, then raise it: a commit is never cut
-    between its vectors and its tables. (Only the main thread receives signals.)"""
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield
-        return
-    received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if received:
-            raise KeyboardInterrupt
 
 
 @dataclass
@@ -253,11 +231,6 @@ class Writer:
     def rekey(self, old_id: str, new_id: str, source: str) -> None:
         """Give an indexed document a new id (and source) without embedding it again."""
         self._rekeys.append((old_id, new_id, source))
-
-    @property
-    def pending(self) -> int:
-        """Documents put since the last commit."""
-        return len(self._pending)
 
     def due(self) -> bool:
         """Time to commit: enough documents, or enough time, since the last commit. Never
