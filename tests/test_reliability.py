@@ -331,7 +331,7 @@ N = 300
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_build_killed_at_a_random_moment_keeps_every_committed_batch(tmp_path, seed):
     src = corpus(tmp_path / "src", N)
-    proc = start_build(tmp_path, src, every=8, delay=0.005)
+    proc = start_build(tmp_path, src, every=8, delay=0.01)
     seen = watch_then(proc, tmp_path / "idx", random.Random(seed).uniform(0.0, 1.5))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
