@@ -569,3 +569,27 @@ def test_full_run_offline_writes_only_index_and_cache_and_no_telemetry(tmp_path)
     assert not outside, outside
     temporary = [p for p in tmp.rglob("*") if p.is_file()]
     assert not temporary, temporary
+
+
+PRIVACY = """
+import os, sys
+import ancre.index  # switches the reports off before anything else of ancre runs
+try:
+    import openvino_telemetry
+except ImportError:
+    telemetry = "blocked"
+else:
+    telemetry = "importable"
+from openvino.tools.ovc import convert_model  # OpenVINO's converter still loads without it
+print(telemetry, os.environ["GRADIO_ANALYTICS_ENABLED"], os.environ["HF_HUB_DISABLE_TELEMETRY"])
+"""
+
+
+def test_usage_reports_are_switched_off_on_import(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRADIO_", "HF_"))}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", PRIVACY], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["blocked", "False", "1"]
+    assert not (tmp_path / "intel").exists()
