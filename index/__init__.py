@@ -11,8 +11,8 @@ from .lexical import APOSTROPHES, analyze, fold, function_words
 from .loaders import EXTENSIONS, Document, Notice, Skipped, printable
 from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
-from .store import IndexReader, StoreError
-from .writer import BuildLocked, Writer
+from .store import BuildLocked, IndexReader, StoreError
+from .writer import Writer
 
 __all__ = [
     "APOSTROPHES",

@@ -192,8 +192,7 @@ def build(
         report.reembedded = w.reembed_reason
         if w.reembed_reason:
             log.info("re-embedding every document: %s", w.reembed_reason)
-            for doc in w.stored_documents():
-                w.put(doc)
+            report.chunks += w.reembed(progress)
         plan = _Plan(w, report)
         for item in load_sources(sources, settings.max_file_mb):
             if isinstance(item, Notice):

@@ -60,6 +60,41 @@ class StoreError(RuntimeError):
     """The index is missing, unreadable or built differently; the message says what to run."""
 
 
+class BuildLocked(StoreError):
+    """Another build holds the index directory."""
+
+
+def lock_for_build(index_dir: Path, wait: float):
+    """The directory's build lock (an OS file lock: a killed build releases it)."""
+    from filelock import FileLock, Timeout
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise BuildLocked(
+            f"another build is writing {index_dir}; wait for it to finish and run again"
+        ) from None
+    return lock
+
+
+def wanted_manifest(settings: Any, model_id: str, dim: int | None) -> dict[str, Any]:
+    """How an index built with these settings is made; a difference means re-embedding."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embed_model": model_id,
+        "embed_dim": dim,
+        "chunker": {
+            "splitter": "recursive-tokens-titled",
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+        },
+        "language": settings.language,
+        "vector_index": settings.vector_index,
+    }
+
+
 @dataclass
 class ChunkRow:
     chunk_id: int

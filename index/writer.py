@@ -8,8 +8,10 @@ A commit writes the vectors of a new generation in full, then moves the SQLite t
 the manifest to it in one transaction: a kill at any moment leaves the last committed batch
 whole, and Ctrl-C during a commit is held back until the commit is done.
 
-A model or chunker change re-embeds every document in a single final commit, so that the
-index never mixes two encoders: interrupted, that re-embedding starts over.
+A change of model (or ``--rebuild``) re-embeds the chunks as they are, resumably, while
+readers keep the old model (``reembed.py``); a chunker or language change chunks every
+document again and writes it in a single final commit, so that the index never mixes two
+encoders: interrupted, that one starts over.
 """
 
 from __future__ import annotations
@@ -27,18 +29,19 @@ from .chunker import Chunker, ChunkSpan, embed_text
 from .embed import Embedder, load_embedder
 from .lexical import analyze
 from .loaders import Document
+from .reembed import drop_stale_staging, reembed_chunks
 from .settings import IndexSettings
 from .store import (
-    FORMAT_VERSION,
     READABLE_FORMATS,
-    StoreError,
     connect,
     interrupts_deferred,
+    lock_for_build,
     new_vector_index,
     read_manifest,
     remove_leftovers,
     remove_vectors,
     vectors_path,
+    wanted_manifest,
     write_atomic,
     write_vectors,
 )
@@ -50,40 +53,6 @@ EMBED_BATCH = 256
 EMBED_WINDOW = 4 * EMBED_BATCH
 """Queued chunks that start an embedding pass: the wider the window, the closer the
 lengths in each batch."""
-
-
-class BuildLocked(StoreError):
-    """Another build holds the index directory."""
-
-
-def _lock(index_dir: Path, wait: float):
-    from filelock import FileLock, Timeout
-
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / ".lock"))
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise BuildLocked(
-            f"another build is writing {index_dir}; wait for it to finish and run again"
-        ) from None
-    return lock
-
-
-def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> dict[str, Any]:
-    """How an index built with these settings is made; a difference means re-embedding."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "embed_model": model_id,
-        "embed_dim": dim,
-        "chunker": {
-            "splitter": "recursive-tokens-titled",
-            "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
-        },
-        "language": settings.language,
-        "vector_index": settings.vector_index,
-    }
 
 
 @dataclass
@@ -110,7 +79,7 @@ class Writer:
     ):
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
-        self._filelock = _lock(self.index_dir, wait)
+        self._filelock = lock_for_build(self.index_dir, wait)
         try:
             self.conn = connect(self.index_dir)
             old = read_manifest(self.conn)
@@ -127,6 +96,13 @@ class Writer:
             self.old = old
             self.generation = int(old.get("generation", 0))
             self.reembed_reason = self._needs_reembed(old, rebuild)
+            wanted = wanted_manifest(settings, self.embedder.model_id, None)
+            self._target = wanted
+            self.chunks_stay = bool(self.reembed_reason) and all(
+                old.get(key) == wanted[key] for key in ("chunker", "language")
+            )
+            """Only the encoder changes: the chunks stay and their vectors are re-embedded
+            resumably (see reembed.py)."""
             self._vectors = None
             self._chunker: Chunker | None = None
             self._pending: dict[str, _Planned] = {}
@@ -158,6 +134,7 @@ class Writer:
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
         between the commit and its copy."""
+        drop_stale_staging(self.conn, self.index_dir, self._target if self.chunks_stay else None)
         removed = remove_leftovers(self.index_dir, self.generation)
         if removed:
             log.info("removed leftovers of an interrupted build: %s", ", ".join(removed))
@@ -204,6 +181,23 @@ class Writer:
             else:
                 self._vectors = new_vector_index(self.embedder.dim, self.settings.vector_index)
         return self._vectors
+
+    def reembed(self, progress: bool = False) -> int:
+        """Embed every indexed document again (``reembed_reason`` says why). When only the
+        encoder changes, this is done now, resumably, and returns the chunks embedded; else
+        the documents are chunked again and go into the next commit (returns 0)."""
+        if self.chunks_stay:
+            return reembed_chunks(self, self._target, progress or self._progress)
+        for doc in self.stored_documents():
+            self.put(doc)
+        return 0
+
+    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any) -> None:
+        """The index was moved to ``generation`` (by ``reembed_chunks``)."""
+        self.generation, self.old, self._vectors = generation, manifest, vectors
+        self.reembed_reason, self.chunks_stay = "", False
+        self._last_commit = time.monotonic()
+        self.commits += 1
 
     # ---- changes
     @property

@@ -29,6 +29,8 @@ class HashEmbedder:
         self.dim = dim
         self.max_tokens = 256
         self.calls = 0
+        self.texts = 0
+        """Texts embedded so far (tests that check what a build embedded again)."""
         self.delay = delay
         """Seconds spent per text, like a real model (tests that interrupt a build)."""
 
@@ -37,6 +39,7 @@ class HashEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.calls += 1
+        self.texts += len(texts)
         if self.delay:
             time.sleep(self.delay * len(texts))
         out = np.zeros((len(texts), self.dim), dtype="float32")

@@ -103,6 +103,14 @@ def test_model_or_chunker_change_reembeds(tmp_path):
     assert "chunker changed" in report.reembedded
     assert report.chunks == 3 and report.unchanged == 3
     assert IndexReader(s.index_dir).manifest["chunker"]["chunk_tokens"] == 120
+    write(src / "new.txt", "Nouveau\n\nUn document ajouté avec le nouveau modèle.")
+    other = HashEmbedder(dim=128, model_id="hash-128")
+    report = build([src], settings=s2, embedder=other)  # a model change, and a new document
+    assert "embed_model changed" in report.reembedded and report.added == 1
+    assert other.texts == report.chunks == 4  # the 3 chunks as they were, and the new one
+    reader = IndexReader(s.index_dir)
+    assert reader.manifest["embed_model"] == "hash-128" and reader.size == 4
+    assert reader.manifest["embed_dim"] == 128
 
 
 def test_hnsw_index_supports_removal(tmp_path):

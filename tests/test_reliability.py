@@ -284,7 +284,7 @@ from conftest import HashEmbedder
 from ancre.index import IndexSettings, build
 s = IndexSettings.from_env(index_dir={index!r}, commit_docs={every}, commit_seconds=1000)
 try:
-    r = build([{src!r}], settings=s, embedder=HashEmbedder(delay={delay}))
+    r = build([{src!r}], settings=s, embedder=HashEmbedder(model_id={model!r}, delay={delay}))
 except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     sys.exit(130)
@@ -292,13 +292,12 @@ print(r.added, r.commits)
 """
 
 
-def start_build(tmp_path: Path, src: Path, every: int, delay: float) -> subprocess.Popen:
+def start_build(
+    tmp_path: Path, src: Path, every: int, delay: float, model: str = FAKE.model_id
+) -> subprocess.Popen:
     script = tmp_path / "build.py"
-    script.write_text(
-        BUILD_SCRIPT.format(
-            tests=str(TESTS), index=str(tmp_path / "idx"), src=str(src), every=every, delay=delay
-        )
-    )
+    values = dict(index=str(tmp_path / "idx"), src=str(src), every=every, delay=delay)
+    script.write_text(BUILD_SCRIPT.format(tests=str(TESTS), model=model, **values))
     return subprocess.Popen(
         [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -352,6 +351,64 @@ def test_ctrl_c_at_a_random_moment_is_one_word_and_keeps_every_committed_batch(t
     assert not out, "the build finished before the interruption"
     assert proc.returncode == 130 and err == "interrupted\n", err
     assert 0 < seen <= consistent(tmp_path / "idx") < N
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_a_model_change_reembeds_resumably_while_readers_keep_the_old_model(tmp_path, seed):
+    """Re-embedding with another model is saved as it goes; killed, the index still answers
+    with the old model, and the next build embeds only the chunks not yet done."""
+    import faiss
+
+    src = corpus(tmp_path / "src", N)
+    build([src], index_dir=tmp_path / "idx", embedder=FAKE)
+    total = consistent(tmp_path / "idx")
+    proc = start_build(tmp_path, src, every=20, delay=0.01, model="hash-b")
+    staged = tmp_path / "idx" / "staged-vectors.faiss"
+    deadline = time.monotonic() + 60
+    while not staged.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(random.Random(seed).uniform(0.0, 1.0))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with IndexReader(tmp_path / "idx") as reader:
+        assert reader.manifest["embed_model"] == FAKE.model_id  # still the old model
+    assert consistent(tmp_path / "idx") == total
+    done = faiss.read_index(str(staged)).ntotal
+    assert 0 < done < total
+    new = HashEmbedder(model_id="hash-b")
+    resumed = build([src], index_dir=tmp_path / "idx", embedder=new)
+    assert "embed_model changed" in resumed.reembedded and resumed.unchanged == total
+    assert new.texts == resumed.chunks == total - done  # went on from the saved chunks
+    with IndexReader(tmp_path / "idx") as reader:
+        assert reader.manifest["embed_model"] == "hash-b"
+    assert consistent(tmp_path / "idx") == total and not staged.exists()
+
+
+def test_a_staged_reembedding_is_dropped_when_the_settings_go_back(tmp_path):
+    src = corpus(tmp_path / "src", 200)
+    build([src], index_dir=tmp_path / "idx", embedder=FAKE)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), commit_docs=10)
+    with Writer(s, embedder=HashEmbedder(model_id="hash-b")) as w:
+        w.embedder.embed = interrupt_after(2, w.embedder.embed)
+        with pytest.raises(KeyboardInterrupt):
+            w.reembed()
+    staged = tmp_path / "idx" / "staged-vectors.faiss"
+    assert staged.exists()
+    again = build([src], index_dir=tmp_path / "idx", embedder=FAKE)  # the old model again
+    assert not again.reembedded and again.unchanged == 200 and not staged.exists()
+    assert consistent(tmp_path / "idx") == 200
+
+
+def interrupt_after(calls: int, embed):
+    count = [0]
+
+    def wrapped(texts):
+        count[0] += 1
+        if count[0] > calls:
+            raise KeyboardInterrupt
+        return embed(texts)
+
+    return wrapped
 
 
 class FailAround:
