@@ -19,7 +19,12 @@ import importlib.util
 import json
 import logging
 import os
+import re
+import sys
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -69,14 +74,51 @@ def bundled_model_path() -> Path:
     raise RuntimeError(f"no sentence-transformers model found under {root}")
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+MODEL_FILES = ("modules.json", "config.json")
+
+
 def resolve_model(name: str) -> tuple[str, str]:
-    """(model id recorded in the manifest, what SentenceTransformer loads)."""
+    """(model id recorded in the manifest, what SentenceTransformer loads). A name that is
+    neither a model folder nor a Hugging Face id is refused here, before anything is done
+    with it, with the reason."""
     if not name or name == DEFAULT_MODEL or name == f"sentence-transformers/{DEFAULT_MODEL}":
         return DEFAULT_MODEL, str(bundled_model_path())
     path = Path(name).expanduser()
     if path.exists():
+        if not (path.is_dir() and any((path / f).is_file() for f in MODEL_FILES)):
+            raise ValueError(
+                f"embedding model {name}: not a model folder (it holds no "
+                f"{' or '.join(MODEL_FILES)}); give a sentence-transformers model folder"
+            )
         return str(path.resolve()), str(path.resolve())
+    if name.startswith(("/", ".", "~")) or not HUB_ID.match(name):
+        raise ValueError(f"embedding model {name}: no such folder")
     return name, name  # a Hugging Face id: needs the network on first use
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Model libraries print progress bars ("Loading weights") and deprecation warnings that
+    say nothing to an ancre user: shown only when ancre logs details (``-v``). transformers
+    is quietened once something imported it (importing it here would import torch)."""
+    if log.isEnabledFor(logging.INFO):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+        quiet_transformers()
+
+
+def quiet_transformers() -> None:
+    """transformers' progress bars and notices off, if it is imported and ancre is quiet."""
+    if "transformers" not in sys.modules or log.isEnabledFor(logging.INFO):
+        return
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
 
 def _installed(module: str) -> bool:
@@ -203,9 +245,13 @@ class TransformerEmbedder:
     @cached_property
     def model(self):
         """An OpenVINOEncoder or a SentenceTransformer (both have ``encode``)."""
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        with quiet_loading():
+            return self._load()
+
+    def _load(self):
         from .openvino import OpenVINOEncoder
 
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         if self._serves_openvino():
             try:
                 return OpenVINOEncoder(self._location, self.cache_dir, self.encoder, self.tokenizer)
@@ -222,12 +268,11 @@ class TransformerEmbedder:
             )
         try:
             from sentence_transformers import SentenceTransformer
-            from transformers import logging as transformers_logging
         except ImportError:
             raise RuntimeError(
                 "sentence-transformers is missing: pip install sentence-transformers"
             ) from None
-        transformers_logging.set_verbosity_error()
+        quiet_transformers()
         return SentenceTransformer(self._location, device="cpu")
 
     @property
@@ -239,7 +284,8 @@ class TransformerEmbedder:
     @cached_property
     def tokenizer(self) -> WordPieces:
         """The model's tokenizer alone: chunking needs no model weights."""
-        return WordPieces(self._location, self.max_tokens)
+        with quiet_loading():
+            return WordPieces(self._location, self.max_tokens)
 
     @property
     def dim(self) -> int:

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .privacy import no_telemetry
+
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("int8", "fp32")
@@ -73,6 +75,7 @@ class OpenVINOEncoder:
     """Embeds token batches with the cached IR of ``encoder`` (see the module docstring)."""
 
     def __init__(self, location: str, cache_dir: Path, encoder: str, tokenizer):
+        no_telemetry()
         import openvino as ov
 
         self.encoder = encoder
@@ -124,11 +127,15 @@ def _publish(tmp: Path, final: Path) -> None:
 
 
 def _convert(location: str, xml: Path, tokenizer) -> None:
+    no_telemetry()
     import openvino as ov
     import torch
     from transformers import AutoModel
 
     log.info("converting %s to OpenVINO once, into %s", location, xml.parent)
+    from .embed import quiet_transformers
+
+    quiet_transformers()
     bert = AutoModel.from_pretrained(location, attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
@@ -154,6 +161,7 @@ def _convert(location: str, xml: Path, tokenizer) -> None:
 
 def _quantize(fp32: Path, xml: Path, tokenizer) -> None:
     """int8 post-training quantisation of the fp32 IR, calibrated on ``calibration.txt``."""
+    no_telemetry()
     try:
         import nncf
     except ImportError:
