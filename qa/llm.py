@@ -166,22 +166,16 @@ def _route_llama_logs() -> None:
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
-def threads_now(wanted: int = 0) -> int:
-    """llama.cpp threads for the next generation: ``wanted`` if set, else every core while
-    the machine is otherwise idle, one when it is busy.
+def passive_openmp() -> None:
+    """Make llama.cpp's OpenMP threads sleep instead of spin while they wait for each other
+    (unless the user chose a policy), before llama.cpp loads OpenMP.
 
-    Why: llama.cpp's threads wait for each other at every layer; when another process holds
-    a core, the waiting thread spins and generation collapses (Gemma 270M on two shared
-    cores, load average 12: 2.4 tokens/s with two threads, 9.8 with one; on an idle machine
-    two threads are faster, see docs/benchmarks.md). The 1-minute load average decides."""
-    if wanted > 0:
-        return wanted
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0] > cores - 0.5
-    except OSError:
-        busy = False
-    return 1 if busy else cores
+    Why: llama.cpp's threads meet at a barrier after every operation; by default a waiting
+    thread spins, and when another process holds a core the spinning thread steals the time
+    the other one needs. Gemma 3 270M on two cores shared with other jobs (load average
+    about 9, fresh processes in turn): 1.5 tokens/s with two spinning threads, 9.0 with one
+    thread, 12.4 with two passive threads (docs/benchmarks.md)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class LlamaCpp:
@@ -208,6 +202,7 @@ class LlamaCpp:
 
     def _load(self, model_path: Path) -> None:
         try:
+            passive_openmp()
             from llama_cpp import Llama
 
             _route_llama_logs()
@@ -246,10 +241,6 @@ class LlamaCpp:
     ) -> Iterator[str]:
         llm = self._llm
         with self.lock:
-            import llama_cpp
-
-            threads = threads_now(self.n_threads)
-            llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
             for part in llm.create_completion(
                 prompt,
                 max_tokens=max_tokens,
