@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 from ancre.index import default_cache_dir
 
+from . import kvstate
 from .settings import AnswerSettings
 
 log = logging.getLogger(__name__)
@@ -183,15 +184,25 @@ class LlamaCpp:
 
     The model loads in a background thread from construction on, so that a fresh process
     retrieves passages while it loads; the first ``generate`` or ``count_tokens`` waits for
-    it. The fixed start of the prompt stays in llama.cpp's KV cache between questions
-    (llama-cpp-python reuses the longest common prefix of the previous prompt)."""
+    it. The fixed start of the prompts stays in llama.cpp's KV cache between questions
+    (llama-cpp-python reuses the longest prefix shared with the previous prompt) and, once
+    declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py)."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 0):
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int = 2048,
+        n_threads: int = 0,
+        state_dir: Path | None = None,
+    ):
         if importlib.util.find_spec("llama_cpp") is None:
             raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python")
         self.model_id = model_path.name
+        self.model_path = model_path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.state_dir = state_dir
+        self._prefix = ""
         self.lock = threading.Lock()
         self._model = None
         self._error: LLMError | None = None
@@ -232,6 +243,11 @@ class LlamaCpp:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def keep_prefix(self, text: str) -> None:
+        """The prompts that follow start with ``text``: keep its KV state in ``state_dir``
+        (saved after the first generation that evaluates it, loaded by fresh processes)."""
+        self._prefix = text
+
     def generate(
         self,
         prompt: str,
@@ -241,6 +257,8 @@ class LlamaCpp:
     ) -> Iterator[str]:
         llm = self._llm
         with self.lock:
+            kept, path = self._kept(llm, prompt)
+            restored = kept is not None and kvstate.restore(llm, path, kept)
             for part in llm.create_completion(
                 prompt,
                 max_tokens=max_tokens,
@@ -251,6 +269,17 @@ class LlamaCpp:
                 stream=True,
             ):
                 yield part["choices"][0]["text"]
+            if kept is not None and not restored and not path.exists():
+                kvstate.save(llm, path, kept)
+
+    def _kept(self, llm, prompt: str) -> tuple[list[int] | None, Path]:
+        """The tokens of the declared prefix if ``prompt`` starts with them, and their file."""
+        if not self._prefix or self.state_dir is None or not prompt.startswith(self._prefix):
+            return None, Path()
+        tokens = llm.tokenize(self._prefix.encode("utf-8"), special=True)
+        if llm.tokenize(prompt.encode("utf-8"), special=True)[: len(tokens)] != tokens:
+            return None, Path()  # the prompt's tokens cut the prefix differently
+        return tokens, kvstate.state_path(self.state_dir, self.model_path, self.n_ctx, tokens)
 
 
 class OpenAIServer:
@@ -341,5 +370,6 @@ def load_generator(
         if key not in _cache:
             path = resolve_gguf(spec, cache_dir)
             log.info("loading %s", path)
-            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads)
+            state_dir = Path(cache_dir).expanduser() / "llama-state"
+            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads, state_dir)
         return _cache[key]

@@ -76,6 +76,31 @@ def test_bundled_models_generate():
         assert llm.count_tokens("Bonjour le monde") > 0
 
 
+@pytest.mark.slow
+def test_kept_prompt_prefix_is_saved_and_gives_the_same_answer_in_a_fresh_model(tmp_path):
+    from ancre.index import IndexSettings
+    from ancre.qa.llm import gemma_path
+    from ancre.qa.prompting import prompt_prefix
+
+    model = gemma_path(IndexSettings.from_env().cache_dir)
+    prefix = prompt_prefix("fr")
+    prompt = (
+        prefix
+        + "Passage [1] : Le pont a coûté 8,6 millions d'euros.\nQuestion : Combien ?\nRéponse :"
+    )
+
+    def answer() -> str:
+        llm = LlamaCpp(model, state_dir=tmp_path)
+        llm.keep_prefix(prefix)
+        return "".join(llm.generate(prompt, max_tokens=12, stop=["\n"]))
+
+    first = answer()  # evaluates the whole prompt, then saves the prefix's state
+    (state,) = tmp_path.glob("*.state")
+    assert first.strip() and answer() == first  # a fresh model starts from that state
+    state.write_bytes(b"damaged")
+    assert answer() == first  # an unusable state file: the prompt is evaluated in full
+
+
 @pytest.fixture(scope="module")
 def llama_server():
     pytest.importorskip("llama_cpp.server.app", reason="pip install 'llama-cpp-python[server]'")
