@@ -32,7 +32,9 @@ def fit_logistic(x: Any, y: Any, l2: float = L2) -> tuple[Any, float]:
     equally; the penalty is on the weights, not the bias."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(class_weight="balanced", C=1.0 / (len(y) * l2), max_iter=10_000)
+    model = LogisticRegression(
+        class_weight="balanced", C=1.0 / (len(y) * l2), tol=1e-8, max_iter=10_000
+    )
     model.fit(x, y)
     return model.coef_[0], float(model.intercept_[0])
 
