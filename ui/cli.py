@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ancre.index.settings import IndexSettings, describe, from_env
@@ -169,13 +170,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return serve(args, index_settings, answer_settings)
         if args.command == "eval":
-            from ancre.qa.evaluate import run
-
-            return run(args, index_settings, answer_settings)
+            return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":
-            from ancre.qa.bench import run
-
-            return run(args, index_settings, answer_settings)
+            return cmd_bench(args, index_settings, answer_settings)
         if args.command == "config":
             for name, value in describe(index_settings) + describe(answer_settings):
                 print(f"{name} = {value!r}")
@@ -278,6 +275,125 @@ def cmd_ask(
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     print(format_answer(answer))
+    return EXIT_OK
+
+
+def cmd_eval(
+    args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
+) -> int:
+    """``ancre eval``: index the corpus if one is given (or the articles of SQuAD files),
+    then evaluate, calibrate, or compare two ``--json`` outputs."""
+    from dataclasses import asdict, replace
+
+    from ancre.qa import answerer
+    from ancre.qa.measure import calibrate, evaluate, metrics, questions, report
+
+    if args.compare:
+        a, b = (json.loads(Path(p).expanduser().read_text(encoding="utf-8")) for p in args.compare)
+        print(report.compare(a, b, Path(args.compare[0]).stem, Path(args.compare[1]).stem))
+        return EXIT_OK
+    if not args.questions:
+        raise ValueError("give question files (JSON Lines or SQuAD JSON), or --compare A B")
+    squad_dir = None if args.corpus else Path(index_settings.index_dir) / questions.CORPUS_FOLDER
+    asked, squad_corpus = questions.load_questions(
+        args.questions, limit=args.limit, seed=args.seed, corpus_folder=squad_dir
+    )
+    if not asked:
+        raise ValueError("no questions in " + ", ".join(args.questions))
+    if args.corpus or squad_corpus:
+        _index_eval_corpus(args.corpus or squad_corpus, index_settings, bool(args.index_dir))
+    generating = not (args.calibrate or args.retrieval_only)
+    qa = answerer(settings if generating else replace(settings, llm="none"), index_settings)
+    if args.calibrate:
+        fit = calibrate.calibrate(asked, qa.retriever, settings, progress=True)
+        print(calibrate.format_calibration(fit))
+        return EXIT_OK
+    rows = evaluate.evaluate(asked, qa, retrieval_only=args.retrieval_only, progress=True)
+    summary = metrics.summarize(rows, settings.abstain_threshold)
+    info = evaluate.run_info(
+        index_settings,
+        settings,
+        question_files=args.questions,
+        corpus=args.corpus,
+        limit=args.limit,
+        seed=args.seed,
+        retrieval_only=args.retrieval_only,
+    )
+    print(report.format_summary(summary, report.eval_title(info, summary)))
+    if args.json_out:
+        payload = {"summary": summary, "settings": info, "rows": [asdict(r) for r in rows]}
+        print(f"wrote {report.write_json(args.json_out, payload)}")
+    return EXIT_OK
+
+
+def _index_eval_corpus(sources: list, settings: IndexSettings, explicit_dir: bool) -> None:
+    from ancre import index
+
+    if not explicit_dir:
+        log.warning(
+            "indexing the evaluation corpus into %s (the default index); pass "
+            "--index-dir to keep it apart",
+            settings.index_dir,
+        )
+    report = index.build(sources, settings=settings, progress=sys.stderr.isatty())
+    for s in report.skipped:
+        log.warning("skipped %s", s)
+    print(
+        f"index {settings.index_dir}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged; {report.documents_total} documents, "
+        f"{report.chunks_total} chunks ({report.seconds:.1f} s)"
+        + (f"; re-embedded everything: {report.reembedded}" if report.reembedded else ""),
+        file=sys.stderr,
+    )
+
+
+def cmd_bench(
+    args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
+) -> int:
+    """``ancre bench`` on the corpus (default: the sample articles, asked their
+    QUESTIONS.md); figures are printed as they are measured."""
+    import time
+    from dataclasses import asdict
+
+    from ancre.qa.measure import bench
+    from ancre.qa.measure.questions import read_question_table
+    from ancre.qa.measure.report import Figures, write_json
+    from ancre.samples import ARTICLES
+
+    sizes = bench.parse_sizes(args.sizes)
+    corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES
+    if not corpus.exists():
+        raise ValueError(f"no such corpus: {corpus}")
+    machine = bench.machine()
+    print(
+        f"ancre bench: {machine['cores']} cores, {machine['processor'] or machine['platform']}, "
+        f"Python {machine['python']}; corpus {corpus}; sizes {sizes}"
+        f"{'; quick' if args.quick else ''}"
+    )
+    fig = Figures(print)
+    t0 = time.perf_counter()
+    bench.run_benches(
+        corpus,
+        index_settings,
+        settings,
+        sizes=sizes,
+        questions=read_question_table(ARTICLES.parent / "QUESTIONS.md"),
+        repeats=1 if args.quick else 3,
+        fig=fig,
+    )
+    elapsed = time.perf_counter() - t0
+    print(f"(bench took {elapsed:.0f} s)")
+    if args.json_out:
+        payload = {
+            "machine": machine,
+            "corpus": str(corpus),
+            "sizes": sizes,
+            "quick": bool(args.quick),
+            "seconds": elapsed,
+            "settings": {**asdict(index_settings), **asdict(settings)},
+            **fig.data,
+        }
+        print(f"wrote {write_json(args.json_out, payload)}")
     return EXIT_OK
 
 
