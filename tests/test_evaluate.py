@@ -408,7 +408,7 @@ QUESTIONS = [
 def test_evaluate_scores_each_question(tiny_index):
     rows = evaluate(QUESTIONS, _answerer(tiny_index, "Le samedi 13 septembre 2025 [1]."))
     tram, fest, gold, empty = rows
-    assert tram.retrieved[0] == "tramway-ligne-c-bellerive.md" and tram.hit_rank == 1
+    assert tram.retrieved[0].endswith("/tramway-ligne-c-bellerive.md") and tram.hit_rank == 1
     assert tram.mode == "generated" and tram.contains_answer and tram.token_recall == 1.0
     assert tram.citations == 1 and tram.good_citations == 1
     assert tram.timings["total"] >= tram.timings["first_token"] > 0

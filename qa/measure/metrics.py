@@ -48,12 +48,19 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
     return False
 
 
+def same_document(indexed_id: str, wanted: str) -> bool:
+    """A question names its article by the record's id or by its file's path in the folder
+    (``tramway.md``); a file's indexed id also names the folder
+    (``articles@1a2b3c4d/tramway.md``)."""
+    return indexed_id == wanted or ("@" in indexed_id and indexed_id.split("/", 1)[-1] == wanted)
+
+
 def hit_rank(passages: Sequence[Passage], doc_id: str, answers: Sequence[str]) -> int | None:
     """1-based rank of the first passage of ``doc_id`` that contains a gold answer."""
     if not answers:
         return None
     for n, p in enumerate(passages, 1):
-        if p.doc_id == doc_id and contains_answer(p.text, answers):
+        if same_document(p.doc_id, doc_id) and contains_answer(p.text, answers):
             return n
     return None
 
