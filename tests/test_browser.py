@@ -91,7 +91,15 @@ def server(tmp_path_factory):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui", "--index-dir", str(tmp / "index"), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "ancre.ui",
+                "--index-dir",
+                str(tmp / "index"),
+                "--port",
+                str(port),
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -6,23 +6,22 @@ import re
 
 import pytest
 
-from ancre.index.config import Settings
-from ancre.qa.records import Answer, Citation, Passage
-
-pytest.importorskip("gradio")
-
-from ancre.ui import app as ui_app
-from ancre.ui.app import (
-    UploadRefused,
-    WebChat,
-    create_app,
-    escape_md,
-    render_answer,
-    render_sources,
-    safe_url,
-    sanitize_filename,
-    store_upload,
+from ancre.index import IndexSettings
+from ancre.qa import (
+    Answer,
+    Answerer,
+    AnswerSettings,
+    AnswerStream,
+    Citation,
+    Event,
+    Passage,
+    Retriever,
 )
+from ancre.ui import render as ui_app
+from ancre.ui.chat import WebChat, generator_choices
+from ancre.ui.render import escape_md, render_answer, render_sources, safe_url
+from ancre.ui.uploads import UploadRefused, sanitize_filename, store_upload
+from conftest import HashEmbedder, ScriptedGenerator
 
 QUESTION = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
 SENTENCE = "Les premières rames de la ligne C circuleront le samedi 13 septembre 2025."
@@ -92,26 +91,39 @@ def answer_for(
 
 
 class StubAnswerer:
-    """Records each call; streams a draft then yields the final Answer."""
+    """An Answerer's interface with a scripted stream: stages, draft pieces, the Answer.
+    Records each call."""
 
-    def __init__(self, pieces=("Le samedi ", "13 septembre", " [1]"), answer=None):
+    def __init__(self, pieces=("Le samedi ", "13 septembre", " [1]"), answer=None, error=None):
         self.pieces = pieces
         self.answer = answer
+        self.error = error
         self.calls: list[dict] = []
 
-    def __call__(self, question, *, history=None, top_k=None, settings=None, **kwargs):
-        self.calls.append(
-            {"question": question, "history": history, "top_k": top_k, "settings": settings}
-        )
-        yield from self.pieces
-        yield self.answer or answer_for(question)
+    def stream(self, question, *, history=None, filters=None, options=None):
+        self.calls.append({"question": question, "history": history, "options": options})
+        if self.error is not None:
+            raise self.error
+        events = [Event("stage", "retrieving"), *(Event("draft", p) for p in self.pieces)]
+        answer = self.answer or answer_for(question)
+        return AnswerStream([*events, Event("answer", answer.text), answer])
+
+
+def make_web(tmp_path, stub=None, llm="gemma", **kwargs) -> WebChat:
+    stub = stub or StubAnswerer()
+    web = WebChat(
+        lambda options: stub,
+        AnswerSettings(llm=llm),
+        IndexSettings(index_dir=str(tmp_path / "index")),
+        **kwargs,
+    )
+    web.stub = stub
+    return web
 
 
 @pytest.fixture
 def web(tmp_path) -> WebChat:
-    return WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "index"), llm="gemma"), StubAnswerer()
-    )
+    return make_web(tmp_path)
 
 
 def run(web: WebChat, message: str, chat=None, history=None, turns=None, **kw) -> list[tuple]:
@@ -131,9 +143,10 @@ def run(web: WebChat, message: str, chat=None, history=None, turns=None, **kw) -
 def test_create_app_builds(tmp_path):
     import gradio as gr
 
-    demo = create_app(Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer())
+    from ancre.ui.app import create_app
+
+    demo = create_app(make_web(tmp_path))
     assert isinstance(demo, gr.Blocks)
-    assert isinstance(demo.ancre, WebChat)
     chatbots = [b for b in demo.blocks.values() if isinstance(b, gr.Chatbot)]
     assert len(chatbots) == 1
     bot = chatbots[0]
@@ -166,10 +179,10 @@ def test_streams_then_shows_final_answer_with_links_and_sources(web):
     assert f'href="{URL}"' in panel and 'rel="noopener noreferrer nofollow"' in panel
     assert f"<mark>{SENTENCE}</mark>" in panel
     assert "La métropole a fixé la date." in panel
-    # the answerer got the question, no history, top_k and a copy of the settings
-    call = web.answerer.calls[0]
-    assert call["question"] == QUESTION and call["history"] == [] and call["top_k"] == 5
-    assert call["settings"] is not web.settings and call["settings"].llm == "gemma"
+    # the answerer got the question, no history, and this question's options
+    call = web.stub.calls[0]
+    assert call["question"] == QUESTION and call["history"] == []
+    assert call["options"].top_k == 5 and call["options"].llm == "gemma"
     assert history == [
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": answer_for(QUESTION).text},
@@ -181,7 +194,7 @@ def test_follow_up_gets_history_and_keeps_earlier_sources(web):
     *_, (_, chat, history, turns, panel) = run(
         web, "Et combien de stations ?", chat, history, turns
     )
-    second = web.answerer.calls[1]
+    second = web.stub.calls[1]
     assert second["history"] == [
         {"role": "user", "content": QUESTION},
         {"role": "assistant", "content": answer_for(QUESTION).text},
@@ -195,26 +208,23 @@ def test_follow_up_gets_history_and_keeps_earlier_sources(web):
 
 def test_settings_are_passed_per_question_without_mutating_shared_settings(web):
     run(web, QUESTION, top_k=3, llm="none", temperature=0.7)
-    call = web.answerer.calls[0]
-    assert call["top_k"] == 3
-    assert call["settings"].llm == "none" and call["settings"].temperature == 0.7
+    call = web.stub.calls[0]
+    assert call["options"].top_k == 3
+    assert call["options"].llm == "none" and call["options"].temperature == 0.7
     assert web.settings.llm == "gemma" and web.settings.temperature == 0.0
 
 
 def test_extractive_mode_has_no_draft_label(tmp_path):
     a = answer_for(QUESTION)
     a.mode = "extractive"
-    web = WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "i"), llm="none"),
-        StubAnswerer(pieces=(a.text,), answer=a),
-    )
+    web = make_web(tmp_path, StubAnswerer(pieces=(), answer=a), llm="none")
     outs = run(web, QUESTION, llm="none")
     assert all(ui_app.DRAFT not in o[1][-1]["content"] for o in outs)
     assert "extractive" in outs[-1][1][-1]["content"]
 
 
-def test_abstention_is_shown_with_closest_passages(web):
-    web._answerer = StubAnswerer(pieces=(), answer=answer_for(QUESTION, abstained=True))
+def test_abstention_is_shown_with_closest_passages(tmp_path):
+    web = make_web(tmp_path, StubAnswerer(pieces=(), answer=answer_for(QUESTION, abstained=True)))
     *_, (_, chat, _history, _turns, panel) = run(web, "Combien coûte un ticket ?")
     final = chat[-1]["content"]
     assert final.startswith("⚠️") and "Abstention" in final
@@ -224,12 +234,10 @@ def test_abstention_is_shown_with_closest_passages(web):
     assert "<mark>" not in panel
 
 
-def test_errors_are_shown_in_the_chat(web):
-    def broken(question, **kwargs):
-        raise ValueError("the question is 5000 characters long <b>")
-        yield  # pragma: no cover
-
-    web._answerer = broken
+def test_errors_are_shown_in_the_chat(tmp_path):
+    web = make_web(
+        tmp_path, StubAnswerer(error=ValueError("the question is 5000 characters long <b>"))
+    )
     *_, (_, chat, history, turns, _) = run(web, QUESTION)
     assert "5000 characters" in chat[-1]["content"] and "<b>" not in chat[-1]["content"]
     assert history == [] and turns == []
@@ -238,7 +246,7 @@ def test_errors_are_shown_in_the_chat(web):
 def test_empty_message_does_nothing(web):
     outs = run(web, "   ")
     assert outs == [("", [], [], [], ui_app.NO_SOURCES)]
-    assert web.answerer.calls == []
+    assert web.stub.calls == []
 
 
 def test_sessions_have_their_own_history(web):
@@ -247,7 +255,7 @@ def test_sessions_have_their_own_history(web):
     *_, (_, chat_b, hist_b, turns_b, _) = run(web, "Question de l'onglet B ?")
     run(web, "Et ensuite A ?", chat_a, hist_a, turns_a)
     run(web, "Et ensuite B ?", chat_b, hist_b, turns_b)
-    calls = web.answerer.calls
+    calls = web.stub.calls
     assert calls[1]["history"] == []  # B's first question does not see A's
     assert calls[2]["history"][0]["content"] == "Question de l'onglet A ?"
     assert calls[3]["history"][0]["content"] == "Question de l'onglet B ?"
@@ -259,7 +267,9 @@ def test_sessions_have_their_own_history(web):
 def test_session_state_is_gradio_state(tmp_path):
     import gradio as gr
 
-    demo = create_app(Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer())
+    from ancre.ui.app import create_app
+
+    demo = create_app(make_web(tmp_path))
     states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
     assert len(states) >= 2
 
@@ -287,8 +297,10 @@ def test_answer_and_passages_are_escaped():
     assert f"<mark>{SENTENCE}</mark>" in html_
 
 
-def test_draft_is_escaped(web):
-    web._answerer = StubAnswerer(pieces=(EVIL, " **gras** ![x](http://evil.example/x.png)"))
+def test_draft_is_escaped(tmp_path):
+    web = make_web(
+        tmp_path, StubAnswerer(pieces=(EVIL, " **gras** ![x](http://evil.example/x.png)"))
+    )
     outs = run(web, f"Une question {EVIL}")
     for _, chat, *_ in outs:
         for message in chat:
@@ -399,9 +411,7 @@ def test_oversize_and_empty_uploads_are_refused(tmp_path):
 
 
 def test_store_uploads_reports_refusals(tmp_path):
-    web = WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer(), max_upload_mb=1
-    )
+    web = make_web(tmp_path, max_upload_mb=1)
     good = tmp_path / "bon article.txt"
     good.write_text("Titre\nTexte de l'article.", encoding="utf-8")
     bad = tmp_path / "script.sh"
@@ -416,35 +426,29 @@ def test_store_uploads_reports_refusals(tmp_path):
 
 
 def test_build_refuses_server_folder_when_paths_are_not_allowed(tmp_path):
-    web = WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer(), allow_paths=False
-    )
+    web = make_web(tmp_path, allow_paths=False)
     report = web.build(None, str(tmp_path))
     assert "désactivée" in report and "Rien à indexer" in report
     assert not (tmp_path / "index").exists()
 
 
 def test_stats_without_index(tmp_path):
-    web = WebChat(Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer())
+    web = make_web(tmp_path)
     assert "Pas encore d’index" in web.stats_markdown()
     assert web.document_choices() == []
 
 
-def test_no_index_error_is_explained(web):
+def test_no_index_error_is_explained(tmp_path):
     from ancre.index import StoreError
 
-    def no_index(question, **kwargs):
-        raise StoreError("no index in /tmp/x: build one")
-        yield  # pragma: no cover
-
-    web._answerer = no_index
+    web = make_web(tmp_path, StubAnswerer(error=StoreError("no index in /tmp/x: build one")))
     *_, (_, chat, *_rest) = run(web, QUESTION)
     assert "onglet Index" in chat[-1]["content"]
 
 
-def test_installed_llms_keeps_the_configured_one():
-    assert ui_app.installed_llms("/models/x.gguf")[0] == "/models/x.gguf"
-    assert "none" in ui_app.installed_llms("gemma")
+def test_generator_choices_keep_the_configured_one():
+    assert generator_choices("/models/x.gguf")[0] == "/models/x.gguf"
+    assert "none" in generator_choices("gemma")
 
 
 def test_cli_help_does_not_import_gradio():
@@ -452,20 +456,19 @@ def test_cli_help_does_not_import_gradio():
     import sys
 
     code = (
-        "import sys, ui.cli\n"
-        "try:\n    ui.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "assert 'gradio' not in sys.modules and 'qa.answer' not in sys.modules\n"
+        "import sys, ancre.ui.cli\n"
+        "try:\n    ancre.ui.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'gradio' not in sys.modules and 'ancre.qa.answer' not in sys.modules\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert re.search(r"\bchat\b", out.stdout)
 
 
-@pytest.mark.slow
 def test_index_tab_builds_and_removes_uploads(tmp_path):
-    """Real index (embedding model, no LLM): upload, build incrementally, remove."""
+    """A real index (hashing embedder): upload, build incrementally, remove."""
     index_dir = tmp_path / "index"
-    web = WebChat(Settings.from_env(index_dir=str(index_dir)), StubAnswerer())
+    web = make_web(tmp_path, embedder=HashEmbedder())
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     one = incoming / "Article un.md"
@@ -487,7 +490,7 @@ def test_index_tab_builds_and_removes_uploads(tmp_path):
     assert "3 ajouté" in report and "refusé" in report and "nope.exe" in report
     assert steps[0] == 0.0 and steps[-1] == 1.0
     stats = web.stats_markdown()
-    assert "**Documents** : 3" in stats and "all\\-MiniLM" not in stats
+    assert "**Documents** : 3" in stats
     assert sorted(v for _, v in web.document_choices()) == ["Article-un.md", "d1", "d2"]
     # a second build with nothing new is incremental
     assert "0 ajouté(s), 0 mis à jour, 3 inchangé(s)" in web.build(None, None)
@@ -524,3 +527,24 @@ def test_next_question_cleans_an_answer_left_unfinished(web):
     ]
     *_, (_, chat, *_rest) = run(web, QUESTION, chat=stale)
     assert chat[1]["content"] == ui_app.STOPPED and len(chat) == 4
+
+
+def test_answers_through_a_real_answerer_over_fakes(tiny_index, tmp_path):
+    """The controller with ancre's Answerer (hashing embedder, scripted generator) over the
+    sample articles: the factory gets each question's options."""
+    generator = ScriptedGenerator("Le samedi 13 septembre 2025 [1].")
+    retriever = Retriever.open(tiny_index, embedder=HashEmbedder())
+    asked: list[AnswerSettings] = []
+
+    def answerers(options: AnswerSettings) -> Answerer:
+        asked.append(options)
+        return Answerer(retriever, generator, options)
+
+    web = WebChat(
+        answerers, AnswerSettings(llm="scripted"), IndexSettings(index_dir=str(tiny_index))
+    )
+    *_, (_, chat, history, _turns, panel) = run(web, QUESTION, top_k=4, llm="scripted")
+    assert asked[0].top_k == 4 and asked[0].llm == "scripted"
+    assert "13 septembre 2025" in chat[-1]["content"]
+    assert "tramway" in panel.lower() and "<mark>" in panel
+    assert len(history) == 2 and generator.prompts

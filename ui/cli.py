@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return cmd_ask(args, index_settings, answer_settings)
         if args.command == "chat":
-            from .app import serve
+            from .serve import serve
 
             return serve(args, index_settings, answer_settings)
         if args.command == "eval":
