@@ -1,175 +1,384 @@
-"""The web chat's page: ``create_app(chat)`` lays out the Gradio Blocks and wires its events
-to a ``WebChat``. No logic here beyond the wiring; gradio is imported inside the functions,
-so ``ancre --help`` stays instant."""
+"""The web page: ``create_app(chat, library)`` lays out the Gradio Blocks and wires their
+events to the controllers (``WebChat`` for the chat, ``Library`` for the Documents tab).
+Nothing here decides anything; gradio is imported inside ``create_app`` so that
+``ancre --help`` stays instant.
 
-from __future__ import annotations
+Per page: the owner of the conversations (the ``--auth`` user, else a random token kept in
+the browser's storage), the page's language (``ancre_lang`` cookie, else Accept-Language),
+and Gradio's session (the page's own queue). The only public API endpoints are ``/ask``
+and ``/documents``; every other event is private.
+"""
 
-import time
-from typing import TYPE_CHECKING
+import secrets
+from importlib.resources import files as package_files
+from typing import TYPE_CHECKING, Any
 
-from ancre.index import EXTENSIONS
-
-from .render import NO_SOURCES
+from . import endpoints
+from .documents_tab import documents_tab, hint, lang_of
+from .i18n import COOKIE, LANGUAGES, t, table
+from .render import esc, summary_line
 
 if TYPE_CHECKING:
     import gradio as gr
 
     from .chat import WebChat
+    from .library import Library
 
-CSS = """
-.ancre-sources { font-size: 0.95em; line-height: 1.5; }
-.ancre-sources h3 { margin: 0.2em 0 0.6em; font-size: 1.05em; }
-.ancre-sources .ancre-turn { margin-bottom: 1em; }
-.ancre-sources .ancre-turn > summary { cursor: pointer; font-weight: 600; margin-bottom: 0.5em; }
-.ancre-source { border: 1px solid var(--border-color-primary, #ddd); border-radius: 8px;
-  padding: 0.6em 0.8em; margin: 0 0 0.8em; scroll-margin-top: 1em; }
-.ancre-source:target { outline: 3px solid var(--color-accent, #f97316); }
-.ancre-source-head { font-weight: 600; margin-bottom: 0.2em; }
-.ancre-source-num { display: inline-block; min-width: 2em; }
-.ancre-source-meta { font-size: 0.88em; opacity: 0.8; margin-bottom: 0.4em; word-break: break-all; }
-.ancre-source-text { white-space: pre-wrap; margin: 0; }
-.ancre-source-text mark { background: #fde68a; color: #111; padding: 0 0.1em; border-radius: 3px; }
-.ancre-abstained { border-left: 4px solid #f59e0b; padding-left: 0.6em; margin-bottom: 0.8em; }
-.ancre-empty { opacity: 0.7; }
-"""
+STORAGE_KEY = "ancre"
+STORAGE_SECRET = "ancre-local-page"
+"""The browser keeps only a random token and the current conversation's id; the secret
+(sent to the page anyway) just keeps the stored value opaque."""
+OPEN_SIDEBAR_ON_WIDE_SCREENS = """() => {
+  const bar = document.querySelector('#ancre-sidebar');
+  if (bar && window.innerWidth > 900 && !bar.classList.contains('open')) {
+    bar.querySelector('.toggle-button')?.click();
+  }
+}"""
+"""The conversations' sidebar starts closed (on a phone it would cover the chat)."""
+LABELS = [
+    "tab_chat",
+    "tab_index",
+    "question_placeholder",
+    "send",
+    "stop",
+    "new_conversation",
+    "conversations",
+    "rename",
+    "rename_placeholder",
+    "delete_conversation",
+    "confirm_delete",
+    "cancel",
+    "settings",
+    "top_k",
+    "model",
+    "model_info",
+    "temperature",
+    "language",
+    "upload_label",
+    "folder_label",
+    "folder_button",
+    "search_placeholder",
+    "confirm_remove_button",
+]
 
 
-def create_app(web: WebChat) -> gr.Blocks:
-    """The Gradio Blocks of the web chat, answering through ``web``."""
+def asset(name: str) -> str:
+    return package_files("ancre.ui").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def i18n_tables() -> "gr.I18n":
+    """Gradio's translations of the page's fixed labels (the frontend picks the page's
+    language, which ``serve`` sets from the same cookie)."""
     import gradio as gr
 
-    with gr.Blocks(title="ancre", analytics_enabled=False) as demo:
-        gr.Markdown(
-            "## ancre · questions sur vos articles\n"
-            "Réponses courtes tirées des articles indexés, avec leurs sources vérifiées."
+    return gr.I18n(**{lang: {k: table(lang)[k] for k in LABELS} for lang in LANGUAGES})
+
+
+def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
+    """The page of the web chat, answering through ``chat`` and managing ``library``."""
+    import gradio as gr
+
+    from .chat import Viewer, generator_choices
+
+    i18n = gr.I18n()  # keys only: the texts are given to launch() by i18n_tables()
+
+    def viewer(request: gr.Request, browser: dict | None) -> tuple[Viewer, dict]:
+        browser = dict(browser or {})
+        if not browser.get("token"):
+            browser["token"] = secrets.token_urlsafe(16)
+        lang = lang_of(request)
+        user = getattr(request, "username", None)
+        owner = f"user:{user}" if user else f"browser:{browser['token']}"
+        return Viewer(owner, lang, request.session_hash or ""), browser
+
+    def conversation_list(v: Viewer) -> Any:
+        convs = chat.conversations(v)
+        return gr.Radio(
+            choices=[(c.title, c.id) for c in convs],
+            value=chat.current(v),
+            info=None if convs else t(v.lang, "no_conversations"),
         )
-        history = gr.State([])
-        turns = gr.State([])
-        with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="Conversation",
-                    elem_id="ancre-chat",
-                    height=520,
-                    sanitize_html=True,
-                    render_markdown=True,
-                    allow_tags=False,
-                    latex_delimiters=[],
-                    feedback_options=None,
-                    buttons=[],
-                    line_breaks=True,
-                    placeholder="Posez une question sur vos articles, par exemple : "
-                    "*Quand la ligne C du tramway de Bellerive-sur-Loire "
-                    "ouvrira-t-elle ?*",
+
+    def remember(browser: dict, v: Viewer) -> dict:
+        return {**browser, "current": chat.current(v) or ""}
+
+    with gr.Blocks(title="ancre", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        browser = gr.BrowserState(
+            {"token": "", "current": ""}, storage_key=STORAGE_KEY, secret=STORAGE_SECRET
+        )
+        with gr.Sidebar(label=i18n("conversations"), open=False, elem_id="ancre-sidebar"):
+            new = gr.Button(
+                i18n("new_conversation"), variant="primary", size="sm", elem_id="ancre-new"
+            )
+            conversations = gr.Radio([], show_label=False, elem_id="ancre-conversations")
+            rename_box = gr.Textbox(
+                placeholder=i18n("rename_placeholder"), show_label=False, elem_id="ancre-rename-box"
+            )
+            with gr.Row():
+                rename = gr.Button(i18n("rename"), size="sm", elem_id="ancre-rename")
+                delete = gr.Button(
+                    i18n("delete_conversation"), size="sm", variant="stop", elem_id="ancre-delete"
                 )
+            with gr.Group(visible=False, elem_id="ancre-delete-confirm") as delete_group:
+                delete_text = gr.HTML()
                 with gr.Row():
+                    delete_yes = gr.Button(
+                        i18n("confirm_delete"),
+                        variant="stop",
+                        size="sm",
+                        elem_id="ancre-delete-yes",
+                    )
+                    delete_no = gr.Button(i18n("cancel"), size="sm", elem_id="ancre-delete-no")
+            language = gr.Radio(
+                [("Français", "fr"), ("English", "en")],
+                label=i18n("language"),
+                elem_id="ancre-lang",
+            )
+        header = gr.HTML(elem_id="ancre-header")
+        with gr.Tabs(elem_id="ancre-tabs"):
+            with gr.Tab(i18n("tab_chat"), id="chat"):
+                summary = gr.HTML(elem_id="ancre-summary")
+                thread = gr.HTML(
+                    "",
+                    elem_id="ancre-chat",
+                    js_on_load=asset("chat.js"),
+                    head=f"<style>{asset('chat.css')}</style>",
+                    apply_default_css=False,
+                    limit=chat.settings.max_question_chars,
+                    texts={},
+                )
+                with gr.Row(elem_id="ancre-inputbar", equal_height=False):
                     box = gr.Textbox(
-                        placeholder="Votre question…",
+                        placeholder=i18n("question_placeholder"),
                         show_label=False,
-                        scale=5,
-                        elem_id="ancre-question",
-                        max_length=2000,
+                        lines=1,
+                        max_lines=6,
+                        scale=8,
                         autofocus=True,
+                        elem_id="ancre-question",
                     )
-                    send = gr.Button("Envoyer", variant="primary", scale=1, elem_id="ancre-send")
-                with gr.Row():
-                    stop = gr.Button("Arrêter", size="sm", elem_id="ancre-stop")
-                    new = gr.Button("Nouvelle conversation", size="sm", elem_id="ancre-new")
-                with gr.Accordion("Réglages", open=False, elem_id="ancre-settings"):
-                    top_k = gr.Slider(
-                        1, 20, value=web.settings.top_k, step=1, label="Passages retrouvés (top_k)"
+                    send = gr.Button(i18n("send"), variant="primary", scale=1, elem_id="ancre-send")
+                    stop = gr.Button(
+                        i18n("stop"), variant="stop", scale=1, visible=False, elem_id="ancre-stop"
                     )
+                hint_box = gr.HTML(elem_id="ancre-hint")
+                gr.HTML('<p id="ancre-counter" aria-live="polite"></p>')
+                with gr.Accordion(i18n("settings"), open=False, elem_id="ancre-settings"):
+                    top_k = gr.Slider(1, 20, value=chat.settings.top_k, step=1, label=i18n("top_k"))
                     llm = gr.Dropdown(
-                        web.llms,
-                        value=web.settings.llm,
-                        label="Modèle",
-                        info="none : réponses extractives seulement",
+                        generator_choices(chat.settings.llm, "fr"),
+                        value=chat.settings.llm,
+                        label=i18n("model"),
+                        info=i18n("model_info"),
+                        elem_id="ancre-llm",
                     )
                     temperature = gr.Slider(
-                        0.0, 1.5, value=web.settings.temperature, step=0.1, label="Température"
+                        0.0,
+                        1.5,
+                        value=chat.settings.temperature,
+                        step=0.1,
+                        label=i18n("temperature"),
                     )
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(
-                    NO_SOURCES, elem_id="ancre-sources", css_template=CSS, js_on_load=None
-                )
-        with gr.Tab("Index", id="index"):
-            stats = gr.Markdown(elem_id="ancre-stats")
-            with gr.Row():
-                with gr.Column():
-                    files = gr.File(
-                        label=f"Ajouter des articles ({' '.join(EXTENSIONS)} ; "
-                        f"{web.max_upload_mb:g} Mo max par fichier)",
-                        file_count="multiple",
-                        file_types=list(EXTENSIONS),
-                        elem_id="ancre-files",
-                    )
-                    folder = gr.Textbox(
-                        label="…ou un dossier du serveur",
-                        visible=web.allow_paths,
-                        placeholder="/chemin/vers/articles",
-                        elem_id="ancre-folder",
-                    )
-                    build = gr.Button("Indexer", variant="primary", elem_id="ancre-build")
-                    report = gr.Markdown(elem_id="ancre-report")
-                with gr.Column():
-                    docs = gr.Dropdown(
-                        [], multiselect=True, label="Documents indexés", elem_id="ancre-docs"
-                    )
-                    remove = gr.Button("Retirer de l’index", variant="stop", elem_id="ancre-remove")
-                    removed = gr.Markdown()
+            with gr.Tab(i18n("tab_index"), id="index"):
+                tab = documents_tab(library, summary, i18n)
 
-        outputs = [box, chatbot, history, turns, sources]
-        inputs = [box, chatbot, history, turns, top_k, llm, temperature]
-        ask = gr.on(
-            [box.submit, send.click],
-            web.respond,
-            inputs,
-            outputs,
-            concurrency_limit=8,
-            concurrency_id="chat",
-            api_visibility="private",
+        # ---- page load: who, which language, which conversation
+        def on_load(browser_value: dict, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            chat.open(v, browser_value.get("current"))
+            docs, chunks, updated = library.summary()
+            return (
+                remember(browser_value, v),
+                f"<h1>{esc(t(v.lang, 'title'))}</h1><p>{esc(t(v.lang, 'tagline'))}</p>",
+                summary_line(docs, chunks, updated, v.lang),
+                gr.HTML(value=chat.view(v), texts={"close": t(v.lang, "close")}),
+                conversation_list(v),
+                v.lang,
+                gr.Dropdown(choices=generator_choices(chat.settings.llm, v.lang)),
+                *tab.values(v.lang),
+            )
+
+        private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        demo.load(
+            on_load,
+            [browser],
+            [
+                browser,
+                header,
+                summary,
+                thread,
+                conversations,
+                language,
+                llm,
+                *tab.outputs(),
+            ],
+            **private,
+        )
+        demo.load(None, None, None, js=OPEN_SIDEBAR_ON_WIDE_SCREENS, **private)
+
+        # ---- asking: accept (or say why not), then answer what waits
+        def accepted(v: Viewer, browser_value: dict, result) -> tuple:
+            return (
+                hint(result.message),
+                chat.view(v),
+                remember(browser_value, v),
+                conversation_list(v),
+                gr.Button(visible=True) if result.accepted else gr.skip(),
+            )
+
+        def on_submit(question, browser_value, k, model, temp, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            result = chat.submit(v, question, chat.options(k, model, temp))
+            box_value = "" if result.accepted else gr.skip()
+            return (box_value, *accepted(v, browser_value, result))
+
+        def on_example(browser_value, k, model, temp, evt: gr.EventData, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            result = chat.submit(
+                v, str(evt._data.get("question", "")), chat.options(k, model, temp)
+            )
+            return accepted(v, browser_value, result)
+
+        def on_regenerate(browser_value, k, model, temp, evt: gr.EventData, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            result = chat.regenerate(
+                v, int(evt._data.get("turn", -1)), chat.options(k, model, temp)
+            )
+            return accepted(v, browser_value, result)
+
+        def on_drain(browser_value, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            answered = False
+            for html in chat.drain(v):
+                answered = True
+                yield html, gr.skip(), gr.Button(visible=True), gr.skip()
+            if not answered:  # another answer of this page takes the new question
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            elif not chat.busy(v):  # (after Stop, the page shows what it is doing now)
+                yield chat.view(v), conversation_list(v), gr.Button(visible=False), ""
+
+        settings_in = [top_k, llm, temperature]
+        answer_out = [thread, conversations, stop, hint_box]
+        for event in (
+            gr.on(
+                [box.submit, send.click],
+                on_submit,
+                [box, browser, *settings_in],
+                [box, hint_box, thread, browser, conversations, stop],
+                **private,
+            ),
+            thread.ask(
+                on_example,
+                [browser, *settings_in],
+                [hint_box, thread, browser, conversations, stop],
+                **private,
+            ),
+            thread.regenerate(
+                on_regenerate,
+                [browser, *settings_in],
+                [hint_box, thread, browser, conversations, stop],
+                **private,
+            ),
+        ):
+            event.then(
+                on_drain,
+                [browser],
+                answer_out,
+                concurrency_limit=16,
+                concurrency_id="answer",
+                trigger_mode="multiple",
+                **private,
+            )
+
+        # ---- stop, switch conversation: what waited goes back into the box
+        def back_to_box(left: list[str], typed: str) -> str:
+            return "\n".join(q for q in [*left, (typed or "").strip()] if q)
+
+        def on_stop(typed, browser_value, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            return back_to_box(chat.stop(v), typed), chat.view(v), gr.Button(visible=False), ""
+
+        stop.click(on_stop, [box, browser], [box, thread, stop, hint_box], **private)
+
+        def switched(
+            v: Viewer, browser_value: dict, left: list[str], typed: str, note: str = ""
+        ) -> tuple:
+            return (
+                back_to_box(left, typed),
+                chat.view(v),
+                remember(browser_value, v),
+                conversation_list(v),
+                gr.Button(visible=False),
+                hint(note),
+                gr.Group(visible=False),
+            )
+
+        switch_out = [box, thread, browser, conversations, stop, hint_box, delete_group]
+
+        def on_new(typed, browser_value, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            return switched(v, browser_value, chat.open(v, None), typed)
+
+        def on_open(conv_id, typed, browser_value, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            return switched(v, browser_value, chat.open(v, conv_id), typed)
+
+        new.click(on_new, [box, browser], switch_out, **private)
+        conversations.input(on_open, [conversations, box, browser], switch_out, **private)
+
+        def on_rename(title, browser_value, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            done = chat.rename(v, title or "")
+            return (
+                ("" if done else gr.skip()),
+                conversation_list(v),
+                hint(t(v.lang, "conversation_renamed") if done else ""),
+            )
+
+        rename.click(
+            on_rename, [rename_box, browser], [rename_box, conversations, hint_box], **private
+        )
+        rename_box.submit(
+            on_rename, [rename_box, browser], [rename_box, conversations, hint_box], **private
         )
 
-        def do_stop(chat):
-            time.sleep(0.5)  # let the cancelled answer's last updates land first
-            return web.stopped(chat)
+        def on_delete_ask(browser_value, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            conv = chat.store.get(v.owner, chat.current(v))
+            if conv is None:
+                return gr.Group(visible=False), ""
+            text = t(v.lang, "confirm_delete_conversation", title=conv.title)
+            return gr.Group(visible=True), f"<p>{esc(text)}</p>"
 
-        stop.click(do_stop, [chatbot], [chatbot], cancels=[ask], api_visibility="private")
-        new.click(web.clear, None, outputs, cancels=[ask], api_visibility="private")
-        chatbot.clear(web.clear, None, outputs, cancels=[ask], api_visibility="private")
+        def on_delete(typed, browser_value, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            left = chat.delete(v)
+            return switched(v, browser_value, left, typed, t(v.lang, "conversation_deleted"))
 
-        def refresh():
-            return web.stats_markdown(), gr.Dropdown(choices=web.document_choices(), value=[])
+        delete.click(on_delete_ask, [browser], [delete_group, delete_text], **private)
+        delete_yes.click(on_delete, [box, browser], switch_out, **private)
+        delete_no.click(lambda: gr.Group(visible=False), None, delete_group, **private)
 
-        def do_build(files_, folder_, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-            text = web.build(files_, folder_, progress=progress)
-            return (text, None, *refresh())
-
-        def do_remove(ids):
-            return (web.remove(ids), *refresh())
-
-        build.click(
-            do_build,
-            [files, folder],
-            [report, files, stats, docs],
-            concurrency_limit=1,
-            concurrency_id="index",
-            api_visibility="private",
+        # ---- language: a cookie, then the page again in that language (nothing is lost)
+        language.input(
+            None,
+            [language],
+            None,
+            js=f"(lang) => {{ document.cookie = '{COOKIE}=' + lang + '; path=/; max-age=31536000; "
+            "SameSite=Lax'; window.location.reload(); }",
+            **private,
         )
-        remove.click(
-            do_remove,
-            [docs],
-            [removed, stats, docs],
-            concurrency_limit=1,
-            concurrency_id="index",
-            api_visibility="private",
-        )
-        demo.load(refresh, None, [stats, docs], api_visibility="private")
+
+        def on_unload(request: gr.Request):
+            chat.close(Viewer("", "fr", request.session_hash or ""))
+
+        demo.unload(on_unload)
+
+        endpoints.register(chat, library)
     return demo
 
 
-def theme():
+def theme() -> Any:
     """Gradio's default theme with system fonts: the page loads nothing from the internet."""
     import gradio as gr
 

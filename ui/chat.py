@@ -1,79 +1,129 @@
-"""What the web page does, without the page: the ``WebChat`` controller (no gradio import).
+"""What the chat does, without the page: the ``WebChat`` controller (no gradio import).
 
-It answers through an ``Answerer`` factory (``Callable[[AnswerSettings], Answerer]``): the
+- **Nothing typed is lost.** A question is accepted (and only then may the page clear its
+  box) or refused with a reason. A question sent while an answer is being made waits in the
+  page's queue, shown as pending, and is answered next. Stop ends the answer in progress and
+  hands the questions still waiting back to the page, to put back in the box.
+- **Conversations persist** in a ``ConversationStore`` beside the index, per owner (the user
+  under ``--auth``, else one browser): a reload reopens the current one with its sources.
+- **Stages, not drafts.** While an answer is made the page shows the stage (retrieving,
+  drafting, verifying); the model's unverified draft is never shown.
+
+Answers come from an ``Answerer`` factory, ``Callable[[AnswerSettings], Answerer]``: the
 server passes ``ancre.qa.answerer`` over the cached index, so choosing another generator
-reuses the loaded index and embedder; tests pass an Answerer over fakes.
+reuses the loaded index and embedding model; tests pass an Answerer over fakes.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
-from ancre.index import Embedder, IndexSettings
-from ancre.qa import Answerer, AnswerSettings
+from ancre.qa import Answer, Answerer, AnswerSettings
 
-from .render import (
-    DRAFT,
-    NO_SOURCES,
-    SEARCHING,
-    STOPPED,
-    error_message,
-    escape_md,
-    escape_md_inline,
-    message_text,
-    render_answer,
-    render_panel,
-    render_sources,
-    texts_for,
-)
-from .uploads import MAX_UPLOAD_MB, UploadRefused, store_upload, uploads_dir
+from .conversations import Conversation, ConversationStore, Turn
+from .i18n import count, t
+from .render import TurnView, render_thread
 
 log = logging.getLogger(__name__)
 
 AnswererFactory = Callable[[AnswerSettings], Answerer]
+MAX_PAGES = 2000
+"""Open pages remembered (their live state only: conversations are on disk)."""
 
 
-def generator_choices(current: str = "") -> list[str]:
-    """The generators offered in the settings: the bundled ones that are installed, 'none',
-    and the configured one if it is something else (a .gguf path, a server)."""
-    from ancre.qa import installed_generators
+class Examples(Protocol):
+    def examples(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: the owner of the conversations, the page's language, and one open
+    page (Gradio's session), which has its own queue."""
+
+    owner: str
+    lang: str = "fr"
+    page: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    question: str
+    options: AnswerSettings
+    replace: int | None = None
+    """The seq of the turn that this job answers again (Regenerate / Retry)."""
+
+
+@dataclass
+class Page:
+    """The live state of one open page."""
+
+    conversation: str | None = None
+    pending: deque[Job] = field(default_factory=deque)
+    working: Job | None = None
+    stage: str = ""
+    epoch: int = 0
+    """Bumped by Stop and by leaving the conversation: an answer begun before it is dropped."""
+    draining: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    accepted: bool
+    message: str
+    """Why the question was refused, or that it waits for the answer in progress."""
+
+
+def generator_choices(current: str, lang: str) -> list[tuple[str, str]]:
+    """(label, value) of the generators offered: the bundled ones installed, 'none', and
+    the configured one if it is something else (a .gguf file, a server)."""
+    from ancre.qa import BUNDLED, installed_generators
 
     found = installed_generators()
     if current and current not in found:
         found.insert(0, current)
-    return found
+    labels = {**BUNDLED, "none": t(lang, "model_none")}
+    return [(labels.get(v, v.rsplit("/", 1)[-1]), v) for v in found]
+
+
+def error_key(err: Exception) -> str:
+    from ancre.index import StoreError
+    from ancre.qa import LLMError
+
+    if isinstance(err, StoreError):
+        return "error_no_index"
+    if isinstance(err, LLMError):
+        return "error_model"
+    return "error_other"
 
 
 class WebChat:
-    """The chat and the Index tab. Every per-browser value (messages, history, sources)
-    comes in and goes out as arguments: nothing here is shared between sessions."""
+    """The chat's logic. Thread-safe; every method takes the ``Viewer`` it acts for."""
 
     def __init__(
         self,
         answerers: AnswererFactory,
         settings: AnswerSettings,
-        index_settings: IndexSettings,
+        store: ConversationStore,
         *,
-        embedder: Embedder | None = None,
-        allow_paths: bool = True,
-        max_upload_mb: float = MAX_UPLOAD_MB,
+        examples: Examples | None = None,
     ):
         self.answerers = answerers
         self.settings = settings
-        self.index_settings = index_settings
-        self.embedder = embedder
-        self.allow_paths = allow_paths
-        self.max_upload_mb = max_upload_mb
-        self.llms = generator_choices(settings.llm)
-        self._build_lock = threading.Lock()
+        self.store = store
+        self.examples = examples
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._pages_lock = threading.Lock()
+        self._loaded: set[str] = set()
 
+    # ---- per-question options and checks
     def options(
-        self, top_k: float | None, llm: str | None, temperature: float | None
+        self, top_k: float | None = None, llm: str | None = None, temperature: float | None = None
     ) -> AnswerSettings:
         """This question's settings (the shared ones are never changed)."""
         changes: dict[str, Any] = {}
@@ -85,221 +135,198 @@ class WebChat:
             changes["temperature"] = float(temperature)
         return replace(self.settings, **changes)
 
-    # ---- chat
-    def respond(
-        self,
-        message: str,
-        chat: list | None,
-        history: list | None,
-        turns: list | None,
-        top_k: float | None = None,
-        llm: str | None = None,
-        temperature: float | None = None,
-    ) -> Iterator[tuple]:
-        """One question: yields (textbox, chat messages, history, turns, sources panel) as
-        the answer streams. ``history`` holds the raw {"role", "content"} turns given to the
-        answerer; ``chat`` the escaped messages shown; ``turns`` the sources of each answer."""
-        chat = self.stopped(chat)
-        history = list(history or [])
-        turns = list(turns or [])
-        question = " ".join((message or "").split())
+    def check(self, question: str, lang: str) -> str:
+        """Why ``question`` cannot be asked ('' when it can): the one length limit of the box
+        and the server."""
+        question = " ".join((question or "").split())
         if not question:
-            yield "", list(chat), list(history), list(turns), render_panel(turns)
-            return
-        turn = len(turns)
-        chat.append({"role": "user", "content": escape_md(question)})
-        chat.append({"role": "assistant", "content": SEARCHING})
-        panel = render_panel(turns)
-        yield "", list(chat), list(history), list(turns), panel
-        draft: list[str] = []
-        options = self.options(top_k, llm, temperature)
-        label = DRAFT + "\n\n" if options.llm not in ("", "none") else ""
+            return t(lang, "hint_empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return t(lang, "hint_too_long", n=count(len(question), lang), max=count(limit, lang))
+        return ""
+
+    # ---- pages and conversations
+    def page(self, viewer: Viewer) -> Page:
+        with self._pages_lock:
+            page = self._pages.pop(viewer.page, None) or Page()
+            self._pages[viewer.page] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+            return page
+
+    def close(self, viewer: Viewer) -> None:
+        """The page was closed: forget its live state (the conversation stays on disk)."""
+        with self._pages_lock:
+            self._pages.pop(viewer.page, None)
+
+    def current(self, viewer: Viewer) -> str | None:
+        return self.page(viewer).conversation
+
+    def conversations(self, viewer: Viewer) -> list[Conversation]:
+        return self.store.list(viewer.owner)
+
+    def open(self, viewer: Viewer, conv_id: str | None) -> list[str]:
+        """Show conversation ``conv_id`` (None or not the owner's: a new, empty one). What
+        was waiting is handed back, as by ``stop``."""
+        left = self.stop(viewer)
+        page = self.page(viewer)
+        known = self.store.get(viewer.owner, conv_id)
+        page.conversation = known.id if known else None
+        return left
+
+    def rename(self, viewer: Viewer, title: str) -> bool:
+        return self.store.rename(viewer.owner, self.current(viewer), title)
+
+    def delete(self, viewer: Viewer) -> list[str]:
+        """Delete the current conversation and start a new one."""
+        conv_id = self.current(viewer)
+        left = self.open(viewer, None)
+        self.store.delete(viewer.owner, conv_id)
+        return left
+
+    # ---- asking
+    def submit(self, viewer: Viewer, question: str, options: AnswerSettings) -> Submitted:
+        """Accept ``question`` into the page's queue (``drain`` answers it), or say why not."""
+        question = " ".join((question or "").split())
+        reason = self.check(question, viewer.lang)
+        if reason:
+            return Submitted(False, reason)
+        page = self.page(viewer)
+        with page.lock:
+            if self.store.get(viewer.owner, page.conversation) is None:
+                page.conversation = self.store.create(viewer.owner, question).id
+            busy = page.draining or bool(page.pending)
+            page.pending.append(Job(question, options))
+        return Submitted(True, t(viewer.lang, "hint_queued") if busy else "")
+
+    def regenerate(self, viewer: Viewer, seq: int, options: AnswerSettings) -> Submitted:
+        """Answer turn ``seq`` of the current conversation again (after its own history)."""
+        page = self.page(viewer)
+        turn = next(
+            (x for x in self.store.turns(viewer.owner, page.conversation) if x.seq == seq), None
+        )
+        if turn is None:
+            return Submitted(False, "")
+        with page.lock:
+            if any(j.replace == seq for j in page.pending) or (
+                page.working and page.working.replace == seq
+            ):
+                return Submitted(False, "")
+            page.pending.append(Job(turn.question, options, replace=seq))
+        return Submitted(True, "")
+
+    def drain(self, viewer: Viewer) -> Iterator[str]:
+        """Answer the page's waiting questions one after the other, yielding the thread's
+        HTML at each stage. Returns at once when another drain of this page is running (it
+        takes the new question)."""
+        page = self.page(viewer)
+        with page.lock:
+            if page.draining:
+                return
+            page.draining, epoch = True, page.epoch
+        while True:
+            with page.lock:
+                if page.epoch != epoch:
+                    return
+                if not page.pending:
+                    page.draining = False
+                    break
+                job = page.pending.popleft()
+                page.working, page.stage, conv_id = job, "", page.conversation
+            yield from self._answer(viewer, page, job, conv_id, epoch)
+        yield self.view(viewer)
+
+    def _answer(
+        self, viewer: Viewer, page: Page, job: Job, conv_id: str | None, epoch: int
+    ) -> Iterator[str]:
+        past = self.store.turns(viewer.owner, conv_id)
+        if job.replace is not None:
+            past = [x for x in past if x.seq < job.replace]
+        history = []
+        for x in past:
+            if x.answer is not None:
+                history += [
+                    {"role": "user", "content": x.question},
+                    {"role": "assistant", "content": x.answer.text},
+                ]
+        if job.options.llm not in self._loaded:
+            page.stage = "loading"
+            yield self.view(viewer)
+        turn = Turn(job.replace if job.replace is not None else -1, job.question, None)
+        stream = None
         try:
-            stream = self.answerers(options).stream(
-                question, history=list(history), options=options
+            stream = self.answerers(job.options).stream(
+                job.question, history=history, options=job.options
             )
+            self._loaded.add(job.options.llm)
             for event in stream:
-                if event.kind != "draft":
-                    continue
-                draft.append(event.text)
-                text = "".join(draft).strip()
-                if text:
-                    chat[-1] = {"role": "assistant", "content": label + escape_md(text) + " ▌"}
-                    yield "", list(chat), list(history), list(turns), panel
-            answer = stream.answer()
-        except Exception as err:  # shown in the chat; the page stays usable
-            log.exception("answering %r failed", question)
-            chat[-1] = {"role": "assistant", "content": error_message(err)}
-            yield "", list(chat), list(history), list(turns), panel
-            return
-        chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
-        history += [
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": answer.text},
-        ]
-        heading = texts_for(answer)["question"].format(n=turn + 1)
-        turns.append({"question": question, "label": heading, "html": render_sources(answer, turn)})
-        yield "", list(chat), list(history), list(turns), render_panel(turns)
-
-    @staticmethod
-    def clear() -> tuple:
-        return "", [], [], [], NO_SOURCES
-
-    @staticmethod
-    def stopped(chat: list | None) -> list:
-        """After Stop: answers left unfinished (their drafts are unverified) are dropped.
-        Also run before each question: Gradio may deliver a cancelled answer's last update
-        after the Stop handler's."""
-        out = []
-        for message in chat or []:
-            if message.get("role") == "assistant":
-                content = message_text(message)
-                if content == SEARCHING or content.endswith("▌"):
-                    message = {"role": "assistant", "content": STOPPED}
-            out.append(message)
-        return out
-
-    # ---- index
-    def stats_markdown(self) -> str:
-        from ancre.index import IndexReader, StoreError
-
-        try:
-            with IndexReader(self.index_settings.index_dir) as reader:
-                st = reader.stats()
-        except StoreError as err:
-            return "**Pas encore d’index.** " + escape_md_inline(str(err))
-        rows = [
-            ("Documents", st.get("documents", 0)),
-            ("Passages (chunks)", st.get("chunks", 0)),
-            ("Modèle d’embedding", st.get("embed_model", "?")),
-            ("Générateur (LLM)", self.settings.llm),
-            ("Dernière construction", st.get("built_at", "?")),
-            ("Dossier", st.get("index_dir", self.index_settings.index_dir)),
-        ]
-        return "### L’index\n" + "\n".join(
-            f"- **{escape_md_inline(k)}** : {escape_md_inline(str(v))}" for k, v in rows
-        )
-
-    def document_choices(self) -> list[tuple[str, str]]:
-        from ancre.index import IndexReader, StoreError
-
-        try:
-            with IndexReader(self.index_settings.index_dir) as reader:
-                docs = reader.documents()
-        except StoreError:
-            return []
-        return [(f"{d['doc_id']} — {d['title'] or ''}"[:160], d["doc_id"]) for d in docs]
-
-    def store_uploads(self, files: list | None) -> tuple[list[Path], list[str]]:
-        """Copy uploaded files into the uploads folder; (stored paths, refusal messages)."""
-        stored, refused = [], []
-        for f in files or []:
-            path = Path(getattr(f, "name", None) or str(f))
-            try:
-                stored.append(
-                    store_upload(path, self.index_settings.index_dir, max_mb=self.max_upload_mb)
-                )
-            except UploadRefused as err:
-                refused.append(str(err))
-            except OSError as err:
-                refused.append(f"{path.name}: {err.strerror or err}")
-        return stored, refused
-
-    def build(
-        self, files: list | None, folder: str | None, progress: Callable[..., Any] | None = None
-    ) -> str:
-        """Store the uploads, then index the uploads folder (and ``folder``) incrementally.
-        Returns a Markdown report."""
-        from ancre import index
-
-        def step(fraction: float, desc: str) -> None:
-            if progress is not None:
-                progress(fraction, desc=desc)
-
-        lines = []
-        step(0.0, "Copie des fichiers…")
-        stored, refused = self.store_uploads(files)
-        if stored:
-            lines.append(
-                f"- {len(stored)} fichier(s) reçu(s) : "
-                + escape_md_inline(", ".join(p.name for p in stored))
-            )
-        lines += [f"- refusé : {escape_md_inline(r)}" for r in refused]
-        sources: list[str | Path] = []
-        up = uploads_dir(self.index_settings.index_dir)
-        if up.is_dir() and any(up.iterdir()):
-            sources.append(up)
-        folder = (folder or "").strip()
-        if folder:
-            if not self.allow_paths:
-                lines.append(
-                    "- refusé : l’indexation d’un dossier du serveur est désactivée "
-                    "quand la page est publique (--share ou --host non local)"
-                )
-            else:
-                path = Path(folder).expanduser()
-                if not path.exists():
-                    lines.append(f"- introuvable : {escape_md_inline(folder)}")
-                else:
-                    sources.append(path)
-        if not sources:
-            return "\n".join(["Rien à indexer.", *lines])
-        if not self._build_lock.acquire(blocking=False):
-            return "Une construction est déjà en cours ; réessayez quand elle sera finie."
-        try:
-            step(0.1, "Indexation (lecture, découpage, embeddings)…")
-            report = index.build(
-                sources,
-                settings=self.index_settings,
-                embedder=self.embedder,
-                progress=progress is not None,
-            )
-        except index.BuildLocked:
-            return "Une autre construction écrit dans l’index ; réessayez dans un instant."
-        except (index.StoreError, OSError, ValueError, RuntimeError) as err:
-            log.exception("build failed")
-            return "Échec de la construction : " + escape_md_inline(str(err))
+                if page.epoch != epoch:
+                    return  # stopped: closing the stream ends the generation at once
+                if event.kind == "stage":
+                    page.stage = event.text
+                    yield self.view(viewer)
+            turn.answer = stream.answer()
+        except Exception as err:  # shown in the thread; the page stays usable
+            log.exception("answering %r failed", job.question)
+            turn.status, turn.note = "failed", error_key(err)
         finally:
-            self._build_lock.release()
-        step(1.0, "Terminé")
-        head = (
-            f"**Index à jour** : {report.added} ajouté(s), {report.updated} mis à jour, "
-            f"{report.unchanged} inchangé(s), {len(report.skipped)} ignoré(s) ; "
-            f"{report.chunks} passages calculés en {report.seconds:.1f} s."
-        )
-        if report.reembedded:
-            lines.insert(0, "- tout a été recalculé : " + escape_md_inline(report.reembedded))
-        lines += [f"- ignoré : {escape_md_inline(str(s))}" for s in report.skipped]
-        return "\n".join([head, *lines])
+            if stream is not None:
+                stream.close()  # after Stop: the generator is free for the next answer
+        with page.lock:
+            if page.epoch != epoch:
+                return
+            if conv_id is not None:
+                self.store.save_turn(viewer.owner, conv_id, turn, replace=job.replace is not None)
+            page.working, page.stage = None, ""
+        yield self.view(viewer)
 
-    def remove(self, doc_ids: list[str] | None) -> str:
-        """Remove documents from the index, and their uploaded files once none of the file's
-        documents is left (so that a later build does not bring them back)."""
-        from ancre import index
+    def busy(self, viewer: Viewer) -> bool:
+        """Whether the page has an answer in progress or questions waiting."""
+        page = self.page(viewer)
+        with page.lock:
+            return page.working is not None or bool(page.pending)
 
-        doc_ids = [d for d in (doc_ids or []) if d]
-        if not doc_ids:
-            return "Choisissez les documents à retirer."
-        try:
-            with index.IndexReader(self.index_settings.index_dir) as reader:
-                docs = reader.documents()
-            removed, missing = index.remove(
-                doc_ids, settings=self.index_settings, embedder=self.embedder
-            )
-        except index.BuildLocked:
-            return "Une construction écrit dans l’index ; réessayez dans un instant."
-        except index.StoreError as err:
-            return "Échec : " + escape_md_inline(str(err))
-        up = uploads_dir(self.index_settings.index_dir).resolve()
-        gone = set(removed)
-        by_source: dict[str, set[str]] = {}
-        for d in docs:
-            by_source.setdefault(d.get("source") or "", set()).add(d["doc_id"])
-        for source, ids in by_source.items():
-            path = Path(source).resolve() if source else None
-            if path and path.parent == up and ids <= gone and path.is_file():
-                path.unlink()
-        msg = f"{len(removed)} document(s) retiré(s)."
-        if missing:
-            msg += " Introuvables : " + escape_md_inline(", ".join(missing))
-        return msg
+    def stop(self, viewer: Viewer) -> list[str]:
+        """End the answer in progress (its question stays, marked stopped) and drop the
+        waiting questions, returned so that the page puts them back in the box."""
+        page = self.page(viewer)
+        with page.lock:
+            page.epoch += 1
+            job, page.working, page.stage, page.draining = page.working, None, "", False
+            left = [j.question for j in page.pending if j.replace is None]
+            page.pending.clear()
+            if job is not None and job.replace is None and page.conversation:
+                turn = Turn(-1, job.question, None, status="stopped")
+                self.store.save_turn(viewer.owner, page.conversation, turn)
+        return left
+
+    # ---- what the page shows
+    def view(self, viewer: Viewer) -> str:
+        """The thread's HTML: the stored turns, the answer in progress, the waiting ones."""
+        page = self.page(viewer)
+        turns = self.store.turns(viewer.owner, page.conversation)
+        views = [TurnView(x.seq, x.question, x.answer, x.status, x.note) for x in turns]
+        with page.lock:
+            working, stage, pending = page.working, page.stage, list(page.pending)
+        following = (views[-1].seq + 1) if views else 0
+        for job, state in [(working, "working")] + [(j, "pending") for j in pending]:
+            if job is None:
+                continue
+            if job.replace is not None:
+                for v in views:
+                    if v.seq == job.replace:
+                        v.state, v.note = state, stage if state == "working" else ""
+                continue
+            views.append(TurnView(following, job.question, None, state, stage))
+            following += 1
+        examples = self.examples.examples() if self.examples and not views else []
+        return render_thread(views, viewer.lang, examples)
+
+    # ---- the scripting API
+    def ask(self, question: str, options: AnswerSettings, history: list | None = None) -> Answer:
+        """One answer, nothing stored (the ``/ask`` endpoint)."""
+        reason = self.check(question, "en")
+        if reason:
+            raise ValueError(reason)
+        return self.answerers(options).ask(question, history=history or [], options=options)
