@@ -146,7 +146,7 @@ def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | Non
         max_file_size=f"{settings.max_upload_mb:g}mb",
         theme=theme(),
         i18n=i18n_tables(),
-        show_error=True,
+        show_error=False,
         inbrowser=False,
         footer_links=["api"],
         ssr_mode=False,

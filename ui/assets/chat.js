@@ -107,3 +107,25 @@ function counter() {
   hint.classList.toggle('ancre-over', n > limit);
 }
 document.addEventListener('input', (e) => { if (e.target.closest && e.target.closest('#ancre-question')) counter(); });
+
+// a chip's preview stays inside the conversation's box (shifted sideways, or shown below)
+function place(chip) {
+  const tip = chip.querySelector('.ancre-tip');
+  if (!tip) return;
+  tip.style.transform = '';
+  tip.style.top = '';
+  tip.style.bottom = '';
+  const box = scroller().getBoundingClientRect();
+  let r = tip.getBoundingClientRect();
+  if (r.top < box.top + 4) {
+    tip.style.bottom = 'auto';
+    tip.style.top = 'calc(100% + 6px)';
+    r = tip.getBoundingClientRect();
+  }
+  let shift = 0;
+  if (r.left < box.left + 8) shift = box.left + 8 - r.left;
+  else if (r.right > box.right - 8) shift = box.right - 8 - r.right;
+  if (shift) tip.style.transform = 'translateX(calc(-50% + ' + shift + 'px))';
+}
+element.addEventListener('mouseover', (e) => { const c = e.target.closest('.ancre-chip'); if (c) place(c); });
+element.addEventListener('focusin', (e) => { const c = e.target.closest('.ancre-chip'); if (c) place(c); });
