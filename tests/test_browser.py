@@ -6,15 +6,13 @@ one language, hostile documents stay inert, and the chat can be scripted.
 
 The server runs in-process on 127.0.0.1 with the hashing embedder and a scripted, slow
 generator (``tests/chatserver.py``): these tests are about the page, not the models.
-``ANCRE_SCREENSHOT_DIR=docs`` also saves the screenshots there (the README's are made
-with the real models, see ``ancre chat``).
+Screenshots of the phone layout are left in the test's tmp_path.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import urllib.request
 from pathlib import Path
 
@@ -70,7 +68,7 @@ class Tab:
     """A browser tab on the chat that records what must not happen: page errors, dialogs,
     requests leaving 127.0.0.1."""
 
-    def __init__(self, browser, url: str, width: int = 1280, height: int = 860, locale="fr-FR"):
+    def __init__(self, browser, url: str, width=1280, height=860, locale="fr-FR", login=None):
         self.context = browser.new_context(
             viewport={"width": width, "height": height}, locale=locale
         )
@@ -82,10 +80,11 @@ class Tab:
         )
         self.page.on("request", self._request)
         self.url = url
-        self.open()
-
-    def open(self) -> None:
         self.page.goto(self.url)
+        if login:  # Gradio's login form first
+            self.page.locator("input[type=text]").first.fill(login[0])
+            self.page.locator("input[type=password]").fill(login[1])
+            self.page.locator("input[type=password]").press("Enter")
         self.page.wait_for_selector("#ancre-chat .ancre-thread", timeout=WAIT_MS)
 
     def _request(self, request) -> None:
@@ -131,11 +130,7 @@ def open_sidebar(page) -> None:
 
 
 def shot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    page.screenshot(path=str(path))
-    target = os.environ.get("ANCRE_SCREENSHOT_DIR")
-    if target:
-        shutil.copyfile(path, Path(target) / name)
+    page.screenshot(path=str(tmp_path / name))
 
 
 def test_typing_during_an_answer_keeps_the_text(server, browser):
@@ -295,7 +290,6 @@ def test_upload_indexes_at_once_and_a_refused_file_gets_one_readable_line(
     assert "refusé : fichier binaire, pas du texte" in bad
     assert str(tmp_path) not in bad and "uploads" not in bad and "/" not in bad
     assert [p.name for p in (server.index_dir / "uploads").iterdir()] == ["Pont-de-Zorglub.txt"]
-    assert page.locator("#ancre-progress, .progress-text").count() <= 1
     page.locator("#ancre-search textarea").press_sequentially("zorglub", delay=30)
     page.wait_for_function(
         "() => document.querySelectorAll('#ancre-library tbody tr').length === 1"
@@ -413,19 +407,48 @@ def test_gradio_client_asks_through_the_named_endpoint(server):
     assert len(docs) == 1 and "tramway" in docs[0]["title"]
 
 
-def test_the_api_honours_auth(tmp_path):
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    chat = start(tmp_path_factory.mktemp("auth"), auth=[("alice", "s3cret"), ("bob", "b0b")])
+    yield chat
+    chat.close()
+
+
+def test_the_api_honours_auth(auth_server):
     from gradio_client import Client
 
-    server = start(tmp_path, auth=[("alice", "s3cret")])
-    try:
-        with pytest.raises(Exception):  # noqa: B017 - gradio_client's error differs by version
-            Client(server.url, verbose=False)
-        request = urllib.request.Request(server.url + "gradio_api/info")
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code == 401
-        client = Client(server.url, auth=("alice", "s3cret"), verbose=False)
-        answer = client.predict(TRAMWAY, 0, "none", None, api_name="/ask")
-        assert answer["mode"] == "extractive" and "13 septembre 2025" in json.dumps(answer)
-    finally:
-        server.close()
+    with pytest.raises(Exception):  # noqa: B017 - gradio_client's error differs by version
+        Client(auth_server.url, verbose=False)
+    request = urllib.request.Request(auth_server.url + "gradio_api/info")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    client = Client(auth_server.url, auth=("alice", "s3cret"), verbose=False)
+    answer = client.predict(TRAMWAY, 0, "none", None, api_name="/ask")
+    assert answer["mode"] == "extractive" and "13 septembre 2025" in json.dumps(answer)
+
+
+def test_under_auth_conversations_follow_the_user(auth_server, browser):
+    """Alice's conversation is in her sidebar on another browser; Bob's sidebar is empty."""
+    first = Tab(browser, auth_server.url, login=("alice", "s3cret"))
+    first.ask(TRAMWAY)
+    first.close()
+    for user, password, sees in (("alice", "s3cret", True), ("bob", "b0b", False)):
+        other = Tab(browser, auth_server.url, login=(user, password))
+        open_sidebar(other.page)
+        assert (TRAMWAY[:30] in other.page.inner_text("#ancre-conversations")) is sees
+        other.close()
+
+
+def test_a_new_question_scrolls_into_view(server, browser):
+    tab = Tab(browser, server.url)
+    tab.ask(TRAMWAY)
+    tab.ask(BAKERY)
+    tab.page.evaluate("document.querySelector('#ancre-chat').scrollTop = 0")
+    tab.send(STATIONS)
+    tab.wait_answers(3)
+    tab.page.wait_for_timeout(600)  # smooth scrolling
+    chat = tab.page.locator("#ancre-chat").bounding_box()
+    asked = tab.page.locator("#ancre-chat .ancre-user").last.bounding_box()
+    assert chat["y"] <= asked["y"] and asked["y"] + asked["height"] <= chat["y"] + chat["height"]
+    tab.close()

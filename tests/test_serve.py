@@ -203,3 +203,12 @@ def test_only_the_documented_endpoints_are_public(tmp_path):
     deps = page_of(tmp_path).config["dependencies"]
     public = {d["api_name"] for d in deps if d["api_visibility"] != "private"}
     assert public == {"ask", "documents"}
+
+
+def test_indexing_draws_one_progress_bar(tmp_path):
+    demo = page_of(tmp_path)
+    ids = {getattr(b, "elem_id", None): i for i, b in demo.blocks.items()}
+    upload = next(
+        d for d in demo.config["dependencies"] if (ids["ancre-files"], "upload") in d["targets"]
+    )
+    assert upload["show_progress_on"] == [ids["ancre-report"]]
