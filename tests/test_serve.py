@@ -212,3 +212,18 @@ def test_indexing_draws_one_progress_bar(tmp_path):
         d for d in demo.config["dependencies"] if (ids["ancre-files"], "upload") in d["targets"]
     )
     assert upload["show_progress_on"] == [ids["ancre-report"]]
+
+
+def test_help_imports_neither_gradio_nor_the_models():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ancre.ui.cli, ancre.ui.app, ancre.ui.chat\n"
+        "try:\n    ancre.ui.cli.main(['chat', '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'gradio' not in sys.modules, 'gradio'\n"
+        "assert 'llama_cpp' not in sys.modules and 'torch' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "--allow-dir" in out.stdout
