@@ -96,14 +96,36 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="open the web chat")
     _common(c)
-    c.add_argument("--host", default="127.0.0.1")
-    c.add_argument("--port", type=int, default=7860)
-    c.add_argument("--auth", help="USER:PASSWORD required to open the page")
-    c.add_argument("--share", action="store_true", help="also open a public Gradio link")
+    c.add_argument("--host", help="address to listen on (ANCRE_HOST; default 127.0.0.1)")
+    c.add_argument("--port", type=int, help="port (ANCRE_PORT; default 7860)")
+    c.add_argument(
+        "--auth",
+        help="USER:PASSWORD required to open the page, several separated by commas "
+        "(ANCRE_AUTH; prefer --auth-file or the variable: a flag shows in the process list)",
+    )
+    c.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    c.add_argument(
+        "--allow-dir",
+        action="append",
+        metavar="DIR",
+        help="a server folder the page may index (repeatable; ANCRE_ALLOW_DIR). "
+        "Without it the page indexes uploads only",
+    )
+    c.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the page answers to besides localhost (repeatable; "
+        "ANCRE_ALLOW_HOST); other Host headers are refused",
+    )
+    c.add_argument(
+        "--share", action="store_true", default=None, help="also open a public Gradio link"
+    )
     c.add_argument("--llm", help="generator (see `ancre ask --help`)")
     c.add_argument(
         "--no-sample",
         action="store_true",
+        default=None,
         help="do not index the bundled sample articles when the index is empty",
     )
 
@@ -166,9 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return cmd_ask(args, index_settings, answer_settings)
         if args.command == "chat":
-            from .app import serve
+            from .serve import ServeSettings, serve
 
-            return serve(args, index_settings, answer_settings)
+            flags = {k: v for k, v in vars(args).items() if v is not None}
+            serve_settings = from_env(ServeSettings, only_known=True, **flags)
+            return serve(serve_settings, index_settings, answer_settings)
         if args.command == "eval":
             return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":
