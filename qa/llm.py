@@ -248,6 +248,15 @@ class LlamaCpp:
         (saved after the first generation that evaluates it, loaded by fresh processes)."""
         self._prefix = text
 
+    def reset(self) -> None:
+        """Forget the prompt evaluated last, and the declared prefix. llama.cpp reuses the
+        longest prefix a prompt shares with the previous one; ``ancre bench`` resets to time
+        whole prompts."""
+        llm = self._llm
+        with self.lock:
+            self._prefix = ""
+            llm.reset()
+
     def generate(
         self,
         prompt: str,
