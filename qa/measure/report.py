@@ -133,7 +133,8 @@ def eval_title(info: dict[str, Any], summary: dict[str, Any]) -> str:
         f"ancre eval: {summary['questions']} questions ({summary['answerable']} answerable, "
         f"{summary['unanswerable']} unanswerable), {what}\n"
         f"index {info.get('index_dir')}: {idx.get('documents', '?')} documents, "
-        f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')}"
+        f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')} "
+        f"({idx.get('embed_encoder') or 'fp32'})"
     )
 
 
