@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .lexical import analyze, fts_query
+from .stores import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = 'unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
-
-
-class StoreError(RuntimeError):
-    """The index is missing, unreadable or built differently; the message says what to run."""
 
 
 @dataclass

@@ -8,10 +8,9 @@ previous index (plus the batches already committed) and the next build resumes.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,8 @@ from .embed import Embedder, load_embedder
 from .lexical import analyze
 from .loaders import Document, Skipped, load_sources
 from .settings import IndexSettings
-from .store import (
-    FORMAT_VERSION,
-    StoreError,
-    connect,
-    new_vector_index,
-    read_manifest,
-    remove_vectors,
-    vectors_path,
-    write_atomic,
-)
+from .store import FORMAT_VERSION
+from .stores import Batch, BuildLocked, PreparedDocument, StoreWriter, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +29,7 @@ COMMIT_EVERY_S = 60.0
 EMBED_BATCH = 256
 """Texts handed to the embedder at a time (progress is reported per batch)."""
 
-
-class BuildLocked(StoreError):
-    """Another build holds the index directory."""
+__all__ = ["BuildLocked", "BuildReport", "Writer", "build", "remove"]
 
 
 @dataclass
@@ -64,20 +53,6 @@ class BuildReport:
         return d
 
 
-def _lock(index_dir: Path, wait: float):
-    from filelock import FileLock, Timeout
-
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / ".lock"))
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise BuildLocked(
-            f"another build is writing {index_dir}; wait for it to finish and run again"
-        ) from None
-    return lock
-
-
 def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> dict[str, Any]:
     """How an index built with these settings is made; a difference means re-embedding."""
     return {
@@ -95,7 +70,7 @@ def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> 
 
 
 class Writer:
-    """Applies document changes to an index directory (one at a time, under its lock)."""
+    """Applies document changes to a store (a directory or Milvus), one build at a time."""
 
     def __init__(
         self,
@@ -106,11 +81,9 @@ class Writer:
         rebuild: bool = False,
     ):
         self.settings = settings
-        self.index_dir = Path(settings.index_dir)
-        self._filelock = _lock(self.index_dir, wait)
+        self.store: StoreWriter = open_writer(settings, wait=wait)
         try:
-            self.conn = connect(self.index_dir)
-            old = read_manifest(self.conn)
+            old = self.store.manifest
             if old and old.get("format_version") != FORMAT_VERSION:
                 rebuild = True
             model = settings.embed_model or old.get("embed_model", "")
@@ -118,13 +91,11 @@ class Writer:
                 model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
             )
             self.old = old
-            self.generation = int(old.get("generation", 0))
             self.reembed_reason = self._needs_reembed(old, rebuild)
-            self._vectors = None
             self._pending: dict[str, Document] = {}
             self._removals: list[str] = []
         except BaseException:
-            self._filelock.release()
+            self.store.close()
             raise
 
     def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
@@ -141,38 +112,22 @@ class Writer:
     # ---- reading the current state
     def known(self) -> dict[str, str]:
         """doc_id -> content hash of the indexed documents."""
-        return dict(self.conn.execute("SELECT doc_id, hash FROM documents"))
+        return self.store.known()
 
     def stored_documents(self) -> list[Document]:
-        rows = self.conn.execute(
-            "SELECT doc_id, text, title, url, date, author, source, metadata FROM documents"
-        ).fetchall()
-        return [
-            Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7] or "{}"))
-            for r in rows
-        ]
-
-    def vectors(self):
-        import faiss
-
-        if self._vectors is None:
-            path = vectors_path(self.index_dir, self.generation)
-            if self.old and not self.reembed_reason and path.exists():
-                self._vectors = faiss.read_index(str(path))
-            else:
-                self._vectors = new_vector_index(self.embedder.dim, self.settings.vector_index)
-        return self._vectors
+        return list(self.store.stored_documents())
 
     # ---- changes
     def put(self, doc: Document) -> None:
         self._pending[doc.doc_id] = doc
 
     def remove(self, doc_id: str) -> None:
+        self._pending.pop(doc_id, None)
         self._removals.append(doc_id)
 
     def commit(self, progress: bool = False) -> int:
-        """Chunk, embed and write what was put/removed since the last commit, atomically.
-        Returns the number of chunks embedded."""
+        """Chunk, embed and write what was put/removed since the last commit (each document
+        whole, see the store). Returns the number of chunks embedded."""
         if not self._pending and not self._removals and not self.reembed_reason and self.old:
             return 0
         chunker = Chunker(
@@ -184,80 +139,29 @@ class Writer:
         plan = []
         texts = []
         for doc in self._pending.values():
-            digest = doc.hash
             spans = chunker.split(doc.text, doc.title)
-            plan.append((doc, digest, spans))
+            plan.append((doc, spans))
             texts.extend(embed_text(doc.title, s.text) for s in spans)
         embeddings = self._embed(texts, progress and len(texts) > EMBED_BATCH)
-        vectors = self.vectors()
-        replaced = [d.doc_id for d, _, _ in plan] + self._removals
-        old_ids = self._chunk_ids(replaced)
-        vectors = remove_vectors(vectors, old_ids, self.settings.vector_index)
-        next_id = (self.conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0) + 1
-        rows, fts_rows = [], []
-        for doc, _digest, spans in plan:
-            for s in spans:
-                rows.append((next_id, doc.doc_id, s.ord, s.start, s.end, s.text))
-                fts_rows.append(
-                    (
-                        next_id,
-                        " ".join(analyze(embed_text(doc.title, s.text), self.settings.language)),
-                    )
-                )
-                next_id += 1
-        if rows:
-            import numpy as np
-
-            vectors.add_with_ids(embeddings, np.array([r[0] for r in rows], dtype="int64"))
-        gen = self.generation + 1
-        import faiss
-
-        write_atomic(vectors_path(self.index_dir, gen), faiss.serialize_index(vectors).tobytes())
-        manifest = wanted_manifest(self.settings, self.embedder.model_id, vectors.d)
-        manifest.update(generation=gen, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        now = time.time()
-        c = self.conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
-            self._delete_docs(replaced, old_ids)
-            c.executemany(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        d.doc_id,
-                        h,
-                        d.title,
-                        d.url,
-                        d.date,
-                        d.author,
-                        d.source,
-                        json.dumps(d.metadata, ensure_ascii=False, default=str),
-                        d.text,
-                        len(sp),
-                        now,
-                    )
-                    for d, h, sp in plan
-                ],
-            )
-            c.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", rows)
-            c.executemany("INSERT INTO fts(rowid, body) VALUES (?,?)", fts_rows)
-            c.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(manifest),))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            vectors_path(self.index_dir, gen).unlink(missing_ok=True)
-            raise
-        old_path = vectors_path(self.index_dir, self.generation)
-        self.generation, self.old, self._vectors = gen, manifest, vectors
+        prepared, at = [], 0
+        for doc, spans in plan:
+            lexical = [
+                " ".join(analyze(embed_text(doc.title, s.text), self.settings.language))
+                for s in spans
+            ]
+            prepared.append(PreparedDocument(doc, spans, lexical, embeddings[at : at + len(spans)]))
+            at += len(spans)
+        manifest = wanted_manifest(self.settings, self.embedder.model_id, self.embedder.dim)
+        fresh = bool(self.reembed_reason) or not self.old
+        self.store.write(Batch(prepared, list(self._removals), manifest, fresh=fresh))
+        self.old = self.store.manifest
         self.reembed_reason = ""
         self._pending, self._removals = {}, []
-        if old_path != vectors_path(self.index_dir, gen):
-            old_path.unlink(missing_ok=True)
-        for stale in self.index_dir.glob("vectors-*.faiss*"):
-            if stale.name != f"vectors-{gen}.faiss":
-                stale.unlink(missing_ok=True)
-        write_atomic(self.index_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
-        return len(rows)
+        return len(texts)
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) in the store."""
+        return self.store.counts()
 
     def _embed(self, texts: list[str], progress: bool):
         import numpy as np
@@ -269,26 +173,8 @@ class Writer:
             parts.append(self.embedder.embed(texts[i : i + EMBED_BATCH]))
         return np.concatenate(parts)
 
-    def _chunk_ids(self, doc_ids: list[str]) -> list[int]:
-        ids: list[int] = []
-        for i in range(0, len(doc_ids), 500):
-            part = doc_ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            ids += [
-                r[0]
-                for r in self.conn.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part)
-            ]
-        return ids
-
-    def _delete_docs(self, doc_ids: list[str], chunk_ids: list[int]) -> None:
-        c = self.conn
-        c.executemany("DELETE FROM fts WHERE rowid = ?", [(i,) for i in chunk_ids])
-        c.executemany("DELETE FROM chunks WHERE doc_id = ?", [(d,) for d in doc_ids])
-        c.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
-
     def close(self) -> None:
-        self.conn.close()
-        self._filelock.release()
+        self.store.close()
 
     def __enter__(self) -> Writer:
         return self
@@ -308,8 +194,9 @@ def build(
     progress: bool = False,
     wait: float = 0.0,
 ) -> BuildReport:
-    """Index the documents under ``sources`` into ``index_dir`` (else ``settings.index_dir``,
-    else ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
+    """Index the documents under ``sources`` into ``index_dir`` (a directory or a
+    ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
+    ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
     settings name (tests pass a fake)."""
     settings = _settings(settings, index_dir)
     t0 = time.perf_counter()
@@ -362,8 +249,7 @@ def build(
                     w.remove(doc_id)
                     report.removed += 1
         report.chunks += w.commit(progress)
-        report.documents_total = w.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        report.chunks_total = w.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        report.documents_total, report.chunks_total = w.counts()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -387,6 +273,4 @@ def remove(
 
 def _settings(settings: IndexSettings | None, index_dir: str | Path | None) -> IndexSettings:
     settings = settings or IndexSettings.from_env()
-    if index_dir is not None:
-        settings = replace(settings, index_dir=str(index_dir))
-    return settings
+    return settings if index_dir is None else settings.at(index_dir)

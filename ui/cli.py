@@ -23,6 +23,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--index-dir", help="index directory (ANCRE_INDEX_DIR; default ~/.local/share/ancre/index)"
     )
+    p.add_argument(
+        "--store",
+        help="where the index lives: a directory, or milvus://HOST:PORT[/COLLECTION] "
+        "(ANCRE_STORE; a Milvus URI wins over --index-dir)",
+    )
+    p.add_argument("--store-token", help="token of a secured Milvus (ANCRE_STORE_TOKEN)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
 
@@ -213,7 +219,7 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             )
             print(
                 f"index: {report.documents_total} documents, {report.chunks_total} chunks "
-                f"in {settings.index_dir}"
+                f"in {index.describe_location(settings)}"
             )
             for s in report.skipped:
                 print(f"skipped {s}", file=sys.stderr)
@@ -224,7 +230,7 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
         for d in missing:
             print(f"not in the index: {d}", file=sys.stderr)
         return EXIT_SKIPPED if missing else EXIT_OK
-    with index.IndexReader(settings.index_dir) as reader:
+    with index.open_reader(settings) as reader:
         docs = reader.documents() if args.action == "list" else []
         stats = reader.stats() if args.action == "stats" else {}
     if args.action == "list":
