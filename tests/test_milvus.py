@@ -3,6 +3,7 @@ and repaired, readers in other processes, one-line errors. Real engine: conftest
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import defaultdict
@@ -172,3 +173,28 @@ def test_bad_store_uri_is_refused_naming_the_form():
         IndexSettings(store="milvus://no-port/x")
     with pytest.raises(ValueError, match="COLLECTION"):
         IndexSettings(store="milvus://h:19530/bad-name")
+
+
+@pytest.mark.slow
+def test_cli_on_milvus_with_the_real_model(milvus_uri, capsys, monkeypatch):
+    from ancre.samples import ARTICLES
+
+    store = ["--store", milvus_uri]
+    assert main(["index", "build", str(ARTICLES), *store]) == 0
+    out = capsys.readouterr().out
+    assert "14 added" in out and f"in {MilvusAddress.parse(milvus_uri)}" in out
+    assert main(["index", "stats", *store, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["documents"] == 14 and stats["embed_model"] == "all-MiniLM-L6-v2"
+    question = "Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis ?"
+    assert main(["ask", question, *store, "--json", "--llm", "none"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["mode"] == "extractive" and "74 500" in answer["text"]
+    assert main(["index", "remove", "festival-rives-et-rythmes-2025.html", *store]) == 0
+    assert "1 removed" in capsys.readouterr().out
+    assert main(["ask", question, *store, "--json", "--llm", "none"]) == 0
+    assert "74 500" not in json.loads(capsys.readouterr().out)["text"]
+    monkeypatch.setenv("ANCRE_EMBED_MODEL", "other-model")
+    assert main(["ask", question, *store]) == 1
+    err = capsys.readouterr().err
+    assert "was built with all-MiniLM-L6-v2" in err and f"--store {milvus_uri}" in err
