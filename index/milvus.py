@@ -333,7 +333,7 @@ class MilvusReader:
         try:
             it = self.client.query_iterator(
                 self.docs_collection,
-                batch_size=1000,
+                batch_size=10_000,
                 filter=f"{expr} and ver > 0",
                 output_fields=fields,
             )

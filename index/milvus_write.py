@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 PIECE = 16000
 """Characters of a document's JSON per row (at most 64,000 UTF-8 bytes)."""
 SLICE = 500
-"""Rows (or keys in one expression) per request."""
+"""Chunk rows (or keys in one expression) per request."""
+DOC_SLICE = 100
+"""Document rows per request (each carries up to 64 kB of the document's JSON)."""
 FIELD = 16000
 """Longest title, url, author, source kept for display (the full values are in the JSON)."""
 SHOWN = ("title", "url", "date", "author", "source")
@@ -87,9 +89,11 @@ class MilvusWriter:
         except Exception as err:
             raise translate(err, self.address) from None
 
-    def _query(self, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
+    def _query(
+        self, collection: str, expr: str, fields: list[str], batch: int = 10_000
+    ) -> list[dict[str, Any]]:
         it = self._run(
-            "query_iterator", collection, batch_size=1000, filter=expr, output_fields=fields
+            "query_iterator", collection, batch_size=batch, filter=expr, output_fields=fields
         )
         rows: list[dict[str, Any]] = []
         try:
@@ -148,7 +152,9 @@ class MilvusWriter:
     def stored_documents(self) -> Iterator[Document]:
         if not self.layout:
             return
-        heads = self._query(self._docs, "part == 0 and ver > 0", ["key", "ver", "n_parts", "body"])
+        heads = self._query(
+            self._docs, "part == 0 and ver > 0", ["key", "ver", "n_parts", "body"], DOC_SLICE
+        )
         for head in heads:
             body = head["body"]
             if head["n_parts"] > 1:
@@ -156,6 +162,7 @@ class MilvusWriter:
                     self._docs,
                     f'doc_key == "{head["key"]}" and ver == {head["ver"]} and part > 0',
                     ["part", "body"],
+                    DOC_SLICE,
                 )
                 body += "".join(p["body"] for p in sorted(parts, key=lambda p: p["part"]))
             yield Document(**json.loads(body))
@@ -198,13 +205,13 @@ class MilvusWriter:
             tombs = [self._tombstone(k, -j) for k in removed if k in present]
             for i in range(0, len(tombs), SLICE):
                 self._run("upsert", docs, tombs[i : i + SLICE])
-        for rows, target, how in (
-            (chunk_rows, chunks, "insert"),
-            (part_rows, docs, "insert"),
-            (head_rows, docs, "upsert"),  # the switch, document by document
+        for rows, target, how, size in (
+            (chunk_rows, chunks, "insert", SLICE),
+            (part_rows, docs, "insert", DOC_SLICE),
+            (head_rows, docs, "upsert", DOC_SLICE),  # the switch, document by document
         ):
-            for i in range(0, len(rows), SLICE):
-                self._run(how, target, rows[i : i + SLICE])
+            for i in range(0, len(rows), size):
+                self._run(how, target, rows[i : i + size])
         if not fresh:
             self._delete(chunks, touched, f"ver != {j}")
             self._delete(docs, touched, f"part > 0 and ver != {j}")

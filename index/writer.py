@@ -1,9 +1,10 @@
-"""Build and update an index directory incrementally.
+"""Build and update an index incrementally, in any store (a directory or Milvus, through
+the ``StoreWriter`` protocol of stores.py).
 
 Unchanged documents (same content hash) are skipped without embedding, changed ones are
 replaced, exact duplicates skipped, and with ``prune`` documents gone from the sources are
-removed. Work is committed in batches, each one atomic: an interrupted build keeps the
-previous index (plus the batches already committed) and the next build resumes.
+removed. Work is committed in batches, each one whole (see the store): an interrupted build
+keeps the previous index (plus the batches already committed) and the next build resumes.
 """
 
 from __future__ import annotations

@@ -198,3 +198,11 @@ def test_cli_on_milvus_with_the_real_model(milvus_uri, capsys, monkeypatch):
     assert main(["ask", question, *store]) == 1
     err = capsys.readouterr().err
     assert "was built with all-MiniLM-L6-v2" in err and f"--store {milvus_uri}" in err
+
+
+def test_the_store_token_is_never_shown(monkeypatch, capsys):
+    monkeypatch.setenv("ANCRE_STORE_TOKEN", "s3cret")
+    assert main(["config", "--store", "milvus://127.0.0.1:19530/news"]) == 0
+    out = capsys.readouterr().out
+    assert "store_token = '***'" in out and "s3cret" not in out
+    assert "s3cret" not in repr(IndexSettings.from_env())
