@@ -111,14 +111,14 @@ class MilvusWriter:
 
     # ---- repair
     def _repair(self) -> None:
+        # only a build creates the layout after the live one; one left now was never finished
+        drop_layout(self.client, self.address, self.layout + 1)
         journal = read_meta(self.client, self.address, "journal")
         if not journal:
             return
         j, layout = int(journal["ver"]), int(journal["layout"])
         self.next_id = max(self.next_id, int(journal["next_id"]))
-        if layout != self.layout:  # a new layout that never went live
-            drop_layout(self.client, self.address, layout)
-        else:
+        if layout == self.layout:
             self._settle(j)
             self.generation = j
             self.manifest = {**self.manifest, "generation": j, "next_id": self.next_id}

@@ -68,12 +68,18 @@ def crash_build(uri: str, source: Path, method: str, nth: int, *extra: str) -> i
 
 
 @pytest.mark.parametrize(
-    "method, nth",
-    [("insert", 1), ("upsert", 2), ("delete", 1), ("delete", 3)],
-    ids=["before-chunks", "before-switch", "after-switch", "while-deleting"],
+    "method, nth, extra",
+    [
+        ("insert", 1, ()),
+        ("upsert", 2, ()),
+        ("delete", 1, ()),
+        ("delete", 3, ()),
+        ("upsert", 1, ("rebuild",)),
+    ],
+    ids=["before-chunks", "before-switch", "after-switch", "while-deleting", "re-embedding"],
 )
 def test_a_build_killed_anywhere_leaves_whole_documents_and_is_repaired(
-    milvus_uri, tmp_path, method, nth
+    milvus_uri, tmp_path, method, nth, extra
 ):
     src = corpus(tmp_path / "src", 1)
     build([src], index_dir=milvus_uri, embedder=HashEmbedder())
@@ -85,7 +91,7 @@ def test_a_build_killed_anywhere_leaves_whole_documents_and_is_repaired(
         )
         expected[version] = state(folder)[0]
     corpus(src, 2)
-    assert crash_build(milvus_uri, src, method, nth) == -9
+    assert crash_build(milvus_uri, src, method, nth, *extra) == -9
     seen, _ = state(milvus_uri)
     for doc_id, texts in seen.items():
         assert texts in (expected[1].get(doc_id), expected[2].get(doc_id)), doc_id
