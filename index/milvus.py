@@ -89,7 +89,7 @@ def translate(err: Exception, address: MilvusAddress) -> StoreError:
             f"cannot reach Milvus at {where}: start it (see docs/milvus.md) or fix "
             "--store / ANCRE_STORE"
         )
-    if any(w in low for w in ("auth", "credential", "password", "token", "permission denied")):
+    if any(w in low for w in ("auth", "credential", "password", "permission denied")):
         return StoreError(
             f"Milvus at {where} refused the token: check --store-token / ANCRE_STORE_TOKEN"
         )
@@ -135,7 +135,11 @@ class MilvusReader:
         self.manifest: dict[str, Any] = {}
         self.layout = 0
         self._df_mode = MATCH
-        self.refresh()
+        try:
+            self.refresh()
+        except BaseException:
+            self.close()
+            raise
 
     # ---- generations
     def refresh(self) -> bool:

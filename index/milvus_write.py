@@ -60,13 +60,17 @@ class MilvusWriter:
     def __init__(self, address: MilvusAddress, token: str = "", *, wait: float = 0.0):
         self.address = address
         self.client = connect(address, token)
-        ensure_meta(self.client, address)
-        self.lease = Lease(self.client, address, wait)
+        try:
+            ensure_meta(self.client, address)
+            self.lease = Lease(self.client, address, wait)
+        except BaseException:
+            self.client.close()
+            raise
         try:
             self._load()
             self._repair()
         except BaseException:
-            self.lease.release()
+            self.close()
             raise
 
     def _load(self) -> None:
