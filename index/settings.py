@@ -10,6 +10,7 @@ another value makes a copy with ``dataclasses.replace``; nothing mutates what it
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import typing
 from dataclasses import dataclass, fields
@@ -88,6 +89,7 @@ class IndexSettings:
         if is_milvus(where):
             return dataclasses.replace(self, store=where)
         if is_milvus(self.store):
+            logging.getLogger(__name__).info("%s set: %s is not used", self.store, where)
             return self
         return dataclasses.replace(self, index_dir=where, store="")
 

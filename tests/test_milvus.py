@@ -174,6 +174,16 @@ def test_a_milvus_store_wins_over_the_index_dir(milvus_uri, tmp_path, monkeypatc
     assert "a.txt" in capsys.readouterr().out and not (tmp_path / "d").exists()
 
 
+def test_where_the_store_is_named():
+    uri = "milvus://db.example:19530/news"
+    assert IndexSettings().at(uri).store == uri
+    assert IndexSettings(index_dir=uri).store == uri  # ANCRE_INDEX_DIR, ask(index_dir=...)
+    assert IndexSettings(store=uri).at("/tmp/elsewhere").store == uri  # Milvus wins
+    assert IndexSettings().at("/tmp/elsewhere").index_dir == "/tmp/elsewhere"
+    assert IndexSettings(store="/tmp/d").index_dir == "/tmp/d"  # --store DIR
+    assert IndexSettings(store="/tmp/d").store == ""
+
+
 def test_bad_store_uri_is_refused_naming_the_form():
     with pytest.raises(ValueError, match=r"milvus://HOST:PORT\[/COLLECTION\]"):
         IndexSettings(store="milvus://no-port/x")
