@@ -5,13 +5,16 @@ from ancre.index import build
 report = build(["articles/"], index_dir="my-index")   # or index_dir="milvus://host:19530"
 """
 
+from .build import BuildReport, build, remove
 from .chunker import embed_text
 from .embed import Embedder, load_embedder, resolve_model
 from .lexical import APOSTROPHES, analyze, fold, function_words
-from .loaders import EXTENSIONS, Document, Skipped
+from .loaders import EXTENSIONS, Document, Notice, Skipped, printable
+from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
 from .store import IndexReader
 from .stores import (
+    BuildLocked,
     StoreError,
     StoreReader,
     StoreWriter,
@@ -21,7 +24,7 @@ from .stores import (
     open_reader,
     open_writer,
 )
-from .writer import BuildLocked, BuildReport, Writer, build, remove
+from .writer import Writer
 
 __all__ = [
     "APOSTROPHES",
@@ -32,6 +35,7 @@ __all__ = [
     "Embedder",
     "IndexReader",
     "IndexSettings",
+    "Notice",
     "Skipped",
     "StoreError",
     "StoreReader",
@@ -52,6 +56,9 @@ __all__ = [
     "location_flag",
     "open_reader",
     "open_writer",
+    "printable",
     "remove",
     "resolve_model",
 ]
+
+no_telemetry()  # before anything ancre does may load OpenVINO (see privacy.py)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from .chunker import ChunkSpan
+    from .embed import Embedder
     from .loaders import Document
     from .settings import IndexSettings
     from .store import ChunkRow
@@ -135,50 +135,51 @@ class StoreReader(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-@dataclass
-class PreparedDocument:
-    """A document ready to be stored: its chunks, their analysed lexical text, vectors."""
-
-    doc: Document
-    spans: list[ChunkSpan]
-    lexical: list[str]
-    """Per chunk, ancre's analysed tokens (lexical.analyze) joined by spaces."""
-    vectors: np.ndarray
-
-
-@dataclass
-class Batch:
-    """One commit: documents to write (replacing any earlier version) and ids to remove."""
-
-    documents: list[PreparedDocument]
-    removals: list[str]
-    manifest: dict[str, Any]
-    """The manifest this commit leaves (without ``generation``: the store counts those)."""
-    fresh: bool = False
-    """Start from an empty index (re-embedding): nothing already stored is kept."""
-
-
 class StoreWriter(Protocol):
-    """What a build needs from a store. Opening one takes the store's build lock."""
+    """What ``build()`` and ``remove()`` drive, on either store. A writer owns the embedding
+    model and holds the store's build lock while open (``writer.Writer`` for a directory,
+    ``milvus_build.MilvusWriter`` for Milvus)."""
 
-    manifest: dict[str, Any]
-    """The manifest of the last finished commit ({} for a new store)."""
+    reembed_reason: str
+    """Why every document must be embedded again (model or chunker changed), or ""."""
+    legacy_ids: bool
+    """The store may hold format-1 document ids, which a build re-keys (directories)."""
+    commits: int
+    """Commits made by this writer."""
 
-    def known(self) -> dict[str, str]:
-        """doc_id -> content hash of the documents fully written."""
+    def known_sources(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (content hash, source file) of the documents fully written."""
         ...
 
     def stored_documents(self) -> Iterator[Document]:
         """The stored documents with their text (to re-embed them without the sources)."""
         ...
 
-    def write(self, batch: Batch) -> None:
-        """Apply ``batch``. A reader sees each document either before or after it, never
-        half-written, whatever happens to the process."""
+    def reembed(self, progress: bool = False) -> int:
+        """Embed every stored document again (see ``reembed_reason``); chunks embedded."""
+        ...
+
+    def put(self, doc: Document) -> None:
+        """Add or replace ``doc`` at the next commit."""
+        ...
+
+    def remove(self, doc_id: str) -> None: ...
+
+    def rekey(self, old_id: str, new_id: str, source: str) -> None:
+        """Give a format-1 document its new id without embedding it again."""
+        ...
+
+    def due(self) -> bool:
+        """Time to commit (enough documents or seconds since the last commit)."""
+        ...
+
+    def commit(self, progress: bool = False) -> int:
+        """Write what was put and removed. A reader sees each document either before or
+        after, never half-written, whatever happens to the process. Chunks embedded."""
         ...
 
     def counts(self) -> tuple[int, int]:
-        """(documents, chunks)."""
+        """(documents, chunks) in the store."""
         ...
 
     def close(self) -> None:
@@ -201,13 +202,23 @@ def open_reader(settings: IndexSettings) -> StoreReader:
     return IndexReader(settings.index_dir)
 
 
-def open_writer(settings: IndexSettings, *, wait: float = 0.0) -> StoreWriter:
+def open_writer(
+    settings: IndexSettings,
+    *,
+    embedder: Embedder | None = None,
+    wait: float = 0.0,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> StoreWriter:
     """The writer of the store ``settings`` name, holding its build lock (``BuildLocked``
-    when another build holds it after ``wait`` seconds)."""
+    when another build holds it after ``wait`` seconds). ``embedder`` replaces the model the
+    settings name (tests pass a fake)."""
     if is_milvus(settings.store):
-        from .milvus_write import MilvusWriter
+        from .milvus_build import MilvusWriter
 
-        return MilvusWriter(MilvusAddress.parse(settings.store), settings.store_token, wait=wait)
-    from .directory import DirectoryWriter
+        writer: type = MilvusWriter
+    else:
+        from .writer import Writer
 
-    return DirectoryWriter(settings.index_dir, wait=wait)
+        writer = Writer
+    return writer(settings, embedder=embedder, wait=wait, rebuild=rebuild, progress=progress)

@@ -4,6 +4,7 @@ and repaired, readers in other processes, one-line errors. Real engine: conftest
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -41,9 +42,14 @@ def corpus(root: Path, version: int) -> Path:
     return root
 
 
+def name(doc_id: str) -> str:
+    """The file of a document id (``folder@key/path``), the same whichever folder holds it."""
+    return doc_id.split("/", 1)[-1]
+
+
 def state(where: str) -> tuple[dict[str, frozenset[str]], int]:
-    """doc_id -> the texts of its visible chunks (each listed document must be whole), and
-    the number of chunk rows stored (orphans included)."""
+    """File -> the texts of its document's visible chunks (each listed document must be
+    whole), and the number of chunk rows stored (orphans included)."""
     with open_reader(IndexSettings().at(where)) as r:
         listed = {d["doc_id"]: d["n_chunks"] for d in r.documents()}
         ids = [i for i, _ in r.dense_search(np.ones((1, 256), dtype="float32"), 10_000)[0]]
@@ -53,15 +59,16 @@ def state(where: str) -> tuple[dict[str, frozenset[str]], int]:
             texts[row.doc_id].add(row.text)
             counts[row.doc_id] += 1
         assert dict(counts) == listed  # no document half-written, nothing unlisted visible
-        return {d: frozenset(t) for d, t in texts.items()}, r.size
+        return {name(d): frozenset(t) for d, t in texts.items()}, r.size
 
 
-def crash_build(uri: str, source: Path, method: str, nth: int, *extra: str) -> int:
+def crash_build(uri: str, source: Path, method: str, nth: int, *extra: str, **env: str) -> int:
     run = subprocess.run(
         [sys.executable, str(CRASH), uri, str(source), method, str(nth), *extra],
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **env},
     )
     assert run.returncode in (0, -9), run.stderr[-2000:]
     return run.returncode
@@ -101,6 +108,19 @@ def test_a_build_killed_anywhere_leaves_whole_documents_and_is_repaired(
     assert report.documents_total == len(expected[2])
 
 
+def test_a_killed_reembedding_goes_on_where_it_stopped(milvus_uri, tmp_path):
+    src = corpus(tmp_path / "src", 1)
+    first = build([src], index_dir=milvus_uri, embedder=HashEmbedder())
+    before = state(milvus_uri)[0]
+    killed = crash_build(milvus_uri, src, "upsert", 2, "rebuild", ANCRE_COMMIT_DOCS="2")
+    assert killed == -9 and state(milvus_uri)[0] == before  # readers keep the old layout
+    counting = HashEmbedder()
+    again = build([src], index_dir=milvus_uri, embedder=counting, rebuild=True)
+    assert again.reembedded == "rebuild requested"
+    assert 0 < counting.texts < first.chunks_total  # the first staged commit was kept
+    assert state(milvus_uri) == (before, first.chunks_total)
+
+
 def test_a_first_build_killed_is_started_again(milvus_uri, tmp_path):
     src = corpus(tmp_path / "src", 1)
     assert crash_build(milvus_uri, src, "insert", 1) == -9
@@ -115,15 +135,15 @@ def test_readers_follow_builds_made_by_another_process(milvus_uri, tmp_path):
     build([src], index_dir=milvus_uri, embedder=HashEmbedder())
     readers = [Retriever.open(milvus_uri, embedder=HashEmbedder()) for _ in range(2)]
     question = "Quand la piscine olympique ouvrira-t-elle ses bassins ?"
-    assert all(r.search(question, 3)[0].doc_id != "e.txt" for r in readers)
+    assert all(name(r.search(question, 3)[0].doc_id) != "e.txt" for r in readers)
     assert crash_build(milvus_uri, corpus(src, 2), "insert", 0) == 0
     for r in readers:
         r.refresh()
         hits = r.search(question, 3)
-        assert hits[0].doc_id == "e.txt" and "b.md" not in {p.doc_id for p in hits}
+        assert name(hits[0].doc_id) == "e.txt" and "b.md" not in {name(p.doc_id) for p in hits}
     assert crash_build(milvus_uri, src, "insert", 0, "rebuild") == 0  # a new layout
     for r in readers:  # the old collections are gone: the readers follow without refresh
-        assert r.search(question, 3)[0].doc_id == "e.txt"
+        assert name(r.search(question, 3)[0].doc_id) == "e.txt"
         r.close()
 
 

@@ -212,6 +212,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
         else:
             if report.reembedded:
                 print(f"re-embedded everything: {report.reembedded}")
+            if report.rekeyed:
+                print(f"{report.rekeyed} documents of an older index given collision-free ids")
             print(
                 f"{report.added} added, {report.updated} updated, {report.removed} removed, "
                 f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
@@ -223,6 +225,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             )
             for s in report.skipped:
                 print(f"skipped {s}", file=sys.stderr)
+            for w in report.warnings:
+                print(f"warning {w}", file=sys.stderr)
         return EXIT_SKIPPED if report.skipped else EXIT_OK
     if args.action == "remove":
         removed, missing = index.remove(args.doc_ids, settings=settings)
@@ -238,7 +242,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             print(json.dumps(docs, ensure_ascii=False, indent=2))
         else:
             for d in docs:
-                print(f"{d['doc_id']}\t{d['date'] or '-'}\t{d['n_chunks']} chunks\t{d['title']}")
+                doc_id, title = index.printable(d["doc_id"]), index.printable(d["title"] or "")
+                print(f"{doc_id}\t{d['date'] or '-'}\t{d['n_chunks']} chunks\t{title}")
         return EXIT_OK
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
