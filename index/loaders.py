@@ -246,6 +246,8 @@ def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
             title, rest = first.lstrip("#").strip(), rest[1:]
         elif not markdown and len(first) <= 200 and len(rest) > 1:
             title, rest = first, rest[1:]
+        elif not markdown:
+            title = headline(first)  # a text without a title line: its opening words
     while rest:
         line = rest[0].strip()
         m = META_LINE.match(line)
@@ -266,6 +268,15 @@ def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
         metadata=meta,
     )
     return _checked(doc, path)
+
+
+def headline(line: str, limit: int = 90) -> str:
+    """A title for a text that has none: its first sentence when short, else its first
+    words (the text itself keeps them)."""
+    sentence = re.split(r"(?<=[.!?…])\s", line, maxsplit=1)[0]
+    if len(sentence) <= limit:
+        return sentence
+    return line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def _html(text: str, path: Path, base_id: str) -> Document:

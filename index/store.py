@@ -342,8 +342,18 @@ class IndexReader:
         return {r[0]: ChunkRow(*r) for r in rows}
 
     def chunk_vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of chunk ``ids``, one row per id."""
         with self._lock:
             return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
+
+    def ids(self) -> np.ndarray:
+        """The chunk ids of the stored vectors, in the order they were added (int64)."""
+        import faiss
+
+        with self._lock:
+            if self.vectors is None:
+                return np.zeros(0, dtype="int64")
+            return faiss.vector_to_array(self.vectors.id_map).astype("int64")
 
     def documents(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -191,6 +191,12 @@ class LlamaCpp:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def reset(self) -> None:
+        """Forget the prompt evaluated last. llama.cpp reuses the longest prefix a prompt
+        shares with the previous one; ``ancre bench`` resets to time whole prompts."""
+        with self.lock:
+            self._llm.reset()
+
     def generate(
         self,
         prompt: str,

@@ -27,7 +27,7 @@ def test_packaging_installs_everything_under_ancre():
     packages = set(setuptools["packages"])
     assert {"ancre.index", "ancre.qa", "ancre.ui", "ancre.prompts", "ancre.samples"} <= packages
     assert all(p.startswith("ancre.") for p in packages)
-    assert all(setuptools["package-dir"][p] == p.split(".")[1] for p in packages)
+    assert all(setuptools["package-dir"][p] == "/".join(p.split(".")[1:]) for p in packages)
     data = setuptools["package-data"]
     assert "*.txt" in data["ancre.prompts"] and "articles/*" in data["ancre.samples"]
     assert project["project"]["scripts"]["ancre"] == "ancre.ui.cli:main"
