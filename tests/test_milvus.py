@@ -243,3 +243,24 @@ def test_the_store_token_is_never_shown(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "store_token = '***'" in out and "s3cret" not in out
     assert "s3cret" not in repr(IndexSettings.from_env())
+
+
+def test_the_web_chat_reads_and_removes_on_milvus(milvus_uri, tmp_path):
+    from ancre.ui.library import Library
+    from ancre.ui.serve import has_index
+
+    s = IndexSettings().at(milvus_uri)
+    assert not has_index(s)
+    report = build([corpus(tmp_path / "src", 1)], settings=s, embedder=HashEmbedder())
+    assert has_index(s)
+    library = Library(s, embedder=HashEmbedder())
+    assert library.summary()[:2] == (4, report.chunks_total)
+    [doc] = library.documents("beta")  # accents and case ignored
+    assert name(doc["doc_id"]) == "b.md"
+    assert library.remove(doc["doc_id"]) == "Bêta" and library.summary()[0] == 3
+
+
+def test_bench_says_how_to_measure_a_milvus_store(capsys):
+    assert main(["bench", "--store", "milvus://127.0.0.1:19530/news", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "ancre eval --retrieval-only --store" in err and err.count("\n") == 1

@@ -420,7 +420,7 @@ def cmd_bench(
             "sizes": sizes,
             "quick": bool(args.quick),
             "seconds": elapsed,
-            "settings": {**asdict(index_settings), **asdict(settings)},
+            "settings": {**dict(describe(index_settings)), **asdict(settings)},
             **fig.data,
         }
         print(f"wrote {write_json(args.json_out, payload)}")
