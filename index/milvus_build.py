@@ -51,7 +51,9 @@ class MilvusWriter:
             self.embedder = embedder or load_embedder(
                 model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
             )
-            self._target = wanted_manifest(settings, self.embedder.model_id, self.embedder.dim)
+            # without the vector size: asking the model for it would load it, and an
+            # unchanged build never needs the model
+            self._target = wanted_manifest(settings, self.embedder.model_id, None)
             self.reembed_reason = reembed_reason(old, self._target, rebuild)
             if self.store.staging.get("target") != self._target or not self.reembed_reason:
                 self.store.drop_staging()  # built for other settings: of no use now
@@ -117,7 +119,7 @@ class MilvusWriter:
         """Chunk and embed every stored document again into a staged layout, a commit at a
         time (a killed run goes on from its last commit), then switch to it. Returns the
         chunks embedded."""
-        self.store.stage(self._target)
+        self.store.stage(self._target, self.embedder.dim)
         done = {d: h for d, (h, _) in self.store.known_sources(staged=True).items()}
         embedded, batch = 0, []
         for doc in self.store.stored_documents():
@@ -168,8 +170,9 @@ class MilvusWriter:
             ]
             prepared.append(PreparedDocument(doc, spans, lexical, vectors[at : at + len(spans)]))
             at += len(spans)
+        manifest = {**self._target, "embed_dim": self.embedder.dim}
         with interrupts_deferred():
-            self.store.write(prepared, removals, self._target, staged=staged)
+            self.store.write(prepared, removals, manifest, staged=staged)
         return len(texts)
 
     def _embed(self, texts: list[str], progress: bool) -> np.ndarray:

@@ -204,17 +204,15 @@ class CollectionWriter:
         return int(n_docs[0]["count(*)"]), int(n_chunks[0]["count(*)"])
 
     # ---- re-embedding into a staged layout
-    def stage(self, target: dict[str, Any]) -> None:
+    def stage(self, target: dict[str, Any], dim: int) -> None:
         """Make ready the staged layout for ``target`` (kept if it is already for it)."""
-        if self.staging.get("target") == target:
+        if self.staging.get("target") == target and self.staging.get("dim") == dim:
             return
         self.drop_staging()
         layout = self.layout + 1
         drop_layout(self.client, self.address, layout)
-        create_layout(
-            self.client, self.address, layout, int(target["embed_dim"]), target["vector_index"]
-        )
-        self.staging = {"target": target, "layout": layout}
+        create_layout(self.client, self.address, layout, dim, target["vector_index"])
+        self.staging = {"target": target, "layout": layout, "dim": dim}
         self._put("staging", self.staging)
 
     def drop_staging(self) -> None:
@@ -229,6 +227,7 @@ class CollectionWriter:
         generation = int(self.manifest.get("generation", 0)) + 1
         manifest = {
             **self.staging["target"],
+            "embed_dim": self.staging["dim"],
             "generation": generation,
             "layout": layout,
             "next_id": int(self.manifest.get("next_id", 1)),
