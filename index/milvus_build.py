@@ -53,7 +53,9 @@ class MilvusWriter:
             )
             # without the vector size: asking the model for it would load it, and an
             # unchanged build never needs the model
-            self._target = wanted_manifest(settings, self.embedder.model_id, None)
+            self._target = wanted_manifest(
+                settings, self.embedder.model_id, None, self.embedder.encoder
+            )
             self.reembed_reason = reembed_reason(old, self._target, rebuild)
             if self.store.staging.get("target") != self._target or not self.reembed_reason:
                 self.store.drop_staging()  # built for other settings: of no use now

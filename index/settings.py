@@ -52,6 +52,11 @@ class IndexSettings:
     embed_backend: str = "auto"
     """auto (OpenVINO for mean-pooling BERT models, converted once into cache_dir; else
     torch), torch or openvino."""
+    embed_precision: str = ""
+    """int8 or fp32. Empty = the precision the index was built with, or int8 for a new index
+    (and for an index built before ancre recorded it) where OpenVINO serves the model: twice
+    the speed for a dense recall@5 change within 0.005 (docs/benchmarks.md). Changing it
+    re-embeds the index; a reader always embeds queries with the index's own encoder."""
     embed_batch_size: int = 32
     chunk_tokens: int = 256
     """Longest chunk, in the embedding model's word pieces. Each document's chunks are also

@@ -72,11 +72,16 @@ def lock_for_build(index_dir: Path, wait: float):
     return lock
 
 
-def wanted_manifest(settings: Any, model_id: str, dim: int | None) -> dict[str, Any]:
-    """How an index built with these settings is made; a difference means re-embedding."""
+def wanted_manifest(
+    settings: Any, model_id: str, dim: int | None, encoder: str = "fp32"
+) -> dict[str, Any]:
+    """How an index built with these settings is made; a difference means re-embedding.
+    ``encoder`` is the embedder's exact encoder (``fp32`` or ``int8-...``, see embed.py)."""
     return {
         "format_version": FORMAT_VERSION,
         "embed_model": model_id,
+        "embed_precision": encoder.partition("-")[0],
+        "embed_encoder": encoder,
         "embed_dim": dim,
         "chunker": {
             "splitter": "recursive-tokens-titled",
@@ -94,7 +99,8 @@ def reembed_reason(old: dict[str, Any], wanted: dict[str, Any], rebuild: bool) -
         return ""
     if rebuild:
         return "rebuild requested"
-    for key in ("embed_model", "chunker", "vector_index", "language"):
+    old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
+    for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
         if old.get(key) != wanted[key]:
             return f"{key} changed: {old.get(key)} -> {wanted[key]}"
     return ""

@@ -92,13 +92,18 @@ class Writer:
             )
             """Some ids may still be in format 1 (bare paths): a build re-keys them."""
             model = settings.embed_model or old.get("embed_model", "")
+            precision = settings.embed_precision or old.get("embed_precision", "")
             self.embedder = embedder or load_embedder(
-                model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
+                model,
+                settings.embed_backend,
+                settings.cache_dir,
+                settings.embed_batch_size,
+                precision,
             )
             self.old = old
             self.generation = int(old.get("generation", 0))
             self.reembed_reason = self._needs_reembed(old, rebuild)
-            wanted = wanted_manifest(settings, self.embedder.model_id, None)
+            wanted = wanted_manifest(settings, self.embedder.model_id, None, self.embedder.encoder)
             self._target = wanted
             self.chunks_stay = bool(self.reembed_reason) and all(
                 old.get(key) == wanted[key] for key in ("chunker", "language")
@@ -123,7 +128,7 @@ class Writer:
             raise
 
     def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
-        wanted = wanted_manifest(self.settings, self.embedder.model_id, None)
+        wanted = wanted_manifest(self.settings, self.embedder.model_id, None, self.embedder.encoder)
         return reembed_reason(old, wanted, rebuild)
 
     def _tidy(self) -> None:
@@ -295,7 +300,9 @@ class Writer:
         gen = self.generation + 1 if touches_vectors else self.generation
         if touches_vectors:
             write_vectors(vectors_path(self.index_dir, gen), vectors)
-        manifest = wanted_manifest(self.settings, self.embedder.model_id, vectors.d)
+        manifest = wanted_manifest(
+            self.settings, self.embedder.model_id, vectors.d, self.embedder.encoder
+        )
         # to the microsecond: after an interruption, an equal manifest means "committed"
         built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
         manifest.update(generation=gen, built_at=built_at)

@@ -31,7 +31,15 @@ def open_retriever(
     opened once per process and per embedding model."""
     s = index_settings or IndexSettings.from_env()
     where = s.store or str(Path(s.index_dir).resolve())
-    key = (where, s.store_token, s.embed_model, s.embed_backend, s.cache_dir, embedder)
+    key = (
+        where,
+        s.store_token,
+        s.embed_model,
+        s.embed_precision,
+        s.embed_backend,
+        s.cache_dir,
+        embedder,
+    )
     with _lock:
         if key not in _retrievers:
             _retrievers[key] = Retriever.open(embedder=embedder, settings=s)

@@ -102,28 +102,50 @@ class Retriever:
         settings: IndexSettings | None = None,
     ) -> Retriever:
         """The index at ``index_dir`` (a directory or a ``milvus://`` URI; else the store
-        ``settings`` name) with the model it was built with (``embedder`` replaces it: tests
-        pass a fake). A different ``settings.embed_model`` is refused with the command that
-        re-embeds the index."""
+        ``settings`` name) with the model and the encoder it was built with (``embedder``
+        replaces them: tests pass a fake). A different ``settings.embed_model`` or
+        ``settings.embed_precision`` is refused with the command that re-embeds the index:
+        queries must be embedded by the encoder that embedded the documents."""
         s = settings or IndexSettings()
         if index_dir is not None:
             s = s.at(index_dir)
         reader = open_reader(s)
         model = reader.manifest.get("embed_model", "")
+        encoder = reader.manifest.get("embed_encoder", "fp32")  # fp32 before it was recorded
+        precision = encoder.partition("-")[0]
+        problem = ""
         if embedder is None:
             if (
                 s.embed_model
                 and s.embed_model != model
                 and resolve_model(s.embed_model)[0] != model
             ):
-                reader.close()
-                raise ValueError(
+                problem = (
                     f"the index at {describe_location(s)} was built with {model}, not "
                     f"{s.embed_model}: run `ancre index build SOURCE... {location_flag(s)} "
                     f"--embed-model {s.embed_model}` to re-embed it, "
                     "or leave ANCRE_EMBED_MODEL empty to use the index's model"
                 )
-            embedder = load_embedder(model, s.embed_backend, s.cache_dir, s.embed_batch_size)
+            elif s.embed_precision and s.embed_precision != precision:
+                problem = (
+                    f"the index at {describe_location(s)} was embedded in {precision}, not "
+                    f"{s.embed_precision}: run `ancre index build SOURCE... {location_flag(s)} "
+                    f"--embed-precision {s.embed_precision}` to re-embed it, "
+                    "or leave ANCRE_EMBED_PRECISION empty to use the index's encoder"
+                )
+        elif embedder.model_id == model and embedder.encoder != encoder:
+            problem = (
+                f"the index at {describe_location(s)} was embedded by encoder {encoder}, "
+                f"not {embedder.encoder}: re-embed it with `ancre index build SOURCE... "
+                f"{location_flag(s)}`"
+            )
+        if problem:
+            reader.close()
+            raise ValueError(problem)
+        if embedder is None:
+            embedder = load_embedder(
+                model, s.embed_backend, s.cache_dir, s.embed_batch_size, encoder=encoder
+            )
         return cls(reader, embedder)
 
     @property

@@ -27,7 +27,8 @@ class AnswerSettings:
     max_tokens: int = 48
     n_ctx: int = 2048
     n_threads: int = 0
-    """llama.cpp threads; 0 = all cores."""
+    """llama.cpp threads; 0 = all cores (they wait for each other passively: see
+    ``qa.llm.passive_openmp``)."""
     abstain_threshold: float = 0.3
     """Evidence score under which ancre says the articles don't tell (calibrated on PIAF dev)."""
     max_question_chars: int = 1000

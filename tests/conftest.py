@@ -26,8 +26,15 @@ from ancre.samples import ARTICLES
 class HashEmbedder:
     """Deterministic bag-of-stems vectors: texts that share words are close."""
 
-    def __init__(self, dim: int = 256, model_id: str = "hash-256", delay: float = 0.0):
+    def __init__(
+        self,
+        dim: int = 256,
+        model_id: str = "hash-256",
+        delay: float = 0.0,
+        encoder: str = "fp32",
+    ):
         self.model_id = model_id
+        self.encoder = encoder
         self.dim = dim
         self.max_tokens = 256
         self.calls = 0

@@ -33,8 +33,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
 
+def _precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embed-precision",
+        choices=["int8", "fp32"],
+        help="embedding encoder (ANCRE_EMBED_PRECISION; default: the index's, int8 for a new "
+        "index where OpenVINO serves the model); changing it re-embeds the index",
+    )
+
+
 def _index_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders")
+    _precision(p)
     p.add_argument(
         "--embed-model",
         help="embedding model (ANCRE_EMBED_MODEL): folder or "
@@ -88,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
     q = sub.add_parser("ask", help="answer a question from the index")
     _common(q)
     q.add_argument("question")
+    _precision(q)
     q.add_argument("--json", action="store_true", help="print the Answer as JSON")
     q.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")
     q.add_argument(
@@ -103,6 +114,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("chat", help="open the web chat")
     _common(c)
     c.add_argument("--host", help="address to listen on (ANCRE_HOST; default 127.0.0.1)")
+    _precision(c)
     c.add_argument("--port", type=int, help="port (ANCRE_PORT; default 7860)")
     c.add_argument(
         "--auth",
@@ -138,6 +150,7 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="measure answer quality on a question set")
     _common(e)
     e.add_argument("questions", nargs="*", help="JSON Lines or SQuAD-format JSON files")
+    _precision(e)
     e.add_argument("--corpus", nargs="+", metavar="SOURCE", help="articles to index first")
     e.add_argument("--limit", type=int, help="questions per file (sampled with --seed)")
     e.add_argument("--seed", type=int, default=0)

@@ -113,7 +113,14 @@ def index_info(where: IndexSettings | str | Path) -> dict[str, Any]:
         return {}
     return {
         k: stats.get(k)
-        for k in ("documents", "chunks", "embed_model", "vector_index", "generation")
+        for k in (
+            "documents",
+            "chunks",
+            "embed_model",
+            "embed_encoder",
+            "vector_index",
+            "generation",
+        )
     }
 
 

@@ -134,7 +134,8 @@ def eval_title(info: dict[str, Any], summary: dict[str, Any]) -> str:
         f"ancre eval: {summary['questions']} questions ({summary['answerable']} answerable, "
         f"{summary['unanswerable']} unanswerable), {what}\n"
         f"index {where}: {idx.get('documents', '?')} documents, "
-        f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')}"
+        f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')} "
+        f"({idx.get('embed_encoder') or 'fp32'})"
     )
 
 
