@@ -26,6 +26,9 @@ class ChunkSpan:
     start: int
     end: int
     text: str
+    tokens: int = 0
+    """Word pieces of the text that is embedded (title, newline and chunk), as counted while
+    splitting: the writer sorts its batches by it without tokenising again."""
 
 
 class Chunker:
@@ -40,11 +43,20 @@ class Chunker:
             raise ValueError(
                 f"chunk_overlap ({overlap}) must be smaller than chunk_tokens ({chunk_tokens})"
             )
-        self.count_tokens = count_tokens
+        self._count = count_tokens
+        self._counted: dict[str, int] = {}
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self.encoder_limit = encoder_limit
         self._splitters: dict[int, object] = {}
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text``, remembered while one document is split: the splitter
+        measures the same pieces again as it merges them."""
+        n = self._counted.get(text)
+        if n is None:
+            n = self._counted[text] = self._count(text)
+        return n
 
     def budget(self, title: str) -> int:
         """Word pieces left for the chunk once the title and special tokens are counted."""
@@ -68,6 +80,8 @@ class Chunker:
         return self._splitters[size]
 
     def split(self, text: str, title: str = "") -> list[ChunkSpan]:
+        self._counted.clear()
+        title_tokens = self.count_tokens(title + "\n") if title else 0
         spans: list[ChunkSpan] = []
         for piece in self._splitter(self.budget(title)).split_text(text):
             # the piece starts after the previous chunk's start (overlap means it can
@@ -75,5 +89,7 @@ class Chunker:
             start = text.find(piece, spans[-1].start + 1 if spans else 0)
             if start < 0:  # cannot happen: splitters only cut and strip
                 start = text.find(piece)
-            spans.append(ChunkSpan(len(spans), start, start + len(piece), piece))
+            tokens = title_tokens + self.count_tokens(piece)
+            spans.append(ChunkSpan(len(spans), start, start + len(piece), piece, tokens))
+        self._counted.clear()
         return spans

@@ -14,12 +14,18 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from .privacy import no_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +68,46 @@ def bundled_model_path() -> Path:
     raise RuntimeError(f"no sentence-transformers model found under {root}")
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+MODEL_FILES = ("modules.json", "config.json")
+
+
 def resolve_model(name: str) -> tuple[str, str]:
-    """(model id recorded in the manifest, what SentenceTransformer loads)."""
+    """(model id recorded in the manifest, what SentenceTransformer loads). A name that is
+    neither a model folder nor a Hugging Face id is refused here, before anything is done
+    with it, with the reason."""
     if not name or name == DEFAULT_MODEL or name == f"sentence-transformers/{DEFAULT_MODEL}":
         return DEFAULT_MODEL, str(bundled_model_path())
     path = Path(name).expanduser()
     if path.exists():
+        if not (path.is_dir() and any((path / f).is_file() for f in MODEL_FILES)):
+            raise ValueError(
+                f"embedding model {name}: not a model folder (it holds no "
+                f"{' or '.join(MODEL_FILES)}); give a sentence-transformers model folder"
+            )
         return str(path.resolve()), str(path.resolve())
+    if name.startswith(("/", ".", "~")) or not HUB_ID.match(name):
+        raise ValueError(f"embedding model {name}: no such folder")
     return name, name  # a Hugging Face id: needs the network on first use
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Model libraries print progress bars ("Loading weights") and deprecation warnings that
+    say nothing to an ancre user: shown only when ancre logs details (``-v``)."""
+    if log.isEnabledFor(logging.INFO):
+        yield
+        return
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _openvino_available() -> bool:
@@ -95,6 +133,7 @@ class OpenVINOEncoder:
     normalisation inside the graph; same vectors as sentence-transformers (cosine > 0.9999)."""
 
     def __init__(self, location: str, cache_dir: Path, max_tokens: int = 256):
+        no_telemetry()
         import openvino as ov
         from transformers import AutoTokenizer
 
@@ -109,6 +148,7 @@ class OpenVINOEncoder:
         self.dim = int(self.model.outputs[0].get_partial_shape()[1].get_length())
 
     def _convert(self, location: str, xml: Path) -> None:
+        no_telemetry()
         import openvino as ov
         import torch
         from transformers import AutoModel
@@ -179,12 +219,10 @@ class TransformerEmbedder:
     def model(self):
         """An OpenVINOEncoder or a SentenceTransformer (both have ``encode``)."""
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        try:
-            from transformers import logging as transformers_logging
+        with quiet_loading():
+            return self._load()
 
-            transformers_logging.set_verbosity_error()
-        except ImportError:
-            pass
+    def _load(self):
         wants_ov = self.backend == "openvino" or (
             self.backend == "auto" and _openvino_available() and _mean_pooling_model(self._location)
         )
@@ -214,7 +252,8 @@ class TransformerEmbedder:
         """The model's tokenizer alone: chunking needs no model weights."""
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(self._location)
+        with quiet_loading():
+            return AutoTokenizer.from_pretrained(self._location)
 
     @property
     def dim(self) -> int:

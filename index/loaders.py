@@ -1,18 +1,46 @@
 """Turn files into documents: .txt .md .html .htm .json .jsonl .pdf, folders walked recursively.
 
-Each problem file yields a ``Skipped`` naming the file and the reason; loading goes on.
+Each problem file yields a ``Skipped`` naming the file and the reason, each doubtful one a
+``Notice`` (an encoding guessed); loading goes on.
+
+A document's id is the record's own ``id`` when it has one. Else it is derived from where the
+file lies: ``<folder>@<key>/<path in the folder>``, where ``<folder>`` is the name of the
+SOURCE folder that was walked (a file named alone counts as in its folder) and ``<key>`` a
+short hash of that folder's absolute path. The same file built again from the same folder
+keeps its id; files with the same relative path in two different folders never share one.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import re
+import stat
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .decode import decode, decode_bytes
+from .htmltext import read_html
+from .walk import LoadError, Notice, Skipped, printable, walk
+
+__all__ = [
+    "EXTENSIONS",
+    "Document",
+    "LoadError",
+    "Notice",
+    "Skipped",
+    "decode",
+    "load_file",
+    "load_sources",
+    "printable",
+    "root_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +48,8 @@ EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".
 TEXT_FIELDS = ("text", "content", "body")
 DATE_FIELDS = ("date", "published", "published_at")
 KNOWN_FIELDS = {"id", "title", "url", "author", *TEXT_FIELDS, *DATE_FIELDS}
+PATH_ID = re.compile(r"^[^/]*@[0-9a-f]{8}/(.+)$")
+"""A path-derived document id; group 1 is the path in its folder (the id before format 2)."""
 
 
 @dataclass
@@ -31,7 +61,8 @@ class Document:
     date: str = ""
     author: str = ""
     source: str = ""
-    """The file the document came from."""
+    """The file the document came from (absolute, symbolic links resolved, escaped with
+    ``printable``)."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -39,93 +70,131 @@ class Document:
         """Content hash: text and the fields shown with citations."""
         h = hashlib.sha256()
         for part in (self.title, self.url, self.date, self.author, self.text):
-            h.update(part.encode("utf-8"))
+            h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x00")
         return h.hexdigest()[:32]
 
 
-@dataclass
-class Skipped:
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+def root_key(root: Path) -> str:
+    """``<name>@<8 hex digits>``: the folder's name, and a hash of its absolute path."""
+    real = root.resolve()
+    digest = hashlib.sha256(str(real).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{printable(real.name) or 'root'}@{digest}"
 
 
-class LoadError(Exception):
-    """A file that cannot become a document; the message says why."""
+def legacy_id(doc_id: str) -> str | None:
+    """The id format 1 gave a path-derived document (its path in the SOURCE folder)."""
+    m = PATH_ID.match(doc_id)
+    return m.group(1) if m else None
 
 
-def iter_files(source: Path) -> Iterator[Path]:
-    if source.is_dir():
-        for path in sorted(source.rglob("*")):
-            hidden = any(part.startswith(".") for part in path.relative_to(source).parts)
-            if path.is_file() and path.suffix.lower() in EXTENSIONS and not hidden:
-                yield path
-    else:
-        yield source
+def source_of(path: Path) -> str:
+    """How ``Document.source`` names a file: absolute, links resolved, printable."""
+    return printable(str(path.resolve()))
 
 
 def load_sources(
     sources: list[str | Path], max_file_mb: float = 50.0
-) -> Iterator[Document | Skipped]:
-    """Yield the documents of every file under ``sources``, and a Skipped for each bad file."""
+) -> Iterator[Document | Skipped | Notice]:
+    """Yield the documents of every file under ``sources``, a ``Skipped`` for each file or
+    folder that cannot be read and a ``Notice`` for each doubtful one."""
     for raw in sources:
         source = Path(raw).expanduser()
         if not source.exists():
-            yield Skipped(str(source), "no such file or folder")
+            reason = "no such file or folder"
+            if source.is_symlink():
+                reason = "symbolic link loop" if _loops(source) else "broken symbolic link"
+            yield Skipped(str(source), reason)
             continue
         root = source if source.is_dir() else source.parent
-        for path in iter_files(source):
+        key = root_key(root)
+        for path in walk(source, EXTENSIONS):
+            if isinstance(path, Skipped):
+                yield path
+                continue
             try:
-                yield from load_file(path, root, max_file_mb)
+                items = load_file(path, root, max_file_mb, key=key)
             except LoadError as err:
-                yield Skipped(str(path), str(err))
+                items = [Skipped(str(path), str(err))]
             except OSError as err:
-                yield Skipped(str(path), f"cannot read: {err.strerror or err}")
+                items = [Skipped(str(path), f"cannot read: {err.strerror or err}")]
+            except RecursionError:
+                items = [Skipped(str(path), "nested too deeply to read")]
+            except Exception as err:  # one odd file must not stop the build
+                log.debug("loading %s failed", printable(str(path)), exc_info=True)
+                items = [Skipped(str(path), f"cannot load: {type(err).__name__}: {err}")]
+            yield from items
 
 
-def load_file(path: Path, root: Path, max_file_mb: float = 50.0) -> list[Document | Skipped]:
+@contextmanager
+def _quiet(library: str) -> Iterator[None]:
+    """A library's own warnings about a bad file are noise beside ancre's one line about
+    it: shown only when ancre logs details (``-v``)."""
+    if log.isEnabledFor(logging.INFO):
+        yield
+        return
+    logger = logging.getLogger(library)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _loops(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return False
+
+
+def load_file(
+    path: Path, root: Path, max_file_mb: float = 50.0, *, key: str | None = None
+) -> list[Document | Skipped | Notice]:
+    """The documents of one file (``root``: the SOURCE folder it was found in; ``key``: its
+    ``root_key``, computed once per folder by ``load_sources``)."""
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
         raise LoadError(
             f"unsupported extension {suffix or '(none)'}; supported: " + " ".join(EXTENSIONS)
         )
-    size = path.stat().st_size
-    if size == 0:
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise LoadError("not a regular file (a pipe, socket or device)")
+    if info.st_size == 0:
         raise LoadError("empty file")
-    if size > max_file_mb * 1024 * 1024:
+    if info.st_size > max_file_mb * 1024 * 1024:
         raise LoadError(
-            f"file is {size / 1e6:.0f} MB, over the {max_file_mb:g} MB limit (ANCRE_MAX_FILE_MB)"
+            f"file is {info.st_size / 1e6:.0f} MB, over the {max_file_mb:g} MB limit "
+            "(ANCRE_MAX_FILE_MB)"
         )
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    base_id = f"{key or root_key(root)}/{printable(rel)}"
     data = path.read_bytes()
     if suffix == ".pdf":
-        return [_pdf(data, path, rel)]
-    text = decode(data)
+        return [_pdf(data, path, base_id)]
+    decoded = decode_bytes(data)
+    text = decoded.text
+    notes: list[Document | Skipped | Notice] = []
+    if decoded.guessed:
+        notes.append(
+            Notice(
+                str(path),
+                f"encoding guessed as {decoded.encoding}; check its text "
+                "(saving the file as UTF-8 removes the doubt)",
+            )
+        )
+    elif decoded.encoding != "utf-8":
+        log.info("%s: decoded as %s", printable(str(path)), decoded.encoding)
     if suffix in (".json", ".jsonl"):
-        return _records(text, path, rel, jsonl=suffix == ".jsonl")
+        return notes + _records(text, path, base_id, jsonl=suffix == ".jsonl")
     if suffix in (".html", ".htm"):
-        return [_html(text, path, rel)]
-    return [_plain(text, path, rel, markdown=suffix in (".md", ".markdown"))]
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 if it is, else the detected encoding; binary data is refused."""
-    if b"\x00" in data[:8192]:
-        raise LoadError("binary content (NUL bytes), not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise LoadError("cannot detect the text encoding (binary file?)")
-    log.info("decoded as %s", best.encoding)
-    return str(best)
+        return [*notes, _html(text, path, base_id)]
+    return [*notes, _plain(text, path, base_id, markdown=suffix in (".md", ".markdown"))]
 
 
 def normalize_text(text: str) -> str:
@@ -139,14 +208,24 @@ def _checked(doc: Document, path: Path) -> Document:
     doc.text = normalize_text(doc.text)
     if not doc.text:
         raise LoadError("no text found")
-    doc.source = str(path)
+    doc.source = source_of(path)
+    for name in ("text", "title", "url", "date", "author"):
+        setattr(doc, name, _no_surrogates(getattr(doc, name)))
     return doc
+
+
+def _no_surrogates(text: str) -> str:
+    """Lone surrogates (from JSON escapes such as \\ud800) cannot be stored as UTF-8."""
+    return SURROGATE.sub("\ufffd", text)
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 META_LINE = re.compile(r"^(date|source|url|author|auteur|published)\s*:\s*(.+)$", re.IGNORECASE)
 
 
-def _plain(text: str, path: Path, rel: str, markdown: bool) -> Document:
+def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
     """Text and Markdown: the first line (or '# heading') is the title; leading
     'date:'/'source:'/'author:' lines become metadata."""
     lines = normalize_text(text).split("\n")
@@ -167,6 +246,8 @@ def _plain(text: str, path: Path, rel: str, markdown: bool) -> Document:
             title, rest = first.lstrip("#").strip(), rest[1:]
         elif not markdown and len(first) <= 200 and len(rest) > 1:
             title, rest = first, rest[1:]
+        elif not markdown:
+            title = headline(first)  # a text without a title line: its opening words
     while rest:
         line = rest[0].strip()
         m = META_LINE.match(line)
@@ -176,9 +257,9 @@ def _plain(text: str, path: Path, rel: str, markdown: bool) -> Document:
             meta[m.group(1).lower()] = m.group(2).strip()
         rest.pop(0)
     if not title:
-        title = path.stem.replace("-", " ").replace("_", " ")
+        title = printable(path.stem).replace("-", " ").replace("_", " ")
     doc = Document(
-        doc_id=rel,
+        doc_id=base_id,
         text="\n".join(rest),
         title=title,
         url=meta.pop("source", "") or meta.pop("url", ""),
@@ -189,64 +270,29 @@ def _plain(text: str, path: Path, rel: str, markdown: bool) -> Document:
     return _checked(doc, path)
 
 
-def _html(text: str, path: Path, rel: str) -> Document:
-    from bs4 import BeautifulSoup
+def headline(line: str, limit: int = 90) -> str:
+    """A title for a text that has none: its first sentence when short, else its first
+    words (the text itself keeps them)."""
+    sentence = re.split(r"(?<=[.!?…])\s", line, maxsplit=1)[0]
+    if len(sentence) <= limit:
+        return sentence
+    return line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
-    soup = BeautifulSoup(text, "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
 
-    def meta(*names: str) -> str:
-        for name in names:
-            tag = soup.find("meta", attrs={"name": name}) or soup.find(
-                "meta", attrs={"property": name}
-            )
-            if tag and tag.get("content"):
-                return str(tag["content"]).strip()
-        return ""
-
-    canonical = soup.find("link", attrs={"rel": "canonical"})
-    url = str(canonical["href"]) if canonical and canonical.get("href") else meta("og:url")
-    time_tag = soup.find("time")
-    date = meta("date", "article:published_time", "dc.date") or (
-        str(time_tag.get("datetime") or time_tag.get_text(strip=True)) if time_tag else ""
-    )
-    author = meta("author", "article:author")
-    for tag in soup(
-        [
-            "script",
-            "style",
-            "noscript",
-            "nav",
-            "header",
-            "footer",
-            "aside",
-            "form",
-            "iframe",
-            "svg",
-            "template",
-        ]
-    ):
-        tag.decompose()
-    main = soup.find("article") or soup.find("main") or soup.body or soup
-    h1 = main.find("h1")
-    if h1 is not None:
-        title = title or h1.get_text(" ", strip=True)
-        h1.decompose()
-    blocks = []
-    for el in main.find_all(["p", "h2", "h3", "h4", "li", "blockquote", "pre", "td"]):
-        if el.find(["p", "li", "blockquote"]):
-            continue  # the inner blocks are taken on their own
-        chunk = " ".join(el.get_text(" ", strip=True).split())
-        if chunk:
-            blocks.append(chunk)
-    body = "\n\n".join(blocks) if blocks else main.get_text("\n", strip=True)
+def _html(text: str, path: Path, base_id: str) -> Document:
+    page = read_html(text)
     doc = Document(
-        doc_id=rel, text=body, title=title or path.stem, url=url, date=date, author=author
+        doc_id=base_id,
+        text=page.text,
+        title=page.title or printable(path.stem),
+        url=page.url,
+        date=page.date,
+        author=page.author,
     )
     return _checked(doc, path)
 
 
-def _records(text: str, path: Path, rel: str, jsonl: bool) -> list[Document | Skipped]:
+def _records(text: str, path: Path, base_id: str, jsonl: bool) -> list[Document | Skipped]:
     records: list[tuple[str, Any]] = []
     if jsonl:
         for n, line in enumerate(text.split("\n"), 1):
@@ -262,28 +308,30 @@ def _records(text: str, path: Path, rel: str, jsonl: bool) -> list[Document | Sk
             raise LoadError(f"invalid JSON at line {err.lineno}: {err.msg}") from None
         items = data if isinstance(data, list) else [data]
         records = [(f"record {i}", item) for i, item in enumerate(items, 1)]
+    if not records:
+        raise LoadError("no records in the file")
     out: list[Document | Skipped] = []
     for where, rec in records:
         try:
             if isinstance(rec, LoadError):
                 raise rec
-            out.append(_checked(_record(rec, rel, where), path))
+            out.append(_checked(_record(rec, base_id, where), path))
         except LoadError as err:
             msg = str(err) if str(err).startswith(where) else f"{where}: {err}"
             out.append(Skipped(str(path), msg))
     return out
 
 
-def _record(rec: Any, rel: str, where: str) -> Document:
+def _record(rec: Any, base_id: str, where: str) -> Document:
     if not isinstance(rec, dict):
         raise LoadError(f"expected a JSON object, got {type(rec).__name__}")
     text = next((rec[k] for k in TEXT_FIELDS if isinstance(rec.get(k), str)), None)
     if text is None:
         raise LoadError("no 'text', 'content' or 'body' field")
-    doc_id = rec.get("id")
+    doc_id = printable(str(rec.get("id") or ""))
     date = next((str(rec[k]) for k in DATE_FIELDS if rec.get(k)), "")
     return Document(
-        doc_id=str(doc_id) if doc_id not in (None, "") else f"{rel}#{where.split()[-1]}",
+        doc_id=doc_id or f"{base_id}#{where.split()[-1]}",
         text=text,
         title=str(rec.get("title") or ""),
         url=str(rec.get("url") or rec.get("source") or ""),
@@ -293,25 +341,28 @@ def _record(rec: Any, rel: str, where: str) -> Document:
     )
 
 
-def _pdf(data: bytes, path: Path, rel: str) -> Document:
+def _pdf(data: bytes, path: Path, base_id: str) -> Document:
     import io
 
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError) as err:
+        with _quiet("pypdf"):
+            reader = PdfReader(io.BytesIO(data))
+            pages = [page.extract_text() or "" for page in reader.pages]
+            info = reader.metadata or {}
+    except PdfReadError as err:
         raise LoadError(f"unreadable PDF ({err})") from None
-    info = reader.metadata or {}
+    except Exception as err:  # pypdf fails in many ways on a damaged file
+        raise LoadError(f"unreadable PDF ({type(err).__name__}: {err})") from None
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise LoadError("PDF has no text layer (scanned images?)")
     doc = Document(
-        doc_id=rel,
+        doc_id=base_id,
         text=text,
-        title=str(info.get("/Title") or path.stem),
+        title=str(info.get("/Title") or printable(path.stem)),
         author=str(info.get("/Author") or ""),
     )
     return _checked(doc, path)

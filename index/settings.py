@@ -55,6 +55,11 @@ class IndexSettings:
     """FAISS index: flat (exact inner product) or hnsw (approximate, for large corpora)."""
     max_file_mb: float = 50.0
     """Files larger than this are skipped with a message."""
+    commit_docs: int = 500
+    """A build commits what it has embedded every this many documents..."""
+    commit_seconds: float = 60.0
+    """...or after this many seconds, whichever comes first: an interrupted build keeps
+    every batch committed before it stopped, and the next build goes on from there."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", str(Path(self.index_dir).expanduser()))

@@ -17,8 +17,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,12 @@ from .lexical import analyze, fts_query
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: path-derived document ids name their SOURCE folder (``folder@hash/path``); format 1
+used the bare path, which two folders could share. A writer opening a format-1 index keeps
+every document and re-keys each one when a build loads its file again (no re-embedding)."""
+READABLE_FORMATS = (1, 2)
+"""Formats whose tables and vectors this version reads (ids aside, 1 and 2 are the same)."""
 STORE = "store.sqlite"
 
 SCHEMA = """
@@ -50,6 +58,41 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 
 class StoreError(RuntimeError):
     """The index is missing, unreadable or built differently; the message says what to run."""
+
+
+class BuildLocked(StoreError):
+    """Another build holds the index directory."""
+
+
+def lock_for_build(index_dir: Path, wait: float):
+    """The directory's build lock (an OS file lock: a killed build releases it)."""
+    from filelock import FileLock, Timeout
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise BuildLocked(
+            f"another build is writing {index_dir}; wait for it to finish and run again"
+        ) from None
+    return lock
+
+
+def wanted_manifest(settings: Any, model_id: str, dim: int | None) -> dict[str, Any]:
+    """How an index built with these settings is made; a difference means re-embedding."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "embed_model": model_id,
+        "embed_dim": dim,
+        "chunker": {
+            "splitter": "recursive-tokens-titled",
+            "chunk_tokens": settings.chunk_tokens,
+            "chunk_overlap": settings.chunk_overlap,
+        },
+        "language": settings.language,
+        "vector_index": settings.vector_index,
+    }
 
 
 @dataclass
@@ -127,6 +170,26 @@ def remove_vectors(index, ids: list[int], kind: str):
     return fresh
 
 
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back until the block is done, then raise it: a commit is never cut
+    between its vectors and its tables. (Only the main thread receives signals.)"""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if received:
+            raise KeyboardInterrupt
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     with open(tmp, "wb") as fh:
@@ -134,6 +197,30 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_vectors(path: Path, index) -> None:
+    """Write a FAISS index in full under ``path`` (straight to disk: no copy in memory)."""
+    import faiss
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    faiss.write_index(index, str(tmp))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def remove_leftovers(index_dir: Path, generation: int) -> list[str]:
+    """Delete what an interrupted build may leave: vectors of other generations and
+    half-written ``*.tmp<pid>`` files. Only the holder of the build lock may call this."""
+    keep = vectors_path(index_dir, generation).name
+    removed = []
+    for path in index_dir.iterdir():
+        stale = path.name.startswith("vectors-") and path.name != keep
+        if (stale or ".tmp" in path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
 
 
 class IndexReader:
@@ -163,7 +250,7 @@ class IndexReader:
                         f"{self.index_dir} holds no finished index build: run "
                         f"`ancre index build SOURCE... --index-dir {self.index_dir}`"
                     )
-                if manifest.get("format_version") != FORMAT_VERSION:
+                if manifest.get("format_version") not in READABLE_FORMATS:
                     raise StoreError(
                         f"index format {manifest.get('format_version')} in {self.index_dir}, "
                         f"this ancre reads {FORMAT_VERSION}: rebuild it with "
@@ -250,8 +337,18 @@ class IndexReader:
         return {r[0]: ChunkRow(*r) for r in rows}
 
     def chunk_vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of chunk ``ids``, one row per id."""
         with self._lock:
             return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
+
+    def ids(self) -> np.ndarray:
+        """The chunk ids of the stored vectors, in the order they were added (int64)."""
+        import faiss
+
+        with self._lock:
+            if self.vectors is None:
+                return np.zeros(0, dtype="int64")
+            return faiss.vector_to_array(self.vectors.id_map).astype("int64")
 
     def documents(self) -> list[dict[str, Any]]:
         with self._lock:

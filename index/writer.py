@@ -1,9 +1,17 @@
-"""Build and update an index directory incrementally.
+"""Write document changes into an index directory, in batches that each commit atomically.
 
-Unchanged documents (same content hash) are skipped without embedding, changed ones are
-replaced, exact duplicates skipped, and with ``prune`` documents gone from the sources are
-removed. Work is committed in batches, each one atomic: an interrupted build keeps the
-previous index (plus the batches already committed) and the next build resumes.
+``Writer`` holds the directory's build lock. ``put`` chunks a document at once and queues its
+chunks; once enough are queued they are embedded in batches sorted by length across
+documents (similar lengths pad little), so embedding goes on while files are read. ``due()``
+says when to ``commit()``: every ``commit_docs`` documents or ``commit_seconds`` seconds.
+A commit writes the vectors of a new generation in full, then moves the SQLite tables and
+the manifest to it in one transaction: a kill at any moment leaves the last committed batch
+whole, and Ctrl-C during a commit is held back until the commit is done.
+
+A change of model (or ``--rebuild``) re-embeds the chunks as they are, resumably, while
+readers keep the old model (``reembed.py``); a chunker or language change chunks every
+document again and writes it in a single final commit, so that the index never mixes two
+encoders: interrupted, that one starts over.
 """
 
 from __future__ import annotations
@@ -11,87 +19,50 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .chunker import Chunker, embed_text
+from .chunker import Chunker, ChunkSpan, embed_text
 from .embed import Embedder, load_embedder
 from .lexical import analyze
-from .loaders import Document, Skipped, load_sources
+from .loaders import Document
+from .reembed import drop_stale_staging, reembed_chunks
 from .settings import IndexSettings
 from .store import (
-    FORMAT_VERSION,
-    StoreError,
+    READABLE_FORMATS,
     connect,
+    interrupts_deferred,
+    lock_for_build,
     new_vector_index,
     read_manifest,
+    remove_leftovers,
     remove_vectors,
     vectors_path,
+    wanted_manifest,
     write_atomic,
+    write_vectors,
 )
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY_S = 60.0
-"""A long build commits what it has embedded at least this often."""
 EMBED_BATCH = 256
-"""Texts handed to the embedder at a time (progress is reported per batch)."""
-
-
-class BuildLocked(StoreError):
-    """Another build holds the index directory."""
+"""Texts handed to the embedder at a time, taken from a length-sorted window."""
+EMBED_WINDOW = 4 * EMBED_BATCH
+"""Queued chunks that start an embedding pass: the wider the window, the closer the
+lengths in each batch."""
 
 
 @dataclass
-class BuildReport:
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    chunks: int = 0
-    """Chunks embedded by this build."""
-    seconds: float = 0.0
-    documents_total: int = 0
-    chunks_total: int = 0
-    reembedded: str = ""
-    """Why every document was re-embedded (model or chunker changed), if it was."""
+class _Planned:
+    """A document waiting for its commit, with the vectors of its chunks once embedded."""
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["skipped"] = [str(s) for s in self.skipped]
-        return d
-
-
-def _lock(index_dir: Path, wait: float):
-    from filelock import FileLock, Timeout
-
-    index_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(index_dir / ".lock"))
-    try:
-        lock.acquire(timeout=wait)
-    except Timeout:
-        raise BuildLocked(
-            f"another build is writing {index_dir}; wait for it to finish and run again"
-        ) from None
-    return lock
-
-
-def wanted_manifest(settings: IndexSettings, model_id: str, dim: int | None) -> dict[str, Any]:
-    """How an index built with these settings is made; a difference means re-embedding."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "embed_model": model_id,
-        "embed_dim": dim,
-        "chunker": {
-            "splitter": "recursive-tokens-titled",
-            "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap,
-        },
-        "language": settings.language,
-        "vector_index": settings.vector_index,
-    }
+    doc: Document
+    digest: str
+    spans: list[ChunkSpan]
+    vectors: Any = None
 
 
 class Writer:
@@ -104,15 +75,20 @@ class Writer:
         embedder: Embedder | None = None,
         wait: float = 0.0,
         rebuild: bool = False,
+        progress: bool = False,
     ):
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
-        self._filelock = _lock(self.index_dir, wait)
+        self._filelock = lock_for_build(self.index_dir, wait)
         try:
             self.conn = connect(self.index_dir)
             old = read_manifest(self.conn)
-            if old and old.get("format_version") != FORMAT_VERSION:
+            if old and old.get("format_version") not in READABLE_FORMATS:
                 rebuild = True
+            self.legacy_ids = bool(old) and (
+                old.get("format_version") == 1 or bool(old.get("legacy_ids"))
+            )
+            """Some ids may still be in format 1 (bare paths): a build re-keys them."""
             model = settings.embed_model or old.get("embed_model", "")
             self.embedder = embedder or load_embedder(
                 model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
@@ -120,9 +96,26 @@ class Writer:
             self.old = old
             self.generation = int(old.get("generation", 0))
             self.reembed_reason = self._needs_reembed(old, rebuild)
+            wanted = wanted_manifest(settings, self.embedder.model_id, None)
+            self._target = wanted
+            self.chunks_stay = bool(self.reembed_reason) and all(
+                old.get(key) == wanted[key] for key in ("chunker", "language")
+            )
+            """Only the encoder changes: the chunks stay and their vectors are re-embedded
+            resumably (see reembed.py)."""
             self._vectors = None
-            self._pending: dict[str, Document] = {}
+            self._chunker: Chunker | None = None
+            self._pending: dict[str, _Planned] = {}
+            self._queue: list[tuple[_Planned, int]] = []
             self._removals: list[str] = []
+            self._rekeys: list[tuple[str, str, str]] = []
+            self._last_commit = time.monotonic()
+            self.commits = 0
+            """Commits made by this writer."""
+            self._progress = progress
+            self._bar = None
+            if old:
+                self._tidy()
         except BaseException:
             self._filelock.release()
             raise
@@ -138,19 +131,45 @@ class Writer:
                 return f"{key} changed: {old.get(key)} -> {wanted[key]}"
         return ""
 
+    def _tidy(self) -> None:
+        """Remove what an interrupted build left, and restore manifest.json if a kill came
+        between the commit and its copy."""
+        drop_stale_staging(self.conn, self.index_dir, self._target if self.chunks_stay else None)
+        removed = remove_leftovers(self.index_dir, self.generation)
+        if removed:
+            log.info("removed leftovers of an interrupted build: %s", ", ".join(removed))
+        copy = self.index_dir / "manifest.json"
+        try:
+            same = json.loads(copy.read_text()) == self.old
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            write_atomic(copy, json.dumps(self.old, indent=2).encode())
+
     # ---- reading the current state
     def known(self) -> dict[str, str]:
         """doc_id -> content hash of the indexed documents."""
         return dict(self.conn.execute("SELECT doc_id, hash FROM documents"))
 
-    def stored_documents(self) -> list[Document]:
-        rows = self.conn.execute(
-            "SELECT doc_id, text, title, url, date, author, source, metadata FROM documents"
-        ).fetchall()
-        return [
-            Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7] or "{}"))
-            for r in rows
-        ]
+    def known_sources(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (content hash, source file) of the indexed documents."""
+        rows = self.conn.execute("SELECT doc_id, hash, source FROM documents")
+        return {r[0]: (r[1], r[2] or "") for r in rows}
+
+    def stored_documents(self, page: int = 500) -> Iterator[Document]:
+        """The indexed documents, read a page at a time."""
+        last = ""
+        while True:
+            rows = self.conn.execute(
+                "SELECT doc_id, text, title, url, date, author, source, metadata FROM documents "
+                "WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
+                (last, page),
+            ).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                yield Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7] or "{}"))
+            last = rows[-1][0]
 
     def vectors(self):
         import faiss
@@ -163,111 +182,184 @@ class Writer:
                 self._vectors = new_vector_index(self.embedder.dim, self.settings.vector_index)
         return self._vectors
 
+    def reembed(self, progress: bool = False) -> int:
+        """Embed every indexed document again (``reembed_reason`` says why). When only the
+        encoder changes, this is done now, resumably, and returns the chunks embedded; else
+        the documents are chunked again and go into the next commit (returns 0)."""
+        if self.chunks_stay:
+            return reembed_chunks(self, self._target, progress or self._progress)
+        for doc in self.stored_documents():
+            self.put(doc)
+        return 0
+
+    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any) -> None:
+        """The index was moved to ``generation`` (by ``reembed_chunks``)."""
+        self.generation, self.old, self._vectors = generation, manifest, vectors
+        self.reembed_reason, self.chunks_stay = "", False
+        self._last_commit = time.monotonic()
+        self.commits += 1
+
     # ---- changes
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            self._chunker = Chunker(
+                self.embedder.count_tokens,
+                self.settings.chunk_tokens,
+                self.settings.chunk_overlap,
+                self.embedder.max_tokens,
+            )
+        return self._chunker
+
     def put(self, doc: Document) -> None:
-        self._pending[doc.doc_id] = doc
+        """Add or replace ``doc`` at the next commit; its chunks are embedded meanwhile."""
+        planned = _Planned(doc, doc.hash, self.chunker.split(doc.text, doc.title))
+        self._pending[doc.doc_id] = planned
+        self._queue.extend((planned, i) for i in range(len(planned.spans)))
+        if len(self._queue) >= EMBED_WINDOW:
+            self._embed_queue()
 
     def remove(self, doc_id: str) -> None:
         self._removals.append(doc_id)
 
-    def commit(self, progress: bool = False) -> int:
-        """Chunk, embed and write what was put/removed since the last commit, atomically.
-        Returns the number of chunks embedded."""
-        if not self._pending and not self._removals and not self.reembed_reason and self.old:
-            return 0
-        chunker = Chunker(
-            self.embedder.count_tokens,
-            self.settings.chunk_tokens,
-            self.settings.chunk_overlap,
-            self.embedder.max_tokens,
+    def rekey(self, old_id: str, new_id: str, source: str) -> None:
+        """Give an indexed document a new id (and source) without embedding it again."""
+        self._rekeys.append((old_id, new_id, source))
+
+    def due(self) -> bool:
+        """Time to commit: enough documents, or enough time, since the last commit. Never
+        while re-embedding everything (see the module docstring)."""
+        if self.reembed_reason or not (self._pending or self._removals or self._rekeys):
+            return False
+        return (
+            len(self._pending) >= self.settings.commit_docs
+            or time.monotonic() - self._last_commit >= self.settings.commit_seconds
         )
-        plan = []
-        texts = []
-        for doc in self._pending.values():
-            digest = doc.hash
-            spans = chunker.split(doc.text, doc.title)
-            plan.append((doc, digest, spans))
-            texts.extend(embed_text(doc.title, s.text) for s in spans)
-        embeddings = self._embed(texts, progress and len(texts) > EMBED_BATCH)
+
+    def _embed_queue(self) -> None:
+        """Embed the queued chunks, longest first in batches of similar length."""
+        import numpy as np
+
+        queue = [(p, i) for p, i in self._queue if self._pending.get(p.doc.doc_id) is p]
+        self._queue = []
+        queue.sort(key=lambda item: item[0].spans[item[1]].tokens, reverse=True)
+        if self._progress and self._bar is None and queue:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc="embedding", unit="chunk")
+        for start in range(0, len(queue), EMBED_BATCH):
+            batch = queue[start : start + EMBED_BATCH]
+            texts = [embed_text(p.doc.title, p.spans[i].text) for p, i in batch]
+            vectors = np.asarray(self.embedder.embed(texts), dtype="float32")
+            for (planned, i), vector in zip(batch, vectors, strict=True):
+                if planned.vectors is None:
+                    planned.vectors = np.zeros((len(planned.spans), len(vector)), "float32")
+                planned.vectors[i] = vector
+            if self._bar is not None:
+                self._bar.update(len(batch))
+
+    def commit(self, progress: bool = False) -> int:
+        """Embed what is still queued, then write everything put, removed or re-keyed since
+        the last commit, atomically. Returns the number of chunks embedded."""
+        nothing = not (self._pending or self._removals or self._rekeys or self.reembed_reason)
+        if nothing and self.old:
+            return 0
+        self._progress = self._progress or progress
+        self._embed_queue()
+        with interrupts_deferred():
+            return self._write()
+
+    def _write(self) -> int:
+        import numpy as np
+
+        plan = list(self._pending.values())
+        replaced = [p.doc.doc_id for p in plan] + self._removals
+        touches_vectors = bool(replaced) or bool(self.reembed_reason) or not self.old
         vectors = self.vectors()
-        replaced = [d.doc_id for d, _, _ in plan] + self._removals
         old_ids = self._chunk_ids(replaced)
-        vectors = remove_vectors(vectors, old_ids, self.settings.vector_index)
+        if touches_vectors:
+            vectors = remove_vectors(vectors, old_ids, self.settings.vector_index)
         next_id = (self.conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0) + 1
-        rows, fts_rows = [], []
-        for doc, _digest, spans in plan:
-            for s in spans:
-                rows.append((next_id, doc.doc_id, s.ord, s.start, s.end, s.text))
-                fts_rows.append(
-                    (
-                        next_id,
-                        " ".join(analyze(embed_text(doc.title, s.text), self.settings.language)),
-                    )
-                )
+        rows, fts_rows, parts = [], [], []
+        for p in plan:
+            for s in p.spans:
+                rows.append((next_id, p.doc.doc_id, s.ord, s.start, s.end, s.text))
+                body = analyze(embed_text(p.doc.title, s.text), self.settings.language)
+                fts_rows.append((next_id, " ".join(body)))
                 next_id += 1
+            if p.spans:
+                parts.append(p.vectors)
         if rows:
-            import numpy as np
-
-            vectors.add_with_ids(embeddings, np.array([r[0] for r in rows], dtype="int64"))
-        gen = self.generation + 1
-        import faiss
-
-        write_atomic(vectors_path(self.index_dir, gen), faiss.serialize_index(vectors).tobytes())
+            ids = np.array([r[0] for r in rows], dtype="int64")
+            vectors.add_with_ids(np.concatenate(parts), ids)
+        gen = self.generation + 1 if touches_vectors else self.generation
+        if touches_vectors:
+            write_vectors(vectors_path(self.index_dir, gen), vectors)
         manifest = wanted_manifest(self.settings, self.embedder.model_id, vectors.d)
-        manifest.update(generation=gen, built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        now = time.time()
+        # to the microsecond: after an interruption, an equal manifest means "committed"
+        built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
+        manifest.update(generation=gen, built_at=built_at)
+        if self.legacy_ids:
+            manifest["legacy_ids"] = True
         c = self.conn
         try:
             c.execute("BEGIN IMMEDIATE")
+            for old_id, new_id, source in self._rekeys:
+                c.execute(
+                    "UPDATE documents SET doc_id = ?, source = ? WHERE doc_id = ?",
+                    (new_id, source, old_id),
+                )
+                c.execute("UPDATE chunks SET doc_id = ? WHERE doc_id = ?", (new_id, old_id))
             self._delete_docs(replaced, old_ids)
-            c.executemany(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        d.doc_id,
-                        h,
-                        d.title,
-                        d.url,
-                        d.date,
-                        d.author,
-                        d.source,
-                        json.dumps(d.metadata, ensure_ascii=False, default=str),
-                        d.text,
-                        len(sp),
-                        now,
-                    )
-                    for d, h, sp in plan
-                ],
-            )
-            c.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", rows)
-            c.executemany("INSERT INTO fts(rowid, body) VALUES (?,?)", fts_rows)
+            self._insert(plan, rows, fts_rows)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(manifest),))
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
-            vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            if read_manifest(c) == manifest:  # it came right after COMMIT: the batch is in
+                self._committed(gen, manifest, vectors)
+                raise
+            if touches_vectors:
+                vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+            self._vectors = None  # the copy in memory went ahead of the tables: read again
             raise
-        old_path = vectors_path(self.index_dir, self.generation)
-        self.generation, self.old, self._vectors = gen, manifest, vectors
-        self.reembed_reason = ""
-        self._pending, self._removals = {}, []
-        if old_path != vectors_path(self.index_dir, gen):
-            old_path.unlink(missing_ok=True)
-        for stale in self.index_dir.glob("vectors-*.faiss*"):
-            if stale.name != f"vectors-{gen}.faiss":
-                stale.unlink(missing_ok=True)
-        write_atomic(self.index_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
+        self._committed(gen, manifest, vectors)
         return len(rows)
 
-    def _embed(self, texts: list[str], progress: bool):
-        import numpy as np
-        from tqdm import tqdm
+    def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any) -> None:
+        """Bookkeeping once a batch is in: the writer's state, then the files around it."""
+        self.generation, self.old, self._vectors = gen, manifest, vectors
+        self.reembed_reason = ""
+        self._pending, self._removals, self._rekeys = {}, [], []
+        self._last_commit = time.monotonic()
+        self.commits += 1
+        remove_leftovers(self.index_dir, gen)
+        write_atomic(self.index_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
 
-        parts = [np.zeros((0, self.embedder.dim), dtype="float32")]
-        steps = range(0, len(texts), EMBED_BATCH)
-        for i in tqdm(steps, desc="embedding", unit="batch", disable=not progress):
-            parts.append(self.embedder.embed(texts[i : i + EMBED_BATCH]))
-        return np.concatenate(parts)
+    def _insert(self, plan: list[_Planned], rows: list[tuple], fts_rows: list[tuple]) -> None:
+        now = time.time()
+        self.conn.executemany(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    p.doc.doc_id,
+                    p.digest,
+                    p.doc.title,
+                    p.doc.url,
+                    p.doc.date,
+                    p.doc.author,
+                    p.doc.source,
+                    json.dumps(p.doc.metadata, default=str),
+                    p.doc.text,
+                    len(p.spans),
+                    now,
+                )
+                for p in plan
+            ],
+        )
+        self.conn.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT INTO fts(rowid, body) VALUES (?,?)", fts_rows)
 
     def _chunk_ids(self, doc_ids: list[str]) -> list[int]:
         ids: list[int] = []
@@ -287,6 +379,8 @@ class Writer:
         c.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
 
     def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
         self.conn.close()
         self._filelock.release()
 
@@ -295,98 +389,3 @@ class Writer:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def build(
-    sources: list[str | Path],
-    index_dir: str | Path | None = None,
-    *,
-    settings: IndexSettings | None = None,
-    embedder: Embedder | None = None,
-    prune: bool = False,
-    rebuild: bool = False,
-    progress: bool = False,
-    wait: float = 0.0,
-) -> BuildReport:
-    """Index the documents under ``sources`` into ``index_dir`` (else ``settings.index_dir``,
-    else ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
-    settings name (tests pass a fake)."""
-    settings = _settings(settings, index_dir)
-    t0 = time.perf_counter()
-    report = BuildReport()
-    with Writer(settings, embedder=embedder, wait=wait, rebuild=rebuild) as w:
-        report.reembedded = w.reembed_reason
-        known = w.known()
-        by_hash = {h: d for d, h in known.items()}
-        seen: dict[str, str] = {}
-        if w.reembed_reason:
-            log.warning("re-embedding every document: %s", w.reembed_reason)
-            for doc in w.stored_documents():
-                w.put(doc)
-        last_commit = time.monotonic()
-        for item in load_sources(sources, settings.max_file_mb):
-            if isinstance(item, Skipped):
-                log.warning("skipped %s", item)
-                report.skipped.append(item)
-                continue
-            doc, digest = item, item.hash
-            if doc.doc_id in seen:
-                report.skipped.append(
-                    Skipped(
-                        doc.source, f"duplicate id {doc.doc_id!r} (first in {seen[doc.doc_id]})"
-                    )
-                )
-                continue
-            seen[doc.doc_id] = doc.source
-            if known.get(doc.doc_id) == digest:
-                report.unchanged += 1
-                continue
-            twin = by_hash.get(digest)
-            if twin is not None and twin != doc.doc_id and twin in known:
-                report.skipped.append(
-                    Skipped(doc.source, f"exact duplicate of already indexed {twin!r}")
-                )
-                continue
-            by_hash[digest] = doc.doc_id
-            if doc.doc_id in known:
-                report.updated += 1
-            else:
-                report.added += 1
-            w.put(doc)
-            if time.monotonic() - last_commit > COMMIT_EVERY_S:
-                report.chunks += w.commit(progress)
-                last_commit = time.monotonic()
-        if prune:
-            for doc_id in known:
-                if doc_id not in seen:
-                    w.remove(doc_id)
-                    report.removed += 1
-        report.chunks += w.commit(progress)
-        report.documents_total = w.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        report.chunks_total = w.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    report.seconds = time.perf_counter() - t0
-    return report
-
-
-def remove(
-    doc_ids: list[str],
-    index_dir: str | Path | None = None,
-    *,
-    settings: IndexSettings | None = None,
-    embedder: Embedder | None = None,
-) -> tuple[list[str], list[str]]:
-    """Remove documents by id; returns (removed, not found)."""
-    with Writer(_settings(settings, index_dir), embedder=embedder) as w:
-        known = w.known()
-        found = [d for d in doc_ids if d in known]
-        for d in found:
-            w.remove(d)
-        w.commit()
-    return found, [d for d in doc_ids if d not in known]
-
-
-def _settings(settings: IndexSettings | None, index_dir: str | Path | None) -> IndexSettings:
-    settings = settings or IndexSettings.from_env()
-    if index_dir is not None:
-        settings = replace(settings, index_dir=str(index_dir))
-    return settings

@@ -9,6 +9,7 @@ network once), ``openai:http://host:port/v1`` (any OpenAI-compatible server), ``
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -103,6 +104,68 @@ def resolve_gguf(spec: str, cache_dir: str) -> Path:
     return path
 
 
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return any("amx_tile" in line for line in fh if line.startswith("flags"))
+    except OSError:
+        return False
+
+
+_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def safe_loading() -> Iterator[None]:
+    """llama.cpp models loaded in this block (in this process) avoid known crashes.
+
+    Why: on machines that report Intel AMX (Sapphire Rapids and later, often virtualised),
+    ggml's AMX weight buffers crash the process (SIGSEGV in ggml_backend_amx_mul_mat, seen
+    with llama-cpp-python 0.3.36 built from source here); without the extra buffer types the
+    same model runs on the AVX-512 kernels. llama-cpp-python's ``Llama`` takes no argument
+    for that field, so its default parameters are wrapped while one model loads."""
+    import llama_cpp.llama as module
+
+    fields = {"use_extra_bufts": False} if _cpu_has_amx() else {}
+    with _params_lock:
+        default = module.llama_cpp.llama_model_default_params
+
+        def params():  # type: ignore[no-untyped-def]
+            p = default()
+            for name, value in fields.items():
+                setattr(p, name, value)
+            return p
+
+        module.llama_cpp.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            module.llama_cpp.llama_model_default_params = default
+
+
+_log_callback = None
+
+
+def _route_llama_logs() -> None:
+    """llama.cpp's own messages (model loading, KV cache notes) go to this module's logger at
+    DEBUG level, so they show with ``-v`` and never on a plain terminal."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def forward(level, text, user_data):  # type: ignore[no-untyped-def]
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            log.debug("llama.cpp: %s", message)
+
+    _log_callback = forward  # referenced for the life of the process
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
+
+
 class LlamaCpp:
     """A GGUF model run in-process by llama-cpp-python. One generation at a time."""
 
@@ -114,17 +177,25 @@ class LlamaCpp:
         self.model_id = model_path.name
         self.n_ctx = n_ctx
         self.lock = threading.Lock()
-        self._llm = Llama(
-            model_path=str(model_path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count() or 2,
-            n_batch=512,
-            seed=0,
-            verbose=False,
-        )
+        _route_llama_logs()
+        with safe_loading():
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 2,
+                n_batch=512,
+                seed=0,
+                verbose=False,
+            )
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
+
+    def reset(self) -> None:
+        """Forget the prompt evaluated last. llama.cpp reuses the longest prefix a prompt
+        shares with the previous one; ``ancre bench`` resets to time whole prompts."""
+        with self.lock:
+            self._llm.reset()
 
     def generate(
         self,

@@ -108,6 +108,13 @@ class AnswerStream:
             else:
                 yield part
 
+    def close(self) -> None:
+        """Stop making the answer: the generator is released at once (a caller that gives
+        up half-way, like the web chat's Stop, calls it)."""
+        close = getattr(self._parts, "close", None)
+        if close is not None:
+            close()
+
     def answer(self) -> Answer:
         for _ in self:
             pass

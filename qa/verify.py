@@ -1,7 +1,7 @@
 """Check a generated answer against the sentences it was given.
 
 - ``support(claim, evidence)``: how well a text backs a claim (0..1): its words as written,
-  in the source's order, and every number with its unit;
+  in the source's order, every number with its unit, and every word that names something;
 - ``check_generated``: keep the draft's sentences that cite a passage the model was given and
   are backed by it (a wrong ``[n]`` is re-pointed);
 - ``verify_draft``: the whole check of a draft, down to the sentence that backs it.
@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from ancre.index import analyze, fold
+from ancre.index import APOSTROPHES, analyze, fold, function_words
 
 from .extract import Candidate, sentences
 from .records import Passage
@@ -50,16 +50,57 @@ def numbers_backed(claim: str, evidence: str) -> bool:
     return True
 
 
+WORD = re.compile(r"[^\W\d_]+")
+OPENS = '.!?…:;«»"“”([—–'
+"""Punctuation after which a capital letter opens a sentence rather than names something."""
+MONTHS_AND_DAYS = (
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
+    "lundi mardi mercredi jeudi vendredi samedi dimanche january february march april june "
+    "july august september october november december monday tuesday wednesday thursday "
+    "friday saturday sunday"
+)
+CALENDAR = frozenset(fold(w) for w in MONTHS_AND_DAYS.split())
+
+
+def naming_words(claim: str, language: str = "french") -> set[str]:
+    """Folded words of ``claim`` that name something: capitalised words that do not open a
+    sentence (places, people, organisations: 'Afrique du Sud' gives 'afrique', 'sud'),
+    acronyms anywhere, and months and days."""
+    text = claim.translate(APOSTROPHES)
+    stop = function_words(language) | function_words("english")
+    names = set()
+    for m in WORD.finditer(text):
+        word, folded = m.group(), fold(m.group())
+        before = text[: m.start()].rstrip()
+        opens = not before or before[-1] in OPENS
+        acronym = len(word) > 1 and word.isupper()
+        if (
+            folded in CALENDAR
+            or acronym
+            or (word[0].isupper() and not opens and folded not in stop)
+        ):
+            names.add(folded)
+    return names
+
+
+def names_backed(claim: str, evidence: str, language: str = "french") -> bool:
+    """Every word of the claim that names something is in the evidence: a generated answer
+    may not swap 'Afrique de l'Ouest' for 'Afrique du Sud' however many words it shares."""
+    have = {fold(w) for w in WORD.findall(evidence.translate(APOSTROPHES))}
+    return naming_words(claim, language) <= have
+
+
 def support(claim: str, evidence: str, language: str = "french") -> float:
     """Share of the claim's content words found, as written (case and accents aside), in the
-    evidence; 0 if the claim states a number the evidence lacks, or gives it another unit.
+    evidence; 0 if the claim states a number the evidence lacks, or gives it another unit, or
+    names something (``naming_words``) the evidence does not.
     Words are not stemmed here: 'PIRATÉ' is not backed by 'pirates'; and half of the claim's
     consecutive words must be consecutive in the evidence too: tiny models recombine the
     words of a passage into statements it does not make."""
     words = analyze(claim, language, stem=False)
     if not words:
         return 0.0
-    if not numbers_backed(claim, evidence):
+    if not numbers_backed(claim, evidence) or not names_backed(claim, evidence, language):
         return 0.0
     found = analyze(evidence, language, stem=False)
     have = set(found)
@@ -133,6 +174,8 @@ def verify_draft(
         return "", None
     claims = " ".join(claim for claim, _, _ in checked.claims)
     backing = max(context, key=lambda c: support(claims, c.sentence.text, language))
+    if not names_backed(claims, backing.sentence.text, language):
+        return "", None  # a name the sentence it rests on does not give
     if backing.score < BACKING_MIN * max(c.score for c in context):
         return "", None  # the model answered from a sentence that answers less well
     return checked.text, backing

@@ -8,6 +8,7 @@ are used by the tests marked ``slow``."""
 from __future__ import annotations
 
 import socket
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,17 +24,24 @@ from ancre.samples import ARTICLES
 class HashEmbedder:
     """Deterministic bag-of-stems vectors: texts that share words are close."""
 
-    def __init__(self, dim: int = 256, model_id: str = "hash-256"):
+    def __init__(self, dim: int = 256, model_id: str = "hash-256", delay: float = 0.0):
         self.model_id = model_id
         self.dim = dim
         self.max_tokens = 256
         self.calls = 0
+        self.texts = 0
+        """Texts embedded so far (tests that check what a build embedded again)."""
+        self.delay = delay
+        """Seconds spent per text, like a real model (tests that interrupt a build)."""
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.calls += 1
+        self.texts += len(texts)
+        if self.delay:
+            time.sleep(self.delay * len(texts))
         out = np.zeros((len(texts), self.dim), dtype="float32")
         for row, text in enumerate(texts):
             for term in analyze(text, "french"):

@@ -1,12 +1,25 @@
-"""`ancre bench`: helpers (no model), and a --quick run on the sample corpus (slow)."""
+"""`ancre bench`: helpers, the synthetic index and the scale and generation benches over
+the tiny index with fakes; a --quick CLI run on the sample corpus with the real embedding
+model (slow)."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from ancre.qa import bench
+from ancre.index import Embedder, IndexReader, IndexSettings, Writer
+from ancre.qa import AnswerSettings
+from ancre.qa.measure import bench
+from ancre.qa.measure.generation import bench_generation
+from ancre.qa.measure.questions import read_question_table
+from ancre.qa.measure.report import Figures
+from ancre.qa.measure.synthetic import SyntheticCorpus, SyntheticEmbedder, bench_scale
+from ancre.samples import ARTICLES
+from conftest import HashEmbedder, ScriptedGenerator
+
+QUESTIONS = read_question_table(ARTICLES.parent / "QUESTIONS.md")
 
 
 def test_parse_sizes():
@@ -17,35 +30,118 @@ def test_parse_sizes():
         bench.parse_sizes("0")
 
 
+def test_bad_sizes_are_one_clear_line(capsys):
+    from ancre.ui.cli import main
+
+    assert main(["bench", "--sizes", "10k"]) == 1
+    assert capsys.readouterr().err.startswith("ancre: error: --sizes '10k'")
+
+
 def test_sample_questions_are_the_twelve():
-    questions = bench.sample_questions()
-    assert len(questions) == 12
-    assert questions[0].startswith("Quand la ligne C")
-    assert questions[2] == "Et en 2025 ?"
+    assert len(QUESTIONS) == 12
+    assert QUESTIONS[0].startswith("Quand la ligne C")
+    assert QUESTIONS[2] == "Et en 2025 ?"
 
 
 def test_figures_collect_and_print():
     lines: list[str] = []
-    fig = bench.Figures(lines.append)
+    fig = Figures(lines.append)
     fig.add("index", "load_s", 0.0123, "s", "open")
     fig.add("index", "size", 12.5, "KiB", "disk")
     fig.note("generation", "skipped")
     assert fig.data["index"] == {"load_s": 0.0123, "size": 12.5}
     assert fig.data["how"]["index.load_s"] == "s: open"
     assert lines[0] == "[index]" and "12.3 ms" in lines[1]
+    assert lines[3] == "[generation]" and lines[4] == "  (skipped)"
     assert fig.data["generation"]["notes"] == ["skipped"]
+    Figures().add("quiet", "n", 1, "", "nothing printed")  # no echo: collects only
+
+
+def test_chunk_texts_are_what_the_build_embedded(tiny_index):
+    texts = bench.chunk_texts(tiny_index, 3)
+    with IndexReader(tiny_index) as reader:
+        ids = reader.ids()
+        first = reader.chunks([int(ids.min())])[int(ids.min())]
+        assert len(ids) == reader.size and reader.chunk_vectors(list(ids[:2])).shape[0] == 2
+    assert len(texts) == 3 and texts[0] == f"{first.title}\n{first.text}"
 
 
 def test_synthetic_chunks_stay_close_to_their_source():
-    import numpy as np
-
     vectors = np.eye(4, 8, dtype="float32")
-    syn = bench.Synthetic(["un deux trois quatre cinq six"] * 4, ["t"] * 4, vectors)
-    doc = syn.document(0)
+    corpus = SyntheticCorpus(["un deux trois quatre cinq six"] * 4, ["t"] * 4, vectors)
+    embedder = SyntheticEmbedder(corpus, "synthetic:test")
+    assert isinstance(embedder, Embedder) and embedder.dim == 8
+    doc = corpus.document(0)
     assert len(doc.text.split()) == 6 and doc.title == "t"
-    out = syn.embed([f"t\n{doc.text}"])
+    out = embedder.embed([f"t\n{doc.text}"])
     assert out.shape == (1, 8)
     assert np.linalg.norm(out[0]) == pytest.approx(1.0, abs=1e-5)
+    assert float(np.max(out[0] @ vectors.T)) > 0.7  # near one of the source vectors
+
+
+def test_writer_takes_the_synthetic_embedder(tiny_index, tmp_path):
+    with IndexReader(tiny_index) as reader:
+        ids = [int(i) for i in reader.ids()]
+        rows, vectors = reader.chunks(ids), reader.chunk_vectors(ids)
+    corpus = SyntheticCorpus([rows[i].text for i in ids], [rows[i].title for i in ids], vectors)
+    settings = IndexSettings(index_dir=str(tmp_path / "syn"))
+    with Writer(settings, embedder=SyntheticEmbedder(corpus, "synthetic:hash")) as writer:
+        for i in range(25):
+            writer.put(corpus.document(i))
+        assert writer.commit() == 25
+    with IndexReader(tmp_path / "syn") as reader:
+        assert reader.size == 25 and reader.manifest["embed_model"] == "synthetic:hash"
+
+
+def test_scale_bench_grows_a_synthetic_index(tiny_index, tmp_path):
+    fig = Figures()
+    bench_scale(
+        tiny_index,
+        IndexSettings(),
+        AnswerSettings(),
+        tmp_path,
+        [30, 60],
+        QUESTIONS[:4],
+        1,
+        fig,
+        embedder=HashEmbedder(),
+    )
+    figures = fig.data["retrieval"]
+    for size in (30, 60):
+        assert 0 < figures[f"{size}.hnsw_recall_at_10"] <= 1
+        for key in ("flat_p50_s", "hnsw_p50_s", "lexical_p50_s", "hybrid_p95_s", "load_s"):
+            assert figures[f"{size}.{key}"] > 0, key
+    assert figures["60.disk_kb_per_1000_chunks"] < figures["30.disk_kb_per_1000_chunks"]
+    assert figures["60.hnsw_build_s"] >= figures["30.hnsw_build_s"]
+    assert "synthetic index" in figures["notes"][0]
+
+
+def test_generation_bench_with_a_scripted_generator(tiny_index):
+    fig = Figures()
+    fake = ScriptedGenerator("Le samedi 13 septembre 2025 [1].")
+    bench_generation(
+        IndexSettings(index_dir=str(tiny_index)),
+        AnswerSettings(),
+        QUESTIONS[:3],
+        1,
+        fig,
+        embedder=HashEmbedder(),
+        generator=fake,
+    )
+    figures = fig.data["generation"]
+    assert figures["time_to_first_token_s"] > 0 and figures["generated_tokens_per_s"] > 0
+    assert "prompt_tokens_per_s" not in figures  # the fake counts no tokens
+    assert figures["ask_p50_s"] > 0 and sum(figures["ask_modes"].values()) == 3
+    # asked as one conversation, the follow-up "Et en 2025 ?" is read with the question
+    # before it and finds the 2025 election (50,9 % of the votes)
+    follow_ups = [p for p in fake.prompts if "Et en 2025" in p]
+    assert any("50,9 %" in p for p in follow_ups)
+
+
+def test_generation_is_skipped_without_a_generator():
+    fig = Figures()
+    bench_generation(IndexSettings(), AnswerSettings(llm="none"), QUESTIONS, 1, fig)
+    assert fig.data["generation"]["notes"][0].startswith("skipped")
 
 
 def _positive_numbers(section: dict) -> None:

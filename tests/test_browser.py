@@ -1,54 +1,37 @@
-"""The web chat in a real browser: `ancre chat` on the sample corpus, driven by Playwright
-with Debian's Chromium. Uses the real models (first run builds the sample index).
+"""The web chat in a real browser (Playwright driving Debian's Chromium), one test per
+defect of the chat issue: typed words are never lost, a second question waits its turn,
+conversations survive a reload and can be reopened, uploads index by themselves and say
+why a file is refused, the phone layout keeps Send and the sources at hand, the page has
+one language, hostile documents stay inert, and the chat can be scripted.
 
-Set ANCRE_SCREENSHOT=path/to.png to also save the chat screenshot there
-(docs/screenshot-chat.png is made this way).
+The server runs in-process on 127.0.0.1 with the hashing embedder and a scripted, slow
+generator (``tests/chatserver.py``): these tests are about the page, not the models.
+Screenshots of the phone layout are left in the test's tmp_path.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from chatserver import BAKERY, STATIONS, TRAMWAY, start
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-START_TIMEOUT_S = 600  # first run: build the sample index (embedding model on CPU)
-ANSWER_TIMEOUT_S = 300  # first answer: load the LLM
-TRAMWAY = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
-FINAL = (
-    "Réponse générée",
-    "Réponse extractive",
-    "Abstention",
-    "Answer generated",
-    "Extractive answer",
-    "Abstained",
-    "Erreur",
-    "Pas d’index",
-    "Pas de réponse",
-)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WAIT_MS = 30_000
 EVIL_ARTICLE = """# Le festival <img src=x onerror="window.__xss=1"> de Zorglubville
 date: 2025-01-01
 source: javascript:window.__xss=4
 
 Le festival de Zorglubville <script>window.__xss=2</script> aura lieu le 3 mars 2031 \
-<img src=x onerror="window.__xss=3"> sur la place du marché, avec **gras**, \
-[un lien](javascript:window.__xss=5) et ![image](http://evil.example/x.png).
+<img src=x onerror="window.__xss=3"> sur la place du marché, avec **gras**, ${7*7}, \
+{{constructor.constructor('window.__xss=6')()}}, [un lien](javascript:window.__xss=5) \
+et ![image](http://evil.example/x.png).
 
 Les organisateurs de Zorglubville attendent 12 000 visiteurs pour cette première édition.
 """
@@ -61,7 +44,7 @@ def _skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def playwright_browser():
+def browser():
     if not Path(CHROMIUM).exists():
         _skip_or_fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
     try:
@@ -69,73 +52,25 @@ def playwright_browser():
     except ImportError:
         _skip_or_fail("playwright is missing: pip install playwright")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`ancre chat` on a fresh index directory: the first run indexes the sample articles."""
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    tmp = tmp_path_factory.mktemp("chat")
-    port = _free_port()
-    log_path = tmp / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui", "--index-dir", str(tmp / "index"), "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"`ancre chat` exited with {proc.returncode}:\n"
-                    + log_path.read_text(errors="replace")[-5000:]
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    "`ancre chat` did not answer in time:\n"
-                    + log_path.read_text(errors="replace")[-5000:]
-                )
-            time.sleep(1)
-        yield {"url": url, "index_dir": tmp / "index", "log": log_path, "proc": proc}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+    chat = start(tmp_path_factory.mktemp("chat"))
+    yield chat
+    chat.close()
 
 
-class Page:
-    """A browser tab on the chat, recording what must not happen (page errors, dialogs,
-    requests leaving the machine)."""
+class Tab:
+    """A browser tab on the chat that records what must not happen: page errors, dialogs,
+    requests leaving 127.0.0.1."""
 
-    def __init__(self, browser, url: str, width: int = 1280, height: int = 860):
+    def __init__(self, browser, url: str, width=1280, height=860, locale="fr-FR", login=None):
         self.context = browser.new_context(
-            viewport={"width": width, "height": height}, locale="fr-FR"
+            viewport={"width": width, "height": height}, locale=locale
         )
         self.page = self.context.new_page()
         self.problems: list[str] = []
@@ -144,158 +79,376 @@ class Page:
             "dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss())
         )
         self.page.on("request", self._request)
-        self.page.goto(url)
-        self.page.wait_for_selector("#ancre-question textarea", timeout=60_000)
+        self.url = url
+        self.page.goto(self.url)
+        if login:  # Gradio's login form first
+            self.page.locator("input[type=text]").first.fill(login[0])
+            self.page.locator("input[type=password]").fill(login[1])
+            self.page.locator("input[type=password]").press("Enter")
+        self.page.wait_for_selector("#ancre-chat .ancre-thread", timeout=WAIT_MS)
 
     def _request(self, request) -> None:
         if not request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
             self.problems.append(f"request outside: {request.url}")
 
-    def ask(self, question: str) -> str:
-        """Ask and wait until the streamed answer is final; returns its text."""
-        bots = self.page.locator("#ancre-chat .message.bot")
-        before = bots.count()
-        self.page.fill("#ancre-question textarea", question)
-        self.page.click("#ancre-send")
+    @property
+    def box(self):
+        return self.page.locator("#ancre-question textarea")
+
+    def send(self, question: str) -> None:
+        self.box.fill(question)
+        self.box.press("Enter")
+
+    def wait_answers(self, n: int) -> None:
+        """Until ``n`` turns are finished and nothing is being answered or waiting."""
         self.page.wait_for_function(
-            """([before, finals]) => {
-                const m = document.querySelectorAll('#ancre-chat .message.bot');
-                if (m.length <= before) return false;
-                const t = m[m.length - 1].innerText;
-                return !t.includes('▌') && finals.some(f => t.includes(f));
-            }""",
-            arg=[before, list(FINAL)],
-            timeout=ANSWER_TIMEOUT_S * 1000,
+            """(n) => document.querySelectorAll('#ancre-chat .ancre-mode').length >= n
+                && !document.querySelector('#ancre-chat .ancre-working, .ancre-pending')""",
+            arg=n,
+            timeout=WAIT_MS,
         )
-        self.page.wait_for_timeout(300)  # the sources panel is updated by the same event
-        return bots.nth(bots.count() - 1).inner_text()
+
+    def ask(self, question: str) -> str:
+        before = self.page.locator("#ancre-chat .ancre-turn .ancre-mode").count()
+        self.send(question)
+        self.wait_answers(before + 1)
+        return self.page.locator("#ancre-chat .ancre-turn").last.inner_text()
+
+    def questions(self) -> list[str]:
+        return self.page.locator("#ancre-chat .ancre-user .ancre-bubble").all_inner_texts()
 
     def close(self) -> None:
+        assert self.problems == []
         self.context.close()
 
 
-def _save(page, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
+def open_sidebar(page) -> None:
+    """The conversations' sidebar (closed at first under 900 px)."""
+    if "open" not in (page.get_attribute("#ancre-sidebar", "class") or ""):
+        page.click("#ancre-sidebar .toggle-button")
+    page.wait_for_timeout(400)  # its slide-in animation
 
 
-def test_chat_answers_with_citation_and_source(server, playwright_browser, tmp_path):
-    tab = Page(playwright_browser, server["url"])
+def shot(page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / name))
+
+
+def test_typing_during_an_answer_keeps_the_text(server, browser):
+    tab = Tab(browser, server.url)
+    tab.send(TRAMWAY)
+    tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
+    tab.box.press_sequentially(STATIONS, delay=40)
+    tab.wait_answers(1)
+    tab.page.wait_for_timeout(500)  # any late update of the page would land now
+    assert tab.box.input_value() == STATIONS
+    assert "13 septembre 2025" in tab.page.inner_text("#ancre-chat")
+    tab.close()
+
+
+def test_a_second_question_is_not_lost(server, browser):
+    tab = Tab(browser, server.url)
+    tab.send(TRAMWAY)
+    tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
+    tab.send(BAKERY)
+    pending = tab.page.wait_for_selector("#ancre-chat .ancre-pending", timeout=WAIT_MS)
+    assert BAKERY in pending.inner_text()
+    assert tab.box.input_value() == ""  # accepted: only then is the box emptied
+    tab.wait_answers(2)
+    assert tab.questions() == [TRAMWAY, BAKERY]
+    answers = tab.page.locator("#ancre-chat .ancre-bot").all_inner_texts()
+    assert "13 septembre 2025" in answers[0] and "Fournil" in answers[1]
+    tab.close()
+
+
+def test_the_draft_is_never_shown_only_the_stages(server, browser):
+    """The scripted model drafts '10,5 millions' for the follow-up; verification drops it."""
+    tab = Tab(browser, server.url)
+    tab.ask(TRAMWAY)
+    seen: list[str] = []
+    tab.send(STATIONS)
+    for _ in range(40):
+        seen.append(tab.page.inner_text("#ancre-chat"))
+        tab.page.wait_for_timeout(50)
+    tab.wait_answers(2)
+    seen.append(tab.page.inner_text("#ancre-chat"))
+    assert not [s for s in seen if "10,5" in s]
+    assert any("Rédaction" in s or "Recherche" in s for s in seen)
+    tab.close()
+
+
+def test_reload_restores_the_conversation_with_its_sources(server, browser):
+    tab = Tab(browser, server.url)
+    tab.ask(TRAMWAY)
+    tab.ask(STATIONS)
+    tab.page.reload()
+    tab.page.wait_for_function(
+        "() => document.querySelectorAll('#ancre-chat .ancre-turn').length === 2", timeout=WAIT_MS
+    )
+    assert tab.questions() == [TRAMWAY, STATIONS]
+    tab.page.locator("#ancre-chat .ancre-card").first.click()
+    sheet = tab.page.locator("#ancre-sheet")
+    assert sheet.is_visible() and "13 septembre 2025" in sheet.locator("mark").inner_text()
+    tab.page.keyboard.press("Escape")
+    assert not sheet.is_visible()
+    tab.close()
+
+
+def test_the_sidebar_reopens_renames_and_deletes_conversations(server, browser):
+    tab = Tab(browser, server.url)
+    tab.ask(TRAMWAY)
+    tab.page.click("#ancre-new")
+    tab.page.wait_for_selector("#ancre-chat .ancre-empty", timeout=WAIT_MS)
+    tab.ask(BAKERY)
+    listed = tab.page.locator("#ancre-conversations label")
+    assert listed.count() == 2 and BAKERY[:40] in listed.first.inner_text()
+    listed.nth(1).click()  # the older one
+    tab.page.wait_for_function(
+        "(q) => document.querySelector('#ancre-chat').innerText.includes(q)", arg=TRAMWAY
+    )
+    assert tab.questions() == [TRAMWAY]
+    tab.page.fill("#ancre-rename-box textarea", "Le tramway")
+    tab.page.click("#ancre-rename")
+    tab.page.wait_for_function(
+        "() => document.querySelector('#ancre-conversations').innerText.includes('Le tramway')"
+    )
+    tab.page.click("#ancre-delete")
+    confirm = tab.page.wait_for_selector("#ancre-delete-confirm", state="visible")
+    assert "Le tramway" in confirm.inner_text()
+    tab.page.click("#ancre-delete-yes")
+    tab.page.wait_for_selector("#ancre-chat .ancre-empty", timeout=WAIT_MS)
+    tab.page.wait_for_function(
+        "() => document.querySelectorAll('#ancre-conversations label').length === 1"
+    )
+    assert "Le tramway" not in tab.page.inner_text("#ancre-conversations")
+    tab.close()
+
+
+def test_stop_keeps_the_question_and_the_typed_text(server, browser):
+    tab = Tab(browser, server.url)
+    tab.send(TRAMWAY)
+    tab.page.wait_for_selector("#ancre-stop", state="visible", timeout=WAIT_MS)
+    tab.box.fill("une question pas finie")
+    tab.page.click("#ancre-stop")
+    tab.page.wait_for_selector("#ancre-chat .ancre-stopped", timeout=WAIT_MS)
+    assert tab.box.input_value() == "une question pas finie"
+    assert tab.questions() == [TRAMWAY]
+    tab.page.click("#ancre-chat .ancre-regen")  # Retry
+    tab.wait_answers(1)
+    assert "13 septembre 2025" in tab.page.inner_text("#ancre-chat")
+    tab.close()
+
+
+def test_a_too_long_question_stays_in_the_box_with_the_reason(server, browser):
+    tab = Tab(browser, server.url)
+    long = "Pourquoi " + "vraiment " * 60 + "?"
+    tab.send(long)
+    tab.page.wait_for_function(
+        "() => /trop longue/.test(document.querySelector('#ancre-hint').innerText)"
+    )
+    assert tab.box.input_value() == long  # nothing cut, nothing sent
+    assert "300 au plus" in tab.page.inner_text("#ancre-hint")
+    assert tab.questions() == []
+    tab.close()
+
+
+def test_examples_and_copy_and_regenerate(server, browser):
+    tab = Tab(browser, server.url)
+    assert "14 articles indexés" in tab.page.inner_text("#ancre-summary")
+    tab.page.locator("#ancre-chat .ancre-example").first.click()
+    tab.wait_answers(1)
+    assert tab.questions() == [TRAMWAY]
+    copy = tab.page.locator("#ancre-chat .ancre-copy").first
+    assert "Le samedi 13 septembre 2025" in copy.get_attribute("data-copy")
+    tab.page.locator("#ancre-chat .ancre-regen").first.click()
+    tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
+    tab.wait_answers(1)
+    assert tab.questions() == [TRAMWAY]  # answered again in place
+    tab.close()
+
+
+def test_upload_indexes_at_once_and_a_refused_file_gets_one_readable_line(
+    server, browser, tmp_path
+):
+    article = tmp_path / "Pont de Zorglub.txt"
+    article.write_text(
+        "Le pont de Zorglub rouvre\n\nLe pont de Zorglub rouvre lundi après huit mois de "
+        "travaux, a annoncé la mairie.",
+        encoding="utf-8",
+    )
+    binary = tmp_path / "binaire.txt"
+    binary.write_bytes(bytes(range(256)) * 8)
+    tab = Tab(browser, server.url)
     page = tab.page
-    text = tab.ask(TRAMWAY)
-    assert "13 septembre 2025" in text, text
-    assert ("Réponse générée" in text) or ("Réponse extractive" in text), text
-    links = page.locator('#ancre-chat .message.bot a[href^="#ancre-src-"]')
-    assert links.count() >= 1, page.inner_html("#ancre-chat")
-    label = links.first.inner_text().strip()
-    assert label.startswith("[") and label.endswith("]") and label[1:-1].isdigit(), label
-    anchor = links.first.get_attribute("href")
-    source = page.locator(f"#ancre-sources {anchor}")
-    assert source.count() == 1
-    source_text = source.inner_text()
-    assert "tramway" in source_text.lower() and "Bellerive" in source_text
-    assert "lecho-de-loire.example" in source_text
-    assert "13 septembre 2025" in source.locator("mark").first.inner_text()
-
-    page.evaluate("window.scrollTo(0, 0)")
-    shot = _save(page, tmp_path, "chat.png")
-    target = os.environ.get("ANCRE_SCREENSHOT")
-    if target:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
-
-    # the citation link jumps to its source in the panel
-    links.first.click()
-    page.wait_for_function("(id) => location.hash === id", arg=anchor, timeout=5_000)
-    assert page.evaluate("document.querySelector(':target')?.id") == anchor[1:]
-    assert source.is_visible()
-    _save(page, tmp_path, "chat-after-click.png")
-    assert tab.problems == []
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#ancre-files input[type=file]", [str(article), str(binary)])
+    page.wait_for_selector("#ancre-report .ancre-status", timeout=WAIT_MS)
+    lines = page.locator("#ancre-report .ancre-status").all_inner_texts()
+    assert len(lines) == 2, lines
+    good = next(x for x in lines if "Pont" in x)
+    bad = next(x for x in lines if "binaire" in x)
+    assert "ajouté" in good
+    assert "refusé : fichier binaire, pas du texte" in bad
+    assert str(tmp_path) not in bad and "uploads" not in bad and "/" not in bad
+    assert [p.name for p in (server.index_dir / "uploads").iterdir()] == ["Pont-de-Zorglub.txt"]
+    page.locator("#ancre-search textarea").press_sequentially("zorglub", delay=30)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#ancre-library tbody tr').length === 1"
+    )
+    row = page.locator("#ancre-library tbody tr").first
+    assert "Le pont de Zorglub rouvre" in row.inner_text()  # a .txt's title: its first line
+    row.locator(".ancre-remove").click()
+    confirm = page.wait_for_selector("#ancre-remove-confirm", state="visible")
+    assert "Le pont de Zorglub rouvre" in confirm.inner_text()
+    page.click("#ancre-remove-yes")
+    page.wait_for_function(
+        "() => /retiré de l’index/.test(document.querySelector('#ancre-removed').innerText)"
+    )
+    assert "Le pont de Zorglub rouvre" in page.inner_text("#ancre-removed")
+    assert not any((server.index_dir / "uploads").iterdir())
     tab.close()
 
 
-def test_abstention_shows_closest_passages(server, playwright_browser, tmp_path):
-    tab = Page(playwright_browser, server["url"])
-    text = tab.ask("Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?")
-    assert "Abstention" in text and "⚠" in text, text
-    panel = tab.page.inner_text("#ancre-sources")
-    assert "Passages les plus proches" in panel
-    assert tab.page.locator("#ancre-sources .ancre-source").count() >= 1
-    _save(tab.page, tmp_path, "abstention.png")
-    assert tab.problems == []
+def test_phone_layout_keeps_send_and_sources_reachable(server, browser, tmp_path):
+    tab = Tab(browser, server.url, width=390, height=844)
+    page = tab.page
+    send = page.locator("#ancre-send").bounding_box()
+    assert send["y"] >= 0 and send["y"] + send["height"] <= 844 and send["x"] + send["width"] <= 390
+    shot(page, tmp_path, "screenshot-phone-empty.png")
+    tab.ask(TRAMWAY)
+    first = page.locator("#ancre-chat .ancre-user").first.bounding_box()
+    chat = page.locator("#ancre-chat").bounding_box()
+    assert first["y"] >= chat["y"]  # nothing hides the first message
+    page.locator("#ancre-chat .ancre-chip").first.click()
+    panel = page.locator("#ancre-sheet .ancre-sheet-panel")
+    box = panel.bounding_box()
+    assert panel.is_visible() and box["y"] > 0 and box["y"] + box["height"] <= 845
+    assert "13 septembre 2025" in panel.locator("mark").inner_text()
+    shot(page, tmp_path, "screenshot-phone-source.png")
+    page.click("#ancre-sheet .ancre-sheet-close")
+    send = page.locator("#ancre-send").bounding_box()
+    assert send["y"] + send["height"] <= 844
     tab.close()
 
 
-def test_two_tabs_have_their_own_conversations(server, playwright_browser):
-    a = Page(playwright_browser, server["url"])
-    b = Page(playwright_browser, server["url"])
-    try:
-        a.ask(TRAMWAY)
-        b.ask(
-            "Quelle boulangerie a remporté le Grand Prix départemental de la baguette "
-            "de tradition ?"
-        )
-        follow = a.ask("Et combien de stations desservira-t-elle ?")
-        asked_a = a.page.locator("#ancre-chat .message.user").all_inner_texts()
-        asked_b = b.page.locator("#ancre-chat .message.user").all_inner_texts()
-        assert len(asked_a) == 2 and "tramway" in asked_a[0] and "stations" in asked_a[1]
-        assert len(asked_b) == 1 and "boulangerie" in asked_b[0]
-        assert "boulangerie" not in a.page.inner_text("#ancre-chat")
-        assert "Fournil" in b.page.inner_text("#ancre-sources")
-        assert follow  # the follow-up was answered in A's conversation
-        # a new conversation in A empties A only
-        a.page.click("#ancre-new")
-        a.page.wait_for_function(
-            "() => document.querySelectorAll('#ancre-chat .message').length === 0", timeout=10_000
-        )
-        assert b.page.locator("#ancre-chat .message.user").count() == 1
-        assert a.problems == [] and b.problems == []
-    finally:
-        a.close()
-        b.close()
+def test_one_language_per_page_with_a_switch(server, browser):
+    tab = Tab(browser, server.url, locale="en-US")
+    page = tab.page
+    assert page.locator("#ancre-send").inner_text().strip() == "Send"
+    page.get_by_role("tab", name="Documents").click()
+    assert "Drop File Here" in page.inner_text("#ancre-files")  # Gradio's own strings too
+    page.get_by_role("tab", name="Chat").click()
+    tab.ask(TRAMWAY)
+    assert "Checked" in page.inner_text("#ancre-chat")
+    open_sidebar(page)
+    page.get_by_label("Français").check()
+    page.wait_for_function(
+        "() => document.querySelector('#ancre-send')?.innerText.trim() === 'Envoyer'",
+        timeout=WAIT_MS,
+    )
+    page.wait_for_selector("#ancre-chat .ancre-turn", timeout=WAIT_MS)
+    assert "Vérifiée" in page.inner_text("#ancre-chat")  # the conversation came along
+    page.get_by_role("tab", name="Documents").click()
+    assert "Déposez le fichier ici" in page.inner_text("#ancre-files")
+    tab.close()
 
 
-def test_uploaded_article_is_indexed_and_shown_escaped(server, playwright_browser, tmp_path):
-    """Index tab: upload an article full of HTML/Markdown traps, rebuild, ask about it:
-    nothing runs, nothing is fetched, the traps are shown as text."""
+def test_hostile_documents_stay_inert(server, browser, tmp_path):
     evil = tmp_path / "Festival Zorglub <évènement>.md"
     evil.write_text(EVIL_ARTICLE, encoding="utf-8")
-    tab = Page(playwright_browser, server["url"])
+    tab = Tab(browser, server.url)
     page = tab.page
-    page.get_by_role("tab", name="Index").click()
-    page.wait_for_selector("#ancre-stats", timeout=10_000)
-    page.wait_for_function(
-        "() => /Documents/.test(document.querySelector('#ancre-stats').innerText)", timeout=30_000
-    )
+    page.get_by_role("tab", name="Documents").click()
     page.set_input_files("#ancre-files input[type=file]", str(evil))
-    page.wait_for_function(
-        "() => /Festival/.test(document.querySelector('#ancre-files').innerText)", timeout=30_000
-    )
-    page.click("#ancre-build")
-    page.wait_for_function(
-        "() => /Index à jour|Échec|Rien/.test(document.querySelector('#ancre-report').innerText)",
-        timeout=ANSWER_TIMEOUT_S * 1000,
-    )
-    report = page.inner_text("#ancre-report")
-    assert "1 ajouté" in report, report
-    stored = list((server["index_dir"] / "uploads").iterdir())
-    assert [p.name for p in stored] == ["Festival-Zorglub-evenement.md"]
-    _save(page, tmp_path, "index-tab.png")
-
+    page.wait_for_selector("#ancre-report .ancre-status", timeout=WAIT_MS)
+    assert "ajouté" in page.inner_text("#ancre-report")
     page.get_by_role("tab", name="Chat").click()
     text = tab.ask("Quand aura lieu le festival de Zorglubville ?")
-    assert "3 mars 2031" in text, text
-    sources = page.inner_text("#ancre-sources")
-    assert "<script>window.__xss=2</script>" in sources
-    assert '<img src=x onerror="window.__xss=3">' in sources
+    assert "3 mars 2031" in text
+    page.locator("#ancre-chat .ancre-card").last.click()
+    sheet = page.inner_text("#ancre-sheet")
+    assert "<script>window.__xss=2</script>" in sheet and "${7*7}" in sheet
     assert page.evaluate("window.__xss") is None
-    assert page.locator("#ancre-chat img, #ancre-sources img").count() == 0
-    assert page.locator("#ancre-chat script, #ancre-sources script").count() == 0
+    assert page.locator("#ancre-chat img, #ancre-sheet img, #ancre-library img").count() == 0
+    assert page.locator("#ancre-chat script, #ancre-sheet script").count() == 0
     hrefs = page.eval_on_selector_all(
-        "#ancre-chat a, #ancre-sources a", "els => els.map(e => e.getAttribute('href') || '')"
+        "#ancre-chat a, #ancre-sheet a, #ancre-library a", "els => els.map(e => e.href)"
     )
-    assert not [h for h in hrefs if h.lower().startswith("javascript")], hrefs
-    _save(page, tmp_path, "escaped.png")
-    assert tab.problems == []
+    assert not [h for h in hrefs if not h.startswith("https://")], hrefs
+    tab.close()
+    (server.index_dir / "uploads" / "Festival-Zorglub-evenement.md").unlink()
+
+
+def test_two_browsers_have_their_own_conversations(server, browser):
+    a = Tab(browser, server.url)
+    b = Tab(browser, server.url)
+    a.ask(TRAMWAY)
+    b.ask(BAKERY)
+    a.ask(STATIONS)
+    assert a.questions() == [TRAMWAY, STATIONS] and b.questions() == [BAKERY]
+    for tab in (a, b):
+        open_sidebar(tab.page)
+    assert BAKERY[:30] not in a.page.inner_text("#ancre-conversations")
+    assert TRAMWAY[:30] not in b.page.inner_text("#ancre-conversations")
+    a.close()
+    b.close()
+
+
+def test_gradio_client_asks_through_the_named_endpoint(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/ask", "/documents"}
+    answer = client.predict(TRAMWAY, 0, "", None, api_name="/ask")
+    assert answer["short_answer"].startswith("Le samedi 13 septembre 2025")
+    assert answer["mode"] == "generated" and answer["citations"][0]["sentence"]
+    assert {"text", "passages", "abstained", "timings"} <= set(answer)
+    docs = client.predict("tramway", api_name="/documents")
+    assert len(docs) == 1 and "tramway" in docs[0]["title"]
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    chat = start(tmp_path_factory.mktemp("auth"), auth=[("alice", "s3cret"), ("bob", "b0b")])
+    yield chat
+    chat.close()
+
+
+def test_the_api_honours_auth(auth_server):
+    from gradio_client import Client
+
+    with pytest.raises(Exception):  # noqa: B017 - gradio_client's error differs by version
+        Client(auth_server.url, verbose=False)
+    request = urllib.request.Request(auth_server.url + "gradio_api/info")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    client = Client(auth_server.url, auth=("alice", "s3cret"), verbose=False)
+    answer = client.predict(TRAMWAY, 0, "none", None, api_name="/ask")
+    assert answer["mode"] == "extractive" and "13 septembre 2025" in json.dumps(answer)
+
+
+def test_under_auth_conversations_follow_the_user(auth_server, browser):
+    """Alice's conversation is in her sidebar on another browser; Bob's sidebar is empty."""
+    first = Tab(browser, auth_server.url, login=("alice", "s3cret"))
+    first.ask(TRAMWAY)
+    first.close()
+    for user, password, sees in (("alice", "s3cret", True), ("bob", "b0b", False)):
+        other = Tab(browser, auth_server.url, login=(user, password))
+        open_sidebar(other.page)
+        assert (TRAMWAY[:30] in other.page.inner_text("#ancre-conversations")) is sees
+        other.close()
+
+
+def test_a_new_question_scrolls_into_view(server, browser):
+    tab = Tab(browser, server.url)
+    tab.ask(TRAMWAY)
+    tab.ask(BAKERY)
+    tab.page.evaluate("document.querySelector('#ancre-chat').scrollTop = 0")
+    tab.send(STATIONS)
+    tab.wait_answers(3)
+    tab.page.wait_for_timeout(600)  # smooth scrolling
+    chat = tab.page.locator("#ancre-chat").bounding_box()
+    asked = tab.page.locator("#ancre-chat .ancre-user").last.bounding_box()
+    assert chat["y"] <= asked["y"] and asked["y"] + asked["height"] <= chat["y"] + chat["height"]
     tab.close()

@@ -47,10 +47,8 @@ def test_index_commands_and_ask(tmp_path, capsys):
     answer = json.loads(capsys.readouterr().out)
     assert answer["mode"] == "extractive" and answer["citations"]
     assert "74 500" in answer["text"]
-    assert (
-        main(["index", "remove", "canicule-record-port-joubert.txt", "nope", "--index-dir", idx])
-        == 3
-    )
+    canicule = str(ARTICLES / "canicule-record-port-joubert.txt")  # a file names its documents
+    assert main(["index", "remove", canicule, "nope", "--index-dir", idx]) == 3
     captured = capsys.readouterr()
     assert "1 removed" in captured.out and "not in the index: nope" in captured.err
 

@@ -1,27 +1,32 @@
-"""`ancre eval`: metric functions (no model), SQuAD reading, --compare, and one end-to-end
-retrieval-only run on a tiny SQuAD file (real embedding model: slow)."""
+"""`ancre eval`: question readers, metrics, summary, comparison, calibration and
+``evaluate`` itself over the tiny index with fakes; one end-to-end CLI run on a tiny SQuAD
+file with the real embedding model (slow)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import dataclass
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
-from ancre.qa import evaluate as ev
+from ancre.qa import Answerer, AnswerSettings, Citation, Retriever
+from ancre.qa.measure import calibrate, metrics, report
+from ancre.qa.measure.evaluate import evaluate, index_info
+from ancre.qa.measure.metrics import Row, summarize
+from ancre.qa.measure.questions import (
+    Question,
+    load_questions,
+    read_questions,
+    sample,
+    write_corpus,
+)
+from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
-
-@dataclass
-class P:
-    doc_id: str
-    text: str
-
-
-@dataclass
-class C:
-    text: str
-
+TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
+FESTIVAL = "Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis en 2025 ?"
+OFF_TOPIC = "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?"
 
 SQUAD = {
     "version": "v2.0",
@@ -84,93 +89,116 @@ SQUAD = {
 }
 
 
+def _cite(text: str) -> Citation:
+    return Citation(1, "d", "t", "", "", 1, text, text, 0, len(text))
+
+
 # ---- normalisation and hits
 
 
 def test_contains_answer_folds_case_accents_apostrophes_and_spaces():
-    assert ev.contains_answer("Le coût : 8,6 MILLIONS  d’EUROS.", ["8,6 millions d'euros"])
-    assert ev.contains_answer("à l'ÉLYSÉE", ["elysee"])
-    assert ev.contains_answer("Benoit\u00a0XVI a dit", ["Benoît XVI"])
-    assert not ev.contains_answer("en 1824", ["18"])  # word boundaries
-    assert not ev.contains_answer("rien", [])
-    assert not ev.contains_answer("rien", ["  "])
+    assert metrics.contains_answer("Le coût : 8,6 MILLIONS  d’EUROS.", ["8,6 millions d'euros"])
+    assert metrics.contains_answer("à l'ÉLYSÉE", ["elysee"])
+    assert metrics.contains_answer("Benoit\u00a0XVI a dit", ["Benoît XVI"])
+    assert not metrics.contains_answer("en 1824", ["18"])  # word boundaries
+    assert not metrics.contains_answer("rien", [])
+    assert not metrics.contains_answer("rien", ["  "])
 
 
 def test_hit_rank_needs_the_gold_document_and_an_answer():
     passages = [
-        P("other", "Syriam était le port"),
-        P("d1", "sans réponse"),
-        P("d1", "Rangoun avait remplacé SYRIAM"),
+        make_passage("Syriam était le port", 1, doc_id="other"),
+        make_passage("sans réponse", 2, doc_id="d1"),
+        make_passage("Rangoun avait remplacé SYRIAM", 3, doc_id="d1"),
     ]
-    assert ev.hit_rank(passages, "d1", ["Syriam"]) == 3
-    assert ev.hit_rank(passages, "d2", ["Syriam"]) is None
-    assert ev.hit_rank(passages, "d1", []) is None
+    assert metrics.hit_rank(passages, "d1", ["Syriam"]) == 3
+    assert metrics.hit_rank(passages, "d2", ["Syriam"]) is None
+    assert metrics.hit_rank(passages, "d1", []) is None
 
 
 def test_recall_and_mrr():
     ranks = [1, 3, None, 7]
-    assert ev.recall_at(ranks, 1) == 0.25
-    assert ev.recall_at(ranks, 5) == 0.5
-    assert ev.recall_at(ranks, 10) == 0.75
-    assert ev.mrr(ranks) == pytest.approx((1 + 1 / 3 + 1 / 7) / 4)
-    assert ev.recall_at([], 5) is None and ev.mrr([]) is None
+    assert metrics.recall_at(ranks, 1) == 0.25
+    assert metrics.recall_at(ranks, 5) == 0.5
+    assert metrics.recall_at(ranks, 10) == 0.75
+    assert metrics.mrr(ranks) == pytest.approx((1 + 1 / 3 + 1 / 7) / 4)
+    assert metrics.recall_at([], 5) is None and metrics.mrr([]) is None
 
 
 def test_token_recall_best_gold():
-    assert ev.token_recall("Le samedi 13 septembre 2025", ["13 septembre 2025"]) == 1.0
-    assert ev.token_recall("en septembre", ["13 septembre 2025", "septembre"]) == 1.0
-    assert ev.token_recall("le 13 septembre", ["samedi 13 septembre 2025"]) == 0.5
-    assert ev.token_recall("rien", ["Élysée"]) == 0.0
+    assert metrics.token_recall("Le samedi 13 septembre 2025", ["13 septembre 2025"]) == 1.0
+    assert metrics.token_recall("en septembre", ["13 septembre 2025", "septembre"]) == 1.0
+    assert metrics.token_recall("le 13 septembre", ["samedi 13 septembre 2025"]) == 0.5
+    assert metrics.token_recall("rien", ["Élysée"]) == 0.0
 
 
-def test_citation_precision():
-    cites = [C("La rénovation a coûté 8,6 millions d’euros."), C("Le pont mesure 180 m.")]
-    assert ev.citation_precision(cites, ["8,6 millions d'euros"]) == 0.5
-    assert ev.citation_hits(cites, ["180 m"]) == (1, 2)
-    assert ev.citation_precision([], ["x"]) is None
+def test_citation_hits():
+    cites = [_cite("La rénovation a coûté 8,6 millions d’euros."), _cite("Le pont mesure 180 m.")]
+    assert metrics.citation_hits(cites, ["8,6 millions d'euros"]) == (1, 2)
+    assert metrics.citation_hits(cites, ["180 m"]) == (1, 2)
+    assert metrics.citation_hits([], ["x"]) == (0, 0)
 
 
-def test_percentile_and_auc_and_thresholds():
-    assert ev.percentile([1.0, 2.0, 3.0], 50) == 2.0
-    assert ev.percentile([], 50) is None
-    assert ev.auc([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]) == 1.0
-    assert ev.auc([0.5, 0.5], [1, 0]) == 0.5
-    assert ev.auc([0.1, 0.2], [1, 1]) is None
-    table = ev.threshold_table([0.9, 0.45, 0.2, 0.6], [1, 1, 0, 0], [0.3, 0.5, 0.7])
+def test_percentile_and_fmt():
+    assert report.percentile([1.0, 2.0, 3.0], 50) == 2.0
+    assert report.percentile([], 50) is None
+    assert report.fmt(None) == "-" and report.fmt(12) == "12"
+    assert report.fmt(0.5) == "0.500" and report.fmt(0.0123, "s") == "12.3 ms"
+    assert report.fmt(2.5, "s") == "2.50 s" and report.fmt(1234.5, "KiB") == "1,234 KiB"
+    assert report.fmt_delta(-0.25) == "-0.250" and report.fmt_delta(3) == "+3"
+
+
+# ---- calibration numerics
+
+
+def test_auc_and_thresholds():
+    assert calibrate.auc([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]) == 1.0
+    assert calibrate.auc([0.5, 0.5], [1, 0]) == 0.5
+    assert calibrate.auc([0.1, 0.2], [1, 1]) is None
+    table = calibrate.threshold_table([0.9, 0.45, 0.2, 0.6], [1, 1, 0, 0], [0.3, 0.5, 0.7])
     assert table[0] == {"threshold": 0.3, "abstention": 0.5, "false_abstention": 0.0}
     assert table[1]["false_abstention"] == 0.5
-    assert ev.suggest_threshold(table, 0.1)["threshold"] == 0.3
-    assert ev.suggest_threshold(table, 0.0) == table[0]
+    assert calibrate.suggest_threshold(table, 0.1)["threshold"] == 0.3
+    assert calibrate.suggest_threshold(table, 0.0) == table[0]
 
 
 def test_fit_logistic_separates_classes():
-    import numpy as np
-
     rng = np.random.default_rng(0)
     x = np.vstack([rng.normal(1.0, 0.3, (50, 2)), rng.normal(0.0, 0.3, (50, 2))])
     y = np.array([1] * 50 + [0] * 50)
-    w, b = ev.fit_logistic(x, y)
+    w, b = calibrate.fit_logistic(x, y)
     scores = 1 / (1 + np.exp(-(x @ w + b)))
     assert w[0] > 0 and w[1] > 0
-    assert ev.auc(scores, y) > 0.95
+    assert calibrate.auc(scores, y) > 0.95
 
 
-def test_sample_is_reproducible_and_keeps_order():
-    qs = [ev.Question(str(i), f"q{i}", [], "", True) for i in range(20)]
-    a, b = ev.sample(qs, 5, 1), ev.sample(qs, 5, 1)
-    assert [q.id for q in a] == [q.id for q in b]
-    assert [int(q.id) for q in a] == sorted(int(q.id) for q in a)
-    assert ev.sample(qs, 50, 1) == qs
-    assert ev.sample(qs, None, 1) == qs
+def test_fit_logistic_weighs_both_classes_equally():
+    """With 90 negatives and 10 positives on one feature, the balanced fit puts the
+    decision boundary between the classes, not past the minority one."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0.0, 1.0, 90), rng.normal(2.0, 1.0, 10)])[:, None]
+    y = np.array([0] * 90 + [1] * 10)
+    w, b = calibrate.fit_logistic(x, y)
+    boundary = -b / w[0]
+    assert 0.5 < boundary < 1.5
 
 
 # ---- reading
 
 
+def test_sample_is_reproducible_and_keeps_order():
+    qs = [Question(str(i), f"q{i}", [], "", True) for i in range(20)]
+    a, b = sample(qs, 5, 1), sample(qs, 5, 1)
+    assert [q.id for q in a] == [q.id for q in b]
+    assert [int(q.id) for q in a] == sorted(int(q.id) for q in a)
+    assert sample(qs, 50, 1) == qs
+    assert sample(qs, None, 1) == qs
+
+
 def test_read_squad_builds_corpus_and_questions(tmp_path):
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")
-    questions, docs = ev.read_questions(path)
+    questions, docs = read_questions(path)
     assert [d["id"] for d in docs] == ["pont-suspendu-de-montclar", "festival-rives-rythmes"]
     assert docs[0]["title"] == "Pont suspendu de Montclar"
     assert docs[0]["text"].count("\n\n") == 1 and "180 mètres" in docs[0]["text"]
@@ -179,11 +207,11 @@ def test_read_squad_builds_corpus_and_questions(tmp_path):
     assert by_id["q1"].answers == ["8,6 millions d'euros"] and by_id["q1"].answerable
     assert not by_id["q3"].answerable and by_id["q3"].answers == ["2 euros"]
     assert by_id["q4"].doc_id == "festival-rives-rythmes"
-    corpus = ev.write_corpus(docs, tmp_path / "corpus", path.stem)
+    corpus = write_corpus(docs, tmp_path / "corpus", path.stem)
     lines = corpus.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["id"] for x in lines] == [d["id"] for d in docs]
     mtime = corpus.stat().st_mtime_ns
-    assert ev.write_corpus(docs, tmp_path / "corpus", path.stem) == corpus
+    assert write_corpus(docs, tmp_path / "corpus", path.stem) == corpus
     assert corpus.stat().st_mtime_ns == mtime  # unchanged content is not rewritten
 
 
@@ -195,43 +223,48 @@ def test_read_jsonl_questions(tmp_path):
         '{"question": "Quoi ?", "answers": "Ça", "doc_id": "e", "answerable": false}\n',
         encoding="utf-8",
     )
-    questions, docs = ev.read_questions(path)
+    questions, docs = read_questions(path)
     assert docs == []
     assert [q.id for q in questions] == ["a", "q:3"]
     assert questions[1].answers == ["Ça"] and not questions[1].answerable
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{oops\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 1"):
-        ev.read_questions(bad)
+        read_questions(bad)
+
+
+def test_load_questions_samples_per_file_and_writes_squad_articles(tmp_path):
+    squad = tmp_path / "mini.json"
+    squad.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")
+    lines = tmp_path / "more.jsonl"
+    lines.write_text(
+        "".join(json.dumps({"id": f"m{i}", "question": f"Q{i} ?"}) + "\n" for i in range(5)),
+        encoding="utf-8",
+    )
+    questions, corpora = load_questions([squad, lines], limit=2, seed=0)
+    assert [q.file for q in questions] == ["mini.json"] * 2 + ["more.jsonl"] * 2
+    assert corpora == []  # no folder: the articles are not written
+    _, corpora = load_questions([squad], corpus_folder=tmp_path / "eval-corpus")
+    assert corpora == [tmp_path / "eval-corpus" / "mini.jsonl"] and corpora[0].is_file()
+    with pytest.raises(ValueError, match="no such question file"):
+        load_questions([tmp_path / "missing.jsonl"])
 
 
 # ---- summary and compare
 
 
-def _row(qid, rank=None, answerable=True, **full):
-    row = {
-        "id": qid,
-        "file": "f",
-        "question": f"question {qid}",
-        "doc_id": "d",
-        "answerable": answerable,
-        "answers": ["x"],
-        "hit_rank": rank,
-        "retrieved": [],
-        "search_s": 0.01,
-        "evidence": None,
-        "error": "",
-        "answer": None,
-        "mode": None,
-        "abstained": None,
-        "contains_answer": None,
-        "token_recall": None,
-        "citations": None,
-        "good_citations": None,
-        "timings": {},
-    }
-    row.update(full)
-    return row
+def _row(qid, rank=None, answerable=True, **full) -> Row:
+    return Row(
+        id=qid,
+        file="f",
+        question=f"question {qid}",
+        doc_id="d",
+        answerable=answerable,
+        answers=["x"],
+        hit_rank=rank,
+        search_s=0.01,
+        **full,
+    )
 
 
 def test_summarize_full_rows():
@@ -276,9 +309,10 @@ def test_summarize_full_rows():
             good_citations=0,
             timings={"total": 0.3, "first_token": 0.3},
         ),
+        _row("5", 1, error="the question is empty"),
     ]
-    s = ev.summarize(rows)
-    assert (s["questions"], s["answerable"], s["unanswerable"]) == (4, 2, 2)
+    s = summarize(rows)
+    assert (s["questions"], s["answerable"], s["unanswerable"], s["errors"]) == (5, 2, 2, 1)
     assert s["recall@1"] == 0.5 and s["mrr"] == 0.5
     assert s["answer_contains"] == 0.5 and s["token_recall"] == 0.5
     assert s["citation_precision"] == 0.5
@@ -286,7 +320,7 @@ def test_summarize_full_rows():
     assert s["abstention"] == 0.5 and s["false_abstention"] == 0.5
     assert s["modes"] == {"abstained": 2, "generated": 1, "extractive": 1}
     assert s["latency_p50_s"] == pytest.approx(0.2)
-    text = ev.format_summary(s, "title")
+    text = report.format_summary(s, "title")
     assert "citation precision" in text and "generated 1" in text
 
 
@@ -296,39 +330,45 @@ def test_summarize_retrieval_only_predicts_abstention():
         _row("2", None, evidence=0.3),
         _row("3", None, answerable=False, evidence=0.2),
     ]
-    s = ev.summarize(rows, threshold=0.5)
+    s = summarize(rows, threshold=0.5)
     assert s["recall@1"] == 0.0 and s["recall@5"] == 0.5
     assert s["evidence_abstention"] == 1.0 and s["evidence_false_abstention"] == 0.5
     assert "answer_contains" not in s
 
 
+def _run(rows: list[Row]) -> dict:
+    from dataclasses import asdict
+
+    return {"summary": summarize(rows), "settings": {}, "rows": [asdict(r) for r in rows]}
+
+
 def test_compare_lists_changed_questions(tmp_path, capsys):
     from ancre.ui.cli import main
 
-    a_rows = [
-        _row("1", 1),
-        _row("2", 7),
-        _row("3", 2, mode="generated", abstained=False, contains_answer=True),
-        _row("4", 1),  # retrieval only in A: its answer status is not a change
-    ]
-    b_rows = [
-        _row("1", 2),
-        _row("2", 3),
-        _row("3", 2, mode="abstained", abstained=True, contains_answer=False),
-        _row("4", 1, mode="generated", abstained=False, contains_answer=True),
-    ]
-    a = {"summary": ev.summarize(a_rows), "settings": {}, "rows": a_rows}
-    b = {"summary": ev.summarize(b_rows), "settings": {}, "rows": b_rows}
-    text = ev.compare(a, b, "base", "new")
+    a = _run(
+        [
+            _row("1", 1),
+            _row("2", 7),
+            _row("3", 2, mode="generated", abstained=False, contains_answer=True),
+            _row("4", 1),  # retrieval only in A: its answer status is not a change
+        ]
+    )
+    b = _run(
+        [
+            _row("1", 2),
+            _row("2", 3),
+            _row("3", 2, mode="abstained", abstained=True, contains_answer=False),
+            _row("4", 1, mode="generated", abstained=False, contains_answer=True),
+        ]
+    )
+    text = report.compare(a, b, "base", "new")
     recall1 = next(line for line in text.splitlines() if "recall@1 " in line)
     assert recall1.split()[-3:] == ["0.500", "0.250", "-0.250"]
     assert "2 of 4 common questions changed" in text
     assert "2: hit@7 -> hit@3" in text
     assert "3: hit@2 correct -> hit@2 abstained" in text
     assert "\n  1:" not in text  # hit@1 -> hit@2 stays a hit within 5
-    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
-    pa.write_text(json.dumps(a), encoding="utf-8")
-    pb.write_text(json.dumps(b), encoding="utf-8")
+    pa, pb = report.write_json(tmp_path / "a.json", a), report.write_json(tmp_path / "b.json", b)
     assert main(["eval", "--compare", str(pa), str(pb)]) == 0
     out = capsys.readouterr().out
     assert "retrieval recall@5" in out and "changed status" in out
@@ -341,25 +381,98 @@ def test_eval_needs_questions(capsys):
     assert "question files" in capsys.readouterr().err
 
 
-def test_calibrate_needs_both_kinds(tmp_path, capsys):
-    path = tmp_path / "q.jsonl"
-    path.write_text(
-        '{"question": "Qui ?", "answers": ["x"], "answerable": true}\n', encoding="utf-8"
-    )
-    settings = ev.Settings(index_dir=str(tmp_path / "none"))
-    args = argparse.Namespace(
-        questions=[str(path)],
-        corpus=None,
-        limit=None,
-        seed=0,
-        compare=None,
-        calibrate=True,
-        retrieval_only=False,
-        json_out=None,
-        index_dir=None,
-    )
+def test_eval_refuses_a_missing_question_file(tmp_path, capsys):
+    from ancre.ui.cli import main
+
+    missing = tmp_path / "missing.jsonl"
+    assert main(["eval", str(missing), "--index-dir", str(tmp_path / "i")]) == 1
+    assert f"no such question file: {missing}" in capsys.readouterr().err
+
+
+# ---- evaluate and calibrate over the tiny index, with fakes
+
+
+def _answerer(index_dir, reply: str = "") -> Answerer:
+    retriever = Retriever.open(index_dir, embedder=HashEmbedder())
+    return Answerer(retriever, ScriptedGenerator(reply), AnswerSettings())
+
+
+QUESTIONS = [
+    Question("tram", TRAM, ["13 septembre 2025"], "tramway-ligne-c-bellerive.md", True, "s"),
+    Question("fest", FESTIVAL, ["74 500"], "festival-rives-et-rythmes-2025.html", True, "s"),
+    Question("gold", OFF_TOPIC, [], "", False, "s"),
+    Question("empty", "   ", ["x"], "d", True, "s"),
+]
+
+
+def test_evaluate_scores_each_question(tiny_index):
+    rows = evaluate(QUESTIONS, _answerer(tiny_index, "Le samedi 13 septembre 2025 [1]."))
+    tram, fest, gold, empty = rows
+    assert tram.retrieved[0].endswith("/tramway-ligne-c-bellerive.md") and tram.hit_rank == 1
+    assert tram.mode == "generated" and tram.contains_answer and tram.token_recall == 1.0
+    assert tram.citations == 1 and tram.good_citations == 1
+    assert tram.timings["total"] >= tram.timings["first_token"] > 0
+    assert fest.hit_rank is not None and fest.contains_answer  # quoted from the passage
+    assert fest.mode == "extractive"  # the scripted reply is not supported for it
+    assert gold.abstained and gold.hit_rank is None and gold.contains_answer is False
+    assert empty.error == "the question is empty" and empty.mode is None
+    s = summarize(rows)
+    assert s["errors"] == 1 and s["recall@1"] == 1.0
+    assert s["answer_contains"] == 1.0 and s["abstention"] == 1.0
+    assert s["modes"] == {"generated": 1, "extractive": 1, "abstained": 1}
+
+
+def test_retrieval_only_records_evidence_without_generating(tiny_index):
+    qa = _answerer(tiny_index, "never asked")
+    rows = evaluate(QUESTIONS[:3], qa, retrieval_only=True)
+    assert not qa.generator.prompts
+    assert all(r.mode is None and r.answer is None for r in rows)
+    tram, _fest, gold = rows
+    assert tram.evidence > qa.settings.abstain_threshold > gold.evidence
+    s = summarize(rows, qa.settings.abstain_threshold)
+    assert s["evidence_abstention"] == 1.0 and s["evidence_false_abstention"] == 0.0
+
+
+def test_index_info(tiny_index, tmp_path):
+    info = index_info(tiny_index)
+    assert info["documents"] >= 14 and info["embed_model"] == "hash-256"
+    assert index_info(tmp_path / "none") == {}
+
+
+def test_calibrate_fits_the_evidence_model(tiny_index):
+    from ancre.qa.evidence import EVIDENCE_WEIGHTS
+    from ancre.qa.measure.questions import read_question_table
+    from ancre.samples import ARTICLES
+
+    asked = read_question_table(ARTICLES.parent / "QUESTIONS.md")
+    off_topic = [
+        OFF_TOPIC,
+        "Qui a gagné l’étape du Tour de France arrivée à Port-Joubert ?",
+        "Quelle est la capitale de l’Australie ?",
+        "Combien de joueurs compte une équipe de rugby à XV ?",
+    ]
+    questions = [Question(f"a{i}", q, [], "", True) for i, q in enumerate(asked)]
+    questions += [Question(f"u{i}", q, [], "", False) for i, q in enumerate(off_topic)]
+    retriever = Retriever.open(tiny_index, embedder=HashEmbedder())
+    fit = calibrate.calibrate(questions, retriever, AnswerSettings())
+    assert (fit.questions, fit.answerable) == (16, 12)
+    assert set(EVIDENCE_WEIGHTS) <= set(fit.weights)
+    assert 0.5 < fit.fitted_auc <= 1.0 and 0.0 <= fit.current_auc <= 1.0
+    assert [r["threshold"] for r in fit.table] == calibrate.THRESHOLDS
+    text = calibrate.format_calibration(fit)
+    assert "EVIDENCE_WEIGHTS = {" in text and "EVIDENCE_BIAS = " in text
+    assert "current model at abstain_threshold 0.30" in text
     with pytest.raises(ValueError, match="both answerable and unanswerable"):
-        ev.run(args, settings)
+        calibrate.calibrate(questions[:12], retriever, AnswerSettings())
+
+
+def test_the_answer_path_never_imports_the_instruments():
+    code = (
+        "import sys, ancre.qa, ancre.qa.api, ancre.qa.answer\n"
+        "print([m for m in sys.modules if m.startswith('ancre.qa.measure')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # ---- end to end (real embedding model)
@@ -386,6 +499,7 @@ def test_eval_squad_retrieval_only_end_to_end(tmp_path, capsys):
     s = data["summary"]
     assert s["recall@10"] == 1.0 and s["recall@1"] >= 2 / 3
     assert data["settings"]["index"]["documents"] == 2
+    assert data["settings"]["retrieval_only"] is True
     assert {r["id"] for r in data["rows"]} == {"q1", "q2", "q3", "q4"}
     q1 = next(r for r in data["rows"] if r["id"] == "q1")
     assert q1["retrieved"][0] == "pont-suspendu-de-montclar" and q1["hit_rank"] == 1

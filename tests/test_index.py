@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ def test_sample_index_manifest_and_search(sample_index):
     assert manifest["generation"] == stats["generation"]
     hits = reader.lexical_search("ligne C tramway Bellerive ouverture", 3)
     top = reader.chunks([hits[0][0]])[hits[0][0]]
-    assert top.doc_id == "tramway-ligne-c-bellerive.md"
+    assert top.doc_id.endswith("/tramway-ligne-c-bellerive.md")
     doc_text = next(d for d in reader.documents() if d["doc_id"] == top.doc_id)
     assert doc_text["n_chunks"] >= 1
 
@@ -85,8 +86,9 @@ def test_remove_and_refresh(tmp_path):
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
     build([src], settings=s, embedder=FAKE)
     reader = IndexReader(s.index_dir)
-    removed, missing = index.remove(["a.txt", "nope"], settings=s, embedder=FAKE)
-    assert removed == ["a.txt"] and missing == ["nope"]
+    a_id = next(d["doc_id"] for d in reader.documents() if d["doc_id"].endswith("/a.txt"))
+    removed, missing = index.remove([a_id, "nope"], settings=s, embedder=FAKE)
+    assert removed == [a_id] and missing == ["nope"]
     assert reader.size == 3  # the old generation until refreshed
     assert reader.refresh() and reader.size == 2
     assert not reader.lexical_search("tramway Lyon", 5)
@@ -101,13 +103,22 @@ def test_model_or_chunker_change_reembeds(tmp_path):
     assert "chunker changed" in report.reembedded
     assert report.chunks == 3 and report.unchanged == 3
     assert IndexReader(s.index_dir).manifest["chunker"]["chunk_tokens"] == 120
+    write(src / "new.txt", "Nouveau\n\nUn document ajouté avec le nouveau modèle.")
+    other = HashEmbedder(dim=128, model_id="hash-128")
+    report = build([src], settings=s2, embedder=other)  # a model change, and a new document
+    assert "embed_model changed" in report.reembedded and report.added == 1
+    assert other.texts == report.chunks == 4  # the 3 chunks as they were, and the new one
+    reader = IndexReader(s.index_dir)
+    assert reader.manifest["embed_model"] == "hash-128" and reader.size == 4
+    assert reader.manifest["embed_dim"] == 128
 
 
 def test_hnsw_index_supports_removal(tmp_path):
     src = small_corpus(tmp_path / "src")
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), vector_index="hnsw")
     build([src], settings=s, embedder=FAKE)
-    index.remove(["a.txt"], settings=s, embedder=FAKE)
+    removed, _ = index.remove([str(src / "a.txt")], settings=s, embedder=FAKE)  # by file
+    assert len(removed) == 1 and removed[0].endswith("/a.txt")
     reader = IndexReader(s.index_dir)
     assert reader.size == 2 and reader.manifest["vector_index"] == "hnsw"
 
@@ -136,7 +147,9 @@ def test_missing_index_says_what_to_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_build_leaves_the_previous_index_usable(tmp_path):
+def test_killed_build_keeps_every_committed_batch_with_the_real_model(tmp_path):
+    """kill -9 in the middle of a real build: the index stays readable and consistent, keeps
+    the batches committed before the kill, and the next build embeds only the rest."""
     src = small_corpus(tmp_path / "src")
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
     build([src], settings=s)
@@ -144,15 +157,23 @@ def test_killed_build_leaves_the_previous_index_usable(tmp_path):
     for i in range(150):
         write(big / f"{i}.txt", f"Article {i}\n\n" + "Une phrase assez longue sur le sujet. " * 80)
     code = (
-        "import sys; from ancre.index import build; "
-        f"build([{str(src)!r}, {str(big)!r}], index_dir={s.index_dir!r})"
+        "import sys; from ancre.index import IndexSettings, build; "
+        f"build([{str(src)!r}, {str(big)!r}], "
+        f"settings=IndexSettings.from_env(index_dir={s.index_dir!r}, commit_docs=10))"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
-    time.sleep(8)  # loading the model and embedding: killed somewhere in the middle
+    store = os.path.join(s.index_dir, "store.sqlite")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:  # a batch or two, then kill
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+            if conn.execute("SELECT count(*) FROM documents").fetchone()[0] >= 23:
+                break
+        time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     reader = IndexReader(s.index_dir)
-    assert reader.stats()["documents"] in (3, 153)
-    assert reader.size == reader.stats()["chunks"]
+    stats = reader.stats()
+    assert 23 <= stats["documents"] < 153, "killed before the second batch or after the end"
+    assert reader.size == stats["chunks"]
     resumed = build([src, big], settings=s)
-    assert resumed.documents_total == 153
+    assert resumed.added == 153 - stats["documents"] and resumed.documents_total == 153

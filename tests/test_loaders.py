@@ -1,14 +1,24 @@
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from ancre.index.loaders import LoadError, Skipped, decode, load_sources
+from ancre.index.loaders import LoadError, Notice, Skipped, decode, load_sources, printable
 from ancre.samples import ARTICLES
+
+
+def local(doc_id):
+    """A path-derived id without its folder key: 'articles@1a2b3c4d/x.md' -> 'x.md'."""
+    return doc_id.split("/", 1)[1] if "@" in doc_id.split("/", 1)[0] else doc_id
 
 
 def load(*paths):
     items = list(load_sources(list(paths)))
-    docs = [i for i in items if not isinstance(i, Skipped)]
+    docs = [i for i in items if not isinstance(i, (Skipped, Notice))]
     skipped = [i for i in items if isinstance(i, Skipped)]
     return docs, skipped
 
@@ -17,7 +27,7 @@ def test_sample_corpus_loads_every_format():
     docs, skipped = load(ARTICLES)
     assert not skipped
     assert len(docs) == 14
-    by_id = {d.doc_id: d for d in docs}
+    by_id = {local(d.doc_id): d for d in docs}
     md = by_id["tramway-ligne-c-bellerive.md"]
     assert md.title.startswith("") and md.date and md.url.startswith("https://")
     assert not md.text.startswith("#") and "date:" not in md.text
@@ -40,8 +50,8 @@ def test_html_drops_scripts_styles_navigation(tmp_path):
     )
     (doc,), _ = load(page)
     assert doc.title == "Titre"
-    assert doc.text == "Premier paragraphe.\n\nSecond gras ."
-    assert doc.doc_id == "a.html"
+    assert doc.text == "Premier paragraphe.\n\nSecond gras."
+    assert local(doc.doc_id) == "a.html"
 
 
 def test_malformed_html_still_loads(tmp_path):
@@ -73,7 +83,7 @@ def test_jsonl_fields_and_broken_line(tmp_path):
         encoding="utf-8",
     )
     docs, skipped = load(f)
-    assert [d.doc_id for d in docs] == ["n1", "news.jsonl#4"]
+    assert [local(d.doc_id) for d in docs] == ["n1", "news.jsonl#4"]
     assert docs[0].date == "2024-01-02" and docs[0].metadata == {"tags": ["x"]}
     reasons = [s.reason for s in skipped]
     assert reasons[0].startswith("line 2: invalid JSON")
@@ -87,7 +97,7 @@ def test_json_object_and_array(tmp_path):
     )
     docs, skipped = load(tmp_path)
     assert not skipped
-    assert sorted(d.doc_id for d in docs) == ["7", "many.json#2", "one.json#1"]
+    assert sorted(local(d.doc_id) for d in docs) == ["7", "many.json#2", "one.json#1"]
 
 
 def test_bad_files_are_skipped_with_reasons(tmp_path):
@@ -147,3 +157,129 @@ def test_hash_changes_with_content(tmp_path):
     f.write_text("Titre\n\nTexte modifié.", encoding="utf-8")
     (b,), _ = load(f)
     assert a.doc_id == b.doc_id and a.hash != b.hash
+
+
+def test_ids_name_their_folder_and_never_collide(tmp_path):
+    """D1 at the source: the same relative path in two folders gives two ids; the same
+    file gives the same id whether its folder or the file itself is named."""
+    for folder in ("pA", "pB"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "article.txt").write_text(f"{folder}\n\nTexte.", encoding="utf-8")
+    (a,), _ = load(tmp_path / "pA")
+    (b,), _ = load(tmp_path / "pB")
+    (again,), _ = load(tmp_path / "pA" / "article.txt")
+    assert a.doc_id != b.doc_id and a.doc_id == again.doc_id
+    assert a.doc_id.startswith("pA@") and a.doc_id.endswith("/article.txt")
+    assert a.source == str((tmp_path / "pA" / "article.txt").resolve())
+
+
+FRENCH_CP1252 = [
+    "Élection à Saint-Étienne\n\nHélène Dupré est à la tête de la mairie. C’est très attendu.",
+    "Budget de Lyon\n\nUn budget de 12 millions d’euros (12 M€). « C’est équilibré », dit-elle.",
+    "Le cœur de la ville\n\nLes œuvres du musée, les sœurs de l’hôpital, très engagées.",
+]
+
+
+@pytest.mark.parametrize("text", FRENCH_CP1252)
+def test_french_cp1252_is_read_right_without_a_doubt(text):
+    """D2: charset-normalizer alone read these as cp1250/mac_latin2 ('ŕ la tęte')."""
+    from ancre.index.decode import decode_bytes
+
+    decoded = decode_bytes(text.encode("cp1252"))
+    assert decoded.text == text and decoded.encoding == "cp1252" and not decoded.guessed
+
+
+def test_utf16_is_text(tmp_path):
+    """D3: UTF-16 with a byte-order mark was refused as binary (its NUL bytes)."""
+    text = "Zoé\n\nLe conseil municipal a élu Zoé à la tête de la mairie."
+    (tmp_path / "bom.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "le.txt").write_bytes(text.encode("utf-16-le"))
+    items = list(load_sources([tmp_path]))
+    docs = [i for i in items if not isinstance(i, (Skipped, Notice))]
+    notices = [i for i in items if isinstance(i, Notice)]
+    assert [d.text for d in docs] == ["Le conseil municipal a élu Zoé à la tête de la mairie."] * 2
+    assert len(notices) == 1 and notices[0].path.endswith("le.txt")
+    assert "utf-16-le" in notices[0].message
+
+
+def test_a_doubtful_encoding_is_indexed_with_a_warning_naming_it(tmp_path):
+    (tmp_path / "court.txt").write_bytes("Café\n\nUn café.".encode("cp1252"))
+    items = list(load_sources([tmp_path]))
+    (notice,) = [i for i in items if isinstance(i, Notice)]
+    (doc,) = [i for i in items if not isinstance(i, Notice)]
+    assert doc.title == "Café" and "encoding guessed as cp1252" in str(notice)
+
+
+def test_unclosed_title_keeps_the_body(tmp_path):
+    """D9: the <title> swallowed the page, and text loose in a <div> was lost."""
+    (tmp_path / "m.html").write_text(
+        "<html><head><title>Tempête sur Orvalle<body><p>La tempête Ciara a abattu 300 "
+        "arbres à Orvalle <b>mardi <i>soir</p><div>les secours sont intervenus 45 fois"
+        "<p>Aucun blessé",
+        encoding="utf-8",
+    )
+    (doc,), _ = load(tmp_path / "m.html")
+    assert doc.title == "Tempête sur Orvalle"
+    assert doc.text == (
+        "La tempête Ciara a abattu 300 arbres à Orvalle mardi soir\n\n"
+        "les secours sont intervenus 45 fois\n\nAucun blessé"
+    )
+
+
+def test_symlink_loops_and_broken_links_are_reported(tmp_path):
+    """D6: looping links were passed over without a word."""
+    (tmp_path / "ok.txt").write_text("T\n\nLe texte.", encoding="utf-8")
+    os.symlink("loopA.txt", tmp_path / "loopA.txt")
+    os.symlink("loop2.md", tmp_path / "loop1.md")
+    os.symlink("loop1.md", tmp_path / "loop2.md")
+    os.symlink(".", tmp_path / "self")
+    os.symlink("missing.txt", tmp_path / "dangling.txt")
+    os.symlink("missing.jpg", tmp_path / "other.jpg")  # not an article: not our business
+    docs, skipped = load(tmp_path)
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert len(docs) == 1 and len(skipped) == 5
+    assert all("loop" in reasons[n] for n in ("loopA.txt", "loop1.md", "loop2.md", "self"))
+    assert "broken symbolic link" in reasons["dangling.txt"]
+    _, named = load(tmp_path / "loopA.txt")  # named on the command line
+    assert named[0].reason == "symbolic link loop"
+
+
+UNREADABLE = """
+import json, sys
+from ancre.index.loaders import Skipped, load_sources
+items = list(load_sources([sys.argv[1]]))
+print(json.dumps([[i.path, i.reason] for i in items if isinstance(i, Skipped)]))
+"""
+
+
+def test_unreadable_folders_and_files_are_reported(tmp_path):
+    """D6: an unreadable sub-folder was passed over without a word (pathlib's rglob hides
+    the error). Root reads anything, so the check runs without root's override rights."""
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "inner.txt").write_text("x\n\nDedans.", encoding="utf-8")
+    (tmp_path / "noperm.txt").write_text("y\n\nFermé.", encoding="utf-8")
+    (tmp_path / "ok.txt").write_text("z\n\nOuvert.", encoding="utf-8")
+    (tmp_path / "locked").chmod(0)
+    (tmp_path / "noperm.txt").chmod(0)
+    command = [sys.executable, "-c", UNREADABLE, str(tmp_path)]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: permissions cannot be tested")
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    skipped = {Path(p).name: reason for p, reason in json.loads(out)}
+    assert skipped == {
+        "locked": "cannot read folder: Permission denied",
+        "noperm.txt": "cannot read: Permission denied",
+    }
+
+
+def test_names_are_escaped_in_messages():
+    """D7: a newline or an escape sequence in a file name broke the one-line messages."""
+    weird = Skipped("zoo/bad\nname\x1b[31m.txt", "line 2: invalid JSON")
+    assert str(weird) == "zoo/bad\\nname\\x1b[31m.txt: line 2: invalid JSON"
+    assert printable("é ü 漢字 ok") == "é ü 漢字 ok"
+    assert printable(os.fsdecode(b"caf\xe9.txt")) == "caf\\udce9.txt"

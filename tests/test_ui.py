@@ -1,27 +1,31 @@
-"""The web chat's logic with a stub answerer: no models, no browser."""
+"""The web page's pure parts: rendering (escaping, answer first, chips, cards, thread),
+the page's texts, and uploads. No gradio, no browser."""
 
 from __future__ import annotations
 
 import re
+import string
 
 import pytest
 
-from ancre.index.config import Settings
-from ancre.qa.records import Answer, Citation, Passage
-
-pytest.importorskip("gradio")
-
-from ancre.ui import app as ui_app
-from ancre.ui.app import (
-    UploadRefused,
-    WebChat,
-    create_app,
-    escape_md,
+from ancre.qa import Answer, Citation, Passage
+from ancre.ui import i18n
+from ancre.ui.render import (
+    TurnView,
+    highlight,
+    plain_text,
     render_answer,
-    render_sources,
+    render_thread,
     safe_url,
+    sources_of,
+    summary_line,
+)
+from ancre.ui.uploads import (
+    UploadRefused,
+    reason_key,
     sanitize_filename,
     store_upload,
+    uploads_dir,
 )
 
 QUESTION = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -29,14 +33,14 @@ SENTENCE = "Les premières rames de la ligne C circuleront le samedi 13 septembr
 PASSAGE = f"La métropole a fixé la date. {SENTENCE} Longue de 11,4 km, 21 stations."
 TITLE = "Bellerive-sur-Loire : la ligne C du tramway ouvrira le 13 septembre 2025"
 URL = "https://www.lecho-de-loire.example/bellerive/tramway"
-EVIL = '<script>window.pwned=1</script><img src=x onerror="alert(1)">'
+EVIL = '<script>window.pwned=1</script><img src=x onerror="alert(1)"> ${7*7} {{x}}'
 
 
-def passage(rank=1, text=PASSAGE, title=TITLE, url=URL) -> Passage:
+def passage(rank=1, text=PASSAGE, title=TITLE, url=URL, doc_id=None) -> Passage:
     return Passage(
         rank=rank,
         chunk_id=rank,
-        doc_id=f"doc-{rank}.md",
+        doc_id=doc_id or f"doc-{rank}.md",
         title=title,
         url=url,
         date="2025-06-18",
@@ -64,262 +68,126 @@ def citation(p: Passage, sentence: str = SENTENCE) -> Citation:
     )
 
 
-def answer_for(
-    question: str, p: Passage | None = None, *, abstained: bool = False, text: str | None = None
-) -> Answer:
+def answer(text=None, short="Le samedi 13 septembre 2025", p=None, mode="generated") -> Answer:
     p = p or passage()
-    if abstained:
-        return Answer(
-            text="Les articles indexés ne répondent pas à cette question.",
-            citations=[],
-            passages=[p, passage(2)],
-            abstained=True,
-            mode="abstained",
-            question=question,
-            models={"llm": "stub"},
-            timings={"total": 0.1},
-        )
     return Answer(
-        text=text or f"Le samedi 13 septembre 2025 [1].\n\n> « {SENTENCE} » [1]",
+        text=text or f"{short} [1].\n\n> « {SENTENCE} » [1]",
         citations=[citation(p)],
         passages=[p],
         abstained=False,
-        mode="generated",
-        question=question,
-        models={"llm": "stub-llm"},
-        timings={"total": 1.5},
+        mode=mode,
+        short_answer=short,
+        question=QUESTION,
+        models={"llm": "gemma-3-270m-Q4_K_M.gguf"},
+        timings={"total": 2.6},
     )
 
 
-class StubAnswerer:
-    """Records each call; streams a draft then yields the final Answer."""
-
-    def __init__(self, pieces=("Le samedi ", "13 septembre", " [1]"), answer=None):
-        self.pieces = pieces
-        self.answer = answer
-        self.calls: list[dict] = []
-
-    def __call__(self, question, *, history=None, top_k=None, settings=None, **kwargs):
-        self.calls.append(
-            {"question": question, "history": history, "top_k": top_k, "settings": settings}
-        )
-        yield from self.pieces
-        yield self.answer or answer_for(question)
-
-
-@pytest.fixture
-def web(tmp_path) -> WebChat:
-    return WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "index"), llm="gemma"), StubAnswerer()
+def abstention(passages: list[Passage]) -> Answer:
+    return Answer(
+        text="Les articles indexés ne répondent pas à cette question.\n\n- a\n- b",
+        citations=[],
+        passages=passages,
+        abstained=True,
+        mode="abstained",
+        timings={"total": 0.1},
     )
 
 
-def run(web: WebChat, message: str, chat=None, history=None, turns=None, **kw) -> list[tuple]:
-    return list(
-        web.respond(
-            message,
-            chat or [],
-            history or [],
-            turns or [],
-            kw.get("top_k", 5),
-            kw.get("llm", "gemma"),
-            kw.get("temperature", 0.0),
-        )
-    )
+def visible_text(html: str) -> str:
+    """The text a reader sees (tags dropped, hidden passages and attributes ignored)."""
+    html = re.sub(r'<div class="ancre-passages" hidden>.*?</section></div>', "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", "", html)
 
 
-def test_create_app_builds(tmp_path):
-    import gradio as gr
-
-    demo = create_app(Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer())
-    assert isinstance(demo, gr.Blocks)
-    assert isinstance(demo.ancre, WebChat)
-    chatbots = [b for b in demo.blocks.values() if isinstance(b, gr.Chatbot)]
-    assert len(chatbots) == 1
-    bot = chatbots[0]
-    assert bot.sanitize_html is True and bot.render_markdown is True
-    assert bot.latex_delimiters == []
-    assert not (tmp_path / "index").exists(), "building the page must not write the index"
+# ---------------------------------------------------------------- answer first
 
 
-def test_streams_then_shows_final_answer_with_links_and_sources(web):
-    outs = run(web, "  " + QUESTION + "  ")
-    assert len(outs) >= 4
-    # first: the question and a waiting message; the text box is emptied
-    box, chat, history, _turns, panel = outs[0]
-    assert box == "" and chat[0]["role"] == "user" and "Recherche" in chat[1]["content"]
-    # then the draft grows, marked as a draft in progress
-    drafts = [o[1][-1]["content"] for o in outs[1:-1]]
-    assert drafts[-1].startswith(ui_app.DRAFT) and "13 septembre" in drafts[-1]
-    assert drafts[-1].endswith("▌")
-    # finally the verified answer replaces the draft
-    box, chat, history, _turns, panel = outs[-1]
-    final = chat[-1]["content"]
-    assert ui_app.DRAFT not in final and "▌" not in final
-    assert "Le samedi 13 septembre 2025" in final
-    assert "[\\[1\\]](#ancre-src-0-1" in final, final
-    assert "générée" in final and "stub" in final  # the mode is visible
-    assert len(chat) == 2
-    # the sources panel: anchor, title, date, link, passage with the sentence marked
-    assert 'id="ancre-src-0-1"' in panel
-    assert "Bellerive-sur-Loire : la ligne C" in panel and "2025-06-18" in panel
-    assert f'href="{URL}"' in panel and 'rel="noopener noreferrer nofollow"' in panel
-    assert f"<mark>{SENTENCE}</mark>" in panel
-    assert "La métropole a fixé la date." in panel
-    # the answerer got the question, no history, top_k and a copy of the settings
-    call = web.answerer.calls[0]
-    assert call["question"] == QUESTION and call["history"] == [] and call["top_k"] == 5
-    assert call["settings"] is not web.settings and call["settings"].llm == "gemma"
-    assert history == [
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "content": answer_for(QUESTION).text},
-    ]
+def test_the_short_answer_comes_first_in_bold_and_the_quote_is_folded():
+    html = render_answer(answer(), 0, "fr")
+    assert html.index("<strong>Le samedi 13 septembre 2025</strong>") < html.index("<details")
+    folded = html[html.index("<details") : html.index("</details>")]
+    assert SENTENCE in folded and "Voir l’extrait cité" in folded
+    assert 'data-src="0-1"' in html  # a chip and a card open source 1 of turn 0
+    assert html.count('class="ancre-chip"') == 2 and html.count('class="ancre-card"') == 1
+    assert "✓ Vérifiée · 2,6 s" in html
+    assert 'title="Rédigée par gemma-3-270m-Q4_K_M.gguf' in html  # the model in a tooltip
 
 
-def test_follow_up_gets_history_and_keeps_earlier_sources(web):
-    *_, (_, chat, history, turns, _) = run(web, QUESTION)
-    *_, (_, chat, history, turns, panel) = run(
-        web, "Et combien de stations ?", chat, history, turns
-    )
-    second = web.answerer.calls[1]
-    assert second["history"] == [
-        {"role": "user", "content": QUESTION},
-        {"role": "assistant", "content": answer_for(QUESTION).text},
-    ]
-    assert len(chat) == 4 and len(history) == 4 and len(turns) == 2
-    assert "#ancre-src-1-1" in chat[-1]["content"]
-    # newest turn first and open, the earlier one folded but still linkable
-    assert panel.index('id="ancre-src-1-1"') < panel.index('id="ancre-src-0-1"')
-    assert panel.count("<details") == 2 and panel.count(" open>") == 1
+def test_without_a_short_answer_the_quote_is_the_answer_and_shown():
+    a = answer(text=f"> « {SENTENCE} » [1]", short="", mode="extractive")
+    html = render_answer(a, 2, "fr")
+    assert "<details" not in html and "<strong>" not in html
+    assert f'<blockquote class="ancre-quote">« {SENTENCE} » <button' in html
+    assert "Extrait cité · 2,6 s" in html and 'data-src="2-1"' in html
 
 
-def test_settings_are_passed_per_question_without_mutating_shared_settings(web):
-    run(web, QUESTION, top_k=3, llm="none", temperature=0.7)
-    call = web.answerer.calls[0]
-    assert call["top_k"] == 3
-    assert call["settings"].llm == "none" and call["settings"].temperature == 0.7
-    assert web.settings.llm == "gemma" and web.settings.temperature == 0.0
+def test_chips_preview_the_supporting_sentence_and_the_sheet_has_the_passage():
+    html = render_answer(answer(), 0, "fr")
+    tip = re.search(r'<span class="ancre-tip" role="tooltip">(.*?)</span></button>', html).group(1)
+    assert TITLE in tip and SENTENCE in tip
+    panel = re.search(r'<section class="ancre-source" id="ancre-src-0-1">.*?</section>', html)
+    assert panel and f"<mark>{SENTENCE}</mark>" in panel.group(0)
+    assert f'href="{URL}"' in panel.group(
+        0
+    ) and 'rel="noopener noreferrer nofollow"' in panel.group(0)
+    assert "18 juin 2025" in panel.group(0)
 
 
-def test_extractive_mode_has_no_draft_label(tmp_path):
-    a = answer_for(QUESTION)
-    a.mode = "extractive"
-    web = WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "i"), llm="none"),
-        StubAnswerer(pieces=(a.text,), answer=a),
-    )
-    outs = run(web, QUESTION, llm="none")
-    assert all(ui_app.DRAFT not in o[1][-1]["content"] for o in outs)
-    assert "extractive" in outs[-1][1][-1]["content"]
+def test_abstention_lists_three_closest_articles_as_cards():
+    passages = [passage(1), passage(2, doc_id="doc-1.md"), passage(3), passage(4), passage(5)]
+    html = render_answer(abstention(passages), 1, "fr")
+    assert html.startswith('<div class="ancre-bot ancre-abstained">')
+    assert "⚠️ Les articles indexés ne répondent pas" in html
+    assert "Passages les plus proches" in html and "- a" not in html
+    assert [s.number for s in sources_of(abstention(passages))] == [1, 3, 4]  # one per doc
+    assert html.count('class="ancre-card"') == 3 and "<mark>" not in html
 
 
-def test_abstention_is_shown_with_closest_passages(web):
-    web._answerer = StubAnswerer(pieces=(), answer=answer_for(QUESTION, abstained=True))
-    *_, (_, chat, _history, _turns, panel) = run(web, "Combien coûte un ticket ?")
-    final = chat[-1]["content"]
-    assert final.startswith("⚠️") and "Abstention" in final
-    assert "ne répondent pas" in final
-    assert "Aucune réponse dans les articles" in panel
-    assert 'id="ancre-src-0-1"' in panel and 'id="ancre-src-0-2"' in panel
-    assert "<mark>" not in panel
+def test_markers_without_a_source_stay_text():
+    a = answer(text="Voir [1] et [7].", short="")
+    html = render_answer(a, 3, "fr")
+    assert 'data-src="3-1"' in html and "[7]" in html and "3-7" not in html
 
 
-def test_errors_are_shown_in_the_chat(web):
-    def broken(question, **kwargs):
-        raise ValueError("the question is 5000 characters long <b>")
-        yield  # pragma: no cover
-
-    web._answerer = broken
-    *_, (_, chat, history, turns, _) = run(web, QUESTION)
-    assert "5000 characters" in chat[-1]["content"] and "<b>" not in chat[-1]["content"]
-    assert history == [] and turns == []
+def test_english_page():
+    html = render_answer(answer(), 0, "en")
+    assert "✓ Checked · 2.6 s" in html and "Show the quoted excerpt" in html
+    assert "June 18, 2025" in html
 
 
-def test_empty_message_does_nothing(web):
-    outs = run(web, "   ")
-    assert outs == [("", [], [], [], ui_app.NO_SOURCES)]
-    assert web.answerer.calls == []
-
-
-def test_sessions_have_their_own_history(web):
-    """Two browser tabs: each keeps its own conversation (nothing shared in the app)."""
-    *_, (_, chat_a, hist_a, turns_a, _) = run(web, "Question de l'onglet A ?")
-    *_, (_, chat_b, hist_b, turns_b, _) = run(web, "Question de l'onglet B ?")
-    run(web, "Et ensuite A ?", chat_a, hist_a, turns_a)
-    run(web, "Et ensuite B ?", chat_b, hist_b, turns_b)
-    calls = web.answerer.calls
-    assert calls[1]["history"] == []  # B's first question does not see A's
-    assert calls[2]["history"][0]["content"] == "Question de l'onglet A ?"
-    assert calls[3]["history"][0]["content"] == "Question de l'onglet B ?"
-    assert len(calls[3]["history"]) == 2
-    # the inputs were not modified in place (Gradio keeps them per session)
-    assert len(hist_a) == 2 and len(chat_a) == 2 and len(turns_a) == 1
-
-
-def test_session_state_is_gradio_state(tmp_path):
-    import gradio as gr
-
-    demo = create_app(Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer())
-    states = [b for b in demo.blocks.values() if isinstance(b, gr.State)]
-    assert len(states) >= 2
+def test_copy_gives_the_answer_and_its_sources_as_plain_text():
+    text = plain_text(answer(), "fr")
+    assert text.splitlines()[0] == "Le samedi 13 septembre 2025"
+    assert f"« {SENTENCE} » [1]" in text
+    assert f"[1] {TITLE} (2025-06-18 — {URL})" in text
 
 
 # ---------------------------------------------------------------- escaping
 
 
-def test_answer_and_passages_are_escaped():
-    p = passage(
-        text=f"Avant {EVIL}. {SENTENCE} {EVIL} après.",
-        title=f"Titre {EVIL}",
-        url="javascript:alert(1)",
+def test_answers_and_documents_are_escaped_everywhere():
+    p = passage(text=f"Avant {EVIL}. {SENTENCE} {EVIL} après.", title=f"Titre {EVIL}")
+    p.url = "javascript:alert(1)"
+    a = answer(
+        text=f"Réponse {EVIL} [1].\n\n> « {SENTENCE} {EVIL} » [1]", short=f"Court {EVIL}", p=p
     )
-    a = answer_for(QUESTION, p, text=f"Réponse {EVIL} [1].\n\n> « {SENTENCE} {EVIL} » [1]")
-    a.models["llm"] = "<img src=x onerror=alert(2)>"
-    md = render_answer(a, 0)
-    assert "<script" not in md and "<img" not in md
-    assert "&lt;script&gt;" not in md  # only '<' needs escaping in Markdown
-    assert "&lt;script>" in md and "&lt;img src=x onerror" in md
-    html_ = render_sources(a, 0)
-    assert "<script" not in html_ and "<img" not in html_
-    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html_
-    assert "onerror=&quot;alert(1)&quot;" in html_
-    assert 'href="javascript' not in html_ and "javascript:alert(1)" in html_  # as text
-    assert f"<mark>{SENTENCE}</mark>" in html_
+    a.models["llm"] = '"><img src=x onerror=alert(2)>'
+    html = render_answer(a, 0, "fr")
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
+    assert 'onerror="' not in html and "onerror=&quot;alert(1)&quot;" in html
+    assert "href=" not in html.replace(f'href="{URL}"', "")  # no javascript: link
+    assert "javascript:alert(1)" in html  # shown as text in the sheet
+    assert "${7*7}" in html  # inserted as data, never evaluated as a template
+    assert f"<mark>{SENTENCE}</mark>" in html
 
 
-def test_draft_is_escaped(web):
-    web._answerer = StubAnswerer(pieces=(EVIL, " **gras** ![x](http://evil.example/x.png)"))
-    outs = run(web, f"Une question {EVIL}")
-    for _, chat, *_ in outs:
-        for message in chat:
-            assert "<script" not in message["content"] and "<img" not in message["content"]
-    draft = outs[-2][1][-1]["content"]
-    assert "\\*\\*gras\\*\\*" in draft and "!\\[x\\]" in draft
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("a *b* _c_ `d` ~~e~~ $$f$$", "a \\*b\\* \\_c\\_ \\`d\\` \\~\\~e\\~\\~ \\$\\$f\\$\\$"),
-        ("[lien](javascript:alert(1))", "\\[lien\\](javascript:alert(1))"),
-        ("# Titre", "\\# Titre"),
-        ("1. premier", "1\\. premier"),
-        ("---", "\\---"),
-        ("    code", "code"),
-        ("AT&T &amp; co", "AT&T &amp;amp; co"),
-        ("> « cité » et 3 > 2", "> « cité » et 3 > 2"),
-        ("- item", "- item"),
-        ("a <b>c</b>", "a &lt;b>c&lt;/b>"),
-    ],
-)
-def test_escape_md(text, expected):
-    assert escape_md(text) == expected
-
-
-def test_citation_markers_without_citation_stay_text():
-    a = answer_for(QUESTION, text="Voir [1] et [7].")
-    md = render_answer(a, 3)
-    assert "(#ancre-src-3-1" in md and "\\[7\\]" in md and "src-3-7" not in md
+def test_questions_and_examples_are_escaped():
+    html = render_thread([TurnView(0, EVIL, None, "pending")], "fr", [])
+    assert "<script" not in html and "&lt;script&gt;" in html
+    html = render_thread([], "fr", [f'a" onclick="x {EVIL}'])
+    assert "<script" not in html and 'data-question="a&quot; onclick=&quot;x' in html
 
 
 def test_safe_url():
@@ -328,20 +196,97 @@ def test_safe_url():
         "javascript:alert(1)",
         "data:text/html,x",
         "file:///etc/passwd",
-        'https://x.example/"onmouseover=alert(1)',
+        'https://x/"a',
         "",
     ):
         assert safe_url(bad) == ""
 
 
-def test_highlight_bad_offsets_escape_everything():
-    p = passage(text="<b>texte</b>")
-    c = citation(p, "texte")
-    c.sentence_start, c.sentence_end = 5, 500
-    a = answer_for(QUESTION, text="x [1]")
-    a.citations, a.passages = [c], [p]
-    out = render_sources(a, 0)
-    assert "<mark>" not in out and "&lt;b&gt;texte&lt;/b&gt;" in out
+def test_highlight_with_bad_offsets_escapes_everything():
+    assert highlight("<b>texte</b>", 5, 500) == "&lt;b&gt;texte&lt;/b&gt;"
+    assert highlight("a\nb c", 2, 3) == "a<br><mark>b</mark> c"
+
+
+def test_no_server_path_is_shown():
+    p = passage(doc_id="/home/alice/corpus/2025/article.md", url="")
+    html = render_answer(answer(p=p), 0, "fr")
+    assert "/home/alice" not in html and "article.md" in html
+
+
+# ---------------------------------------------------------------- the thread
+
+
+def test_the_thread_shows_stages_pending_questions_and_retry():
+    views = [
+        TurnView(0, "Q1 ?", answer()),
+        TurnView(1, "Q2 ?", None, "stopped"),
+        TurnView(2, "Q3 ?", None, "failed", "error_no_index"),
+        TurnView(3, "Q4 ?", None, "working", "drafting"),
+        TurnView(4, "Q5 ?", None, "pending"),
+    ]
+    html = render_thread(views, "fr", ["exemple ?"])
+    text = visible_text(html)
+    assert 'data-turns="5"' in html and "exemple" not in html
+    assert "Interrompu." in text and "Pas encore d’index" in text
+    assert html.count("ancre-regen") == 3  # Regenerate, and Retry twice
+    assert "Rédaction de la réponse…" in text and 'class="ancre-now">Rédaction' in html
+    assert 'class="ancre-done">Recherche' in html
+    assert "En attente" in text and "ancre-pending" in html
+
+
+def test_an_empty_thread_offers_the_examples():
+    html = render_thread([], "fr", ["Quand ?", "Où ?"])
+    assert html.count('class="ancre-example"') == 2 and 'data-question="Où ?"' in html
+
+
+def test_the_summary_line_says_what_is_indexed():
+    assert "14 articles indexés · mis à jour le 18 juin 2025" in summary_line(
+        14, 45, "2025-06-18T10:00:00+0000", "fr"
+    )
+    assert "1 article indexed · updated June 18, 2025" in summary_line(1, 3, "2025-06-18", "en")
+    assert "Documents" in summary_line(0, 0, "", "fr")
+
+
+# ---------------------------------------------------------------- texts
+
+
+def test_both_languages_have_the_same_texts_and_placeholders():
+    fr, en = i18n.table("fr"), i18n.table("en")
+    assert fr.keys() == en.keys()
+    for key in fr:
+        names = [{f for _, f, _, _ in string.Formatter().parse(t[key]) if f} for t in (fr, en)]
+        assert names[0] == names[1], key
+
+
+def test_texts_are_filled_strictly():
+    assert i18n.t("fr", "source_n", n=2) == "Source 2"
+    with pytest.raises(KeyError):
+        i18n.t("fr", "source_n")
+    with pytest.raises(KeyError):
+        i18n.t("fr", "stopped", n=1)
+
+
+@pytest.mark.parametrize(
+    ("cookie", "accept", "lang"),
+    [
+        (None, "en-US,en;q=0.9,fr;q=0.8", "en"),
+        (None, "de-DE,fr;q=0.7,en;q=0.5", "fr"),
+        (None, "de-DE", "fr"),
+        (None, "", "fr"),
+        ("en", "fr-FR", "en"),
+        ("xx", "en-GB", "en"),
+    ],
+)
+def test_the_page_language(cookie, accept, lang):
+    assert i18n.choose(cookie, accept) == lang
+
+
+def test_numbers_and_dates_in_each_language():
+    assert i18n.number(2.64, "fr") == "2,6" and i18n.number(2.64, "en") == "2.6"
+    assert i18n.count(12000, "fr") == "12\u202f000" and i18n.count(12000, "en") == "12,000"
+    assert i18n.date("2025-03-01", "fr") == "1 mars 2025"
+    assert i18n.date("2025-03-01", "en") == "March 1, 2025"
+    assert i18n.date("printemps", "fr") == "printemps"
 
 
 # ---------------------------------------------------------------- uploads
@@ -356,6 +301,7 @@ def test_highlight_bad_offsets_escape_everything():
         ("Élection à Saint-Aubin (2024).md", "Election-a-Saint-Aubin-2024.md"),
         (".hidden.txt", "hidden.txt"),
         ("..md", "document.md"),
+        ("notes.markdown", "notes.markdown"),
         ("a b;rm -rf ~.jsonl", "a-b-rm-rf.jsonl"),
         ("x" * 150 + ".pdf", "x" * 96 + ".pdf"),
     ],
@@ -367,160 +313,58 @@ def test_sanitize_filename(name, expected):
 @pytest.mark.parametrize(
     "name", ["virus.exe", "page.php", "noext", "archive.tar.gz", "x.md.sh", ""]
 )
-def test_bad_extensions_are_refused(name):
-    with pytest.raises(UploadRefused):
+def test_bad_extensions_are_refused_with_a_text_key(name):
+    with pytest.raises(UploadRefused) as refused:
         sanitize_filename(name)
+    assert refused.value.key == "reason_extension" and ".txt" in refused.value.values["extensions"]
 
 
-def test_store_upload_stays_in_uploads(tmp_path):
+def test_store_upload_stays_in_uploads_and_never_replaces_another_file(tmp_path):
     index_dir = tmp_path / "index"
-    src = tmp_path / "incoming" / "..%2F..%2Fevil name.md"
-    src.parent.mkdir()
-    src.write_text("# Titre\n\nTexte.", encoding="utf-8")
-    target = store_upload(src, index_dir, original_name="../../../evil name.md")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    first = incoming / "a.md"
+    first.write_text("# Titre\n\nTexte.", encoding="utf-8")
+    target = store_upload(first, index_dir, original_name="../../../evil name.md")
     assert target == (index_dir / "uploads" / "evil-name.md").resolve()
-    assert target.read_text(encoding="utf-8") == "# Titre\n\nTexte."
-    assert sorted(p.name for p in (index_dir / "uploads").iterdir()) == ["evil-name.md"]
+    assert store_upload(first, index_dir, original_name="evil name.md") == target  # same file
+    other = incoming / "b.md"
+    other.write_text("# Autre\n\nAutre texte.", encoding="utf-8")
+    beside = store_upload(other, index_dir, original_name="evil name.md")
+    assert beside.name == "evil-name-2.md" and target.read_text(encoding="utf-8").startswith(
+        "# Titre"
+    )
+    assert sorted(p.name for p in uploads_dir(index_dir).iterdir()) == [
+        "evil-name-2.md",
+        "evil-name.md",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["incoming", "index"]
 
 
 def test_oversize_and_empty_uploads_are_refused(tmp_path):
     big = tmp_path / "big.txt"
     big.write_bytes(b"a" * (2 * 1024 * 1024 + 1))
-    with pytest.raises(UploadRefused, match="limite de 2 Mo"):
+    with pytest.raises(UploadRefused) as refused:
         store_upload(big, tmp_path / "index", max_mb=2)
+    assert refused.value.key == "reason_too_big" and refused.value.values["max"] == "2"
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
-    with pytest.raises(UploadRefused, match="vide"):
+    with pytest.raises(UploadRefused, match="reason_empty"):
         store_upload(empty, tmp_path / "index")
-    assert not (tmp_path / "index" / "uploads").exists() or not any(
-        (tmp_path / "index" / "uploads").iterdir()
-    )
+    assert not uploads_dir(tmp_path / "index").exists()
 
 
-def test_store_uploads_reports_refusals(tmp_path):
-    web = WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer(), max_upload_mb=1
-    )
-    good = tmp_path / "bon article.txt"
-    good.write_text("Titre\nTexte de l'article.", encoding="utf-8")
-    bad = tmp_path / "script.sh"
-    bad.write_text("echo", encoding="utf-8")
-    big = tmp_path / "gros.md"
-    big.write_bytes(b"a" * (1024 * 1024 + 10))
-    stored, refused = web.store_uploads([str(good), str(bad), str(big)])
-    assert [p.name for p in stored] == ["bon-article.txt"]
-    assert len(refused) == 2
-    assert any("script.sh" in r and ".sh" in r for r in refused)
-    assert any("gros.md" in r and "Mo" in r for r in refused)
-
-
-def test_build_refuses_server_folder_when_paths_are_not_allowed(tmp_path):
-    web = WebChat(
-        Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer(), allow_paths=False
-    )
-    report = web.build(None, str(tmp_path))
-    assert "désactivée" in report and "Rien à indexer" in report
-    assert not (tmp_path / "index").exists()
-
-
-def test_stats_without_index(tmp_path):
-    web = WebChat(Settings.from_env(index_dir=str(tmp_path / "index")), StubAnswerer())
-    assert "Pas encore d’index" in web.stats_markdown()
-    assert web.document_choices() == []
-
-
-def test_no_index_error_is_explained(web):
-    from ancre.index import StoreError
-
-    def no_index(question, **kwargs):
-        raise StoreError("no index in /tmp/x: build one")
-        yield  # pragma: no cover
-
-    web._answerer = no_index
-    *_, (_, chat, *_rest) = run(web, QUESTION)
-    assert "onglet Index" in chat[-1]["content"]
-
-
-def test_installed_llms_keeps_the_configured_one():
-    assert ui_app.installed_llms("/models/x.gguf")[0] == "/models/x.gguf"
-    assert "none" in ui_app.installed_llms("gemma")
-
-
-def test_cli_help_does_not_import_gradio():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, ui.cli\n"
-        "try:\n    ui.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "assert 'gradio' not in sys.modules and 'qa.answer' not in sys.modules\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert re.search(r"\bchat\b", out.stdout)
-
-
-@pytest.mark.slow
-def test_index_tab_builds_and_removes_uploads(tmp_path):
-    """Real index (embedding model, no LLM): upload, build incrementally, remove."""
-    index_dir = tmp_path / "index"
-    web = WebChat(Settings.from_env(index_dir=str(index_dir)), StubAnswerer())
-    incoming = tmp_path / "incoming"
-    incoming.mkdir()
-    one = incoming / "Article un.md"
-    one.write_text(
-        "# Le pont rouvre\ndate: 2025-05-01\n\nLe pont de Zorglub rouvre lundi.", encoding="utf-8"
-    )
-    feed = incoming / "depeches.jsonl"
-    feed.write_text(
-        '{"id": "d1", "title": "Dépêche 1", "text": "Premier texte de dépêche."}\n'
-        '{"id": "d2", "title": "Dépêche 2", "text": "Second texte de dépêche."}\n',
-        encoding="utf-8",
-    )
-    steps = []
-    report = web.build(
-        [str(one), str(feed), str(incoming / "nope.exe")],
-        None,
-        progress=lambda f, desc="": steps.append(f),
-    )
-    assert "3 ajouté" in report and "refusé" in report and "nope.exe" in report
-    assert steps[0] == 0.0 and steps[-1] == 1.0
-    stats = web.stats_markdown()
-    assert "**Documents** : 3" in stats and "all\\-MiniLM" not in stats
-    assert sorted(v for _, v in web.document_choices()) == ["Article-un.md", "d1", "d2"]
-    # a second build with nothing new is incremental
-    assert "0 ajouté(s), 0 mis à jour, 3 inchangé(s)" in web.build(None, None)
-    # removing one of the file's documents keeps the file; removing all deletes it
-    assert "1 document(s) retiré(s)" in web.remove(["d1"])
-    assert (index_dir / "uploads" / "depeches.jsonl").exists()
-    assert "2 document(s) retiré(s)" in web.remove(["d2", "Article-un.md"])
-    assert sorted(p.name for p in (index_dir / "uploads").iterdir()) == []
-    assert [v for _, v in web.document_choices()] == []
-    assert "Introuvables" in web.remove(["ghost"])
-
-
-def test_stop_drops_an_unfinished_answer(web):
-    outs = run(web, QUESTION)
-    draft_chat = outs[-2][1]
-    assert draft_chat[-1]["content"].endswith("▌")
-    # Gradio hands the chat back as content blocks
-    as_blocks = [
-        {"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in draft_chat
-    ]
-    stopped = WebChat.stopped(as_blocks)
-    assert stopped[-1]["content"] == ui_app.STOPPED and stopped[0] == as_blocks[0]
-    final_chat = outs[-1][1]
-    assert WebChat.stopped(final_chat) == final_chat  # a finished answer stays
-    assert WebChat.stopped([]) == []
-
-
-def test_next_question_cleans_an_answer_left_unfinished(web):
-    """Gradio can deliver a cancelled answer's last draft after Stop: the next question
-    replaces it."""
-    stale = [
-        {"role": "user", "content": "Avant ?"},
-        {"role": "assistant", "content": [{"type": "text", "text": "brouillon ▌"}]},
-    ]
-    *_, (_, chat, *_rest) = run(web, QUESTION, chat=stale)
-    assert chat[1]["content"] == ui_app.STOPPED and len(chat) == 4
+@pytest.mark.parametrize(
+    ("reason", "key"),
+    [
+        ("binary content (NUL bytes), not text", "reason_binary"),
+        ("cannot detect the text encoding (binary file?)", "reason_encoding"),
+        ("empty file", "reason_empty"),
+        ("invalid JSON at line 3: Expecting value", "reason_format"),
+        ("exact duplicate of already indexed 'x.md'", "reason_duplicate"),
+        ("/srv/secret/x.txt: something new", "reason_unreadable"),
+    ],
+)
+def test_loader_reasons_become_texts_without_paths(reason, key):
+    assert reason_key(reason)[0] == key
+    assert "/" not in i18n.t("fr", key, **reason_key(reason)[1]).replace("/20", "")

@@ -76,3 +76,41 @@ def test_numbers_must_keep_their_unit():
     assert numbers_backed("74 500 festivaliers", evidence)
     assert not numbers_backed("12 °C", evidence)  # 12 is a date there
     assert not numbers_backed("21 000 festivaliers", evidence)  # 21 000 is not 21 or 000
+
+
+GULF = (
+    "Le patrouilleur a surveillé le golfe de Guinée et les côtes d'Afrique de l'Ouest "
+    "pendant trois mois, a indiqué la Marine nationale."
+)
+
+
+def test_a_claim_that_changes_a_place_is_not_verified():
+    """Issue 12: 'd'Afrique du Sud' shares most words with 'd'Afrique de l'Ouest'."""
+    claim = "Le patrouilleur a surveillé le golfe de Guinée et d'Afrique du Sud"
+    assert support(claim, GULF) == 0.0
+    checked = check_generated(claim + " [1].", {1: passage(1, GULF)})
+    assert checked.text == "" and checked.dropped == [claim + "."]
+    kept = check_generated("Le golfe de Guinée et d'Afrique de l'Ouest [1].", {1: passage(1, GULF)})
+    assert kept.text == "Le golfe de Guinée et d'Afrique de l'Ouest [1]."
+
+
+def test_names_numbers_and_dates_must_be_in_the_cited_sentence():
+    from ancre.qa.extract import Candidate, Sentence
+    from ancre.qa.verify import names_backed, naming_words, verify_draft
+
+    assert naming_words("Le maire de Lyon a reçu la SNCF en mars.") == {"lyon", "sncf", "mars"}
+    assert not names_backed("Il viendra en avril.", "Il viendra en mars.")
+    assert not names_backed("Elle a rencontré Jean Dupont.", "Elle a rencontré Jean Durand.")
+    # the whole passage holds both names, but the sentence the answer rests on holds one
+    first = "Le patrouilleur a surveillé le golfe de Guinée pendant trois mois."
+    second = "Un autre navire est parti vers l'Afrique du Sud."
+    p = passage(1, f"{first} {second}")
+    context = [
+        Candidate(p, Sentence(0, len(first), first), 1.0, 1.0),
+        Candidate(p, Sentence(len(first) + 1, len(p.text), second), 0.2, 0.2),
+    ]
+    question = "Qu'a surveillé le patrouilleur ?"
+    draft = "Le patrouilleur a surveillé le golfe de Guinée pendant trois mois [1]."
+    assert verify_draft(question, draft, context, "french")[1] is context[0]
+    mixed = "Le patrouilleur a surveillé le golfe de Guinée et l'Afrique du Sud pendant trois mois."
+    assert verify_draft(question, mixed, context, "french") == ("", None)

@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ancre.index.settings import IndexSettings, describe, from_env
@@ -95,14 +96,36 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("chat", help="open the web chat")
     _common(c)
-    c.add_argument("--host", default="127.0.0.1")
-    c.add_argument("--port", type=int, default=7860)
-    c.add_argument("--auth", help="USER:PASSWORD required to open the page")
-    c.add_argument("--share", action="store_true", help="also open a public Gradio link")
+    c.add_argument("--host", help="address to listen on (ANCRE_HOST; default 127.0.0.1)")
+    c.add_argument("--port", type=int, help="port (ANCRE_PORT; default 7860)")
+    c.add_argument(
+        "--auth",
+        help="USER:PASSWORD required to open the page, several separated by commas "
+        "(ANCRE_AUTH; prefer --auth-file or the variable: a flag shows in the process list)",
+    )
+    c.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    c.add_argument(
+        "--allow-dir",
+        action="append",
+        metavar="DIR",
+        help="a server folder the page may index (repeatable; ANCRE_ALLOW_DIR). "
+        "Without it the page indexes uploads only",
+    )
+    c.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the page answers to besides localhost (repeatable; "
+        "ANCRE_ALLOW_HOST); other Host headers are refused",
+    )
+    c.add_argument(
+        "--share", action="store_true", default=None, help="also open a public Gradio link"
+    )
     c.add_argument("--llm", help="generator (see `ancre ask --help`)")
     c.add_argument(
         "--no-sample",
         action="store_true",
+        default=None,
         help="do not index the bundled sample articles when the index is empty",
     )
 
@@ -165,17 +188,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return cmd_ask(args, index_settings, answer_settings)
         if args.command == "chat":
-            from .app import serve
+            from .serve import ServeSettings, serve
 
-            return serve(args, index_settings, answer_settings)
+            flags = {k: v for k, v in vars(args).items() if v is not None}
+            serve_settings = from_env(ServeSettings, only_known=True, **flags)
+            return serve(serve_settings, index_settings, answer_settings)
         if args.command == "eval":
-            from ancre.qa.evaluate import run
-
-            return run(args, index_settings, answer_settings)
+            return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":
-            from ancre.qa.bench import run
-
-            return run(args, index_settings, answer_settings)
+            return cmd_bench(args, index_settings, answer_settings)
         if args.command == "config":
             for name, value in describe(index_settings) + describe(answer_settings):
                 print(f"{name} = {value!r}")
@@ -206,6 +227,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
         else:
             if report.reembedded:
                 print(f"re-embedded everything: {report.reembedded}")
+            if report.rekeyed:
+                print(f"{report.rekeyed} documents of an older index given collision-free ids")
             print(
                 f"{report.added} added, {report.updated} updated, {report.removed} removed, "
                 f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
@@ -217,6 +240,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             )
             for s in report.skipped:
                 print(f"skipped {s}", file=sys.stderr)
+            for w in report.warnings:
+                print(f"warning {w}", file=sys.stderr)
         return EXIT_SKIPPED if report.skipped else EXIT_OK
     if args.action == "remove":
         removed, missing = index.remove(args.doc_ids, settings=settings)
@@ -232,7 +257,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             print(json.dumps(docs, ensure_ascii=False, indent=2))
         else:
             for d in docs:
-                print(f"{d['doc_id']}\t{d['date'] or '-'}\t{d['n_chunks']} chunks\t{d['title']}")
+                doc_id, title = index.printable(d["doc_id"]), index.printable(d["title"] or "")
+                print(f"{doc_id}\t{d['date'] or '-'}\t{d['n_chunks']} chunks\t{title}")
         return EXIT_OK
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
@@ -273,6 +299,125 @@ def cmd_ask(
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     print(format_answer(answer))
+    return EXIT_OK
+
+
+def cmd_eval(
+    args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
+) -> int:
+    """``ancre eval``: index the corpus if one is given (or the articles of SQuAD files),
+    then evaluate, calibrate, or compare two ``--json`` outputs."""
+    from dataclasses import asdict, replace
+
+    from ancre.qa import answerer
+    from ancre.qa.measure import calibrate, evaluate, metrics, questions, report
+
+    if args.compare:
+        a, b = (json.loads(Path(p).expanduser().read_text(encoding="utf-8")) for p in args.compare)
+        print(report.compare(a, b, Path(args.compare[0]).stem, Path(args.compare[1]).stem))
+        return EXIT_OK
+    if not args.questions:
+        raise ValueError("give question files (JSON Lines or SQuAD JSON), or --compare A B")
+    squad_dir = None if args.corpus else Path(index_settings.index_dir) / questions.CORPUS_FOLDER
+    asked, squad_corpus = questions.load_questions(
+        args.questions, limit=args.limit, seed=args.seed, corpus_folder=squad_dir
+    )
+    if not asked:
+        raise ValueError("no questions in " + ", ".join(args.questions))
+    if args.corpus or squad_corpus:
+        _index_eval_corpus(args.corpus or squad_corpus, index_settings, bool(args.index_dir))
+    generating = not (args.calibrate or args.retrieval_only)
+    qa = answerer(settings if generating else replace(settings, llm="none"), index_settings)
+    if args.calibrate:
+        fit = calibrate.calibrate(asked, qa.retriever, settings, progress=True)
+        print(calibrate.format_calibration(fit))
+        return EXIT_OK
+    rows = evaluate.evaluate(asked, qa, retrieval_only=args.retrieval_only, progress=True)
+    summary = metrics.summarize(rows, settings.abstain_threshold)
+    info = evaluate.run_info(
+        index_settings,
+        settings,
+        question_files=args.questions,
+        corpus=args.corpus,
+        limit=args.limit,
+        seed=args.seed,
+        retrieval_only=args.retrieval_only,
+    )
+    print(report.format_summary(summary, report.eval_title(info, summary)))
+    if args.json_out:
+        payload = {"summary": summary, "settings": info, "rows": [asdict(r) for r in rows]}
+        print(f"wrote {report.write_json(args.json_out, payload)}")
+    return EXIT_OK
+
+
+def _index_eval_corpus(sources: list, settings: IndexSettings, explicit_dir: bool) -> None:
+    from ancre import index
+
+    if not explicit_dir:
+        log.warning(
+            "indexing the evaluation corpus into %s (the default index); pass "
+            "--index-dir to keep it apart",
+            settings.index_dir,
+        )
+    report = index.build(sources, settings=settings, progress=sys.stderr.isatty())
+    for s in report.skipped:
+        log.warning("skipped %s", s)
+    print(
+        f"index {settings.index_dir}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged; {report.documents_total} documents, "
+        f"{report.chunks_total} chunks ({report.seconds:.1f} s)"
+        + (f"; re-embedded everything: {report.reembedded}" if report.reembedded else ""),
+        file=sys.stderr,
+    )
+
+
+def cmd_bench(
+    args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
+) -> int:
+    """``ancre bench`` on the corpus (default: the sample articles, asked their
+    QUESTIONS.md); figures are printed as they are measured."""
+    import time
+    from dataclasses import asdict
+
+    from ancre.qa.measure import bench
+    from ancre.qa.measure.questions import read_question_table
+    from ancre.qa.measure.report import Figures, write_json
+    from ancre.samples import ARTICLES
+
+    sizes = bench.parse_sizes(args.sizes)
+    corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES
+    if not corpus.exists():
+        raise ValueError(f"no such corpus: {corpus}")
+    machine = bench.machine()
+    print(
+        f"ancre bench: {machine['cores']} cores, {machine['processor'] or machine['platform']}, "
+        f"Python {machine['python']}; corpus {corpus}; sizes {sizes}"
+        f"{'; quick' if args.quick else ''}"
+    )
+    fig = Figures(print)
+    t0 = time.perf_counter()
+    bench.run_benches(
+        corpus,
+        index_settings,
+        settings,
+        sizes=sizes,
+        questions=read_question_table(ARTICLES.parent / "QUESTIONS.md"),
+        repeats=1 if args.quick else 3,
+        fig=fig,
+    )
+    elapsed = time.perf_counter() - t0
+    print(f"(bench took {elapsed:.0f} s)")
+    if args.json_out:
+        payload = {
+            "machine": machine,
+            "corpus": str(corpus),
+            "sizes": sizes,
+            "quick": bool(args.quick),
+            "seconds": elapsed,
+            "settings": {**asdict(index_settings), **asdict(settings)},
+            **fig.data,
+        }
+        print(f"wrote {write_json(args.json_out, payload)}")
     return EXIT_OK
 
 

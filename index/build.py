@@ -1,0 +1,251 @@
+"""Build and update an index directory incrementally, without losing what it holds.
+
+Unchanged documents (same content hash) are passed over without embedding, changed ones
+replaced, exact duplicates skipped. A document only ever replaces the indexed one with its
+id when it comes from the same file (or that file is gone): an id already used by another
+file that still exists is reported, never overwritten. With ``prune``, documents under the
+SOURCEs whose file is gone are removed (and records that left a file read in full); a file
+that failed to load keeps its documents. Work is committed in batches as it is embedded (see
+``writer``): an interrupted build keeps every batch committed before it stopped, and the
+next build goes on from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .embed import Embedder
+from .loaders import Document, Notice, Skipped, legacy_id, load_sources, printable
+from .settings import IndexSettings
+from .writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
+    """Documents indexed with a doubt worth a look (an encoding guessed)."""
+    chunks: int = 0
+    """Chunks embedded by this build."""
+    seconds: float = 0.0
+    """Time the build took once it held the index (waiting for another build excluded)."""
+    documents_total: int = 0
+    chunks_total: int = 0
+    reembedded: str = ""
+    """Why every document was re-embedded (model or chunker changed), if it was."""
+    rekeyed: int = 0
+    """Documents of a format-1 index given their collision-free id (not re-embedded)."""
+    commits: int = 0
+    """Batches this build committed."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["skipped"] = [str(s) for s in self.skipped]
+        d["warnings"] = [str(w) for w in self.warnings]
+        return d
+
+
+def _real(path: str) -> str:
+    """A path as ``Document.source`` writes it (absolute, links resolved, printable)."""
+    try:
+        return printable(str(Path(path).resolve()))
+    except (OSError, RuntimeError):  # a link loop
+        return printable(os.path.abspath(path))
+
+
+def _gone(source: str) -> bool:
+    """True only when the file is known not to exist (unreadable is not gone)."""
+    try:
+        os.lstat(source)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class _Plan:
+    """What to do with each loaded document, given what the index holds."""
+
+    def __init__(self, w: Writer, report: BuildReport):
+        self.w, self.report = w, report
+        self.known = w.known_sources()
+        self.by_hash = {h: d for d, (h, _) in self.known.items()}
+        self.seen: dict[str, str] = {}
+        self.loaded: set[str] = set()
+        self.problems: set[str] = set()
+
+    def skipped(self, item: Skipped) -> None:
+        self.report.skipped.append(item)
+        self.problems.add(_real(item.path))
+
+    def document(self, doc: Document) -> None:
+        r, digest = self.report, doc.hash
+        self.loaded.add(doc.source)
+        if doc.doc_id in self.seen:
+            first = self.seen[doc.doc_id]
+            r.skipped.append(Skipped(doc.source, f"duplicate id {doc.doc_id!r} (first in {first})"))
+            return
+        self.seen[doc.doc_id] = doc.source
+        if doc.doc_id not in self.known and self.w.legacy_ids and self._legacy(doc, digest):
+            return
+        entry = self.known.get(doc.doc_id)
+        if entry is not None and entry[0] == digest:
+            r.unchanged += 1
+            return
+        if entry is not None and _real(entry[1]) != doc.source and not _gone(entry[1]):
+            r.skipped.append(
+                Skipped(
+                    doc.source,
+                    f"id {doc.doc_id!r} is already used by {entry[1]}, which is still there: "
+                    "not replaced (remove it first with `ancre index remove`)",
+                )
+            )
+            return
+        twin = self.by_hash.get(digest)
+        if twin is not None and twin != doc.doc_id and twin in self.known:
+            r.skipped.append(Skipped(doc.source, f"exact duplicate of already indexed {twin!r}"))
+            return
+        self.by_hash[digest] = doc.doc_id
+        if entry is not None:
+            r.updated += 1
+        else:
+            r.added += 1
+        self.w.put(doc)
+
+    def _legacy(self, doc: Document, digest: str) -> bool:
+        """A document indexed by a format-1 build under its bare path: give it its new id
+        (same content: no embedding), or replace it if its own file changed."""
+        old = legacy_id(doc.doc_id)
+        entry = self.known.get(old) if old else None
+        if entry is None or old in self.seen:
+            return False
+        same_file = _real(entry[1]) == doc.source
+        if entry[0] != digest and not same_file:
+            return False  # another document that had the same bare path
+        del self.known[old]
+        self.seen[old] = doc.source
+        if entry[0] == digest:
+            self.w.rekey(old, doc.doc_id, doc.source)
+            self.known[doc.doc_id] = (digest, doc.source)
+            self.by_hash[digest] = doc.doc_id
+            self.report.rekeyed += 1
+            self.report.unchanged += 1
+        else:
+            self.w.remove(old)
+            self.w.put(doc)
+            self.by_hash[digest] = doc.doc_id
+            self.report.updated += 1
+        return True
+
+    def prunable(self, sources: list[str | Path]) -> list[str]:
+        """Indexed documents under ``sources`` whose file is gone, or which a file read in
+        full no longer holds. Never those of a file or folder that failed to load."""
+        roots = [_real(str(Path(s).expanduser())) for s in sources if Path(s).exists()]
+        out = []
+        for doc_id, (_, source) in self.known.items():
+            if doc_id in self.seen:
+                continue
+            path = source if os.path.isabs(source) else _real(source) if source else ""
+            if not path or not any(_under(path, root) for root in roots):
+                continue
+            if any(_under(path, bad) for bad in self.problems):
+                continue  # failed to load this time: keep what was indexed
+            if path in self.loaded or _gone(path):
+                out.append(doc_id)
+        return out
+
+
+def build(
+    sources: list[str | Path],
+    index_dir: str | Path | None = None,
+    *,
+    settings: IndexSettings | None = None,
+    embedder: Embedder | None = None,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: bool = False,
+    wait: float = 0.0,
+) -> BuildReport:
+    """Index the documents under ``sources`` into ``index_dir`` (else ``settings.index_dir``,
+    else ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
+    settings name (tests pass a fake)."""
+    settings = _settings(settings, index_dir)
+    report = BuildReport()
+    with Writer(settings, embedder=embedder, wait=wait, rebuild=rebuild, progress=progress) as w:
+        t0 = time.perf_counter()  # the lock is held: waiting for it is not build time
+        report.reembedded = w.reembed_reason
+        if w.reembed_reason:
+            log.info("re-embedding every document: %s", w.reembed_reason)
+            report.chunks += w.reembed(progress)
+        plan = _Plan(w, report)
+        for item in load_sources(sources, settings.max_file_mb):
+            if isinstance(item, Notice):
+                report.warnings.append(item)
+            elif isinstance(item, Skipped):
+                plan.skipped(item)
+            else:
+                plan.document(item)
+            if w.due():
+                report.chunks += w.commit()
+        if prune:
+            for doc_id in plan.prunable(sources):
+                w.remove(doc_id)
+                report.removed += 1
+        report.chunks += w.commit()
+        report.commits = w.commits
+        report.documents_total = w.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        report.chunks_total = w.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def remove(
+    doc_ids: list[str],
+    index_dir: str | Path | None = None,
+    *,
+    settings: IndexSettings | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[list[str], list[str]]:
+    """Remove documents by id, or every document of a file or folder named instead of an id;
+    returns (removed ids, names that matched nothing)."""
+    with Writer(_settings(settings, index_dir), embedder=embedder) as w:
+        known = w.known_sources()
+        found, missing = [], []
+        for name in doc_ids:
+            if name in known:
+                found.append(name)
+                continue
+            matches = []
+            if os.path.exists(name):
+                path = _real(name)
+                matches = [d for d, (_, src) in known.items() if src and _under(_real(src), path)]
+            found += [d for d in matches if d not in found]
+            if not matches:
+                missing.append(name)
+        for d in found:
+            w.remove(d)
+        w.commit()
+    return found, missing
+
+
+def _settings(settings: IndexSettings | None, index_dir: str | Path | None) -> IndexSettings:
+    settings = settings or IndexSettings.from_env()
+    if index_dir is not None:
+        settings = replace(settings, index_dir=str(index_dir))
+    return settings

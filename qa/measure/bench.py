@@ -1,0 +1,289 @@
+"""``ancre bench``: speed, memory and scale. Every figure says how it was measured; timings
+are medians over ``repeats`` runs (``--quick``: one).
+
+- ingestion (here): full builds of the corpus into fresh indexes, index size on disk,
+  unchanged rebuild, index load; embedding throughput by backend on the same chunk texts;
+- retrieval at several index sizes (``synthetic.py``);
+- generation with the configured generator (``generation.py``);
+- cold start (here) of a fresh process up to its first answer, and peak memory (RSS).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from ancre.index import IndexReader, IndexSettings, build, embed_text
+from ancre.qa.settings import AnswerSettings
+
+from . import coldstart
+from .generation import bench_generation
+from .report import Figures, median, timed
+from .synthetic import bench_scale
+
+log = logging.getLogger(__name__)
+
+EMBED_TEXTS = 200
+"""Chunk texts embedded by each backend."""
+
+
+def run_benches(
+    corpus: str | Path,
+    index_settings: IndexSettings,
+    settings: AnswerSettings,
+    *,
+    sizes: list[int],
+    questions: list[str],
+    repeats: int,
+    fig: Figures,
+) -> None:
+    """Every bench in turn, on temporary indexes of ``corpus`` asked ``questions``."""
+    with tempfile.TemporaryDirectory(prefix="ancre-bench-") as tmp:
+        work = Path(tmp)
+        built = bench_ingestion(corpus, index_settings, work, repeats, fig)
+        bench_embedding(chunk_texts(built), index_settings, repeats, fig)
+        bench_scale(built, index_settings, settings, work, sizes, questions, repeats, fig)
+        indexed = replace(index_settings, index_dir=str(built))
+        bench_generation(indexed, settings, questions, repeats, fig)
+        bench_cold_start(indexed, settings, questions[0], repeats, fig)
+    bench_memory(fig)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Index sizes from ``--sizes`` ("1000,10000,100000"), sorted and unique."""
+    try:
+        sizes = sorted({int(s.replace("_", "")) for s in text.split(",") if s.strip()})
+    except ValueError:
+        raise ValueError(
+            f"--sizes {text!r}: expected numbers separated by commas, such as 1000,10000,100000"
+        ) from None
+    if not sizes or sizes[0] <= 0:
+        raise ValueError(f"--sizes {text!r}: sizes must be positive")
+    return sizes
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {
+        "cores": os.cpu_count() or 1,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": _cpu_name(),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def disk_bytes(folder: Path) -> dict[str, int]:
+    """Bytes of an index folder: FAISS vectors, SQLite store (with its WAL), other files."""
+    sizes = {"vectors": 0, "store": 0, "other": 0}
+    for p in folder.iterdir():
+        if not p.is_file():
+            continue
+        if p.suffix == ".faiss":
+            sizes["vectors"] += p.stat().st_size
+        elif p.name.startswith("store.sqlite"):
+            sizes["store"] += p.stat().st_size
+        else:
+            sizes["other"] += p.stat().st_size
+    return sizes
+
+
+# ---- ingestion and embedding
+
+
+def bench_ingestion(
+    corpus: str | Path, settings: IndexSettings, work: Path, repeats: int, fig: Figures
+) -> Path:
+    """Full builds into fresh indexes under ``work``; returns the folder of the last one,
+    kept for the other benches."""
+    times, report = [], None
+    for i in range(repeats + 1):
+        folder = work / f"build-{i}"
+        seconds, report = timed(
+            lambda f=folder: build([corpus], settings=replace(settings, index_dir=str(f)))
+        )
+        times.append(seconds)
+        if i < repeats:
+            shutil.rmtree(folder)
+    assert report is not None
+    docs, chunks = report.documents_total, report.chunks_total
+    if not docs or not chunks:
+        raise ValueError(f"no document indexed from {corpus}")
+    build_s = median(times[1:])
+    what = f"full build of {docs} documents ({chunks} chunks) into a fresh index"
+    fig.add(
+        "ingestion",
+        "documents_per_s",
+        docs / build_s,
+        "docs/s",
+        f"{what}, median of {repeats}; includes loading the embedding model",
+    )
+    fig.add("ingestion", "chunks_per_s", chunks / build_s, "chunks/s", "same builds")
+    fig.add(
+        "ingestion",
+        "first_build_s",
+        times[0],
+        "s",
+        "the first build of this process (loads, exports and caches models)",
+    )
+    fig.add("ingestion", "documents", docs, "", f"documents of {corpus}")
+    fig.add(
+        "ingestion",
+        "chunks",
+        chunks,
+        "",
+        f"chunk_tokens={settings.chunk_tokens}, "
+        f"overlap={settings.chunk_overlap}, embed_backend={settings.embed_backend}",
+    )
+    folder = work / f"build-{repeats}"
+    sizes = disk_bytes(folder)
+    fig.add(
+        "index",
+        "disk_kb_per_1000_chunks",
+        sum(sizes.values()) / chunks * 1000 / 1024,
+        "KiB",
+        f"all files of the index folder / {chunks} chunks x 1000 "
+        f"(vectors {sizes['vectors'] / 1024:.0f} KiB, SQLite {sizes['store'] / 1024:.0f} "
+        f"KiB, vector_index={settings.vector_index}); on a small corpus SQLite's fixed pages "
+        "dominate: see retrieval.N.disk_kb_per_1000_chunks for large indexes",
+    )
+    kept = replace(settings, index_dir=str(folder))
+    runs = max(3, repeats)
+    rebuild = [timed(lambda: build([corpus], settings=kept))[0] for _ in range(runs)]
+    fig.add(
+        "index",
+        "unchanged_rebuild_s",
+        median(rebuild),
+        "s",
+        f"build of the same corpus again, nothing to do, median of {runs}",
+    )
+    opens = []
+    for _ in range(max(5, repeats)):
+        seconds, reader = timed(lambda: IndexReader(folder))
+        reader.close()
+        opens.append(seconds)
+    fig.add(
+        "index",
+        "load_s",
+        median(opens),
+        "s",
+        f"IndexReader(folder) open (SQLite + FAISS file), median of {len(opens)}",
+    )
+    return folder
+
+
+def chunk_texts(folder: Path, n: int = EMBED_TEXTS) -> list[str]:
+    """``n`` chunk texts as the build embeds them (``embed_text``), cycled if needed."""
+    with IndexReader(folder) as reader:
+        rows = reader.chunks([int(i) for i in reader.ids()])
+    texts = [embed_text(r.title, r.text) for _, r in sorted(rows.items())]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def bench_embedding(texts: list[str], settings: IndexSettings, repeats: int, fig: Figures) -> None:
+    """Each embedding backend, freshly loaded (not the process-wide cached model)."""
+    from ancre.index.embed import TransformerEmbedder
+
+    s = settings
+    for backend in ("torch", "openvino"):
+        try:
+            embedder = TransformerEmbedder(s.embed_model, backend, s.cache_dir, s.embed_batch_size)
+            load_s, _ = timed(lambda e=embedder: e.model)
+            embedder.embed(texts[:8])
+        except Exception as err:  # a backend that cannot load is a figure too
+            log.warning("%s backend unavailable: %s", backend, err)
+            fig.note("embedding", f"{backend}: unavailable ({str(err)[:200]})")
+            continue
+        runs = [timed(lambda e=embedder: e.embed(texts))[0] for _ in range(repeats)]
+        fig.add(
+            "embedding",
+            f"{backend}_passages_per_s",
+            len(texts) / median(runs),
+            "passages/s",
+            f"embedding backend {backend!r}: the same {len(texts)} chunk texts, "
+            f"batch {s.embed_batch_size}, median of {repeats}",
+        )
+        fig.add(
+            "embedding",
+            f"{backend}_load_s",
+            load_s,
+            "s",
+            "loading the model (OpenVINO: from the cached export, or exporting it once)",
+        )
+
+
+# ---- cold start and memory
+
+
+def bench_cold_start(
+    index_settings: IndexSettings,
+    settings: AnswerSettings,
+    question: str,
+    repeats: int,
+    fig: Figures,
+) -> None:
+    """A fresh interpreter (``python -m ancre.qa.measure.coldstart``) asks one question."""
+    command = [
+        sys.executable,
+        "-m",
+        coldstart.__name__,
+        json.dumps(asdict(index_settings)),
+        json.dumps(asdict(settings)),
+        question,
+    ]
+    times, rss, mode = [], [], ""
+    for _ in range(max(1, repeats)):
+        t0 = time.time()
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"cold-start process failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        times.append(data["t_answer"] - t0)
+        rss.append(data["peak_kb"] / 1024)
+        mode = data["mode"]
+    fig.add(
+        "cold_start",
+        "first_answer_s",
+        median(times),
+        "s",
+        f"fresh Python process asking one question, from spawn to the answer "
+        f"({mode}, llm={settings.llm}), median of {len(times)}",
+    )
+    fig.add(
+        "cold_start",
+        "peak_rss_mb",
+        max(rss),
+        "MiB",
+        "peak RSS of that process after its answer (VmHWM)",
+    )
+
+
+def bench_memory(fig: Figures) -> None:
+    fig.add(
+        "memory",
+        "bench_peak_rss_mb",
+        coldstart.peak_rss_kb() / 1024,
+        "MiB",
+        "peak RSS of this bench process (VmHWM; includes the largest synthetic index)",
+    )

@@ -1,0 +1,136 @@
+"""``ancre bench``'s generation figures: the generator alone on the prompts the answerer
+builds (prompt and generated tokens/s, time to first token), then whole answers to the sample
+questions asked as one conversation."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from ancre.index import Embedder, IndexSettings
+from ancre.qa.answer import Answerer
+from ancre.qa.api import answerer
+from ancre.qa.evidence import weigh_evidence
+from ancre.qa.extract import choose_context
+from ancre.qa.llm import Generator, load_generator
+from ancre.qa.prompting import build_prompt, detect_language
+from ancre.qa.settings import AnswerSettings
+
+from .report import Figures, median, percentile, timed
+
+GEN_TOKENS = 64
+"""Tokens generated per prompt (no stop sequence)."""
+
+
+def bench_generation(
+    index_settings: IndexSettings,
+    settings: AnswerSettings,
+    questions: list[str],
+    repeats: int,
+    fig: Figures,
+    *,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+) -> None:
+    """The generator alone on the answerer's prompts, then whole answers (skipped with
+    llm = none). ``embedder`` / ``generator`` replace the models the settings name."""
+    s = settings
+    if generator is None:
+        if s.llm.strip() in ("", "none"):
+            fig.note("generation", "skipped: llm = none (use --llm gemma, smollm2, a .gguf...)")
+            return
+        load_s, generator = timed(lambda: load_generator(s.llm, s, index_settings.cache_dir))
+        fig.add(
+            "generation",
+            "llm_load_s",
+            load_s,
+            "s",
+            f"load_generator({s.llm!r}) -> {generator.model_id if generator else '?'}",
+        )
+    qa = answerer(s, index_settings, embedder=embedder, generator=generator)
+    retriever = qa.retriever
+    prompts = []
+    for q in questions:
+        passages = retriever.search(
+            q, s.top_k, lexical_weight=s.lexical_weight, dense_weight=s.dense_weight
+        )
+        candidates = weigh_evidence(q, passages, retriever).candidates
+        if candidates:
+            prompts.append(build_prompt(q, choose_context(q, candidates), detect_language(q)))
+    _time_prompts(generator, prompts, repeats, fig)
+    _time_answers(qa, questions, repeats, fig)
+
+
+def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: Figures) -> None:
+    # optional methods of the real backends: the Generator protocol needs neither
+    count_tokens = getattr(generator, "count_tokens", None)
+    reset = getattr(generator, "reset", None)
+    prompt_tps, gen_tps, ttft = [], [], []
+    for prompt in prompts * max(1, repeats):
+        if reset is not None:
+            reset()  # no reuse of the previous prompt's prefix: time the whole prompt
+        t0 = time.perf_counter()
+        first, pieces = None, 0
+        for _ in generator.generate(prompt, GEN_TOKENS, 0.0, stop=None):
+            if first is None:
+                first = time.perf_counter() - t0
+            pieces += 1
+        total = time.perf_counter() - t0
+        if first is None:
+            continue
+        ttft.append(first)
+        if count_tokens is not None:
+            prompt_tps.append(count_tokens(prompt) / first)
+        if pieces > 1 and total > first:
+            gen_tps.append((pieces - 1) / (total - first))
+    how = (
+        f"{len(prompts)} answer prompts built as the answerer does (sample questions, "
+        f"choose_context sentences), temperature 0, up to {GEN_TOKENS} tokens, no stop, "
+        f"{'prefix cache reset, ' if reset else ''}median over {len(ttft)} generations"
+    )
+    if prompt_tps:
+        fig.add(
+            "generation",
+            "prompt_tokens_per_s",
+            median(prompt_tps),
+            "tokens/s",
+            f"prompt tokens / time to first token; {how}",
+        )
+    if ttft:
+        fig.add("generation", "time_to_first_token_s", median(ttft), "s", how)
+    if gen_tps:
+        fig.add(
+            "generation",
+            "generated_tokens_per_s",
+            median(gen_tps),
+            "tokens/s",
+            "streamed pieces (one per token) after the first / their time",
+        )
+
+
+def _time_answers(qa: Answerer, questions: list[str], repeats: int, fig: Figures) -> None:
+    """The questions asked in order as one conversation, as the chat would (the answerer
+    decides which ones are follow-ups)."""
+    qa.ask(questions[0])  # warm-up
+    totals, firsts, modes = [], [], Counter()
+    passes = max(1, repeats)
+    for _ in range(passes):
+        history: list[dict[str, str]] = []
+        for q in questions:
+            answer = qa.ask(q, history=history)
+            history = [{"role": "user", "content": q}]
+            totals.append(answer.timings["total"])
+            firsts.append(answer.timings["first_token"])
+            modes[answer.mode] += 1
+    what = f"the {len(questions)} sample questions x {passes} as one conversation"
+    fig.add("generation", "ask_p50_s", percentile(totals, 50), "s", f"{what}, Answer total")
+    fig.add("generation", "ask_p95_s", percentile(totals, 95), "s", "same, p95")
+    fig.add(
+        "generation",
+        "ask_first_token_p50_s",
+        percentile(firsts, 50),
+        "s",
+        "same, Answer.timings first_token (retrieval included; unlike the figures "
+        "above, the answerer reuses the prefix its prompts share)",
+    )
+    fig.add("generation", "ask_modes", dict(modes), "", "how those answers were made")

@@ -1,0 +1,203 @@
+"""Answer and retrieval metrics, the per-question ``Row`` of an evaluation, and the summary
+over rows.
+
+Every text comparison folds case and accents, normalises apostrophes and whitespace, and
+matches gold answers on word boundaries ("18" is not found in "1824"):
+
+- retrieval: a *hit* is a retrieved passage of the question's document that contains a gold
+  answer; recall@1/5/10 and MRR@10 over answerable questions;
+- answers: how often the answer text contains a gold answer, token recall of the gold answer,
+  citation precision (cited passages that contain a gold answer), share of answers with a
+  citation, abstention on unanswerable and false abstention on answerable questions,
+  latency, and how each answer was made (``Answer.mode``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ancre.index import APOSTROPHES, fold
+from ancre.qa.records import Answer, Citation, Passage
+
+from .report import percentile
+
+RECALL_AT = (1, 5, 10)
+
+
+def normalize(text: str) -> str:
+    """Casefold, accents and apostrophe variants folded, whitespace collapsed."""
+    return " ".join(fold(text.translate(APOSTROPHES)).split())
+
+
+def _pattern(answer: str) -> re.Pattern[str] | None:
+    gold = normalize(answer)
+    return re.compile(rf"(?<!\w){re.escape(gold)}(?!\w)") if gold else None
+
+
+def contains_answer(text: str, answers: Iterable[str]) -> bool:
+    """Does ``text`` contain one of ``answers`` (normalised, on word boundaries)?"""
+    norm = normalize(text)
+    for answer in answers:
+        pattern = _pattern(answer)
+        if pattern is not None and pattern.search(norm):
+            return True
+    return False
+
+
+def same_document(indexed_id: str, wanted: str) -> bool:
+    """A question names its article by the record's id or by its file's path in the folder
+    (``tramway.md``); a file's indexed id also names the folder
+    (``articles@1a2b3c4d/tramway.md``)."""
+    return indexed_id == wanted or ("@" in indexed_id and indexed_id.split("/", 1)[-1] == wanted)
+
+
+def hit_rank(passages: Sequence[Passage], doc_id: str, answers: Sequence[str]) -> int | None:
+    """1-based rank of the first passage of ``doc_id`` that contains a gold answer."""
+    if not answers:
+        return None
+    for n, p in enumerate(passages, 1):
+        if same_document(p.doc_id, doc_id) and contains_answer(p.text, answers):
+            return n
+    return None
+
+
+def recall_at(ranks: Sequence[int | None], k: int) -> float | None:
+    if not ranks:
+        return None
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+
+
+def mrr(ranks: Sequence[int | None]) -> float | None:
+    if not ranks:
+        return None
+    return sum(1.0 / r for r in ranks if r) / len(ranks)
+
+
+def tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", normalize(text))
+
+
+def token_recall(text: str, answers: Sequence[str]) -> float:
+    """Share of a gold answer's tokens present in ``text`` (best gold answer)."""
+    present = set(tokens(text))
+    best = 0.0
+    for answer in answers:
+        gold = tokens(answer)
+        if gold:
+            best = max(best, sum(1 for t in gold if t in present) / len(gold))
+    return best
+
+
+def citation_hits(citations: Sequence[Citation], answers: Sequence[str]) -> tuple[int, int]:
+    """(citations whose passage contains a gold answer, citations)."""
+    good = sum(1 for c in citations if contains_answer(c.text, answers))
+    return good, len(citations)
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+@dataclass
+class Row:
+    """One question of an evaluation: its retrieval, and its answer in full runs."""
+
+    id: str
+    file: str
+    question: str
+    doc_id: str
+    answerable: bool
+    answers: list[str]
+    hit_rank: int | None = None
+    retrieved: list[str] = field(default_factory=list)
+    """doc_id of the retrieved passages, best first."""
+    search_s: float = 0.0
+    evidence: float | None = None
+    error: str = ""
+    """Why the answerer refused the question (the row then counts as an error)."""
+    # full runs only
+    answer: str | None = None
+    mode: str | None = None
+    abstained: bool | None = None
+    contains_answer: bool | None = None
+    token_recall: float | None = None
+    citations: int | None = None
+    good_citations: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def score_answer(self, answer: Answer) -> None:
+        """Record ``answer`` and how it compares with the gold answers (an abstention
+        contains no answer and cites nothing)."""
+        self.answer, self.mode, self.abstained = answer.text, answer.mode, answer.abstained
+        self.evidence = answer.evidence
+        self.timings = dict(answer.timings)
+        golds = self.answers
+        if answer.abstained:
+            self.contains_answer, self.token_recall = False, 0.0
+            self.citations, self.good_citations = 0, 0
+            return
+        self.contains_answer = contains_answer(answer.text, golds) if golds else None
+        self.token_recall = token_recall(answer.text, golds) if golds else None
+        good, total = (
+            citation_hits(answer.citations, golds) if golds else (0, len(answer.citations))
+        )
+        self.citations, self.good_citations = total, good
+
+
+def summarize(rows: Sequence[Row], threshold: float | None = None) -> dict[str, Any]:
+    """The summary of an evaluation, keyed as in ``report.METRICS``. Retrieval-only rows
+    (no answer) give the abstention that ``threshold`` would predict from their evidence."""
+    ok = [r for r in rows if not r.error]
+    answerable = [r for r in ok if r.answerable]
+    unanswerable = [r for r in ok if not r.answerable]
+    ranks = [r.hit_rank for r in answerable if r.answers]
+    summary: dict[str, Any] = {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "errors": len(rows) - len(ok),
+    }
+    for k in RECALL_AT:
+        summary[f"recall@{k}"] = recall_at(ranks, k)
+    summary["mrr"] = mrr(ranks)
+    summary["search_p50_s"] = percentile([r.search_s for r in ok], 50)
+    full = [r for r in ok if r.mode is not None]
+    if not full:
+        if threshold is not None and any(r.evidence is not None for r in ok):
+            summary["evidence_abstention"] = _predicted(unanswerable, threshold)
+            summary["evidence_false_abstention"] = _predicted(answerable, threshold)
+        return summary
+    summary.update(_answer_metrics(full))
+    return summary
+
+
+def _predicted(rows: list[Row], threshold: float) -> float | None:
+    return _share([r.evidence < threshold for r in rows if r.evidence is not None])
+
+
+def _answer_metrics(full: list[Row]) -> dict[str, Any]:
+    with_gold = [r for r in full if r.answerable and r.answers]
+    unanswerable = [r for r in full if not r.answerable]
+    answered = [r for r in full if not r.abstained]
+    cited = [r for r in with_gold if not r.abstained]
+    good = sum(r.good_citations or 0 for r in cited)
+    total = sum(r.citations or 0 for r in cited)
+    totals = [r.timings.get("total", 0.0) for r in full]
+    return {
+        "answer_contains": _share([bool(r.contains_answer) for r in with_gold]),
+        "token_recall": (
+            sum(r.token_recall or 0.0 for r in with_gold) / len(with_gold) if with_gold else None
+        ),
+        "citation_precision": good / total if total else None,
+        "cited_share": _share([(r.citations or 0) > 0 for r in answered]),
+        "abstention": _share([bool(r.abstained) for r in unanswerable]),
+        "false_abstention": _share([bool(r.abstained) for r in full if r.answerable]),
+        "latency_p50_s": percentile(totals, 50),
+        "latency_p95_s": percentile(totals, 95),
+        "first_token_p50_s": percentile([r.timings.get("first_token", 0.0) for r in full], 50),
+        "modes": dict(Counter(r.mode for r in full).most_common()),
+    }

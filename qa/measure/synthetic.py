@@ -1,0 +1,291 @@
+"""Retrieval at scale (``ancre bench --sizes``) on a synthetic index.
+
+A corpus of a few hundred chunks cannot show how search grows with the index, and embedding
+100,000 chunks with the real model would take hours on a small machine. So the index is grown
+from the real one: each synthetic chunk is a real chunk with some of its words swapped for
+other words of the corpus, and its vector is the real chunk's vector plus Gaussian noise
+(cosine about 0.8 to its source). The write path runs as is, ``Writer(settings,
+embedder=SyntheticEmbedder(...))``: nothing is embedded by the model but the questions.
+
+At each size: exact (flat) against approximate (HNSW) FAISS search and the recall@10 the
+approximate one loses, BM25 alone, the hybrid ``Retriever.search``, index load and size.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ancre.index import (
+    Document,
+    Embedder,
+    IndexReader,
+    IndexSettings,
+    Writer,
+    embed_text,
+    load_embedder,
+)
+from ancre.index.store import new_vector_index
+from ancre.qa.retrieve import Retriever
+from ancre.qa.settings import AnswerSettings
+
+from .report import Figures, percentile, timed
+
+log = logging.getLogger(__name__)
+
+NOISE = 0.04
+"""Per-dimension standard deviation of the noise added to real vectors (cosine ~0.8)."""
+SWAP = 0.15
+"""Share of the words of a synthetic chunk replaced by other words of the corpus."""
+FAISS_QUERIES = 100
+"""Query vectors per size: the sample questions, then noisy chunk vectors."""
+
+
+class SyntheticCorpus:
+    """Documents derived from real chunks (words swapped), and their vectors (the source
+    chunk's vector plus noise). Deterministic for a seed."""
+
+    def __init__(self, texts: list[str], titles: list[str], vectors: np.ndarray, seed: int = 0):
+        self.texts, self.titles, self.vectors = texts, titles, vectors
+        self.rng = np.random.default_rng(seed)
+        self.vocab = sorted({w for t in texts for w in t.split()})
+        self._source: dict[str, int] = {}
+
+    def document(self, i: int) -> Document:
+        j = int(self.rng.integers(len(self.texts)))
+        words = self.texts[j].split()
+        swap = self.rng.random(len(words)) < SWAP
+        picks = self.rng.integers(len(self.vocab), size=int(swap.sum()))
+        for pos, pick in zip(swap.nonzero()[0], picks, strict=True):
+            words[pos] = self.vocab[pick]
+        text = " ".join(words)
+        title = self.titles[j]
+        self._source[embed_text(title, text)] = j
+        return Document(doc_id=f"syn-{i:07d}", text=text, title=title, source="synthetic")
+
+    def noisy(self, sources: np.ndarray) -> np.ndarray:
+        """Normalised vectors near the real vectors of chunks ``sources``."""
+        shape = (len(sources), self.vectors.shape[1])
+        v = self.vectors[sources] + NOISE * self.rng.standard_normal(shape, dtype="float32")
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype("float32")
+
+    def vectors_of(self, texts: list[str]) -> np.ndarray:
+        """Vectors for the embedded texts of documents made here (an unknown text gets a
+        vector near the first chunk's)."""
+        sources = np.array([self._source.pop(t, 0) for t in texts], dtype="int64")
+        return self.noisy(sources)
+
+
+class SyntheticEmbedder:
+    """The ``Embedder`` of a synthetic index: vectors come from the corpus that made the
+    documents; a token is a word (the source chunks already fit the real encoder)."""
+
+    def __init__(self, corpus: SyntheticCorpus, model_id: str, max_tokens: int = 256):
+        self.corpus = corpus
+        self.model_id = model_id
+        self.max_tokens = max_tokens
+
+    @property
+    def dim(self) -> int:
+        return int(self.corpus.vectors.shape[1])
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.corpus.vectors_of(texts)
+
+
+def _top(index: Any, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """A FAISS search with the same result conversion as ``IndexReader.dense_search``, so
+    that flat and HNSW timings compare."""
+    scores, ids = index.search(np.ascontiguousarray(query, dtype="float32"), k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def bench_scale(
+    sample_dir: Path,
+    index_settings: IndexSettings,
+    settings: AnswerSettings,
+    work: Path,
+    sizes: list[int],
+    questions: list[str],
+    repeats: int,
+    fig: Figures,
+    *,
+    embedder: Embedder | None = None,
+) -> None:
+    """Grow a synthetic index from the one in ``sample_dir`` to each of ``sizes`` chunks
+    (under ``work``) and measure search at each size. Questions are embedded by
+    ``embedder``, else by the model ``sample_dir`` was built with."""
+    with IndexReader(sample_dir) as reader:
+        ids = [int(i) for i in reader.ids()]
+        rows = reader.chunks(ids)
+        vectors = reader.chunk_vectors(ids)
+        model_id = reader.manifest.get("embed_model", "")
+    keep = [n for n, i in enumerate(ids) if i in rows]
+    corpus = SyntheticCorpus(
+        [rows[ids[n]].text for n in keep], [rows[ids[n]].title for n in keep], vectors[keep]
+    )
+    xs = index_settings
+    query_embedder = embedder or load_embedder(
+        model_id, xs.embed_backend, xs.cache_dir, xs.embed_batch_size
+    )
+    writes = SyntheticEmbedder(corpus, f"synthetic:{model_id}", query_embedder.max_tokens)
+    synthetic = replace(xs, index_dir=str(work / "synthetic"), vector_index="flat")
+    folder = Path(synthetic.index_dir)
+    hnsw, hnsw_build_s, current = None, 0.0, 0
+    results = []
+    for size in sizes:
+        t0 = time.perf_counter()
+        with Writer(synthetic, embedder=writes) as writer:
+            for i in range(current, size):
+                writer.put(corpus.document(i))
+            writer.commit()
+        write_s = time.perf_counter() - t0
+        load_s, reader = timed(lambda: IndexReader(folder))
+        with reader:
+            disk = reader.stats()["disk_bytes"]  # the writer's close folded its WAL in
+            current = reader.size
+            all_ids = reader.ids()
+            if hnsw is None:
+                hnsw = new_vector_index(writes.dim, "hnsw")
+            new_ids = all_ids[hnsw.ntotal :]
+            new = reader.chunk_vectors([int(i) for i in new_ids])
+            seconds, _ = timed(lambda h=hnsw, v=new, n=new_ids: h.add_with_ids(v, n))
+            hnsw_build_s += seconds
+            retriever = Retriever(reader, query_embedder)
+            res = measure_size(retriever, reader, hnsw, corpus, questions, settings, repeats)
+        res.update(
+            size=current,
+            synthetic_write_s=write_s,
+            hnsw_build_s=hnsw_build_s,
+            load_s=load_s,
+            disk_kb_per_1000=disk / current * 1000 / 1024,
+        )
+        results.append(res)
+        log.info("size %d: %s", current, res)
+    for res in results:
+        _add_size(fig, res, settings, len(questions))
+    fig.note(
+        "retrieval",
+        "synthetic index: chunks of the corpus with "
+        f"{SWAP:.0%} of their words swapped, vectors = real chunk vectors + N(0, {NOISE})"
+        " noise, renormalised; written by index.Writer with a SyntheticEmbedder",
+    )
+
+
+def measure_size(
+    retriever: Retriever,
+    reader: IndexReader,
+    hnsw: Any,
+    corpus: SyntheticCorpus,
+    questions: list[str],
+    settings: AnswerSettings,
+    repeats: int,
+) -> dict[str, Any]:
+    """Search timings at the reader's current size (seconds, p50 and p95)."""
+    qvecs = retriever.embedder.embed(questions)
+    extra = max(FAISS_QUERIES - len(qvecs), 0)
+    noisy = corpus.noisy(corpus.rng.integers(len(corpus.texts), size=extra))
+    queries = np.vstack([qvecs, noisy]).astype("float32")
+    passes = max(1, repeats)
+    flat_t, hnsw_t, overlap = [], [], []
+    for _ in range(passes):
+        for q in queries:
+            t, exact = timed(lambda q=q: reader.dense_search(q[None, :], 10)[0])
+            flat_t.append(t)
+            t, approx = timed(lambda q=q: _top(hnsw, q[None, :], 10))
+            hnsw_t.append(t)
+            truth = {i for i, _ in exact}
+            if truth:
+                overlap.append(len(truth & {i for i, _ in approx}) / len(truth))
+    lexical = [timed(lambda q=q: reader.lexical_search(q, 50))[0] for q in questions]
+    s = settings
+
+    def search(q: str) -> Any:
+        return retriever.search(
+            q, s.top_k, lexical_weight=s.lexical_weight, dense_weight=s.dense_weight
+        )
+
+    search(questions[0])  # warm-up
+    hybrid_passes = max(2, repeats)
+    hybrid = [timed(lambda q=q: search(q))[0] for _ in range(hybrid_passes) for q in questions]
+    return {
+        "queries": len(queries),
+        "passes": passes,
+        "hybrid_passes": hybrid_passes,
+        "flat_p50_s": percentile(flat_t, 50),
+        "flat_p95_s": percentile(flat_t, 95),
+        "hnsw_p50_s": percentile(hnsw_t, 50),
+        "hnsw_p95_s": percentile(hnsw_t, 95),
+        "hnsw_recall": sum(overlap) / len(overlap) if overlap else 0.0,
+        "lexical_p50_s": percentile(lexical, 50),
+        "hybrid_p50_s": percentile(hybrid, 50),
+        "hybrid_p95_s": percentile(hybrid, 95),
+    }
+
+
+def _add_size(fig: Figures, res: dict[str, Any], settings: AnswerSettings, questions: int) -> None:
+    n = res["size"]
+    add = fig.add
+    add(
+        "retrieval",
+        f"{n}.flat_p50_s",
+        res["flat_p50_s"],
+        "s",
+        f"{n} chunks: exact FAISS search (IndexReader.dense_search, flat), one query, k=10, "
+        f"p50 of {res['queries']} queries x {res['passes']}",
+    )
+    add("retrieval", f"{n}.flat_p95_s", res["flat_p95_s"], "s", "same, p95")
+    add(
+        "retrieval",
+        f"{n}.hnsw_p50_s",
+        res["hnsw_p50_s"],
+        "s",
+        "approximate search, HNSW M=32 efConstruction=80 efSearch=64, same queries",
+    )
+    add("retrieval", f"{n}.hnsw_p95_s", res["hnsw_p95_s"], "s", "same, p95")
+    add(
+        "retrieval",
+        f"{n}.hnsw_recall_at_10",
+        res["hnsw_recall"],
+        "",
+        "share of the exact top 10 that HNSW also returns",
+    )
+    add(
+        "retrieval",
+        f"{n}.hnsw_build_s",
+        res["hnsw_build_s"],
+        "s",
+        f"adding all {n} vectors to the HNSW graph (grown size by size)",
+    )
+    add(
+        "retrieval",
+        f"{n}.lexical_p50_s",
+        res["lexical_p50_s"],
+        "s",
+        "FTS5 BM25 top 50 (IndexReader.lexical_search), the sample questions",
+    )
+    add(
+        "retrieval",
+        f"{n}.hybrid_p50_s",
+        res["hybrid_p50_s"],
+        "s",
+        f"Retriever.search(question, top_k={settings.top_k}) over the flat index: query "
+        f"embedding + BM25 + FAISS + fusion; {questions} questions x {res['hybrid_passes']}",
+    )
+    add("retrieval", f"{n}.hybrid_p95_s", res["hybrid_p95_s"], "s", "same, p95")
+    add("retrieval", f"{n}.load_s", res["load_s"], "s", "IndexReader open at this size")
+    add(
+        "retrieval",
+        f"{n}.disk_kb_per_1000_chunks",
+        res["disk_kb_per_1000"],
+        "KiB",
+        "index folder size / chunks x 1000 (one synthetic document per chunk, flat vectors)",
+    )

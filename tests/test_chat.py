@@ -1,0 +1,227 @@
+"""The chat controller and the conversations store, with ancre's Answerer over the tiny
+index (hashing embedder, scripted generator): queue, stages, Stop, persistence."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ancre.index import StoreError
+from ancre.qa import Answerer, AnswerSettings, Retriever
+from ancre.ui.chat import Viewer, WebChat
+from ancre.ui.conversations import ConversationStore, Turn, title_for
+from conftest import HashEmbedder, ScriptedGenerator
+
+TRAMWAY = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
+BAKERY = "Quelle boulangerie a remporté le Grand Prix départemental de la baguette de tradition ?"
+STATIONS = "Et combien de stations desservira-t-elle ?"
+
+
+def reply(prompt: str) -> str:
+    if "13 septembre 2025" in prompt and "ouvrira" in prompt:
+        return "Le samedi 13 septembre 2025 [1]."
+    return "10,5 millions d'euros [2]."  # unverifiable: never shown
+
+
+class Spy:
+    """Records the options and histories the controller asks with."""
+
+    def __init__(self, retriever: Retriever, generator: ScriptedGenerator):
+        self.retriever, self.generator = retriever, generator
+        self.options: list[AnswerSettings] = []
+        self.histories: list[list] = []
+
+    def __call__(self, options: AnswerSettings) -> Answerer:
+        self.options.append(options)
+        spy = self
+
+        class Recording(Answerer):
+            def stream(self, question, **kwargs):
+                spy.histories.append(list(kwargs.get("history") or []))
+                return super().stream(question, **kwargs)
+
+        generator = None if options.llm == "none" else self.generator
+        return Recording(self.retriever, generator, options)
+
+
+@pytest.fixture(scope="module")
+def retriever(tiny_index):
+    return Retriever.open(tiny_index, embedder=HashEmbedder())
+
+
+@pytest.fixture
+def spy(retriever):
+    return Spy(retriever, ScriptedGenerator(reply))
+
+
+@pytest.fixture
+def chat(spy, tmp_path):
+    return WebChat(spy, AnswerSettings(llm="scripted", max_question_chars=200), store(tmp_path))
+
+
+def store(tmp_path) -> ConversationStore:
+    return ConversationStore(tmp_path / "conversations.sqlite")
+
+
+ALICE = Viewer("browser:alice", "fr", "page-1")
+
+
+def ask(chat: WebChat, viewer: Viewer, question: str) -> list[str]:
+    result = chat.submit(viewer, question, chat.options())
+    assert result.accepted, result.message
+    return list(chat.drain(viewer))
+
+
+def test_an_answer_shows_stages_never_the_draft_and_is_stored(chat):
+    views = ask(chat, ALICE, TRAMWAY)
+    order = [
+        s
+        for v in views
+        for s in ("Chargement", "Recherche", "Rédaction", "Vérification")
+        if f'ancre-stage">{s}' in v
+    ]
+    assert order == ["Chargement", "Recherche", "Rédaction", "Vérification"]
+    assert "<strong>Le samedi 13 septembre 2025" in views[-1]
+    views = ask(chat, ALICE, STATIONS)  # the model drafts "10,5 millions": dropped
+    assert not [v for v in views if "10,5" in v]
+    assert "21 stations" in views[-1] and "Chargement" not in "".join(views)
+    turns = chat.store.turns(ALICE.owner, chat.current(ALICE))
+    assert [t.question for t in turns] == [TRAMWAY, STATIONS]
+    assert turns[0].answer.short_answer.startswith("Le samedi 13 septembre 2025")
+
+
+def test_a_question_sent_during_an_answer_waits_and_is_answered_next(chat):
+    chat.submit(ALICE, TRAMWAY, chat.options())
+    running = chat.drain(ALICE)
+    first = next(running)
+    assert "ancre-working" in first
+    second = chat.submit(ALICE, BAKERY, chat.options())
+    assert second.accepted and "attente" in second.message
+    assert list(chat.drain(ALICE)) == []  # the running answer takes it
+    assert "ancre-pending" in chat.view(ALICE) and BAKERY in chat.view(ALICE)
+    views = [first, *running]
+    assert "Fournil" in views[-1] and "ancre-pending" not in views[-1]
+    turns = chat.store.turns(ALICE.owner, chat.current(ALICE))
+    assert [t.question for t in turns] == [TRAMWAY, BAKERY]
+
+
+def test_refused_questions_say_why_and_create_nothing(chat):
+    empty = chat.submit(ALICE, "   ", chat.options())
+    long = chat.submit(ALICE, "x" * 201, chat.options())
+    assert not empty.accepted and "question" in empty.message
+    assert (
+        not long.accepted and long.message == "Question trop longue : 201 caractères, 200 au plus."
+    )
+    assert chat.conversations(ALICE) == [] and not chat.store.path.exists()
+
+
+def test_stop_keeps_the_question_hands_back_the_waiting_ones_and_frees_the_model(chat):
+    chat.submit(ALICE, TRAMWAY, chat.options())
+    running = chat.drain(ALICE)
+    while 'ancre-now">Rédaction' not in next(running):
+        pass
+    chat.submit(ALICE, BAKERY, chat.options())
+    assert chat.stop(ALICE) == [BAKERY]
+    assert list(running) == []  # the stopped answer ends, shows nothing more
+    turns = chat.store.turns(ALICE.owner, chat.current(ALICE))
+    assert [(t.question, t.status) for t in turns] == [(TRAMWAY, "stopped")]
+    assert "Interrompu." in chat.view(ALICE) and "Réessayer" in chat.view(ALICE)
+    done: list[str] = []
+    worker = threading.Thread(target=lambda: done.extend(ask(chat, ALICE, BAKERY)))
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the stopped answer kept the generator"
+    assert "Fournil" in done[-1]
+
+
+def test_regenerate_answers_again_in_place_with_the_history_before_it(chat, spy):
+    ask(chat, ALICE, TRAMWAY)
+    ask(chat, ALICE, STATIONS)
+    assert spy.histories[1][0] == {"role": "user", "content": TRAMWAY}
+    assert chat.regenerate(ALICE, 0, chat.options(top_k=3)).accepted
+    views = list(chat.drain(ALICE))
+    assert "ancre-working" in views[0]
+    assert spy.histories[-1] == [] and spy.options[-1].top_k == 3
+    turns = chat.store.turns(ALICE.owner, chat.current(ALICE))
+    assert [t.question for t in turns] == [TRAMWAY, STATIONS]
+    assert not chat.regenerate(ALICE, 7, chat.options()).accepted
+
+
+def test_each_question_has_its_options_and_the_shared_settings_stay(chat, spy):
+    chat.submit(ALICE, TRAMWAY, chat.options(top_k=4, llm="none", temperature=0.7))
+    list(chat.drain(ALICE))
+    assert (spy.options[0].top_k, spy.options[0].llm, spy.options[0].temperature) == (
+        4,
+        "none",
+        0.7,
+    )
+    assert chat.settings.llm == "scripted" and chat.settings.top_k == 5
+
+
+def test_conversations_belong_to_their_owner_and_survive_a_reload(chat):
+    ask(chat, ALICE, TRAMWAY)
+    conv = chat.current(ALICE)
+    bob = Viewer("browser:bob", "fr", "page-2")
+    assert chat.conversations(bob) == []
+    chat.open(bob, conv)  # someone else's id: a new, empty conversation
+    assert chat.current(bob) is None and TRAMWAY not in chat.view(bob)
+    reloaded = Viewer("browser:alice", "en", "page-3")  # the same browser, a new page
+    chat.open(reloaded, conv)
+    view = chat.view(reloaded)
+    assert TRAMWAY in view and 'class="ancre-card"' in view and "Checked" in view
+
+
+def test_new_open_rename_and_delete(chat):
+    ask(chat, ALICE, TRAMWAY)
+    first = chat.current(ALICE)
+    chat.open(ALICE, None)
+    ask(chat, ALICE, BAKERY)
+    assert [c.title for c in chat.conversations(ALICE)] == [title_for(BAKERY), TRAMWAY]
+    chat.open(ALICE, first)
+    assert TRAMWAY in chat.view(ALICE) and BAKERY not in chat.view(ALICE)
+    assert chat.rename(ALICE, "  Le   tramway ")
+    assert chat.conversations(ALICE)[-1].title == "Le tramway"
+    chat.delete(ALICE)
+    assert [c.title for c in chat.conversations(ALICE)] == [title_for(BAKERY)]
+    assert chat.current(ALICE) is None and "ancre-empty" in chat.view(ALICE)
+
+
+def test_a_failure_is_shown_stored_and_can_be_retried(tmp_path, spy):
+    calls = []
+
+    def broken(options):
+        calls.append(options)
+        if len(calls) == 1:
+            raise StoreError("no index in /srv/secret/index")
+        return spy(options)
+
+    chat = WebChat(broken, AnswerSettings(llm="scripted"), store(tmp_path))
+    views = ask(chat, ALICE, TRAMWAY)
+    assert "Pas encore d’index" in views[-1] and "/srv/secret" not in views[-1]
+    assert chat.store.turns(ALICE.owner, chat.current(ALICE))[0].status == "failed"
+    chat.regenerate(ALICE, 0, chat.options())
+    assert "13 septembre 2025" in list(chat.drain(ALICE))[-1]
+
+
+def test_the_api_answers_without_storing(chat):
+    answer = chat.ask(TRAMWAY, chat.options(llm="none"))
+    assert answer.mode == "extractive" and "13 septembre 2025" in answer.text
+    assert not chat.store.path.exists()
+    with pytest.raises(ValueError, match="too long"):
+        chat.ask("x" * 500, chat.options())
+
+
+def test_the_store_round_trips_answers_and_checks_owners(tmp_path, chat):
+    ask(chat, ALICE, TRAMWAY)
+    saved = chat.store.turns(ALICE.owner, chat.current(ALICE))[0].answer
+    again = ConversationStore(chat.store.path).turns(ALICE.owner, chat.current(ALICE))[0].answer
+    assert again == saved and again.citations[0].sentence_start >= 0
+    conv = chat.current(ALICE)
+    assert not chat.store.rename("browser:bob", conv, "volé")
+    assert not chat.store.delete("browser:bob", conv)
+    assert chat.store.save_turn("browser:bob", conv, Turn(0, "?", None)) is None
+    assert len(chat.store.turns(ALICE.owner, conv)) == 1
+    empty = ConversationStore(tmp_path / "none" / "c.sqlite")
+    assert empty.list("x") == [] and empty.turns("x", "y") == []
+    assert not (tmp_path / "none").exists()

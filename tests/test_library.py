@@ -1,0 +1,155 @@
+"""The Documents tab's logic (``Library``) on a real index built with the hashing embedder:
+uploads indexed at once with one status per file, refused files deleted and explained
+without paths, removal by name, search, server folders only when allowed."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from ancre.index import IndexSettings, build
+from ancre.samples import ARTICLES
+from ancre.ui.library import Library, render_documents, render_statuses
+from ancre.ui.uploads import uploads_dir
+from conftest import HashEmbedder
+
+
+@pytest.fixture
+def library(tmp_path) -> Library:
+    index_dir = tmp_path / "index"
+    embedder = HashEmbedder()
+    build([ARTICLES], index_dir=index_dir, embedder=embedder)
+    return Library(IndexSettings(index_dir=str(index_dir)), embedder=embedder)
+
+
+@pytest.fixture
+def incoming(tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    return folder
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ARTICLE = "Le pont de Zorglub rouvre\n\nLe pont de Zorglub rouvre lundi après huit mois de travaux."
+
+
+def test_uploads_are_indexed_with_one_status_per_file(library, incoming):
+    good = write(incoming, "Pont Zorglub.txt", ARTICLE)
+    binary = incoming / "binaire.txt"
+    binary.write_bytes(bytes(range(256)) * 4)
+    empty = write(incoming, "vide.md", "")
+    script = write(incoming, "outil.sh", "echo")
+    steps = []
+    statuses = library.add_files(
+        [good, binary, empty, script], progress=lambda f, _d: steps.append(f)
+    )
+    by_name = {s.name: s for s in statuses}
+    assert [s.state for s in statuses].count("refused") == 3
+    assert by_name["Pont Zorglub.txt"].state == "added"
+    assert by_name["Pont Zorglub.txt"].text("fr") == "✓ ajouté (1 passages)"
+    assert by_name["binaire.txt"].text("fr") == "fichier binaire, pas du texte"
+    assert by_name["vide.md"].text("en") == "empty file"
+    assert by_name["outil.sh"].key == "reason_extension"
+    assert steps[0] < steps[-1] == 1.0
+    # refused files are not kept, so no later build reports them again
+    assert [p.name for p in uploads_dir(library.index_settings.index_dir).iterdir()] == [
+        "Pont-Zorglub.txt"
+    ]
+    html = render_statuses(statuses, "fr")
+    assert html.count("<li") == 4 and "refusé : fichier binaire, pas du texte" in html
+    assert str(incoming) not in html and "uploads" not in html
+    # the same file again: already indexed, nothing new stored
+    again = library.add_files([good])
+    assert [s.state for s in again] == ["unchanged"]
+    assert len(list(uploads_dir(library.index_settings.index_dir).iterdir())) == 1
+
+
+def test_a_txt_title_comes_from_its_first_line(library, incoming):
+    paragraph = (
+        "La France, ses partenaires européens et le Canada ont confirmé officiellement ce "
+        "jeudi le retrait du Mali des opérations antidjihadistes Barkhane et Takuba, suite à "
+        "la dégradation des relations avec la junte."
+    )
+    library.add_files(
+        [
+            write(incoming, "retrait.txt", "Retrait du Mali\nLa France se retire."),
+            write(incoming, "mali.txt", paragraph),  # one long line: no title line
+        ]
+    )
+    titles = {d["doc_id"].rsplit("/", 1)[-1]: d["title"] for d in library.documents()}
+    assert titles["retrait.txt"] == "Retrait du Mali"
+    assert titles["mali.txt"].startswith("La France, ses partenaires européens")
+    assert titles["mali.txt"].endswith("…") and len(titles["mali.txt"]) <= 91
+    mali = next(d for d in library.documents() if d["doc_id"].endswith("/mali.txt"))
+    assert mali["n_chunks"] >= 1
+
+
+def test_a_same_name_upload_never_replaces_another_document(library, incoming):
+    library.add_files([write(incoming, "article.txt", ARTICLE)])
+    other = incoming / "b"
+    other.mkdir()
+    second = write(other, "article.txt", "Le marché rouvre\n\nLe marché couvert rouvre mardi.")
+    statuses = library.add_files([second])
+    assert [s.state for s in statuses] == ["added"]
+    titles = {d["doc_id"].rsplit("/", 1)[-1]: d["title"] for d in library.documents()}
+    assert titles["article.txt"] == "Le pont de Zorglub rouvre"
+    assert titles["article-2.txt"] == "Le marché rouvre"
+
+
+def test_a_duplicate_of_an_indexed_article_is_refused_and_deleted(library, incoming):
+    twin = incoming / "copie.md"
+    shutil.copyfile(ARTICLES / "tramway-ligne-c-bellerive.md", twin)
+    [status] = library.add_files([twin])
+    assert status.state == "refused" and status.text("fr") == "identique à un document déjà indexé"
+    assert not any(uploads_dir(library.index_settings.index_dir).iterdir())
+
+
+def test_remove_names_the_document_and_deletes_its_upload(library, incoming):
+    library.add_files([write(incoming, "Pont Zorglub.txt", ARTICLE)])
+    [doc] = library.documents("zorglub")
+    assert doc["doc_id"].endswith("/Pont-Zorglub.txt")
+    assert library.remove(doc["doc_id"]) == "Le pont de Zorglub rouvre"
+    assert library.documents("zorglub") == []
+    assert not any(uploads_dir(library.index_settings.index_dir).iterdir())
+    assert library.remove(doc["doc_id"]) is None
+
+
+def test_search_and_the_table(library):
+    rows = library.documents("TRAMWAY")
+    assert len(rows) == 1 and "tramway" in rows[0]["title"]
+    assert len(library.documents("bellerive")) >= 2  # accents and case ignored
+    html = render_documents(rows, "fr")
+    assert "18 juin 2025" in html and "lecho-de-loire.example" in html
+    assert f'data-doc="{rows[0]["doc_id"]}"' in html and ">Retirer</button>" in html
+    assert "Aucun document ne correspond à « zzz »" in render_documents([], "fr", "zzz")
+
+
+def test_examples_are_the_sample_questions_whose_article_is_indexed(library):
+    examples = library.examples()
+    assert examples[0] == "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
+    assert len(examples) == 3 and not any(q.startswith("Et ") for q in examples)
+
+
+def test_a_server_folder_only_when_allowed(library, tmp_path, incoming):
+    write(incoming, "un.md", "# Un\n\nPremier article du dossier autorisé.")
+    sub = incoming / "sous"
+    sub.mkdir()
+    write(sub, "deux.txt", "Deux\n\nSecond article du dossier autorisé.")
+    assert library.folders() == []
+    [refused] = library.add_folder(0)
+    assert refused.key == "folder_refused"
+    allowed = Library(library.index_settings, embedder=library.embedder, allow_dirs=[incoming])
+    assert allowed.folders() == ["incoming"]
+    statuses = allowed.add_folder(0)
+    assert sorted((s.name, s.state) for s in statuses) == [
+        ("sous/deux.txt", "added"),
+        ("un.md", "added"),
+    ]
+    assert str(tmp_path) not in render_statuses(statuses, "fr")
+    assert allowed.add_folder(5)[0].key == "folder_refused"

@@ -1,0 +1,131 @@
+// The thread's behaviour (run by Gradio with `element`, `trigger`, `props`, `watch`):
+// examples, Regenerate and Retry go to the server; chips and cards open the source sheet;
+// Copy uses the clipboard; a new question scrolls into view; opened quotes stay open.
+const texts = props.texts || {};
+
+function sheet() {
+  let s = document.getElementById('ancre-sheet');
+  if (s) return s;
+  s = document.createElement('div');
+  s.id = 'ancre-sheet';
+  s.className = 'ancre-sheet';
+  s.hidden = true;
+  s.setAttribute('role', 'dialog');
+  s.setAttribute('aria-modal', 'true');
+  s.innerHTML = '<div class="ancre-sheet-backdrop"></div><div class="ancre-sheet-panel">' +
+    '<button type="button" class="ancre-sheet-close">×</button><div class="ancre-sheet-body"></div></div>';
+  s.querySelector('.ancre-sheet-close').setAttribute('aria-label', texts.close || 'Close');
+  s.addEventListener('click', (e) => {
+    if (e.target.closest('.ancre-sheet-close') || e.target.classList.contains('ancre-sheet-backdrop')) close();
+  });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !s.hidden) close(); });
+  document.body.appendChild(s);
+  return s;
+}
+let opener = null;
+function close() {
+  const s = sheet();
+  s.hidden = true;
+  if (opener) opener.focus();
+}
+function openSource(key, from) {
+  const source = element.querySelector('#ancre-src-' + CSS.escape(key));
+  if (!source) return;
+  const s = sheet();
+  s.querySelector('.ancre-sheet-body').innerHTML = source.outerHTML.replace(' id="ancre-src-', ' data-id="ancre-src-');
+  s.setAttribute('aria-label', source.querySelector('.ancre-source-head')?.textContent || '');
+  opener = from;
+  s.hidden = false;
+  s.querySelector('.ancre-sheet-panel').scrollTop = 0;
+  s.querySelector('.ancre-sheet-close').focus();
+}
+function copy(button) {
+  const text = button.dataset.copy || '';
+  const done = () => {
+    const label = button.textContent;
+    button.textContent = button.dataset.done || label;
+    setTimeout(() => { button.textContent = label; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => {});
+  } else {
+    const area = document.createElement('textarea');
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand('copy'); done(); } catch (e) { /* nothing to do */ }
+    area.remove();
+  }
+}
+element.addEventListener('click', (e) => {
+  const example = e.target.closest('.ancre-example');
+  if (example) { trigger('ask', { question: example.dataset.question }); return; }
+  const src = e.target.closest('.ancre-chip, .ancre-card');
+  if (src) { e.preventDefault(); openSource(src.dataset.src, src); return; }
+  const copyButton = e.target.closest('.ancre-copy');
+  if (copyButton) { copy(copyButton); return; }
+  const regen = e.target.closest('.ancre-regen');
+  if (regen) { regen.disabled = true; trigger('regenerate', { turn: Number(regen.dataset.turn) }); }
+});
+
+// opened quotes stay open when the thread is drawn again
+const opened = new Set();
+element.addEventListener('toggle', (e) => {
+  const d = e.target;
+  if (d.matches && d.matches('details[data-fold]')) {
+    if (d.open) opened.add(d.dataset.fold); else opened.delete(d.dataset.fold);
+  }
+}, true);
+
+// scrolling: a new question comes into view; a growing answer stays in view
+let shown = -1;
+function scroller() { return element.closest('#ancre-chat') || element; }
+watch('value', () => {
+  element.querySelectorAll('details[data-fold]').forEach((d) => { if (opened.has(d.dataset.fold)) d.open = true; });
+  const thread = element.querySelector('.ancre-thread');
+  if (!thread) return;
+  const turns = Number(thread.dataset.turns || 0);
+  const box = scroller();
+  if (shown >= 0 && turns > shown) {
+    const all = thread.querySelectorAll('.ancre-turn');
+    const first = all[Math.min(shown, all.length - 1)];
+    if (first) box.scrollTop += first.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+  } else if (shown < 0 || box.scrollHeight - box.scrollTop - box.clientHeight < 160) {
+    box.scrollTop = box.scrollHeight;
+  }
+  shown = turns;
+});
+
+// the question box: a counter once the question nears the limit (nothing is cut)
+const limit = Number(props.limit || 0);
+function counter() {
+  const area = document.querySelector('#ancre-question textarea');
+  const hint = document.querySelector('#ancre-counter');
+  if (!area || !hint || !limit) return;
+  const n = area.value.trim().length;
+  hint.textContent = n > limit * 0.8 ? n + ' / ' + limit : '';
+  hint.classList.toggle('ancre-over', n > limit);
+}
+document.addEventListener('input', (e) => { if (e.target.closest && e.target.closest('#ancre-question')) counter(); });
+
+// a chip's preview stays inside the conversation's box (shifted sideways, or shown below)
+function place(chip) {
+  const tip = chip.querySelector('.ancre-tip');
+  if (!tip) return;
+  tip.style.transform = '';
+  tip.style.top = '';
+  tip.style.bottom = '';
+  const box = scroller().getBoundingClientRect();
+  let r = tip.getBoundingClientRect();
+  if (r.top < box.top + 4) {
+    tip.style.bottom = 'auto';
+    tip.style.top = 'calc(100% + 6px)';
+    r = tip.getBoundingClientRect();
+  }
+  let shift = 0;
+  if (r.left < box.left + 8) shift = box.left + 8 - r.left;
+  else if (r.right > box.right - 8) shift = box.right - 8 - r.right;
+  if (shift) tip.style.transform = 'translateX(calc(-50% + ' + shift + 'px))';
+}
+element.addEventListener('mouseover', (e) => { const c = e.target.closest('.ancre-chip'); if (c) place(c); });
+element.addEventListener('focusin', (e) => { const c = e.target.closest('.ancre-chip'); if (c) place(c); });

@@ -1,0 +1,332 @@
+"""What the chat does, without the page: the ``WebChat`` controller (no gradio import).
+
+- **Nothing typed is lost.** A question is accepted (and only then may the page clear its
+  box) or refused with a reason. A question sent while an answer is being made waits in the
+  page's queue, shown as pending, and is answered next. Stop ends the answer in progress and
+  hands the questions still waiting back to the page, to put back in the box.
+- **Conversations persist** in a ``ConversationStore`` beside the index, per owner (the user
+  under ``--auth``, else one browser): a reload reopens the current one with its sources.
+- **Stages, not drafts.** While an answer is made the page shows the stage (retrieving,
+  drafting, verifying); the model's unverified draft is never shown.
+
+Answers come from an ``Answerer`` factory, ``Callable[[AnswerSettings], Answerer]``: the
+server passes ``ancre.qa.answerer`` over the cached index, so choosing another generator
+reuses the loaded index and embedding model; tests pass an Answerer over fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from ancre.qa import Answer, Answerer, AnswerSettings
+
+from .conversations import Conversation, ConversationStore, Turn
+from .i18n import count, t
+from .render import TurnView, render_thread
+
+log = logging.getLogger(__name__)
+
+AnswererFactory = Callable[[AnswerSettings], Answerer]
+MAX_PAGES = 2000
+"""Open pages remembered (their live state only: conversations are on disk)."""
+
+
+class Examples(Protocol):
+    def examples(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: the owner of the conversations, the page's language, and one open
+    page (Gradio's session), which has its own queue."""
+
+    owner: str
+    lang: str = "fr"
+    page: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    question: str
+    options: AnswerSettings
+    replace: int | None = None
+    """The seq of the turn that this job answers again (Regenerate / Retry)."""
+
+
+@dataclass
+class Page:
+    """The live state of one open page."""
+
+    conversation: str | None = None
+    pending: deque[Job] = field(default_factory=deque)
+    working: Job | None = None
+    stage: str = ""
+    epoch: int = 0
+    """Bumped by Stop and by leaving the conversation: an answer begun before it is dropped."""
+    draining: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    accepted: bool
+    message: str
+    """Why the question was refused, or that it waits for the answer in progress."""
+
+
+def generator_choices(current: str, lang: str) -> list[tuple[str, str]]:
+    """(label, value) of the generators offered: the bundled ones installed, 'none', and
+    the configured one if it is something else (a .gguf file, a server)."""
+    from ancre.qa import BUNDLED, installed_generators
+
+    found = installed_generators()
+    if current and current not in found:
+        found.insert(0, current)
+    labels = {**BUNDLED, "none": t(lang, "model_none")}
+    return [(labels.get(v, v.rsplit("/", 1)[-1]), v) for v in found]
+
+
+def error_key(err: Exception) -> str:
+    from ancre.index import StoreError
+    from ancre.qa import LLMError
+
+    if isinstance(err, StoreError):
+        return "error_no_index"
+    if isinstance(err, LLMError):
+        return "error_model"
+    return "error_other"
+
+
+class WebChat:
+    """The chat's logic. Thread-safe; every method takes the ``Viewer`` it acts for."""
+
+    def __init__(
+        self,
+        answerers: AnswererFactory,
+        settings: AnswerSettings,
+        store: ConversationStore,
+        *,
+        examples: Examples | None = None,
+    ):
+        self.answerers = answerers
+        self.settings = settings
+        self.store = store
+        self.examples = examples
+        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._pages_lock = threading.Lock()
+        self._loaded: set[str] = set()
+
+    # ---- per-question options and checks
+    def options(
+        self, top_k: float | None = None, llm: str | None = None, temperature: float | None = None
+    ) -> AnswerSettings:
+        """This question's settings (the shared ones are never changed)."""
+        changes: dict[str, Any] = {}
+        if top_k:
+            changes["top_k"] = int(top_k)
+        if llm:
+            changes["llm"] = llm
+        if temperature is not None:
+            changes["temperature"] = float(temperature)
+        return replace(self.settings, **changes)
+
+    def check(self, question: str, lang: str) -> str:
+        """Why ``question`` cannot be asked ('' when it can): the one length limit of the box
+        and the server."""
+        question = " ".join((question or "").split())
+        if not question:
+            return t(lang, "hint_empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            return t(lang, "hint_too_long", n=count(len(question), lang), max=count(limit, lang))
+        return ""
+
+    # ---- pages and conversations
+    def page(self, viewer: Viewer) -> Page:
+        with self._pages_lock:
+            page = self._pages.pop(viewer.page, None) or Page()
+            self._pages[viewer.page] = page
+            while len(self._pages) > MAX_PAGES:
+                self._pages.popitem(last=False)
+            return page
+
+    def close(self, viewer: Viewer) -> None:
+        """The page was closed: forget its live state (the conversation stays on disk)."""
+        with self._pages_lock:
+            self._pages.pop(viewer.page, None)
+
+    def current(self, viewer: Viewer) -> str | None:
+        return self.page(viewer).conversation
+
+    def conversations(self, viewer: Viewer) -> list[Conversation]:
+        return self.store.list(viewer.owner)
+
+    def open(self, viewer: Viewer, conv_id: str | None) -> list[str]:
+        """Show conversation ``conv_id`` (None or not the owner's: a new, empty one). What
+        was waiting is handed back, as by ``stop``."""
+        left = self.stop(viewer)
+        page = self.page(viewer)
+        known = self.store.get(viewer.owner, conv_id)
+        page.conversation = known.id if known else None
+        return left
+
+    def rename(self, viewer: Viewer, title: str) -> bool:
+        return self.store.rename(viewer.owner, self.current(viewer), title)
+
+    def delete(self, viewer: Viewer) -> list[str]:
+        """Delete the current conversation and start a new one."""
+        conv_id = self.current(viewer)
+        left = self.open(viewer, None)
+        self.store.delete(viewer.owner, conv_id)
+        return left
+
+    # ---- asking
+    def submit(self, viewer: Viewer, question: str, options: AnswerSettings) -> Submitted:
+        """Accept ``question`` into the page's queue (``drain`` answers it), or say why not."""
+        question = " ".join((question or "").split())
+        reason = self.check(question, viewer.lang)
+        if reason:
+            return Submitted(False, reason)
+        page = self.page(viewer)
+        with page.lock:
+            if self.store.get(viewer.owner, page.conversation) is None:
+                page.conversation = self.store.create(viewer.owner, question).id
+            busy = page.draining or bool(page.pending)
+            page.pending.append(Job(question, options))
+        return Submitted(True, t(viewer.lang, "hint_queued") if busy else "")
+
+    def regenerate(self, viewer: Viewer, seq: int, options: AnswerSettings) -> Submitted:
+        """Answer turn ``seq`` of the current conversation again (after its own history)."""
+        page = self.page(viewer)
+        turn = next(
+            (x for x in self.store.turns(viewer.owner, page.conversation) if x.seq == seq), None
+        )
+        if turn is None:
+            return Submitted(False, "")
+        with page.lock:
+            if any(j.replace == seq for j in page.pending) or (
+                page.working and page.working.replace == seq
+            ):
+                return Submitted(False, "")
+            page.pending.append(Job(turn.question, options, replace=seq))
+        return Submitted(True, "")
+
+    def drain(self, viewer: Viewer) -> Iterator[str]:
+        """Answer the page's waiting questions one after the other, yielding the thread's
+        HTML at each stage. Returns at once when another drain of this page is running (it
+        takes the new question)."""
+        page = self.page(viewer)
+        with page.lock:
+            if page.draining:
+                return
+            page.draining, epoch = True, page.epoch
+        while True:
+            with page.lock:
+                if page.epoch != epoch:
+                    return
+                if not page.pending:
+                    page.draining = False
+                    break
+                job = page.pending.popleft()
+                page.working, page.stage, conv_id = job, "", page.conversation
+            yield from self._answer(viewer, page, job, conv_id, epoch)
+        yield self.view(viewer)
+
+    def _answer(
+        self, viewer: Viewer, page: Page, job: Job, conv_id: str | None, epoch: int
+    ) -> Iterator[str]:
+        past = self.store.turns(viewer.owner, conv_id)
+        if job.replace is not None:
+            past = [x for x in past if x.seq < job.replace]
+        history = []
+        for x in past:
+            if x.answer is not None:
+                history += [
+                    {"role": "user", "content": x.question},
+                    {"role": "assistant", "content": x.answer.text},
+                ]
+        if job.options.llm not in self._loaded:
+            page.stage = "loading"
+            yield self.view(viewer)
+        turn = Turn(job.replace if job.replace is not None else -1, job.question, None)
+        stream = None
+        try:
+            stream = self.answerers(job.options).stream(
+                job.question, history=history, options=job.options
+            )
+            self._loaded.add(job.options.llm)
+            for event in stream:
+                if page.epoch != epoch:
+                    return  # stopped: closing the stream ends the generation at once
+                if event.kind == "stage":
+                    page.stage = event.text
+                    yield self.view(viewer)
+            turn.answer = stream.answer()
+        except Exception as err:  # shown in the thread; the page stays usable
+            log.exception("answering %r failed", job.question)
+            turn.status, turn.note = "failed", error_key(err)
+        finally:
+            if stream is not None:
+                stream.close()  # after Stop: the generator is free for the next answer
+        with page.lock:
+            if page.epoch != epoch:
+                return
+            if conv_id is not None:
+                self.store.save_turn(viewer.owner, conv_id, turn, replace=job.replace is not None)
+            page.working, page.stage = None, ""
+        yield self.view(viewer)
+
+    def busy(self, viewer: Viewer) -> bool:
+        """Whether the page has an answer in progress or questions waiting."""
+        page = self.page(viewer)
+        with page.lock:
+            return page.working is not None or bool(page.pending)
+
+    def stop(self, viewer: Viewer) -> list[str]:
+        """End the answer in progress (its question stays, marked stopped) and drop the
+        waiting questions, returned so that the page puts them back in the box."""
+        page = self.page(viewer)
+        with page.lock:
+            page.epoch += 1
+            job, page.working, page.stage, page.draining = page.working, None, "", False
+            left = [j.question for j in page.pending if j.replace is None]
+            page.pending.clear()
+            if job is not None and job.replace is None and page.conversation:
+                turn = Turn(-1, job.question, None, status="stopped")
+                self.store.save_turn(viewer.owner, page.conversation, turn)
+        return left
+
+    # ---- what the page shows
+    def view(self, viewer: Viewer) -> str:
+        """The thread's HTML: the stored turns, the answer in progress, the waiting ones."""
+        page = self.page(viewer)
+        turns = self.store.turns(viewer.owner, page.conversation)
+        views = [TurnView(x.seq, x.question, x.answer, x.status, x.note) for x in turns]
+        with page.lock:
+            working, stage, pending = page.working, page.stage, list(page.pending)
+        following = (views[-1].seq + 1) if views else 0
+        for job, state in [(working, "working")] + [(j, "pending") for j in pending]:
+            if job is None:
+                continue
+            if job.replace is not None:
+                for v in views:
+                    if v.seq == job.replace:
+                        v.state, v.note = state, stage if state == "working" else ""
+                continue
+            views.append(TurnView(following, job.question, None, state, stage))
+            following += 1
+        examples = self.examples.examples() if self.examples and not views else []
+        return render_thread(views, viewer.lang, examples)
+
+    # ---- the scripting API
+    def ask(self, question: str, options: AnswerSettings, history: list | None = None) -> Answer:
+        """One answer, nothing stored (the ``/ask`` endpoint)."""
+        reason = self.check(question, "en")
+        if reason:
+            raise ValueError(reason)
+        return self.answerers(options).ask(question, history=history or [], options=options)

@@ -1,0 +1,176 @@
+"""The Documents tab: the library of indexed documents (search, remove with a confirmation
+naming the document), uploads indexed as soon as they arrive with one status line per file,
+and the server folders that ``--allow-dir`` allows. Layout and wiring only; the work is
+``Library``'s."""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ancre.index import EXTENSIONS
+
+from .i18n import COOKIE, choose, count, t
+from .library import render_documents, render_statuses
+from .render import esc, summary_line
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from .library import Library
+
+REMOVE_JS = (
+    "element.addEventListener('click', (e) => { const b = e.target.closest('.ancre-remove'); "
+    "if (b) trigger('remove', {doc: b.dataset.doc}); });"
+)
+
+
+def lang_of(request: "gr.Request") -> str:
+    """The page's language, as the page was given it (cookie, else Accept-Language)."""
+    return choose(request.cookies.get(COOKIE), request.headers.get("accept-language"))
+
+
+def hint(text: str) -> str:
+    return f"<p>{esc(text)}</p>" if text else ""
+
+
+def library_line(docs: int, chunks: int, lang: str) -> str:
+    text = t(lang, "library_count", documents=count(docs, lang), chunks=count(chunks, lang))
+    return f'<p class="ancre-summary">{esc(text)}</p>'
+
+
+@dataclass
+class DocumentsTab:
+    """What the page fills when it loads."""
+
+    library: "Library"
+    summary: Any
+    documents: Any
+    upload_info: Any
+
+    def outputs(self) -> list[Any]:
+        return [self.summary, self.upload_info, self.documents]
+
+    def values(self, lang: str) -> tuple:
+        docs, chunks, _updated = self.library.summary()
+        mb = f"{self.library.max_upload_mb:g}"
+        info = t(lang, "upload_info", extensions=" ".join(EXTENSIONS), mb=mb)
+        return (
+            library_line(docs, chunks, lang),
+            f"<p>{esc(info)}</p>",
+            render_documents(self.library.documents(), lang),
+        )
+
+
+def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> DocumentsTab:
+    """Lay out the tab inside the current ``gr.Tab`` and wire its events; ``chat_summary``
+    (the chat's line on what is indexed) is updated with it."""
+    import gradio as gr
+
+    private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+    summary = gr.HTML(elem_id="ancre-library-summary")
+    uploads = gr.File(
+        label=i18n("upload_label"),
+        file_count="multiple",
+        file_types=list(EXTENSIONS),
+        elem_id="ancre-files",
+    )
+    upload_info = gr.HTML(elem_id="ancre-upload-info")
+    report = gr.HTML(elem_id="ancre-report")
+    folders = library.folders()
+    with gr.Row(visible=bool(folders)):
+        folder = gr.Dropdown(
+            [(name, i) for i, name in enumerate(folders)],
+            value=0 if folders else None,
+            label=i18n("folder_label"),
+            elem_id="ancre-folder",
+        )
+        folder_go = gr.Button(i18n("folder_button"), elem_id="ancre-folder-go")
+    search = gr.Textbox(
+        placeholder=i18n("search_placeholder"), show_label=False, elem_id="ancre-search"
+    )
+    with gr.Group(visible=False, elem_id="ancre-remove-confirm") as remove_group:
+        remove_text = gr.HTML()
+        with gr.Row():
+            remove_yes = gr.Button(
+                i18n("confirm_remove_button"),
+                variant="stop",
+                elem_id="ancre-remove-yes",
+            )
+            remove_no = gr.Button(i18n("cancel"), elem_id="ancre-remove-no")
+    removed = gr.HTML(elem_id="ancre-removed")
+    documents = gr.HTML(
+        elem_id="ancre-library",
+        apply_default_css=False,
+        js_on_load=REMOVE_JS,
+    )
+    doc_to_remove = gr.State("")
+
+    def refreshed(lang: str, query: str = "") -> tuple:
+        docs, chunks, updated = library.summary()
+        return (
+            render_documents(library.documents(query or ""), lang, query or ""),
+            summary_line(docs, chunks, updated, lang),
+            library_line(docs, chunks, lang),
+        )
+
+    def on_upload(paths, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        lang = lang_of(request)
+        step = lambda f, _desc: progress(f, desc=t(lang, "indexing"))  # noqa: E731
+        statuses = library.add_files([str(p) for p in paths or []], step)
+        return render_statuses(statuses, lang), *refreshed(lang, query), None
+
+    def on_folder(choice, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        lang = lang_of(request)
+        step = lambda f, _desc: progress(f, desc=t(lang, "indexing"))  # noqa: E731
+        statuses = library.add_folder(int(choice if choice is not None else -1), step)
+        return render_statuses(statuses, lang), *refreshed(lang, query)
+
+    index_out = [report, documents, chat_summary, summary]
+    index_opts: dict[str, Any] = {
+        "api_visibility": "private",
+        "concurrency_limit": 1,
+        "concurrency_id": "index",
+        "show_progress_on": [report],
+    }
+    uploads.upload(on_upload, [uploads, search], [*index_out, uploads], **index_opts)
+    folder_go.click(on_folder, [folder, search], index_out, **index_opts)
+
+    def on_search(query, request: gr.Request):
+        lang = lang_of(request)
+        return render_documents(library.documents(query or ""), lang, query or "")
+
+    search.input(on_search, [search], [documents], trigger_mode="always_last", **private)
+
+    def on_remove_ask(evt: gr.EventData, request: gr.Request):
+        lang, doc_id = lang_of(request), str(evt._data.get("doc", ""))
+        doc = next((d for d in library.documents() if d["doc_id"] == doc_id), None)
+        if doc is None:
+            return gr.Group(visible=False), "", "", hint(t(lang, "remove_missing"))
+        text = t(
+            lang,
+            "confirm_remove",
+            title=doc.get("title") or doc_id.rsplit("/", 1)[-1],
+            passages=count(int(doc.get("n_chunks") or 0), lang),
+        )
+        return gr.Group(visible=True), f"<p>{esc(text)}</p>", doc_id, ""
+
+    def on_remove(doc_id, query, request: gr.Request):
+        lang = lang_of(request)
+        title = library.remove(doc_id) if doc_id else None
+        note = t(lang, "removed", title=title) if title else t(lang, "remove_missing")
+        return hint(note), gr.Group(visible=False), "", *refreshed(lang, query)
+
+    documents.remove(
+        on_remove_ask, None, [remove_group, remove_text, doc_to_remove, removed], **private
+    )
+    remove_yes.click(
+        on_remove,
+        [doc_to_remove, search],
+        [removed, remove_group, doc_to_remove, documents, chat_summary, summary],
+        api_visibility="private",
+        concurrency_limit=1,
+        concurrency_id="index",
+    )
+    remove_no.click(
+        lambda: (gr.Group(visible=False), ""), None, [remove_group, doc_to_remove], **private
+    )
+    return DocumentsTab(library, summary, documents, upload_info)

@@ -1,0 +1,298 @@
+"""The Index tab as a document library, without the page (no gradio import).
+
+Uploads are indexed as soon as they arrive, and each file gets a status: added, updated,
+already indexed, or refused with a reason in the page's language. A refused file is deleted
+from ``uploads/`` (so it is reported once, not at every build). A server folder can be
+indexed only when the operator named it with ``--allow-dir``. Removing a document names it.
+Messages never show a server path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ancre.index import Embedder, IndexSettings, fold
+
+from .i18n import count, date, t, timestamp
+from .render import NEW_TAB, esc, file_name, safe_url
+from .uploads import MAX_UPLOAD_MB, UploadRefused, reason_key, store_upload, uploads_dir
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+SAMPLE_QUESTION = re.compile(r"^\| \d+ \| (.+?) \| .+? \| `articles/([^`]+)`", re.MULTILINE)
+EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """What became of one file: ``state`` is added, updated, unchanged or refused; ``key``
+    and ``values`` give the page's text for it."""
+
+    name: str
+    state: str
+    key: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.key, **dict(self.values))
+
+
+class Library:
+    """Reads and changes the index for the page; one build at a time."""
+
+    def __init__(
+        self,
+        index_settings: IndexSettings,
+        *,
+        embedder: Embedder | None = None,
+        allow_dirs: Sequence[str | Path] = (),
+        max_upload_mb: float = MAX_UPLOAD_MB,
+    ):
+        self.index_settings = index_settings
+        self.embedder = embedder
+        self.allow_dirs = [Path(d).expanduser().resolve() for d in allow_dirs]
+        self.max_upload_mb = max_upload_mb
+        self._lock = threading.Lock()
+
+    # ---- reading
+    def documents(self, query: str = "") -> list[dict[str, Any]]:
+        """The indexed documents, newest first; with ``query``, those whose title, date,
+        URL or name contains it (accents and case ignored)."""
+        from ancre.index import IndexReader, StoreError
+
+        try:
+            with IndexReader(self.index_settings.index_dir) as reader:
+                docs = reader.documents()
+        except StoreError:
+            return []
+        needle = fold(query.strip().lower())
+        if needle:
+            docs = [
+                d
+                for d in docs
+                if needle
+                in fold(
+                    " ".join(
+                        str(d.get(k) or "") for k in ("title", "date", "url", "doc_id")
+                    ).lower()
+                )
+            ]
+        return sorted(docs, key=lambda d: (d.get("date") or "", d.get("title") or ""), reverse=True)
+
+    def summary(self) -> tuple[int, int, str]:
+        """(documents, passages, date of the last change)."""
+        from ancre.index import IndexReader, StoreError
+
+        try:
+            with IndexReader(self.index_settings.index_dir) as reader:
+                stats = reader.stats()
+        except StoreError:
+            return 0, 0, ""
+        return stats.get("documents", 0), stats.get("chunks", 0), str(stats.get("built_at", ""))
+
+    def examples(self) -> list[str]:
+        """Questions to try: the sample corpus's own questions when its articles are indexed,
+        else questions about the newest documents."""
+        from ancre.samples import ARTICLES
+
+        docs = self.documents()
+        names = {Path(d.get("source") or "").name for d in docs}
+        table = ARTICLES.parent / "QUESTIONS.md"
+        found = []
+        if table.is_file():
+            for question, article in SAMPLE_QUESTION.findall(table.read_text(encoding="utf-8")):
+                if article in names and not question.startswith("Et "):
+                    found.append(question.strip())
+        if found:
+            return found[:EXAMPLES]
+        return [f"De quoi parle « {d['title']} » ?" for d in docs[:EXAMPLES] if d.get("title")]
+
+    def folders(self) -> list[str]:
+        """The folders the page may index (named by the operator with ``--allow-dir``)."""
+        return [d.name or str(d) for d in self.allow_dirs]
+
+    # ---- changing
+    def add_files(
+        self, paths: Sequence[str | Path], progress: Progress | None = None
+    ) -> list[FileStatus]:
+        """Store uploaded files and index them at once; one status per file."""
+        statuses: list[FileStatus] = []
+        stored: dict[Path, str] = {}
+        for p in paths:
+            src = Path(p)
+            try:
+                stored[
+                    store_upload(src, self.index_settings.index_dir, max_mb=self.max_upload_mb)
+                ] = src.name
+            except UploadRefused as err:
+                statuses.append(FileStatus(src.name, "refused", err.key, tuple(err.values.items())))
+            except OSError:
+                statuses.append(FileStatus(src.name, "refused", "reason_unreadable"))
+        if stored:
+            statuses += self._index(stored, progress, discard=True)
+        return statuses
+
+    def add_folder(self, choice: int, progress: Progress | None = None) -> list[FileStatus]:
+        """Index allowed folder number ``choice``; files are named relative to it."""
+        if not 0 <= choice < len(self.allow_dirs):
+            return [FileStatus("", "refused", "folder_refused")]
+        folder = self.allow_dirs[choice]
+        if not folder.is_dir():
+            return [FileStatus(folder.name, "refused", "folder_missing")]
+        from ancre.index import EXTENSIONS
+
+        files = {
+            p.resolve(): p.relative_to(folder).as_posix()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+            and p.suffix.lower() in EXTENSIONS
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            and p.resolve().is_relative_to(folder)
+        }
+        return self._index(files, progress, discard=False, root=folder)
+
+    def _index(
+        self,
+        files: dict[Path, str],
+        progress: Progress | None,
+        *,
+        discard: bool,
+        root: Path | None = None,
+    ) -> list[FileStatus]:
+        from ancre import index
+
+        if not self._lock.acquire(blocking=False):
+            return [FileStatus("", "refused", "busy")]
+        try:
+            if progress:
+                progress(0.05, "indexing")
+            before = {d["doc_id"]: d for d in self.documents()}
+            try:
+                report = index.build(
+                    [root] if root else list(files),
+                    settings=self.index_settings,
+                    embedder=self.embedder,
+                    progress=progress is not None,
+                )
+            except index.BuildLocked:
+                return [FileStatus("", "refused", "busy")]
+            except (index.StoreError, OSError, ValueError, RuntimeError):
+                log.exception("build failed")
+                return [FileStatus("", "refused", "build_failed")]
+            after = self.documents()
+        finally:
+            self._lock.release()
+        if progress:
+            progress(1.0, "done")
+        skipped: dict[Path, str] = {}
+        for s in report.skipped:
+            skipped.setdefault(Path(s.path).resolve(), s.reason)
+        by_file: dict[Path, list[dict[str, Any]]] = {}
+        for d in after:
+            by_file.setdefault(Path(d.get("source") or "").resolve(), []).append(d)
+        out = []
+        for path, name in files.items():
+            docs = by_file.get(path, [])
+            if not docs:
+                key, values = reason_key(skipped.get(path, ""))
+                if discard:
+                    path.unlink(missing_ok=True)
+                out.append(FileStatus(name, "refused", key, tuple(values.items())))
+                continue
+            passages = sum(int(d.get("n_chunks") or 0) for d in docs)
+            if any(d["doc_id"] not in before for d in docs):
+                state = "added"
+            elif any(before[d["doc_id"]].get("indexed_at") != d.get("indexed_at") for d in docs):
+                state = "updated"
+            else:
+                state = "unchanged"
+            out.append(FileStatus(name, state, f"status_{state}", (("passages", passages),)))
+        return out
+
+    def remove(self, doc_id: str) -> str | None:
+        """Remove one document (and its uploaded file once nothing of it is left); its title,
+        or None when it is not in the index."""
+        from ancre import index
+
+        docs = self.documents()
+        doc = next((d for d in docs if d["doc_id"] == doc_id), None)
+        if doc is None:
+            return None
+        with self._lock:
+            removed, _missing = index.remove(
+                [doc_id], settings=self.index_settings, embedder=self.embedder
+            )
+        if not removed:
+            return None
+        source = Path(doc.get("source") or "").resolve()
+        up = uploads_dir(self.index_settings.index_dir).resolve()
+        left = [
+            d
+            for d in docs
+            if d["doc_id"] != doc_id and Path(d.get("source") or "").resolve() == source
+        ]
+        if source.parent == up and not left and source.is_file():
+            source.unlink()
+        return doc.get("title") or file_name(doc_id)
+
+
+# ---------------------------------------------------------------- the tab's HTML
+
+
+def render_statuses(statuses: list[FileStatus], lang: str) -> str:
+    """One line per file: its name and what became of it."""
+    if not statuses:
+        return ""
+    rows = "".join(
+        f'<li class="ancre-status ancre-status-{esc(s.state)}">'
+        + (f'<span class="ancre-status-name">{esc(file_name(s.name))}</span> ' if s.name else "")
+        + (
+            f"{esc(t(lang, 'status_refused', reason=s.text(lang)))}"
+            if s.state == "refused" and s.key.startswith("reason_")
+            else esc(s.text(lang))
+        )
+        + "</li>"
+        for s in statuses
+    )
+    return f'<ul class="ancre-statuses">{rows}</ul>'
+
+
+def render_documents(docs: list[dict[str, Any]], lang: str, query: str = "") -> str:
+    """The library: one row per document, each with its Remove button."""
+    if not docs:
+        key = "no_match" if query.strip() else "no_documents"
+        values = {"query": query.strip()} if query.strip() else {}
+        return f'<p class="ancre-library-empty">{esc(t(lang, key, **values))}</p>'
+    head = "".join(
+        f"<th>{esc(t(lang, k))}</th>"
+        for k in ("col_title", "col_date", "col_source", "col_passages", "col_added")
+    )
+    rows = []
+    for d in docs:
+        url = safe_url(d.get("url") or "")
+        title = esc(d.get("title") or file_name(d["doc_id"]))
+        if url:
+            title = f'<a href="{esc(url)}" {NEW_TAB}>{title}</a>'
+        source = (
+            re.sub(r"^https?://(www\.)?", "", url).split("/")[0] if url else file_name(d["doc_id"])
+        )
+        added = timestamp(float(d["indexed_at"]), lang) if d.get("indexed_at") else ""
+        rows.append(
+            f'<tr data-doc="{esc(d["doc_id"])}"><td class="ancre-doc-title">{title}</td>'
+            f"<td>{esc(date(d.get('date') or '', lang))}</td><td>{esc(source)}</td>"
+            f'<td class="ancre-num">{esc(count(int(d.get("n_chunks") or 0), lang))}</td>'
+            f"<td>{esc(added)}</td>"
+            f'<td><button type="button" class="ancre-remove" data-doc="{esc(d["doc_id"])}">'
+            f"{esc(t(lang, 'remove'))}</button></td></tr>"
+        )
+    return (
+        f'<table class="ancre-library"><thead><tr>{head}<th></th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )

@@ -1,0 +1,358 @@
+"""The chat's HTML: answers, citation chips, source cards and the conversation thread.
+
+Pure functions, no gradio. Every piece of document text, model output, question or title is
+passed through ``html.escape`` here, and links are kept only when they are http(s): the page
+shows hostile documents as inert text. Nothing is rendered as Markdown, so no Markdown
+syntax in a document can turn into a link, an image or markup.
+
+An answer is shown answer first: the verified short answer in bold with its citation chips
+(hover or focus shows the supporting sentence), the quoted evidence folded below it, a row
+of source cards, and how it was made. Each cited passage is also in the page, hidden, for the
+source sheet (a side panel on a desktop, a bottom sheet on a phone) that a chip or a card
+opens.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ancre.qa import Answer, Citation, Passage
+
+from .i18n import count, date, number, t
+
+MARKER = re.compile(r"\[(\d{1,3})\]")
+STAGES = ("retrieving", "drafting", "verifying")
+NEW_TAB = 'target="_blank" rel="noopener noreferrer nofollow"'
+CLOSEST = 3
+
+
+def esc(text: object) -> str:
+    """Text as HTML text or attribute value (quotes escaped too)."""
+    return html.escape(str(text or ""), quote=True)
+
+
+def esc_lines(text: str) -> str:
+    """Escaped text whose line breaks stay visible (and never make a blank source line)."""
+    return "<br>".join(esc(line) for line in (text or "").split("\n"))
+
+
+def safe_url(url: str) -> str:
+    """The URL if it is http(s), else '' (no javascript:, data:, file: links)."""
+    url = (url or "").strip()
+    return url if re.match(r"(?i)^https?://[^\s<>\"'`]+$", url) else ""
+
+
+def file_name(doc_id: str) -> str:
+    """A document id's last part: the page never shows a server path."""
+    return re.split(r"[\\/]", doc_id or "")[-1]
+
+
+def source_key(turn: int, number_: int) -> str:
+    return f"{turn}-{number_}"
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """Escaped ``text`` with ``text[start:end]`` in <mark> (when the offsets are valid)."""
+    if not (0 <= start < end <= len(text)):
+        return esc_lines(text)
+    return (
+        esc_lines(text[:start])
+        + "<mark>"
+        + esc_lines(text[start:end])
+        + "</mark>"
+        + (esc_lines(text[end:]))
+    )
+
+
+@dataclass
+class Source:
+    """What a chip, a card and the sheet show of one cited (or closest) passage."""
+
+    number: int
+    title: str
+    date: str
+    url: str
+    doc_id: str
+    sentence: str
+    body: str
+    """The passage as HTML, the supporting sentence marked."""
+
+
+def _from_citation(c: Citation) -> Source:
+    body = highlight(c.text, c.sentence_start, c.sentence_end)
+    return Source(c.number, c.title, c.date, c.url, c.doc_id, c.sentence, body)
+
+
+def _from_passage(p: Passage) -> Source:
+    first = re.split(r"(?<=[.!?])\s", p.text.strip(), maxsplit=1)[0]
+    return Source(p.rank, p.title, p.date, p.url, p.doc_id, first, esc_lines(p.text))
+
+
+def sources_of(answer: Answer) -> list[Source]:
+    """The cited passages; for an abstention the closest ones (one per document)."""
+    if not answer.abstained:
+        return [_from_citation(c) for c in answer.citations]
+    seen, out = set(), []
+    for p in answer.passages:
+        if p.doc_id not in seen:
+            seen.add(p.doc_id)
+            out.append(_from_passage(p))
+        if len(out) == CLOSEST:
+            break
+    return out
+
+
+def chip(turn: int, s: Source, lang: str) -> str:
+    title = s.title or file_name(s.doc_id)
+    return (
+        f'<button type="button" class="ancre-chip" data-src="{source_key(turn, s.number)}" '
+        f'aria-label="{esc(t(lang, "source_n", n=s.number))} : {esc(title)}">{s.number}'
+        f'<span class="ancre-tip" role="tooltip"><span class="ancre-tip-title">{esc(title)}'
+        f"</span>{esc(s.sentence)}</span></button>"
+    )
+
+
+def with_chips(text: str, turn: int, sources: dict[int, Source], lang: str) -> str:
+    """Escaped ``text`` whose ``[n]`` markers become chips when ``n`` is a known source
+    (other markers stay as text)."""
+    out, pos = [], 0
+    for m in MARKER.finditer(text):
+        s = sources.get(int(m.group(1)))
+        if s is None:
+            continue
+        out.append(esc(text[pos : m.start()]).rstrip() + " " + chip(turn, s, lang))
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def _domain(url: str) -> str:
+    return urlsplit(url).hostname or "" if safe_url(url) else ""
+
+
+def card(turn: int, s: Source, lang: str) -> str:
+    meta = " · ".join(x for x in (date(s.date, lang), _domain(s.url) or file_name(s.doc_id)) if x)
+    return (
+        f'<button type="button" class="ancre-card" data-src="{source_key(turn, s.number)}">'
+        f'<span class="ancre-card-num">{s.number}</span><span class="ancre-card-text">'
+        f'<span class="ancre-card-title">{esc(s.title or file_name(s.doc_id))}</span>'
+        f'<span class="ancre-card-meta">{esc(meta)}</span></span></button>'
+    )
+
+
+def source_panel(turn: int, s: Source, lang: str) -> str:
+    """The full passage, shown in the source sheet."""
+    meta = [esc(date(s.date, lang))] if s.date else []
+    href = safe_url(s.url)
+    if href:
+        meta.append(
+            f'<a href="{esc(href)}" {NEW_TAB}>'
+            f"{esc(t(lang, 'open_link'))} ({esc(_domain(href))})</a>"
+        )
+    elif s.url:
+        meta.append(esc(s.url))
+    meta.append(esc(file_name(s.doc_id)))
+    return (
+        f'<section class="ancre-source" id="ancre-src-{source_key(turn, s.number)}">'
+        f'<h3 class="ancre-source-head"><span class="ancre-source-num">{s.number}</span>'
+        f"{esc(s.title or file_name(s.doc_id))}</h3>"
+        f'<p class="ancre-source-meta">{" · ".join(meta)}</p>'
+        f'<blockquote class="ancre-source-text">{s.body}</blockquote></section>'
+    )
+
+
+def mode_line(answer: Answer, lang: str) -> str:
+    mode = "abstained" if answer.abstained else (answer.mode or "extractive")
+    label = t(lang, f"mode_{mode}") if mode in ("generated", "extractive", "abstained") else mode
+    total = (answer.timings or {}).get("total")
+    if total is not None:
+        label += " · " + t(lang, "seconds", s=number(total, lang))
+    model = (answer.models or {}).get("llm", "")
+    title = (
+        t(lang, "mode_model", model=model)
+        if mode == "generated" and model
+        else t(lang, "mode_quoted")
+        if mode == "extractive"
+        else ""
+    )
+    return (
+        f'<span class="ancre-mode ancre-mode-{esc(mode)}" title="{esc(title)}">{esc(label)}</span>'
+    )
+
+
+def plain_text(answer: Answer, lang: str) -> str:
+    """What Copy puts on the clipboard: the answer, then its sources."""
+    blocks = [b.strip() for b in answer.text.split("\n\n") if b.strip()]
+    lines = [answer.short_answer] if answer.short_answer else []
+    if answer.abstained:
+        lines = blocks[:1]
+    else:
+        for block in blocks:
+            if block.startswith(">"):
+                lines.append(block.lstrip("> ").strip())
+            elif not answer.short_answer:
+                lines.append(block)
+    for s in sources_of(answer):
+        where = " — ".join(x for x in (s.date, s.url) if x)
+        lines.append(
+            f"[{s.number}] {s.title or file_name(s.doc_id)}" + (f" ({where})" if where else "")
+        )
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, turn: int, lang: str) -> str:
+    """One answer: short answer (bold) or text with chips, the evidence, the source cards,
+    the mode line and the Copy / Regenerate buttons."""
+    sources = sources_of(answer)
+    by_number = {s.number: s for s in sources}
+    blocks = [b.strip() for b in answer.text.split("\n\n") if b.strip()]
+    quotes = [b.lstrip(">").strip() for b in blocks if b.startswith(">")]
+    statements = [b for b in blocks if not b.startswith(">")]
+    parts = []
+    if answer.abstained:
+        head = statements[0] if statements else t(lang, "mode_abstained")
+        parts.append(f'<p class="ancre-text ancre-abstention">⚠️ {esc(head)}</p>')
+    elif answer.short_answer:
+        markers = MARKER.findall(statements[0]) if statements else []
+        numbers = [int(n) for n in markers if int(n) in by_number] or list(by_number)[:1]
+        chips = "".join(" " + chip(turn, by_number[n], lang) for n in dict.fromkeys(numbers))
+        parts.append(
+            f'<p class="ancre-short"><strong>{esc(answer.short_answer)}</strong>{chips}</p>'
+        )
+        if quotes:
+            parts.append(
+                f'<details class="ancre-evidence" data-fold="{turn}"><summary>'
+                f"{esc(t(lang, 'evidence'))}</summary>"
+                + "".join(
+                    f'<blockquote class="ancre-quote">{with_chips(q, turn, by_number, lang)}'
+                    "</blockquote>"
+                    for q in quotes
+                )
+                + "</details>"
+            )
+    else:
+        for b in statements:
+            parts.append(f'<p class="ancre-text">{with_chips(b, turn, by_number, lang)}</p>')
+        for q in quotes:
+            parts.append(
+                '<blockquote class="ancre-quote">'
+                + with_chips(q, turn, by_number, lang)
+                + "</blockquote>"
+            )
+    if sources:
+        label = t(lang, "sources_closest") if answer.abstained else t(lang, "sources_label")
+        parts.append(
+            f'<div class="ancre-cards" aria-label="{esc(label)}">'
+            f'<span class="ancre-cards-label">{esc(label)}</span>'
+            + "".join(card(turn, s, lang) for s in sources)
+            + "</div>"
+        )
+    parts.append(
+        f'<div class="ancre-foot">{mode_line(answer, lang)}'
+        '<button type="button" class="ancre-act ancre-copy" '
+        f'data-copy="{esc(plain_text(answer, lang))}" '
+        f'data-done="{esc(t(lang, "copied"))}">{esc(t(lang, "copy"))}</button>'
+        f'<button type="button" class="ancre-act ancre-regen" data-turn="{turn}">'
+        f"{esc(t(lang, 'regenerate'))}</button></div>"
+    )
+    parts.append(
+        '<div class="ancre-passages" hidden>'
+        + "".join(source_panel(turn, s, lang) for s in sources)
+        + "</div>"
+    )
+    kind = "ancre-abstained" if answer.abstained else ""
+    return f'<div class="ancre-bot {kind}">{"".join(parts)}</div>'
+
+
+@dataclass
+class TurnView:
+    """One turn as shown: ``state`` is answered, stopped, failed, working or pending."""
+
+    seq: int
+    question: str
+    answer: Answer | None = None
+    state: str = "answered"
+    note: str = ""
+    """failed: the key of the error text; working: the stage."""
+
+
+def _stage(stage: str, lang: str) -> str:
+    steps = (
+        "".join(
+            f'<li class="{"ancre-done" if STAGES.index(s) < STAGES.index(stage) else ""}'
+            f'{"ancre-now" if s == stage else ""}">{esc(t(lang, "step_" + s))}</li>'
+            for s in STAGES
+        )
+        if stage in STAGES
+        else ""
+    )
+    return (
+        f'<div class="ancre-bot ancre-working" role="status"><span class="ancre-spinner"></span>'
+        f'<span class="ancre-stage">{esc(t(lang, "stage_" + (stage or "retrieving")))}</span>'
+        f'<ol class="ancre-steps">{steps}</ol></div>'
+    )
+
+
+def render_turn(view: TurnView, lang: str) -> str:
+    pending = view.state == "pending"
+    user = (
+        f'<div class="ancre-user{" ancre-pending" if pending else ""}">'
+        f'<div class="ancre-bubble">{esc_lines(view.question)}</div>'
+        + (f'<div class="ancre-pending-label">{esc(t(lang, "pending"))}</div>' if pending else "")
+        + "</div>"
+    )
+    if view.state == "answered" and view.answer is not None:
+        bot = render_answer(view.answer, view.seq, lang)
+    elif view.state == "working":
+        bot = _stage(view.note, lang)
+    elif view.state in ("stopped", "failed"):
+        text = (
+            t(lang, "stopped") if view.state == "stopped" else t(lang, view.note or "error_other")
+        )
+        bot = (
+            f'<div class="ancre-bot ancre-{view.state}"><p class="ancre-text">{esc(text)}</p>'
+            f'<div class="ancre-foot"><button type="button" class="ancre-act ancre-regen" '
+            f'data-turn="{view.seq}">{esc(t(lang, "retry"))}</button></div></div>'
+        )
+    else:
+        bot = ""
+    return f'<div class="ancre-turn" data-turn="{view.seq}">{user}{bot}</div>'
+
+
+def render_thread(turns: list[TurnView], lang: str, examples: list[str]) -> str:
+    """The conversation, or when it is empty a welcome with clickable example questions."""
+    if not turns:
+        buttons = "".join(
+            f'<button type="button" class="ancre-example" data-question="{esc(q)}">'
+            f"{esc(q)}</button>"
+            for q in examples
+        )
+        return (
+            '<div class="ancre-thread ancre-empty" data-turns="0">'
+            f'<p class="ancre-welcome">{esc(t(lang, "empty_title"))}</p>'
+            f'<p class="ancre-welcome-hint">{esc(t(lang, "empty_hint"))}</p>'
+            + (
+                f'<p class="ancre-examples-label">{esc(t(lang, "examples"))}</p>'
+                f'<div class="ancre-examples">{buttons}</div>'
+                if examples
+                else ""
+            )
+            + "</div>"
+        )
+    body = "".join(render_turn(v, lang) for v in turns)
+    return f'<div class="ancre-thread" data-turns="{len(turns)}">{body}</div>'
+
+
+def summary_line(documents: int, chunks: int, updated: str, lang: str) -> str:
+    """One line saying what is indexed, for the top of the chat."""
+    if not documents:
+        return f'<p class="ancre-summary">{esc(t(lang, "no_index"))}</p>'
+    when = date(updated, lang) or "?"
+    if documents == 1:
+        text = t(lang, "indexed_one", date=when)
+    else:
+        text = t(lang, "indexed", documents=count(documents, lang), date=when)
+    return f'<p class="ancre-summary" title="{esc(count(chunks, lang))}">{esc(text)}</p>'

@@ -1,0 +1,229 @@
+"""``ancre chat``: index the sample articles on first run, read the credentials, check the
+Host header, warm the models up, and serve the page.
+
+What the page may read on the server: the index, and the folders named with
+``--allow-dir`` (none by default: uploads only). What may reach it: requests for a loopback
+name (or the bound address, or an ``--allow-host`` name), with the credentials when
+``--auth`` / ``--auth-file`` / ``ANCRE_AUTH`` give some.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ancre.index import IndexSettings
+from ancre.qa import AnswerSettings
+
+from .uploads import MAX_UPLOAD_MB
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How ``ancre chat`` serves the page (flags, else ``ANCRE_*`` variables)."""
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str = ""
+    """USER:PASSWORD (several separated by commas) required to open the page."""
+    auth_file: str = ""
+    """A file of USER:PASSWORD lines, the same for a file kept out of the command line."""
+    allow_dir: tuple[str, ...] = ()
+    """Server folders the page may index (ANCRE_ALLOW_DIR: separated by the path separator)."""
+    allow_host: tuple[str, ...] = ()
+    """Host names the page answers to besides the loopback ones (ANCRE_ALLOW_HOST: commas)."""
+    share: bool = False
+    no_sample: bool = False
+    max_upload_mb: float = MAX_UPLOAD_MB
+
+    def __post_init__(self) -> None:
+        for name, sep in (("allow_dir", os.pathsep), ("allow_host", ",")):
+            value = getattr(self, name)
+            items = value.split(sep) if isinstance(value, str) else list(value or ())
+            object.__setattr__(self, name, tuple(i.strip() for i in items if i and i.strip()))
+
+
+def credentials(settings: ServeSettings) -> list[tuple[str, str]] | None:
+    """The accounts of ``--auth`` and ``--auth-file`` (None: no login); ValueError with
+    what to fix."""
+    pairs = [p for p in settings.auth.split(",") if p.strip()]
+    if settings.auth_file:
+        path = Path(settings.auth_file).expanduser()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as err:
+            raise ValueError(f"--auth-file {path}: {err.strerror or err}") from None
+        pairs += [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        if not pairs:
+            raise ValueError(f"--auth-file {path}: no USER:PASSWORD line")
+    accounts = []
+    for pair in pairs:
+        user, sep, password = pair.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError("--auth expects USER:PASSWORD (ANCRE_AUTH, --auth-file: the same)")
+        accounts.append((user, password))
+    return accounts or None
+
+
+def allowed_folders(settings: ServeSettings) -> list[Path]:
+    folders = []
+    for d in settings.allow_dir:
+        path = Path(d).expanduser()
+        if not path.is_dir():
+            raise ValueError(f"--allow-dir {path}: not a folder")
+        folders.append(path.resolve())
+    return folders
+
+
+def is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def has_index(index_dir: str) -> bool:
+    from ancre.index import IndexReader, StoreError
+
+    try:
+        IndexReader(index_dir).close()
+    except StoreError:
+        return False
+    return True
+
+
+def build_sample(settings: IndexSettings) -> None:
+    from ancre import index
+    from ancre.samples import ARTICLES
+
+    say(f"first run: indexing the sample articles into {settings.index_dir}…")
+    report = index.build([ARTICLES], settings=settings)
+    say(
+        f"{report.documents_total} documents, {report.chunks_total} chunks ({report.seconds:.0f} s)"
+    )
+
+
+def say(text: str) -> None:
+    print(f"ancre: {text}", file=sys.stderr, flush=True)
+
+
+def warm_up(settings: AnswerSettings, index_settings: IndexSettings) -> None:
+    """Load the index, the embedding model and the generator in the background, through
+    the public API: the first answer does not wait for them."""
+    try:
+        from ancre.qa import answerer
+
+        answerer(settings, index_settings).ask("ancre")
+    except Exception as err:  # the first question will report it
+        log.warning("warm-up failed: %s", err)
+
+
+def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | None = None) -> Any:
+    """Start serving ``demo`` (returns at once; ``demo.close()`` stops it): the queue, the
+    Host check, the page's language, the login."""
+    from starlette.middleware import Middleware
+
+    from .app import i18n_tables, theme
+    from .middleware import HostCheck, PageLanguage, allowed_hosts
+
+    any_address = settings.host in ("0.0.0.0", "::")
+    demo.queue(default_concurrency_limit=8)
+    demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        share=settings.share,
+        auth=auth,
+        max_file_size=f"{settings.max_upload_mb:g}mb",
+        theme=theme(),
+        i18n=i18n_tables(),
+        show_error=False,
+        inbrowser=False,
+        footer_links=["api"],
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        quiet=True,
+        prevent_thread_lock=True,
+        app_kwargs={
+            "middleware": [
+                Middleware(
+                    HostCheck,
+                    allowed=allowed_hosts(settings.host, settings.allow_host),
+                    any_address=any_address,
+                    share=settings.share,
+                ),
+                Middleware(PageLanguage),
+            ]
+        },
+    )
+    return demo
+
+
+def serve(settings: ServeSettings, index_settings: IndexSettings, answers: AnswerSettings) -> int:
+    """``ancre chat``: build the sample corpus on first run, then serve the page until
+    Ctrl-C."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from ancre import qa
+
+    from .app import create_app
+    from .chat import WebChat
+    from .conversations import ConversationStore
+    from .library import Library
+
+    try:
+        auth = credentials(settings)
+        folders = allowed_folders(settings)
+    except ValueError as err:
+        print(f"ancre: error: {err}", file=sys.stderr)
+        return 2
+    if not has_index(index_settings.index_dir):
+        if settings.no_sample:
+            say(
+                f"no index in {index_settings.index_dir} yet: add articles in the Documents "
+                "tab, or run `ancre index build SOURCE...`"
+            )
+        else:
+            build_sample(index_settings)
+    if not is_local(settings.host) and auth is None:
+        say(
+            f"warning: listening on {settings.host} without --auth: anyone who can reach "
+            "this machine can read the indexed articles"
+        )
+    library = Library(index_settings, allow_dirs=folders, max_upload_mb=settings.max_upload_mb)
+    chat = WebChat(
+        lambda options: qa.answerer(options, index_settings),
+        answers,
+        ConversationStore.beside(index_settings.index_dir),
+        examples=library,
+    )
+    demo = create_app(chat, library)
+    try:
+        launch(demo, settings, auth)
+    except OSError as err:
+        if "port" not in str(err).lower():
+            raise
+        print(
+            f"ancre: error: cannot listen on {settings.host}:{settings.port} (in use?); "
+            "choose another with --port",
+            file=sys.stderr,
+        )
+        return 1
+    if has_index(index_settings.index_dir):
+        threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
+    say(
+        f"web chat on {demo.local_url}"
+        + (f" and {demo.share_url}" if demo.share_url else "")
+        + " (Ctrl-C to stop)"
+    )
+    demo.block_thread()  # returns on Ctrl-C, after closing the server
+    return 0

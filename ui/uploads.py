@@ -1,0 +1,113 @@
+"""Uploaded files: a safe name, a size check, a copy into ``<index_dir>/uploads/``.
+
+The accepted extensions are the loaders' (``ancre.index.EXTENSIONS``), so what the page takes
+is exactly what the index can read. Nothing is written outside the uploads folder, whatever
+the file's name, and an upload never replaces another file: a different file of the same
+name is stored beside it. Refusals carry a text key, so the page says why in its language
+(never with a server path).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from ancre.index import EXTENSIONS
+
+MAX_UPLOAD_MB = 20.0
+UPLOADS = "uploads"
+MAX_NAME_CHARS = 100
+
+
+class UploadRefused(ValueError):
+    """A file the Index tab does not take: ``key`` and ``values`` name the reason among the
+    page's texts."""
+
+    def __init__(self, key: str, **values: object):
+        super().__init__(f"{key} {values}" if values else key)
+        self.key = key
+        self.values = values
+
+
+def sanitize_filename(name: str) -> str:
+    """A safe file name for ``name`` (any path dropped, ASCII letters, digits, '.', '-', '_'),
+    keeping an allowed extension; UploadRefused otherwise."""
+    base = re.split(r"[\\/]", str(name or ""))[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, ""
+    ext = "." + ext.lower() if ext else ""
+    if ext not in EXTENSIONS:
+        raise UploadRefused("reason_extension", extensions=" ".join(EXTENSIONS))
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem)
+    stem = re.sub(r"-{2,}", "-", stem).strip(".-_ ")[: MAX_NAME_CHARS - len(ext)]
+    return (stem or "document") + ext
+
+
+def uploads_dir(index_dir: str | Path) -> Path:
+    return Path(index_dir).expanduser() / UPLOADS
+
+
+def store_upload(
+    src: str | Path,
+    index_dir: str | Path,
+    original_name: str | None = None,
+    max_mb: float = MAX_UPLOAD_MB,
+) -> Path:
+    """Copy an uploaded file into ``<index_dir>/uploads/`` under a sanitised name. The same
+    file uploaded again lands on its earlier copy; a different file of the same name gets
+    ``-2``, ``-3``... Never writes elsewhere."""
+    src = Path(src)
+    name = sanitize_filename(original_name or src.name)
+    size = src.stat().st_size
+    if size > max_mb * 1024 * 1024:
+        raise UploadRefused("reason_too_big", size=f"{size / 1e6:.1f}", max=f"{max_mb:g}")
+    if size == 0:
+        raise UploadRefused("reason_empty")
+    folder = uploads_dir(index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, ext = name[: -len(Path(name).suffix)], Path(name).suffix
+    for n in range(1, 1000):
+        target = (folder / (name if n == 1 else f"{stem}-{n}{ext}")).resolve()
+        if target.parent != folder.resolve():  # cannot happen after sanitising
+            raise UploadRefused("reason_unreadable")
+        if not target.exists():
+            break
+        if filecmp.cmp(src, target, shallow=False):
+            return target
+    else:
+        raise UploadRefused("reason_unreadable")
+    tmp = target.with_name(f".{target.name}.part")
+    shutil.copyfile(src, tmp)
+    tmp.replace(target)
+    return target
+
+
+REASONS = (
+    ("unsupported extension", "reason_extension"),
+    ("MB limit", "reason_too_big_file"),
+    ("empty file", "reason_empty"),
+    ("binary content", "reason_binary"),
+    ("encoding", "reason_encoding"),
+    ("no text found", "reason_no_text"),
+    ("PDF has no text", "reason_pdf"),
+    ("unreadable PDF", "reason_format"),
+    ("JSON", "reason_format"),
+    ("field", "reason_format"),
+    ("duplicate", "reason_duplicate"),
+)
+
+
+def reason_key(reason: str) -> tuple[str, dict[str, object]]:
+    """The page's text for a loader's refusal (its English reason may hold a server path,
+    so it is never shown as is)."""
+    for needle, key in REASONS:
+        if needle in reason:
+            if key == "reason_extension":
+                return key, {"extensions": " ".join(EXTENSIONS)}
+            return key, {}
+    return "reason_unreadable", {}
