@@ -30,7 +30,7 @@ class AnswerSettings:
     n_ctx: int = 2048
     n_threads: int = 0
     """llama.cpp threads; 0 = all cores."""
-    abstain_threshold: float = 0.66
+    abstain_threshold: float = 0.28
     """Evidence score under which ancre says the articles don't tell: the score at 10% false
     abstention on PIAF dev's training articles (``qa/weights/evidence.json``)."""
     max_question_chars: int = 1000

@@ -86,11 +86,16 @@ NUMBER_WORDS = (
     "quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|"
     "milliard|milliards|one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
 )
+UNIT_STOP = (
+    "a|à|au|aux|ont|est|sont|était|et|ou|en|le|la|les|l|de|du|des|pour|par|sur|dans|avec|"
+    "qui|que|contre|soit|dont|is|are|was|and|or|in|on|of|to|for|with"
+)
+"""Words that end a quantity rather than name its unit ('74 500 festivaliers ont')."""
 QUANTITY = re.compile(
     rf"\b(?:(?:environ|plus de|moins de|près de|about|over|nearly)\s+)?"
     rf"(?:\d[\d\s\u00a0\u202f.,]*\d|\d|(?:{NUMBER_WORDS})(?:[-\s](?:{NUMBER_WORDS}))*)"
     r"(?:\s*(?:%|°\s?[CF]|€|\$|£)|"
-    r"(?:\s+(?:de\s+|d')?[^\W\d_]+){1,2})?",
+    rf"\s+(?!(?:{UNIT_STOP})\b)[^\W\d_]+(?:\s+(?:de\s+|d')[^\W\d_]+)?)?",
     re.I,
 )
 ANAPHOR = re.compile(
@@ -152,11 +157,11 @@ def rule_candidates(sentence: str) -> dict[tuple[int, int], SpanCandidate]:
         for m in pattern.finditer(sentence):
             if kind == "name" and m.start() == 0 and " " not in m.group():
                 continue  # the sentence's first word is capitalised anyway
-            if kind == "quantity" and not re.search(r"\d|\w{3,}", m.group()):
+            if kind == "quantity" and not (re.search(r"\d", m.group()) or m.group()[0].islower()):
                 continue
             _add(out, sentence, m.start(), m.end(), kind)
     start = 0
-    for m in re.finditer(r"[,;:()]|\s[-–—]\s|$", sentence):
+    for m in re.finditer(r"(?<!\d),|,(?!\d)|[;:()]|\s[-–—]\s|$", sentence):
         _add(out, sentence, start, m.start(), "piece")
         start = m.end()
     return out

@@ -497,7 +497,7 @@ def test_calibrate_fits_the_evidence_model(tiny_index):
     assert [r["threshold"] for r in fit.table] == calibrate.THRESHOLDS
     text = calibrate.format_calibration(fit)
     assert "evidence weights = {" in text and "evidence bias = " in text
-    assert "current model at abstain_threshold 0.66" in text
+    assert "current model at abstain_threshold 0.28" in text
     with pytest.raises(ValueError, match="both answerable and unanswerable"):
         calibrate.calibrate(questions[:12], retriever, AnswerSettings())
 
