@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .lexical import analyze, fts_query
+from .lexical import ANALYSIS, analyze, fts_query
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def wanted_manifest(settings: Any, model_id: str, dim: int | None) -> dict[str, 
             "chunk_overlap": settings.chunk_overlap,
         },
         "language": settings.language,
+        "analysis": ANALYSIS,
         "vector_index": settings.vector_index,
     }
 
