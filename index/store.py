@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .lexical import analyze, fts_query
+from .lexical import ANALYSIS, analyze, fts_query
 from .stores import BuildLocked, StoreError
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def wanted_manifest(
             "chunk_overlap": settings.chunk_overlap,
         },
         "language": settings.language,
+        "analysis": ANALYSIS,
         "vector_index": settings.vector_index,
     }
 

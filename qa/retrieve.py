@@ -27,6 +27,8 @@ from ancre.index import (
 )
 
 from .records import Passage
+from .rerank import POOL
+from .rerank import rerank as reorder
 
 CANDIDATES = 50
 FOLLOW_UP = re.compile(
@@ -168,9 +170,27 @@ class Retriever:
         *,
         lexical_weight: float = 1.0,
         dense_weight: float = 1.0,
+        rerank: bool = True,
     ) -> list[Passage]:
         """The ``k`` best chunks for ``query``: ``lexical_weight`` x BM25/max(BM25) +
-        ``dense_weight`` x cosine."""
+        ``dense_weight`` x cosine; then (``rerank``) the best ``rerank.POOL`` of them are
+        reordered by the learned reranker, whose probability becomes their ``score``."""
+        fused = self._fused(
+            query, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight
+        )
+        if not rerank or len(fused) < 2:
+            return fused[:k]
+        idf = self.term_stats(list(dict.fromkeys(analyze(query, self.language))))[0]
+        return reorder(query, fused, idf, self.language)[:k]
+
+    def _fused(
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None,
+        lexical_weight: float,
+        dense_weight: float,
+    ) -> list[Passage]:
         lw, dw = lexical_weight, dense_weight
         pool = CANDIDATES * (4 if filters else 1)
         lexical = dict(self.reader.lexical_search(query, pool)) if lw > 0 else {}

@@ -153,6 +153,13 @@ def parser() -> argparse.ArgumentParser:
     _precision(e)
     e.add_argument("--corpus", nargs="+", metavar="SOURCE", help="articles to index first")
     e.add_argument("--limit", type=int, help="questions per file (sampled with --seed)")
+    e.add_argument(
+        "--split",
+        choices=["train", "validation", "all"],
+        default="all",
+        help="only the questions of these articles (70/30 by a hash of doc_id): the learned "
+        "models are fitted on train and judged on validation",
+    )
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", dest="json_out", metavar="OUT", help="write per-question rows")
     e.add_argument("--retrieval-only", action="store_true", help="skip generation")
@@ -162,7 +169,14 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--calibrate",
         action="store_true",
-        help="fit the abstention model on answerable vs unanswerable questions",
+        help="fit the abstention model on answerable vs unanswerable questions (with "
+        "--weights-out: also the reranker and span models, and write them all there)",
+    )
+    e.add_argument(
+        "--weights-out",
+        metavar="DIR",
+        help="with --calibrate: write the fitted models (JSON) into DIR (qa/weights to refit "
+        "the shipped ones)",
     )
     e.add_argument("--llm", help="generator (see `ancre ask --help`)")
     e.add_argument("--top-k", type=int)
@@ -341,6 +355,7 @@ def cmd_eval(
     asked, squad_corpus = questions.load_questions(
         args.questions, limit=args.limit, seed=args.seed, corpus_folder=squad_dir
     )
+    asked = questions.in_split(asked, args.split)
     if not asked:
         raise ValueError("no questions in " + ", ".join(args.questions))
     if args.corpus or squad_corpus:
@@ -348,8 +363,17 @@ def cmd_eval(
     generating = not (args.calibrate or args.retrieval_only)
     qa = answerer(settings if generating else replace(settings, llm="none"), index_settings)
     if args.calibrate:
+        if args.weights_out:
+            from ancre.qa.measure import train
+
+            for path in train.fit_models(asked, qa.retriever, settings, args.weights_out):
+                print(f"wrote {path}")
         fit = calibrate.calibrate(asked, qa.retriever, settings, progress=True)
         print(calibrate.format_calibration(fit))
+        if args.weights_out:
+            from ancre.qa.learned import save_model
+
+            print(f"wrote {save_model(fit.model, args.weights_out)}")
         return EXIT_OK
     rows = evaluate.evaluate(asked, qa, retrieval_only=args.retrieval_only, progress=True)
     summary = metrics.summarize(rows, settings.abstain_threshold)

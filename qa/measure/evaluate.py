@@ -81,7 +81,11 @@ def _rows(
         t0 = time.perf_counter()
         passages = (
             retriever.search(
-                text, RETRIEVAL_K, lexical_weight=s.lexical_weight, dense_weight=s.dense_weight
+                text,
+                RETRIEVAL_K,
+                lexical_weight=s.lexical_weight,
+                dense_weight=s.dense_weight,
+                rerank=s.rerank,
             )
             if text
             else []

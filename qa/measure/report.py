@@ -93,6 +93,19 @@ METRICS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("evidence_false_abstention", "predicted false abstention", "answerable; as above", ""),
+    (
+        "stated_share",
+        "answers stating a short answer",
+        "answers not abstained; Answer.short_answer not empty",
+        "",
+    ),
+    (
+        "short_contains",
+        "short answer contains a gold answer",
+        "answerable; Answer.short_answer",
+        "",
+    ),
+    ("short_words", "short answer length, mean", "stated short answers", "words"),
     ("answer_contains", "answer contains a gold answer", "answerable; whole answer text", ""),
     ("token_recall", "token recall of the gold answer", "answerable; best gold answer", ""),
     (
