@@ -10,6 +10,7 @@ from .chunker import embed_text
 from .embed import Embedder, load_embedder, resolve_model
 from .lexical import APOSTROPHES, analyze, fold, function_words
 from .loaders import EXTENSIONS, Document, Notice, Skipped, printable
+from .native import passive_openmp
 from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
 from .store import IndexReader
@@ -62,3 +63,4 @@ __all__ = [
 ]
 
 no_telemetry()  # before anything ancre does may load OpenVINO (see privacy.py)
+passive_openmp()  # before torch, FAISS or llama.cpp load OpenMP (see native.py)

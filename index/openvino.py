@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import threading
+from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 
@@ -94,25 +95,49 @@ class OpenVINOEncoder:
                         "re-embed the index with `ancre index build SOURCE... --index-dir DIR`"
                     )
                 _quantize(fp32, xml, tokenizer)
-        config = {
-            "PERFORMANCE_HINT": "LATENCY",
-            "CACHE_DIR": str(cache_dir / "openvino" / "compiled"),
-        }
-        self.model = ov.Core().compile_model(str(xml), "CPU", config)
-        self._lock = threading.Lock()  # one inference request: callers take turns
+        self._xml = str(xml)
+        self._core = ov.Core()
+        self._cache = str(cache_dir / "openvino" / "compiled")
+        self.model = self._compile("LATENCY")
+        self._lock = threading.Lock()  # one inference at a time: callers take turns
         self.dim = int(self.model.outputs[0].get_partial_shape()[1].get_length())
 
+    def _compile(self, hint: str):
+        config = {"PERFORMANCE_HINT": hint, "CACHE_DIR": self._cache}
+        return self._core.compile_model(self._xml, "CPU", config)
+
+    @cached_property
+    def _bulk(self):
+        """The same model compiled for throughput (one stream per core) and its queue of
+        requests: 1.4x the chunks/s of the latency model on two busy cores (67 against 48,
+        300 PIAF chunks, batch 32). Compiled on the first call with many texts."""
+        from openvino import AsyncInferQueue
+
+        model = self._compile("THROUGHPUT")
+        return AsyncInferQueue(model, model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False):
+        """Normalised vectors of ``texts``: one batch on the latency model (a query), more
+        on the throughput model, batches of similar lengths in flight together."""
         from tqdm import tqdm
 
         order = np.argsort([len(t) for t in texts])[::-1]  # similar lengths share a batch
         out = np.zeros((len(texts), self.dim), dtype="float32")
         steps = range(0, len(texts), batch_size)
-        for i in tqdm(steps, desc="embedding", unit="batch", disable=not progress):
-            idx = order[i : i + batch_size]
-            inputs = self.tokenizer.batch([texts[j] for j in idx])
-            with self._lock:
-                out[idx] = self.model(inputs)[0]
+        with self._lock:
+            if len(texts) <= batch_size:
+                out[order] = self.model(self.tokenizer.batch([texts[j] for j in order]))[0]
+                return out
+            queue = self._bulk
+
+            def done(request, idx) -> None:
+                out[idx] = request.get_output_tensor(0).data
+
+            queue.set_callback(done)
+            for i in tqdm(steps, desc="embedding", unit="batch", disable=not progress):
+                idx = order[i : i + batch_size]
+                queue.start_async(self.tokenizer.batch([texts[j] for j in idx]), idx)
+            queue.wait_all()
         return out
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ancre.index import default_cache_dir
+from ancre.index.native import passive_openmp
 
 from . import kvstate
 from .settings import AnswerSettings
@@ -165,18 +166,6 @@ def _route_llama_logs() -> None:
 
     _log_callback = forward  # referenced for the life of the process
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
-
-
-def passive_openmp() -> None:
-    """Make llama.cpp's OpenMP threads sleep instead of spin while they wait for each other
-    (unless the user chose a policy), before llama.cpp loads OpenMP.
-
-    Why: llama.cpp's threads meet at a barrier after every operation; by default a waiting
-    thread spins, and when another process holds a core the spinning thread steals the time
-    the other one needs. Gemma 3 270M on two cores shared with other jobs (load average
-    about 9, fresh processes in turn): 1.5 tokens/s with two spinning threads, 9.0 with one
-    thread, 12.4 with two passive threads (docs/benchmarks.md)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class LlamaCpp:

@@ -30,7 +30,7 @@ class AnswerSettings:
     n_ctx: int = 2048
     n_threads: int = 0
     """llama.cpp threads; 0 = all cores (they wait for each other passively: see
-    ``qa.llm.passive_openmp``)."""
+    ``ancre.index.native``)."""
     abstain_threshold: float = 0.28
     """Evidence score under which ancre says the articles don't tell: the score at 10% false
     abstention on PIAF dev's training articles (``qa/weights/evidence.json``)."""

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from ancre.index.native import passive_openmp
 from ancre.qa import AnswerSettings
 from ancre.qa.llm import (
     LlamaCpp,
     LLMError,
     OpenAIServer,
     load_generator,
-    passive_openmp,
     resolve_gguf,
     smollm2_path,
 )
@@ -39,6 +39,10 @@ def test_unknown_model_says_what_is_accepted(tmp_path):
 
 
 def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):
+    code = "import os, ancre.index; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE"  # set on import, before any OpenMP library loads
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     passive_openmp()
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"

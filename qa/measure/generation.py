@@ -34,12 +34,12 @@ def bench_generation(
 ) -> None:
     """The generator alone on the answerer's prompts, then whole answers (skipped with
     llm = none). ``embedder`` / ``generator`` replace the models the settings name."""
-    s = settings
+    s, cache_dir = settings, index_settings.cache_dir
     if generator is None:
         if s.llm.strip() in ("", "none"):
             fig.note("generation", "skipped: llm = none (use --llm gemma, smollm2, a .gguf...)")
             return
-        load_s, generator = timed(lambda: load_generator(s.llm, s, index_settings.cache_dir))
+        load_s, generator = timed(lambda: _loaded(load_generator(s.llm, s, cache_dir)))
         fig.add(
             "generation",
             "llm_load_s",
@@ -60,6 +60,15 @@ def bench_generation(
     _time_prompts(generator, prompts, repeats, fig)
     _bandwidth_bound(generator, fig)
     _time_answers(qa, questions, repeats, fig)
+
+
+def _loaded(generator: Generator | None) -> Generator | None:
+    """``generator`` once ready: llama.cpp models load in the background (count_tokens
+    waits for them)."""
+    count_tokens = getattr(generator, "count_tokens", None)
+    if count_tokens is not None:
+        count_tokens("")
+    return generator
 
 
 def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: Figures) -> None:
