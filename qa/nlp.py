@@ -40,13 +40,32 @@ class NLPUnavailable(RuntimeError):
 def french():
     """The French pipeline (tagger, parser, NER, lemmatizer), loaded once per process."""
     try:
-        import spacy
+        spacy = _import_spacy()
     except ImportError:
         raise NLPUnavailable(f"French analysis needs spaCy: {INSTALL}") from None
     try:
         return spacy.load(MODEL)
     except OSError:
         raise NLPUnavailable(f"spaCy's French model is missing: {INSTALL}") from None
+
+
+def _import_spacy():
+    """spaCy, imported without torch. Its thinc layer probes for torch on import (about a
+    second and hundreds of MB here) although fr_core_news_sm runs on thinc's own numpy ops;
+    hiding torch during the import keeps the query path light (tests/test_embed.py checks
+    that a question imports no torch). Where torch is already loaded nothing is hidden."""
+    import sys
+
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` -> ImportError
+    try:
+        import spacy
+    finally:
+        del sys.modules["torch"]
+    return spacy
 
 
 def available(language: str) -> bool:

@@ -48,6 +48,12 @@ def render(name: str, language: str, **values: object) -> str:
     return text.format(**values)
 
 
+def prompt_prefix(lang: str) -> str:
+    """The fixed start of every answer prompt in ``lang`` (instructions and example): the
+    generator may keep its state (``LlamaCpp.keep_prefix``)."""
+    return next(string.Formatter().parse(template("answer", lang)))[0]
+
+
 def build_prompt(question: str, context: list[Candidate], lang: str) -> str:
     """The one-shot prompt: fixed instructions and example first (llama.cpp reuses their
     cache), then the passage's chosen sentences and the question."""

@@ -14,7 +14,17 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ancre.index import Embedder, IndexReader, IndexSettings, analyze, load_embedder, resolve_model
+from ancre.index import (
+    Embedder,
+    IndexSettings,
+    StoreReader,
+    analyze,
+    describe_location,
+    load_embedder,
+    location_flag,
+    open_reader,
+    resolve_model,
+)
 
 from .records import Passage
 from .rerank import POOL
@@ -77,9 +87,10 @@ def turn_text(turn) -> str:
 
 
 class Retriever:
-    """Hybrid search over one index. Thread-safe; follows index rebuilds (``refresh``)."""
+    """Hybrid search over one index (a directory or Milvus: any ``StoreReader``).
+    Thread-safe; follows index rebuilds (``refresh``)."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder):
+    def __init__(self, reader: StoreReader, embedder: Embedder):
         self.reader = reader
         self.embedder = embedder
         self._lock = threading.Lock()
@@ -87,31 +98,56 @@ class Retriever:
     @classmethod
     def open(
         cls,
-        index_dir: str | Path,
+        index_dir: str | Path | None = None,
         *,
         embedder: Embedder | None = None,
         settings: IndexSettings | None = None,
     ) -> Retriever:
-        """The index in ``index_dir`` with the model it was built with (``embedder`` replaces
-        it: tests pass a fake). A different ``settings.embed_model`` is refused with the
-        command that re-embeds the index."""
+        """The index at ``index_dir`` (a directory or a ``milvus://`` URI; else the store
+        ``settings`` name) with the model and the encoder it was built with (``embedder``
+        replaces them: tests pass a fake). A different ``settings.embed_model`` or
+        ``settings.embed_precision`` is refused with the command that re-embeds the index:
+        queries must be embedded by the encoder that embedded the documents."""
         s = settings or IndexSettings()
-        reader = IndexReader(index_dir)
+        if index_dir is not None:
+            s = s.at(index_dir)
+        reader = open_reader(s)
         model = reader.manifest.get("embed_model", "")
+        encoder = reader.manifest.get("embed_encoder", "fp32")  # fp32 before it was recorded
+        precision = encoder.partition("-")[0]
+        problem = ""
         if embedder is None:
             if (
                 s.embed_model
                 and s.embed_model != model
                 and resolve_model(s.embed_model)[0] != model
             ):
-                reader.close()
-                raise ValueError(
-                    f"the index in {index_dir} was built with {model}, not "
-                    f"{s.embed_model}: run `ancre index build SOURCE... --index-dir "
-                    f"{index_dir} --embed-model {s.embed_model}` to re-embed it, "
+                problem = (
+                    f"the index at {describe_location(s)} was built with {model}, not "
+                    f"{s.embed_model}: run `ancre index build SOURCE... {location_flag(s)} "
+                    f"--embed-model {s.embed_model}` to re-embed it, "
                     "or leave ANCRE_EMBED_MODEL empty to use the index's model"
                 )
-            embedder = load_embedder(model, s.embed_backend, s.cache_dir, s.embed_batch_size)
+            elif s.embed_precision and s.embed_precision != precision:
+                problem = (
+                    f"the index at {describe_location(s)} was embedded in {precision}, not "
+                    f"{s.embed_precision}: run `ancre index build SOURCE... {location_flag(s)} "
+                    f"--embed-precision {s.embed_precision}` to re-embed it, "
+                    "or leave ANCRE_EMBED_PRECISION empty to use the index's encoder"
+                )
+        elif embedder.model_id == model and embedder.encoder != encoder:
+            problem = (
+                f"the index at {describe_location(s)} was embedded by encoder {encoder}, "
+                f"not {embedder.encoder}: re-embed it with `ancre index build SOURCE... "
+                f"{location_flag(s)}`"
+            )
+        if problem:
+            reader.close()
+            raise ValueError(problem)
+        if embedder is None:
+            embedder = load_embedder(
+                model, s.embed_backend, s.cache_dir, s.embed_batch_size, encoder=encoder
+            )
         return cls(reader, embedder)
 
     @property
@@ -123,7 +159,7 @@ class Retriever:
             self.reader.refresh()
 
     def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
-        """(idf, chunk frequency) of analysed terms; see IndexReader.term_stats."""
+        """(idf, chunk frequency) of analysed terms; see StoreReader.term_stats."""
         return self.reader.term_stats(terms)
 
     def search(

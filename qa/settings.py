@@ -29,7 +29,8 @@ class AnswerSettings:
     max_tokens: int = 48
     n_ctx: int = 2048
     n_threads: int = 0
-    """llama.cpp threads; 0 = all cores."""
+    """llama.cpp threads; 0 = all cores (they wait for each other passively: see
+    ``qa.llm.passive_openmp``)."""
     abstain_threshold: float = 0.28
     """Evidence score under which ancre says the articles don't tell: the score at 10% false
     abstention on PIAF dev's training articles (``qa/weights/evidence.json``)."""

@@ -170,7 +170,9 @@ def test_quick_bench_on_samples(tmp_path, capsys):
         assert data["ingestion"][key] > 0
     for key in ("disk_kb_per_1000_chunks", "unchanged_rebuild_s", "load_s"):
         assert data["index"][key] > 0
-    assert data["embedding"]["torch_passages_per_s"] > 0
+    for name in ("torch_fp32", "openvino_fp32", "openvino_int8"):
+        assert data["embedding"][f"{name}_passages_per_s"] > 0
+    assert 0.9 < data["embedding"]["int8_cosine_to_fp32_mean"] < 1
     for size in (150, 300):
         for key in (
             "flat_p50_s",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -13,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from ancre.qa import AnswerSettings
-from ancre.qa.llm import LLMError, OpenAIServer, load_generator, resolve_gguf, smollm2_path
+from ancre.qa.llm import (
+    LlamaCpp,
+    LLMError,
+    OpenAIServer,
+    load_generator,
+    passive_openmp,
+    resolve_gguf,
+    smollm2_path,
+)
 
 
 def free_port() -> int:
@@ -27,6 +36,25 @@ def test_unknown_model_says_what_is_accepted(tmp_path):
         resolve_gguf(str(tmp_path / "missing.gguf"), str(tmp_path))
     with pytest.raises(LLMError, match=r"hf:OWNER/REPO/FILE\.gguf"):
         resolve_gguf("hf:nofile", str(tmp_path))
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    passive_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    passive_openmp()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_model_that_fails_to_load_in_the_background_fails_its_first_use(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a gguf file at all")
+    llm = LlamaCpp(bad)  # returns at once: the model loads in a thread
+    with pytest.raises(LLMError, match=r"cannot load .*broken\.gguf"):
+        list(llm.generate("Bonjour"))
+    with pytest.raises(LLMError, match="cannot load"):
+        llm.count_tokens("Bonjour")
 
 
 def test_none_means_no_generator():
@@ -46,6 +74,31 @@ def test_bundled_models_generate():
         text = "".join(llm.generate("La capitale de la France est", max_tokens=8))
         assert text.strip(), name
         assert llm.count_tokens("Bonjour le monde") > 0
+
+
+@pytest.mark.slow
+def test_kept_prompt_prefix_is_saved_and_gives_the_same_answer_in_a_fresh_model(tmp_path):
+    from ancre.index import IndexSettings
+    from ancre.qa.llm import gemma_path
+    from ancre.qa.prompting import prompt_prefix
+
+    model = gemma_path(IndexSettings.from_env().cache_dir)
+    prefix = prompt_prefix("fr")
+    prompt = (
+        prefix
+        + "Passage [1] : Le pont a coûté 8,6 millions d'euros.\nQuestion : Combien ?\nRéponse :"
+    )
+
+    def answer() -> str:
+        llm = LlamaCpp(model, state_dir=tmp_path)
+        llm.keep_prefix(prefix)
+        return "".join(llm.generate(prompt, max_tokens=12, stop=["\n"]))
+
+    first = answer()  # evaluates the whole prompt, then saves the prefix's state
+    (state,) = tmp_path.glob("*.state")
+    assert first.strip() and answer() == first  # a fresh model starts from that state
+    state.write_bytes(b"damaged")
+    assert answer() == first  # an unusable state file: the prompt is evaluated in full
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ancre.index import IndexReader, IndexSettings, build, embed_text
+from ancre.index import IndexReader, IndexSettings, build, embed_text, is_milvus
 from ancre.qa.settings import AnswerSettings
 
 from . import coldstart
@@ -33,7 +33,7 @@ from .synthetic import bench_scale
 
 log = logging.getLogger(__name__)
 
-EMBED_TEXTS = 200
+EMBED_TEXTS = 300
 """Chunk texts embedded by each backend."""
 
 
@@ -48,6 +48,13 @@ def run_benches(
     fig: Figures,
 ) -> None:
     """Every bench in turn, on temporary indexes of ``corpus`` asked ``questions``."""
+    if is_milvus(index_settings.store):
+        raise ValueError(
+            "ancre bench measures index directories (FAISS, SQLite, their files) in temporary "
+            "folders; for a Milvus store, time `ancre index build SOURCE... --store ...` and "
+            "read the search latency of `ancre eval --retrieval-only --store ...` "
+            "(docs/milvus.md)"
+        )
     with tempfile.TemporaryDirectory(prefix="ancre-bench-") as tmp:
         work = Path(tmp)
         built = bench_ingestion(corpus, index_settings, work, repeats, fig)
@@ -199,36 +206,66 @@ def chunk_texts(folder: Path, n: int = EMBED_TEXTS) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
+EMBEDDERS = (("torch", "fp32"), ("openvino", "fp32"), ("openvino", "int8"))
+"""(backend, precision) pairs of ``bench_embedding``; the index's default is openvino int8."""
+
+
 def bench_embedding(texts: list[str], settings: IndexSettings, repeats: int, fig: Figures) -> None:
-    """Each embedding backend, freshly loaded (not the process-wide cached model)."""
+    """Each embedding backend and precision, freshly loaded (not the process-wide cached
+    model), timed in turn on the same texts so that they share the machine's load."""
+    import numpy as np
+
     from ancre.index.embed import TransformerEmbedder
 
     s = settings
-    for backend in ("torch", "openvino"):
+    loaded = {}
+    for backend, precision in EMBEDDERS:
+        name = f"{backend}_{precision}"
         try:
-            embedder = TransformerEmbedder(s.embed_model, backend, s.cache_dir, s.embed_batch_size)
+            embedder = TransformerEmbedder(
+                s.embed_model, backend, s.cache_dir, s.embed_batch_size, precision
+            )
             load_s, _ = timed(lambda e=embedder: e.model)
             embedder.embed(texts[:8])
         except Exception as err:  # a backend that cannot load is a figure too
-            log.warning("%s backend unavailable: %s", backend, err)
-            fig.note("embedding", f"{backend}: unavailable ({str(err)[:200]})")
+            log.warning("%s embedder unavailable: %s", name, err)
+            fig.note("embedding", f"{name}: unavailable ({str(err)[:200]})")
             continue
-        runs = [timed(lambda e=embedder: e.embed(texts))[0] for _ in range(repeats)]
+        loaded[name] = embedder
         fig.add(
             "embedding",
-            f"{backend}_passages_per_s",
-            len(texts) / median(runs),
-            "passages/s",
-            f"embedding backend {backend!r}: the same {len(texts)} chunk texts, "
-            f"batch {s.embed_batch_size}, median of {repeats}",
-        )
-        fig.add(
-            "embedding",
-            f"{backend}_load_s",
+            f"{name}_load_s",
             load_s,
             "s",
-            "loading the model (OpenVINO: from the cached export, or exporting it once)",
+            f"loading {embedder.encoder} (OpenVINO: the cached export and compiled model, or "
+            "exporting, quantising and compiling once)",
         )
+    runs: dict[str, list[float]] = {name: [] for name in loaded}
+    vectors = {}
+    for _ in range(max(1, repeats)):
+        for name, embedder in loaded.items():
+            seconds, vectors[name] = timed(lambda e=embedder: e.embed(texts))
+            runs[name].append(seconds)
+    for name, times in runs.items():
+        fig.add(
+            "embedding",
+            f"{name}_passages_per_s",
+            len(texts) / median(times),
+            "passages/s",
+            f"{name.replace('_', ' ')}: the same {len(texts)} chunk texts (title + chunk, "
+            f"{np.mean([len(t) for t in texts]):.0f} characters on average), batch "
+            f"{s.embed_batch_size}, median of {len(times)}, variants timed in turn",
+        )
+    if "openvino_fp32" in vectors and "openvino_int8" in vectors:
+        cosine = (vectors["openvino_fp32"] * vectors["openvino_int8"]).sum(axis=1)
+        fig.add(
+            "embedding",
+            "int8_cosine_to_fp32_mean",
+            float(cosine.mean()),
+            "",
+            "cosine of each int8 vector to the fp32 vector of the same text",
+        )
+        fig.add("embedding", "int8_cosine_to_fp32_min", float(cosine.min()), "", "same, lowest")
 
 
 # ---- cold start and memory
@@ -246,11 +283,11 @@ def bench_cold_start(
         sys.executable,
         "-m",
         coldstart.__name__,
-        json.dumps(asdict(index_settings)),
+        json.dumps(asdict(replace(index_settings, store_token=""))),  # never in argv
         json.dumps(asdict(settings)),
         question,
     ]
-    times, rss, mode = [], [], ""
+    times, rss, mode, heavy = [], [], "", []
     for _ in range(max(1, repeats)):
         t0 = time.time()
         proc = subprocess.run(command, capture_output=True, text=True, timeout=900)
@@ -261,14 +298,15 @@ def bench_cold_start(
         data = json.loads(proc.stdout.strip().splitlines()[-1])
         times.append(data["t_answer"] - t0)
         rss.append(data["peak_kb"] / 1024)
-        mode = data["mode"]
+        mode, heavy = data["mode"], data["heavy"]
     fig.add(
         "cold_start",
         "first_answer_s",
         median(times),
         "s",
         f"fresh Python process asking one question, from spawn to the answer "
-        f"({mode}, llm={settings.llm}), median of {len(times)}",
+        f"({mode}, llm={settings.llm}), median of {len(times)}; models already exported, "
+        "compiled and cached",
     )
     fig.add(
         "cold_start",
@@ -276,6 +314,39 @@ def bench_cold_start(
         max(rss),
         "MiB",
         "peak RSS of that process after its answer (VmHWM)",
+    )
+    fig.add(
+        "cold_start",
+        "heavy_modules",
+        heavy,
+        "",
+        f"which of {', '.join(coldstart.HEAVY)} that process imported",
+    )
+    cli = [
+        sys.executable,
+        "-m",
+        "ancre.ui.cli",
+        "ask",
+        question,
+        "--index-dir",
+        index_settings.index_dir,
+        "--llm",
+        settings.llm,
+    ]
+    env = {**os.environ, "ANCRE_CACHE_DIR": index_settings.cache_dir}
+    runs = []
+    for _ in range(max(3, repeats)):
+        seconds, proc = timed(lambda: subprocess.run(cli, capture_output=True, env=env))
+        if proc.returncode != 0:
+            raise RuntimeError(f"`ancre ask` failed: {proc.stderr.decode()[-2000:]}")
+        runs.append(seconds)
+    fig.add(
+        "cold_start",
+        "cli_ask_s",
+        median(runs),
+        "s",
+        f"`ancre ask QUESTION --index-dir DIR --llm {settings.llm}` (python -m ancre.ui.cli) "
+        f"from spawn to exit, median of {len(runs)}",
     )
 
 

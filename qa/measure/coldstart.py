@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+HEAVY = ("torch", "transformers", "sentence_transformers", "nncf")
+"""Libraries the query path should not need to import (OpenVINO and tokenizers serve it)."""
+
 
 def peak_rss_kb() -> int:
     """Peak resident memory of this process in KiB: VmHWM (Linux, reset by exec), else
@@ -35,7 +38,8 @@ def first_answer(index_settings: dict[str, Any], settings: dict[str, Any], quest
         settings=AnswerSettings(**settings),
         index_settings=IndexSettings(**index_settings),
     )
-    return {"t_answer": time.time(), "peak_kb": peak_rss_kb(), "mode": answer.mode}
+    heavy = sorted(m for m in HEAVY if m in sys.modules)
+    return {"t_answer": time.time(), "peak_kb": peak_rss_kb(), "mode": answer.mode, "heavy": heavy}
 
 
 if __name__ == "__main__":

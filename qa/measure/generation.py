@@ -58,6 +58,7 @@ def bench_generation(
         if candidates:
             prompts.append(build_prompt(q, choose_context(q, candidates), detect_language(q)))
     _time_prompts(generator, prompts, repeats, fig)
+    _bandwidth_bound(generator, fig)
     _time_answers(qa, questions, repeats, fig)
 
 
@@ -83,7 +84,10 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
             prompt_tps.append(count_tokens(prompt) / first)
         if pieces > 1 and total > first:
             gen_tps.append((pieces - 1) / (total - first))
+    import os
+
     how = (
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
         f"{len(prompts)} answer prompts built as the answerer does (sample questions, "
         f"choose_context sentences), temperature 0, up to {GEN_TOKENS} tokens, no stop, "
         f"{'prefix cache reset, ' if reset else ''}median over {len(ttft)} generations"
@@ -106,6 +110,61 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
             "tokens/s",
             "streamed pieces (one per token) after the first / their time",
         )
+
+
+def read_bandwidth_gb_s(mib: int = 256) -> float:
+    """Memory read bandwidth with every core: one thread per core sums its own ``mib`` MiB
+    array (numpy releases the GIL), best of three."""
+    import os
+    import threading
+
+    import numpy as np
+
+    cores = os.cpu_count() or 1
+    arrays = [np.ones(mib * 2**20 // 8) for _ in range(cores)]
+    best = float("inf")
+    for _ in range(3):
+        threads = [threading.Thread(target=a.sum) for a in arrays]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        best = min(best, time.perf_counter() - t0)
+    return sum(a.nbytes for a in arrays) / best / 1e9
+
+
+def _bandwidth_bound(generator: Generator, fig: Figures) -> None:
+    """How fast generation could be if reading the weights were all it cost: a small model
+    reads every weight once per token (for Gemma 3 270M mostly its 262k-word output matrix)."""
+    path = getattr(generator, "model_path", None)  # llama.cpp models only
+    if path is None:
+        return
+    from pathlib import Path
+
+    weights = Path(path).stat().st_size
+    bandwidth = read_bandwidth_gb_s()
+    fig.add(
+        "generation",
+        "weights_mb_read_per_token",
+        weights / 1e6,
+        "MB",
+        f"size of {Path(path).name}: every weight is read once per generated token",
+    )
+    fig.add(
+        "generation",
+        "memory_read_gb_per_s",
+        bandwidth,
+        "GB/s",
+        "numpy sums of a 256 MiB array per core in parallel threads, best of 3",
+    )
+    fig.add(
+        "generation",
+        "bandwidth_bound_tokens_per_s",
+        bandwidth * 1e9 / weights,
+        "tokens/s",
+        "memory_read_gb_per_s / weights_mb_read_per_token: the ceiling for generated_tokens_per_s",
+    )
 
 
 def _time_answers(qa: Answerer, questions: list[str], repeats: int, fig: Figures) -> None:

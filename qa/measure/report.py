@@ -137,6 +137,7 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
 def eval_title(info: dict[str, Any], summary: dict[str, Any]) -> str:
     """The heading of an eval summary: what was asked, of which index."""
     idx = info.get("index") or {}
+    where = info.get("store") or info.get("index_dir")
     what = (
         "retrieval only"
         if info.get("retrieval_only")
@@ -145,8 +146,9 @@ def eval_title(info: dict[str, Any], summary: dict[str, Any]) -> str:
     return (
         f"ancre eval: {summary['questions']} questions ({summary['answerable']} answerable, "
         f"{summary['unanswerable']} unanswerable), {what}\n"
-        f"index {info.get('index_dir')}: {idx.get('documents', '?')} documents, "
-        f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')}"
+        f"index {where}: {idx.get('documents', '?')} documents, "
+        f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')} "
+        f"({idx.get('embed_encoder') or 'fp32'})"
     )
 
 

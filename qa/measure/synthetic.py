@@ -85,9 +85,12 @@ class SyntheticEmbedder:
     """The ``Embedder`` of a synthetic index: vectors come from the corpus that made the
     documents; a token is a word (the source chunks already fit the real encoder)."""
 
-    def __init__(self, corpus: SyntheticCorpus, model_id: str, max_tokens: int = 256):
+    def __init__(
+        self, corpus: SyntheticCorpus, model_id: str, max_tokens: int = 256, encoder: str = "fp32"
+    ):
         self.corpus = corpus
         self.model_id = model_id
+        self.encoder = encoder
         self.max_tokens = max_tokens
 
     @property
@@ -128,15 +131,18 @@ def bench_scale(
         rows = reader.chunks(ids)
         vectors = reader.chunk_vectors(ids)
         model_id = reader.manifest.get("embed_model", "")
+        encoder = reader.manifest.get("embed_encoder", "fp32")
     keep = [n for n, i in enumerate(ids) if i in rows]
     corpus = SyntheticCorpus(
         [rows[ids[n]].text for n in keep], [rows[ids[n]].title for n in keep], vectors[keep]
     )
     xs = index_settings
     query_embedder = embedder or load_embedder(
-        model_id, xs.embed_backend, xs.cache_dir, xs.embed_batch_size
+        model_id, xs.embed_backend, xs.cache_dir, xs.embed_batch_size, encoder=encoder
     )
-    writes = SyntheticEmbedder(corpus, f"synthetic:{model_id}", query_embedder.max_tokens)
+    writes = SyntheticEmbedder(
+        corpus, f"synthetic:{model_id}", query_embedder.max_tokens, query_embedder.encoder
+    )
     synthetic = replace(xs, index_dir=str(work / "synthetic"), vector_index="flat")
     folder = Path(synthetic.index_dir)
     hnsw, hnsw_build_s, current = None, 0.0, 0
