@@ -26,9 +26,6 @@ from .retrieve import Filters, Retriever, retrieval_query
 from .settings import AnswerSettings
 from .verify import CITATION, support, verify_draft
 
-USE_GENERATOR = True
-"""Ask the generator for a short answer (kept only when verified)."""
-
 
 class Answerer:
     """Answers questions from one retriever with one generator (None: extractive only).
@@ -114,7 +111,7 @@ class Answerer:
             return
         context = choose_context(question, evidence.candidates)
         generated, backing = "", None
-        if self.generator is not None and USE_GENERATOR:
+        if self.generator is not None:
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
             keep = getattr(self.generator, "keep_prefix", None)  # optional (llama.cpp)
