@@ -45,11 +45,24 @@ def start(data_dir: Path, port: int) -> subprocess.Popen:
     )
 
 
-def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 30.0) -> None:
+def answers(port: int) -> bool:
+    """Does the server answer a client call (an open port alone is not enough on a first
+    start, while the engine sets up its data)?"""
+    try:
+        from pymilvus import MilvusClient
+
+        MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=2).list_collections()
+    except Exception:
+        return False
+    return True
+
+
+def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
+            if answers(port):
+                return
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"the Milvus server did not start (exit code {proc.poll()})")
         time.sleep(0.1)

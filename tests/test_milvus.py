@@ -20,6 +20,9 @@ from ancre.qa.retrieve import Retriever
 from ancre.ui.cli import main
 from conftest import HashEmbedder, free_port
 
+# Each test starts processes (the engine, builds killed on purpose): seconds each.
+pytestmark = pytest.mark.slow
+
 CRASH = Path(__file__).with_name("milvus_crash.py")
 LONG = " ".join(f"Le conseil a voté la délibération numéro {n} sur le budget." for n in range(60))
 
