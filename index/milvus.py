@@ -75,7 +75,24 @@ def connect(address: MilvusAddress, token: str = "", timeout: float = 10.0):
     try:
         return MilvusClient(uri=address.uri, token=token, timeout=timeout)
     except Exception as err:
+        if not _listening(address):
+            raise translate(err, address) from None
+    # The server is there: a channel it closed (gRPC GOAWAY, e.g. "too_many_pings" after a
+    # long idle time) fails its next call once and then reconnects. One more try.
+    try:
+        return MilvusClient(uri=address.uri, token=token, timeout=timeout)
+    except Exception as err:
         raise translate(err, address) from None
+
+
+def _listening(address: MilvusAddress) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((address.host, address.port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def translate(err: Exception, address: MilvusAddress) -> StoreError:

@@ -57,6 +57,18 @@ def answers(port: int) -> bool:
     return True
 
 
+def warm_up(port: int) -> None:
+    """Create and drop one collection: an engine's first collection can take longer than a
+    client call's timeout on a busy machine, and that first wait belongs to the fixture, not
+    to the first test."""
+    from pymilvus import MilvusClient
+
+    client = MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=120)
+    client.create_collection("ancre_warm_up", dimension=4)
+    client.insert("ancre_warm_up", [{"id": 1, "vector": [0.1, 0.2, 0.3, 0.4]}])
+    client.drop_collection("ancre_warm_up")
+
+
 def wait_ready(proc: subprocess.Popen, port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -86,6 +98,7 @@ def running(data_dir: Path) -> Iterator[str]:
     proc = start(data_dir, port)
     try:
         wait_ready(proc, port)
+        warm_up(port)
         yield f"milvus://127.0.0.1:{port}"
     finally:
         stop(proc)
