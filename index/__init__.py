@@ -1,7 +1,8 @@
-"""ancre's write path: load articles, chunk, embed, store (FAISS + SQLite FTS5).
+"""ancre's write path: load articles, chunk, embed, store (a directory: FAISS + SQLite
+FTS5; or a Milvus collection).
 
 from ancre.index import build
-report = build(["articles/"], index_dir="my-index")
+report = build(["articles/"], index_dir="my-index")   # or index_dir="milvus://host:19530"
 """
 
 from .build import BuildReport, build, remove
@@ -12,7 +13,18 @@ from .loaders import EXTENSIONS, Document, Notice, Skipped, printable
 from .native import passive_openmp
 from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
-from .store import BuildLocked, IndexReader, StoreError
+from .store import IndexReader
+from .stores import (
+    BuildLocked,
+    StoreError,
+    StoreReader,
+    StoreWriter,
+    describe_location,
+    is_milvus,
+    location_flag,
+    open_reader,
+    open_writer,
+)
 from .writer import Writer
 
 __all__ = [
@@ -27,17 +39,24 @@ __all__ = [
     "Notice",
     "Skipped",
     "StoreError",
+    "StoreReader",
+    "StoreWriter",
     "Writer",
     "analyze",
     "build",
     "default_cache_dir",
     "default_index_dir",
     "describe",
+    "describe_location",
     "embed_text",
     "fold",
     "from_env",
     "function_words",
+    "is_milvus",
     "load_embedder",
+    "location_flag",
+    "open_reader",
+    "open_writer",
     "printable",
     "remove",
     "resolve_model",

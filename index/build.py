@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .embed import Embedder
 from .loaders import Document, Notice, Skipped, legacy_id, load_sources, printable
 from .settings import IndexSettings
-from .writer import Writer
+from .stores import StoreWriter, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _under(path: str, root: str) -> bool:
 class _Plan:
     """What to do with each loaded document, given what the index holds."""
 
-    def __init__(self, w: Writer, report: BuildReport):
+    def __init__(self, w: StoreWriter, report: BuildReport):
         self.w, self.report = w, report
         self.known = w.known_sources()
         self.by_hash = {h: d for d, (h, _) in self.known.items()}
@@ -182,12 +182,15 @@ def build(
     progress: bool = False,
     wait: float = 0.0,
 ) -> BuildReport:
-    """Index the documents under ``sources`` into ``index_dir`` (else ``settings.index_dir``,
-    else ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
+    """Index the documents under ``sources`` into ``index_dir`` (a directory or a
+    ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
+    ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
     settings name (tests pass a fake)."""
     settings = _settings(settings, index_dir)
     report = BuildReport()
-    with Writer(settings, embedder=embedder, wait=wait, rebuild=rebuild, progress=progress) as w:
+    with open_writer(
+        settings, embedder=embedder, wait=wait, rebuild=rebuild, progress=progress
+    ) as w:
         t0 = time.perf_counter()  # the lock is held: waiting for it is not build time
         report.reembedded = w.reembed_reason
         if w.reembed_reason:
@@ -209,8 +212,7 @@ def build(
                 report.removed += 1
         report.chunks += w.commit()
         report.commits = w.commits
-        report.documents_total = w.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
-        report.chunks_total = w.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        report.documents_total, report.chunks_total = w.counts()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -224,7 +226,7 @@ def remove(
 ) -> tuple[list[str], list[str]]:
     """Remove documents by id, or every document of a file or folder named instead of an id;
     returns (removed ids, names that matched nothing)."""
-    with Writer(_settings(settings, index_dir), embedder=embedder) as w:
+    with open_writer(_settings(settings, index_dir), embedder=embedder) as w:
         known = w.known_sources()
         found, missing = [], []
         for name in doc_ids:
@@ -246,6 +248,4 @@ def remove(
 
 def _settings(settings: IndexSettings | None, index_dir: str | Path | None) -> IndexSettings:
     settings = settings or IndexSettings.from_env()
-    if index_dir is not None:
-        settings = replace(settings, index_dir=str(index_dir))
-    return settings
+    return settings if index_dir is None else settings.at(index_dir)

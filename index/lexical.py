@@ -8,6 +8,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
+ANALYSIS = "words-elisions-stopwords-snowball"
+"""Which analysis built a lexical index (recorded in its manifest). spaCy's French lemmas
+were measured instead of the Snowball stems and lost recall (chunk recall@5 on PIAF dev
+0.843 against 0.858; docs/benchmarks.md), so the stems stay."""
 TOKEN = re.compile(r"\w+", re.UNICODE)
 APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "‘": "'", "`": "'"})
 # French elided articles and pronouns (l'avion, qu'il, jusqu'à): the part before the

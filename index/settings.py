@@ -10,11 +10,14 @@ another value makes a copy with ``dataclasses.replace``; nothing mutates what it
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
+
+from .stores import MilvusAddress, is_milvus
 
 T = TypeVar("T")
 
@@ -35,6 +38,12 @@ class IndexSettings:
 
     index_dir: str = dataclasses.field(default_factory=default_index_dir)
     """Directory holding the index (vectors, chunk store, lexical index, manifest)."""
+    store: str = ""
+    """Where the index lives: empty = ``index_dir``; a directory; or
+    ``milvus://HOST:PORT[/COLLECTION]`` (``pip install "ancre[milvus]"``), which wins over
+    ``index_dir``."""
+    store_token: str = dataclasses.field(default="", repr=False)
+    """Token of a secured Milvus (``USER:PASSWORD`` or an API key); unused for directories."""
     cache_dir: str = dataclasses.field(default_factory=default_cache_dir)
     """Cache for converted models (the OpenVINO export of the embedding model, Gemma's GGUF)."""
     embed_model: str = ""
@@ -67,12 +76,32 @@ class IndexSettings:
     every batch committed before it stopped, and the next build goes on from there."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index_dir", str(Path(self.index_dir).expanduser()))
+        store, index_dir = self.store.strip(), self.index_dir
+        if is_milvus(index_dir) and not is_milvus(store):  # index_dir= also takes a URI
+            store, index_dir = index_dir, default_index_dir()
+        if is_milvus(store):
+            MilvusAddress.parse(store)  # a malformed URI fails here, naming the field
+        elif store:  # a directory given as --store / ANCRE_STORE
+            store, index_dir = "", store
+        object.__setattr__(self, "store", store)
+        object.__setattr__(self, "index_dir", str(Path(index_dir).expanduser()))
         object.__setattr__(self, "cache_dir", str(Path(self.cache_dir).expanduser()))
 
     @classmethod
     def from_env(cls, **overrides: Any) -> IndexSettings:
         return from_env(cls, **overrides)
+
+    def at(self, location: str | Path) -> IndexSettings:
+        """These settings pointed at ``location`` (a directory or a Milvus URI), as given to
+        ``build(index_dir=...)`` or ``ask(index_dir=...)``. A Milvus store already chosen
+        (``ANCRE_STORE``, ``--store``) wins over a directory."""
+        where = str(location)
+        if is_milvus(where):
+            return dataclasses.replace(self, store=where)
+        if is_milvus(self.store):
+            logging.getLogger(__name__).info("%s set: %s is not used", self.store, where)
+            return self
+        return dataclasses.replace(self, index_dir=where, store="")
 
 
 def from_env(cls: type[T], **overrides: Any) -> T:
@@ -98,8 +127,16 @@ def from_env(cls: type[T], **overrides: Any) -> T:
 
 
 def describe(settings: Any) -> list[tuple[str, Any]]:
-    """(name, value) of every field, for ``ancre config``."""
-    return [(f.name, getattr(settings, f.name)) for f in fields(settings)]
+    """(name, value) of every field, for ``ancre config`` (secrets shown as ``***``)."""
+    return [
+        (
+            f.name,
+            "***"
+            if f.name.endswith("token") and getattr(settings, f.name)
+            else getattr(settings, f.name),
+        )
+        for f in fields(settings)
+    ]
 
 
 def _coerce(name: str, kind: Any, raw: str) -> Any:

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .lexical import analyze, fts_query
+from .lexical import ANALYSIS, analyze, fts_query
+from .stores import BuildLocked, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,6 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = 'unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
-
-
-class StoreError(RuntimeError):
-    """The index is missing, unreadable or built differently; the message says what to run."""
-
-
-class BuildLocked(StoreError):
-    """Another build holds the index directory."""
 
 
 def lock_for_build(index_dir: Path, wait: float):
@@ -96,8 +89,22 @@ def wanted_manifest(
             "chunk_overlap": settings.chunk_overlap,
         },
         "language": settings.language,
+        "analysis": ANALYSIS,
         "vector_index": settings.vector_index,
     }
+
+
+def reembed_reason(old: dict[str, Any], wanted: dict[str, Any], rebuild: bool) -> str:
+    """Why an index built as ``old`` must be embedded again to be as ``wanted`` ("" if not)."""
+    if not old:
+        return ""
+    if rebuild:
+        return "rebuild requested"
+    old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
+    for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
+        if old.get(key) != wanted[key]:
+            return f"{key} changed: {old.get(key)} -> {wanted[key]}"
+    return ""
 
 
 @dataclass

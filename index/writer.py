@@ -1,4 +1,5 @@
-"""Write document changes into an index directory, in batches that each commit atomically.
+"""Write document changes into an index directory, in batches that each commit atomically
+(the directory store's ``StoreWriter``; Milvus has its own, milvus_build.py).
 
 ``Writer`` holds the directory's build lock. ``put`` chunks a document at once and queues its
 chunks; once enough are queued they are embedded in batches sorted by length across
@@ -38,6 +39,7 @@ from .store import (
     lock_for_build,
     new_vector_index,
     read_manifest,
+    reembed_reason,
     remove_leftovers,
     remove_vectors,
     vectors_path,
@@ -126,16 +128,8 @@ class Writer:
             raise
 
     def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
-        if not old:
-            return ""
-        if rebuild:
-            return "rebuild requested"
         wanted = wanted_manifest(self.settings, self.embedder.model_id, None, self.embedder.encoder)
-        old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
-        for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
-            if old.get(key) != wanted[key]:
-                return f"{key} changed: {old.get(key)} -> {wanted[key]}"
-        return ""
+        return reembed_reason(old, wanted, rebuild)
 
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
@@ -156,6 +150,11 @@ class Writer:
     def known(self) -> dict[str, str]:
         """doc_id -> content hash of the indexed documents."""
         return dict(self.conn.execute("SELECT doc_id, hash FROM documents"))
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) in the index."""
+        docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        return docs, self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
     def known_sources(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (content hash, source file) of the indexed documents."""

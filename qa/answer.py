@@ -2,11 +2,12 @@
 
 1. Retrieve passages (hybrid; a follow-up question borrows the previous one).
 2. Weigh the evidence: if no passage really bears on the question, abstain.
-3. Pick the passages' sentences that answer best (extractive candidates).
+3. Pick the passages' sentences that answer best, and the best answer span of them (a
+   learned model over spaCy's parse of the French sentences: ``shortanswer``).
 4. Ask the generator for a short answer from those sentences, citing [n]; verify it against
    the sentences it was given. Unsupported, uncited, empty or repetitive output is dropped.
-5. The answer: the verified short answer (if any), then the best sentence quoted as
-   evidence, each with its citation. Without a verified generation the answer is extractive.
+5. The answer: the short answer (the verified generation, else the best span) with its
+   [n], then the sentence it comes from quoted as evidence.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 
 from .evidence import weigh_evidence
-from .extract import Candidate, choose_context
+from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .llm import Generator
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix
 from .records import Answer, AnswerStream, Citation, Event
@@ -78,7 +80,12 @@ class Answerer:
         retriever.refresh()
         query = retrieval_query(question, history, retriever.language)
         passages = retriever.search(
-            query, s.top_k, filters, lexical_weight=s.lexical_weight, dense_weight=s.dense_weight
+            query,
+            s.top_k,
+            filters,
+            lexical_weight=s.lexical_weight,
+            dense_weight=s.dense_weight,
+            rerank=s.rerank,
         )
         timings = {"retrieval": time.perf_counter() - t0}
         evidence = weigh_evidence(query, passages, retriever)
@@ -103,7 +110,7 @@ class Answerer:
             yield answer
             return
         context = choose_context(question, evidence.candidates)
-        short, backing = "", None
+        generated, backing = "", None
         if self.generator is not None:
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
@@ -123,11 +130,20 @@ class Answerer:
                     draft.append(piece)
                     yield Event("draft", piece)
             yield Event("stage", "verifying")
-            short, backing = verify_draft(question, "".join(draft), context, retriever.language)
-        answer.mode = "generated" if short else "extractive"
-        answer.short_answer = _strip_citations(short)
+            generated, backing = verify_draft(question, "".join(draft), context, retriever.language)
+        span = evidence.short
+        if generated and backing is not None:
+            stated, first = _strip_citations(generated), backing
+            answer.mode = "generated"
+        elif span is not None:
+            stated, first = span.text, span.sentence
+            answer.mode = "extractive"
+        else:
+            stated, first = "", evidence.candidates[0]
+            answer.mode = "extractive"
+        answer.short_answer = stated
         answer.text, answer.citations = compose(
-            short, backing, evidence.candidates, retriever.language
+            stated, first, evidence.candidates, retriever.language
         )
         timings.setdefault("first_token", time.perf_counter() - t0)
         timings["total"] = time.perf_counter() - t0
@@ -136,24 +152,33 @@ class Answerer:
 
 
 def _strip_citations(text: str) -> str:
-    return CITATION.sub("", text).strip()
+    return CITATION.sub("", text).strip().rstrip(".")
 
 
 def compose(
-    headline: str, backing: Candidate | None, candidates: list[Candidate], language: str
+    short: str, first: Candidate, candidates: list[Candidate], language: str
 ) -> tuple[str, list[Citation]]:
-    """The answer text and its one citation: the verified headline, then the evidence quoted
-    from the best passage: the sentence that backs the headline (else the best sentence) and
-    the passage's next best one, in text order. Quoting a second passage added answers but
+    """The answer text and its one citation: the short answer with its [n], then the evidence
+    quoted from its passage: the sentence it comes from (the one before it too when it opens
+    with an anaphor: 'ces pays ont indiqué...' needs the sentence naming them) and the
+    passage's next best sentence, in text order. Quoting a second passage added answers but
     lowered citation precision on PIAF from 0.74 to 0.59; so did citing the passage the
     model preferred over the best one."""
-    first = backing or candidates[0]
-    other = next(
-        (c for c in candidates if c.passage.rank == first.passage.rank and c is not first), None
-    )
-    quoted = sorted([first, *([other] if other else [])], key=lambda c: c.sentence.start)
-    gap = " … " if len(quoted) > 1 and not _adjacent(quoted[0], quoted[1]) else " "
     p = first.passage
+    quoted = [first.sentence]
+    if starts_with_anaphor(first.sentence.text):
+        before = previous_sentence(p.text, first.sentence)
+        if before is not None:
+            quoted.insert(0, before)
+    other = next(
+        (c for c in candidates if c.passage.rank == p.rank and c.sentence not in quoted), None
+    )
+    if other is not None:
+        quoted.append(other.sentence)
+    quoted = sorted(dict.fromkeys(quoted, None), key=lambda s: s.start)
+    parts = [quoted[0].text]
+    for a, b in pairwise(quoted):
+        parts.append((" " if not p.text[a.end : b.start].strip() else " … ") + b.text)
     citation = Citation(
         number=p.rank,
         doc_id=p.doc_id,
@@ -165,11 +190,7 @@ def compose(
         sentence=first.sentence.text,
         sentence_start=first.sentence.start,
         sentence_end=first.sentence.end,
-        support=round(support(headline or first.sentence.text, first.sentence.text, language), 3),
+        support=round(support(short or first.sentence.text, first.sentence.text, language), 3),
     )
-    quote = f"> « {gap.join(c.sentence.text for c in quoted)} » [{p.rank}]"
-    return (f"{headline}\n\n{quote}" if headline else quote), [citation]
-
-
-def _adjacent(a: Candidate, b: Candidate) -> bool:
-    return not a.passage.text[a.sentence.end : b.sentence.start].strip()
+    quote = f"> « {''.join(parts)} » [{p.rank}]"
+    return (f"{short} [{p.rank}]\n\n{quote}" if short else quote), [citation]

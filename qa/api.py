@@ -27,11 +27,13 @@ _lock = threading.Lock()
 def open_retriever(
     index_settings: IndexSettings | None = None, *, embedder: Embedder | None = None
 ) -> Retriever:
-    """The retriever of ``index_settings.index_dir``, opened once per process and per
-    embedding model."""
+    """The retriever of the store ``index_settings`` name (``store``, else ``index_dir``),
+    opened once per process and per embedding model."""
     s = index_settings or IndexSettings.from_env()
+    where = s.store or str(Path(s.index_dir).resolve())
     key = (
-        str(Path(s.index_dir).resolve()),
+        where,
+        s.store_token,
         s.embed_model,
         s.embed_precision,
         s.embed_backend,
@@ -40,7 +42,7 @@ def open_retriever(
     )
     with _lock:
         if key not in _retrievers:
-            _retrievers[key] = Retriever.open(s.index_dir, embedder=embedder, settings=s)
+            _retrievers[key] = Retriever.open(embedder=embedder, settings=s)
         return _retrievers[key]
 
 
@@ -82,7 +84,9 @@ def ask(
     generator: Generator | None = None,
     stream: bool = False,
 ) -> Answer | AnswerStream:
-    """Answer ``question`` from the index in ``index_dir`` (else ``ANCRE_INDEX_DIR``).
+    """Answer ``question`` from the index at ``index_dir`` (a directory or a
+    ``milvus://HOST:PORT[/COLLECTION]`` URI; else ``ANCRE_STORE`` / ``ANCRE_INDEX_DIR``; a
+    Milvus store set by ``ANCRE_STORE`` wins over a directory).
 
     ``settings`` (default: ``AnswerSettings.from_env()``) and the shortcuts ``top_k``,
     ``llm``, ``temperature`` apply to this call only. ``stream=True`` returns an
@@ -99,7 +103,7 @@ def ask(
     )
     xs = index_settings or IndexSettings.from_env()
     if index_dir is not None:
-        xs = replace(xs, index_dir=str(index_dir))
+        xs = xs.at(index_dir)
     parts = answerer(s, xs, embedder=embedder, generator=generator).stream(
         question, history=history, filters=filters
     )

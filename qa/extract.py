@@ -50,7 +50,7 @@ ABBREVIATIONS = {
 SENTENCE_END = re.compile(r"[.!?…]+[»”\"')\]]*\s+|\n+")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sentence:
     start: int
     end: int
@@ -211,3 +211,23 @@ def choose_context(question: str, candidates: list[Candidate]) -> list[Candidate
         if typed is not None:
             context = [*context[:-1], typed]
     return sorted(context, key=lambda c: c.sentence.start)
+
+
+ANAPHOR = re.compile(
+    r"^\W*(?:\w+\W+){0,5}?(?:il|elle|ils|elles|ce|cet|cette|ces|celui-ci|celle-ci|ceux-ci|"
+    r"celles-ci|ce dernier|cette dernière|ces derniers|ces dernières|cela|ceci|"
+    r"he|she|they|it|this|these|those)\b",
+    re.IGNORECASE,
+)
+"""A sentence whose first words point back ('Ces pays ont indiqué...', 'Dans une déclaration
+conjointe, ces pays...', 'Il fut...'): it does not name what it speaks about."""
+
+
+def starts_with_anaphor(text: str) -> bool:
+    return bool(ANAPHOR.match(text))
+
+
+def previous_sentence(text: str, sentence: Sentence) -> Sentence | None:
+    """The sentence of ``text`` just before ``sentence`` (None at the start)."""
+    before = [s for s in sentences(text) if s.end <= sentence.start]
+    return before[-1] if before else None

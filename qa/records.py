@@ -23,7 +23,8 @@ class Passage:
     """Character offset of the chunk in its document's text."""
     end: int
     score: float
-    """Fused hybrid score (the ranking key)."""
+    """The ranking key: the reranker's probability that the passage answers (the fused
+    hybrid score when reranking is off)."""
     lexical_score: float = 0.0
     """BM25 score divided by the best BM25 score of the query."""
     dense_score: float = 0.0

@@ -14,9 +14,21 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ancre.index import Embedder, IndexReader, IndexSettings, analyze, load_embedder, resolve_model
+from ancre.index import (
+    Embedder,
+    IndexSettings,
+    StoreReader,
+    analyze,
+    describe_location,
+    load_embedder,
+    location_flag,
+    open_reader,
+    resolve_model,
+)
 
 from .records import Passage
+from .rerank import POOL
+from .rerank import rerank as reorder
 
 CANDIDATES = 50
 FOLLOW_UP = re.compile(
@@ -75,9 +87,10 @@ def turn_text(turn) -> str:
 
 
 class Retriever:
-    """Hybrid search over one index. Thread-safe; follows index rebuilds (``refresh``)."""
+    """Hybrid search over one index (a directory or Milvus: any ``StoreReader``).
+    Thread-safe; follows index rebuilds (``refresh``)."""
 
-    def __init__(self, reader: IndexReader, embedder: Embedder):
+    def __init__(self, reader: StoreReader, embedder: Embedder):
         self.reader = reader
         self.embedder = embedder
         self._lock = threading.Lock()
@@ -85,17 +98,20 @@ class Retriever:
     @classmethod
     def open(
         cls,
-        index_dir: str | Path,
+        index_dir: str | Path | None = None,
         *,
         embedder: Embedder | None = None,
         settings: IndexSettings | None = None,
     ) -> Retriever:
-        """The index in ``index_dir`` with the model and the encoder it was built with
-        (``embedder`` replaces them: tests pass a fake). A different ``settings.embed_model``
-        or ``settings.embed_precision`` is refused with the command that re-embeds the index:
+        """The index at ``index_dir`` (a directory or a ``milvus://`` URI; else the store
+        ``settings`` name) with the model and the encoder it was built with (``embedder``
+        replaces them: tests pass a fake). A different ``settings.embed_model`` or
+        ``settings.embed_precision`` is refused with the command that re-embeds the index:
         queries must be embedded by the encoder that embedded the documents."""
         s = settings or IndexSettings()
-        reader = IndexReader(index_dir)
+        if index_dir is not None:
+            s = s.at(index_dir)
+        reader = open_reader(s)
         model = reader.manifest.get("embed_model", "")
         encoder = reader.manifest.get("embed_encoder", "fp32")  # fp32 before it was recorded
         precision = encoder.partition("-")[0]
@@ -107,23 +123,23 @@ class Retriever:
                 and resolve_model(s.embed_model)[0] != model
             ):
                 problem = (
-                    f"the index in {index_dir} was built with {model}, not "
-                    f"{s.embed_model}: run `ancre index build SOURCE... --index-dir "
-                    f"{index_dir} --embed-model {s.embed_model}` to re-embed it, "
+                    f"the index at {describe_location(s)} was built with {model}, not "
+                    f"{s.embed_model}: run `ancre index build SOURCE... {location_flag(s)} "
+                    f"--embed-model {s.embed_model}` to re-embed it, "
                     "or leave ANCRE_EMBED_MODEL empty to use the index's model"
                 )
             elif s.embed_precision and s.embed_precision != precision:
                 problem = (
-                    f"the index in {index_dir} was embedded in {precision}, not "
-                    f"{s.embed_precision}: run `ancre index build SOURCE... --index-dir "
-                    f"{index_dir} --embed-precision {s.embed_precision}` to re-embed it, "
+                    f"the index at {describe_location(s)} was embedded in {precision}, not "
+                    f"{s.embed_precision}: run `ancre index build SOURCE... {location_flag(s)} "
+                    f"--embed-precision {s.embed_precision}` to re-embed it, "
                     "or leave ANCRE_EMBED_PRECISION empty to use the index's encoder"
                 )
         elif embedder.model_id == model and embedder.encoder != encoder:
             problem = (
-                f"the index in {index_dir} was embedded by encoder {encoder}, "
+                f"the index at {describe_location(s)} was embedded by encoder {encoder}, "
                 f"not {embedder.encoder}: re-embed it with `ancre index build SOURCE... "
-                f"--index-dir {index_dir}`"
+                f"{location_flag(s)}`"
             )
         if problem:
             reader.close()
@@ -143,7 +159,7 @@ class Retriever:
             self.reader.refresh()
 
     def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
-        """(idf, chunk frequency) of analysed terms; see IndexReader.term_stats."""
+        """(idf, chunk frequency) of analysed terms; see StoreReader.term_stats."""
         return self.reader.term_stats(terms)
 
     def search(
@@ -154,9 +170,27 @@ class Retriever:
         *,
         lexical_weight: float = 1.0,
         dense_weight: float = 1.0,
+        rerank: bool = True,
     ) -> list[Passage]:
         """The ``k`` best chunks for ``query``: ``lexical_weight`` x BM25/max(BM25) +
-        ``dense_weight`` x cosine."""
+        ``dense_weight`` x cosine; then (``rerank``) the best ``rerank.POOL`` of them are
+        reordered by the learned reranker, whose probability becomes their ``score``."""
+        fused = self._fused(
+            query, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight
+        )
+        if not rerank or len(fused) < 2:
+            return fused[:k]
+        idf = self.term_stats(list(dict.fromkeys(analyze(query, self.language))))[0]
+        return reorder(query, fused, idf, self.language)[:k]
+
+    def _fused(
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None,
+        lexical_weight: float,
+        dense_weight: float,
+    ) -> list[Passage]:
         lw, dw = lexical_weight, dense_weight
         pool = CANDIDATES * (4 if filters else 1)
         lexical = dict(self.reader.lexical_search(query, pool)) if lw > 0 else {}

@@ -17,6 +17,8 @@ class AnswerSettings:
     """Weight of the max-normalised BM25 score in the hybrid fusion."""
     dense_weight: float = 1.0
     """Weight of the cosine similarity in the hybrid fusion."""
+    rerank: bool = True
+    """Reorder the fused candidates with the learned reranker (``qa/rerank.py``)."""
     llm: str = "gemma"
     """Generator: 'gemma' (Gemma 3 270M, bundled), 'smollm2' (SmolLM2-135M-Instruct, bundled),
     'none' (extractive answers only), a .gguf path, 'hf:REPO/FILE.gguf' (needs network),
@@ -29,8 +31,9 @@ class AnswerSettings:
     n_threads: int = 0
     """llama.cpp threads; 0 = all cores (they wait for each other passively: see
     ``ancre.index.native``)."""
-    abstain_threshold: float = 0.3
-    """Evidence score under which ancre says the articles don't tell (calibrated on PIAF dev)."""
+    abstain_threshold: float = 0.28
+    """Evidence score under which ancre says the articles don't tell: the score at 10% false
+    abstention on PIAF dev's training articles (``qa/weights/evidence.json``)."""
     max_question_chars: int = 1000
 
     @classmethod

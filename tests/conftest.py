@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,3 +135,33 @@ def sample_index(tmp_path_factory) -> str:
     report = build([ARTICLES], index_dir=index_dir, settings=IndexSettings.from_env())
     assert report.added >= 14 and not report.skipped, report
     return str(index_dir)
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """The real Milvus engine (the server inside the pinned milvus-lite wheel) on 127.0.0.1
+    and a free port for the session, stopped by its pid; ``milvus://127.0.0.1:PORT``.
+    Skipped when the ``milvus`` extra is not installed."""
+    why = 'the Milvus store tests need: pip install -e ".[milvus]"'
+    pytest.importorskip("pymilvus", reason=why)
+    with warnings.catch_warnings():  # milvus-lite 2.5 imports pkg_resources
+        warnings.simplefilter("ignore")
+        pytest.importorskip("milvus_lite", reason=why)
+    from milvus_server import running
+
+    with running(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri
+
+
+@pytest.fixture
+def milvus_uri(milvus_server) -> str:
+    """A new collection on the session's Milvus."""
+    return f"{milvus_server}/t_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(params=["directory", "milvus"])
+def store(request, tmp_path) -> str:
+    """Where a new index goes, on each backend in turn: the same tests run on both."""
+    if request.param == "directory":
+        return str(tmp_path / "index")
+    return request.getfixturevalue("milvus_uri")

@@ -17,9 +17,11 @@ from ancre.qa.measure.evaluate import evaluate, index_info
 from ancre.qa.measure.metrics import Row, summarize
 from ancre.qa.measure.questions import (
     Question,
+    in_split,
     load_questions,
     read_questions,
     sample,
+    split_of,
     write_corpus,
 )
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
@@ -275,6 +277,8 @@ def test_summarize_full_rows():
             mode="generated",
             abstained=False,
             contains_answer=True,
+            short_answer="le 4 mars 2023",
+            short_contains=True,
             token_recall=1.0,
             citations=2,
             good_citations=1,
@@ -305,6 +309,7 @@ def test_summarize_full_rows():
             answerable=False,
             mode="extractive",
             abstained=False,
+            short_answer="",
             citations=1,
             good_citations=0,
             timings={"total": 0.3, "first_token": 0.3},
@@ -315,6 +320,7 @@ def test_summarize_full_rows():
     assert (s["questions"], s["answerable"], s["unanswerable"], s["errors"]) == (5, 2, 2, 1)
     assert s["recall@1"] == 0.5 and s["mrr"] == 0.5
     assert s["answer_contains"] == 0.5 and s["token_recall"] == 0.5
+    assert s["stated_share"] == 0.5 and s["short_contains"] == 0.5 and s["short_words"] == 4
     assert s["citation_precision"] == 0.5
     assert s["cited_share"] == 1.0
     assert s["abstention"] == 0.5 and s["false_abstention"] == 0.5
@@ -322,6 +328,35 @@ def test_summarize_full_rows():
     assert s["latency_p50_s"] == pytest.approx(0.2)
     text = report.format_summary(s, "title")
     assert "citation precision" in text and "generated 1" in text
+    assert "short answer contains a gold answer" in text
+
+
+def test_questions_split_by_article():
+    questions = [Question(str(i), "q", ["a"], f"doc-{i % 40}", True) for i in range(400)]
+    train = in_split(questions, "train")
+    validation = in_split(questions, "validation")
+    assert len(train) + len(validation) == 400 and in_split(questions, "all") == questions
+    assert not {q.doc_id for q in train} & {q.doc_id for q in validation}
+    assert 0.1 < len({q.doc_id for q in validation}) / 40 < 0.5
+    assert all(split_of(q.doc_id) == "validation" for q in validation)
+    with pytest.raises(ValueError, match="unknown split"):
+        in_split(questions, "test")
+
+
+def test_fitted_trees_score_as_lightgbm_does():
+    pytest.importorskip("lightgbm")
+    from ancre.qa.learned import from_dict
+    from ancre.qa.measure.train import fit_logistic, fit_trees
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)
+    trees = fit_trees(x, y, ["a", "b", "c"], "t")  # checks itself against LightGBM
+    rows = [dict(zip("abc", r, strict=True)) for r in x[:50]]
+    assert np.allclose(from_dict(trees.to_dict()).score(rows), trees.score(rows))
+    assert ((trees.score(rows) > 0.5) == y[:50]).mean() > 0.9
+    linear = fit_logistic(x, y, ["a", "b", "c"], "l")
+    assert ((linear.score(rows) > 0.5) == y[:50]).mean() > 0.9
 
 
 def test_summarize_retrieval_only_predicts_abstention():
@@ -440,7 +475,7 @@ def test_index_info(tiny_index, tmp_path):
 
 
 def test_calibrate_fits_the_evidence_model(tiny_index):
-    from ancre.qa.evidence import EVIDENCE_WEIGHTS
+    from ancre.qa.learned import load_model
     from ancre.qa.measure.questions import read_question_table
     from ancre.samples import ARTICLES
 
@@ -456,12 +491,13 @@ def test_calibrate_fits_the_evidence_model(tiny_index):
     retriever = Retriever.open(tiny_index, embedder=HashEmbedder())
     fit = calibrate.calibrate(questions, retriever, AnswerSettings())
     assert (fit.questions, fit.answerable) == (16, 12)
-    assert set(EVIDENCE_WEIGHTS) <= set(fit.weights)
+    assert set(load_model("evidence").features) <= set(fit.weights)
+    assert fit.model.features == tuple(fit.weights) and fit.model.kind == "logistic"
     assert 0.5 < fit.fitted_auc <= 1.0 and 0.0 <= fit.current_auc <= 1.0
     assert [r["threshold"] for r in fit.table] == calibrate.THRESHOLDS
     text = calibrate.format_calibration(fit)
-    assert "EVIDENCE_WEIGHTS = {" in text and "EVIDENCE_BIAS = " in text
-    assert "current model at abstain_threshold 0.30" in text
+    assert "evidence weights = {" in text and "evidence bias = " in text
+    assert "current model at abstain_threshold 0.28" in text
     with pytest.raises(ValueError, match="both answerable and unanswerable"):
         calibrate.calibrate(questions[:12], retriever, AnswerSettings())
 
@@ -526,5 +562,5 @@ def test_eval_squad_retrieval_only_end_to_end(tmp_path, capsys):
     # --calibrate fits the abstention model on the same index (retrieval only)
     assert main(["eval", str(squad), "--index-dir", str(index_dir), "--calibrate"]) == 0
     printed = capsys.readouterr().out
-    assert "EVIDENCE_WEIGHTS = {" in printed and "EVIDENCE_BIAS = " in printed
+    assert "evidence weights = {" in printed and "evidence bias = " in printed
     assert "AUC" in printed and "threshold" in printed

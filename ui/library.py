@@ -65,10 +65,10 @@ class Library:
     def documents(self, query: str = "") -> list[dict[str, Any]]:
         """The indexed documents, newest first; with ``query``, those whose title, date,
         URL or name contains it (accents and case ignored)."""
-        from ancre.index import IndexReader, StoreError
+        from ancre.index import StoreError, open_reader
 
         try:
-            with IndexReader(self.index_settings.index_dir) as reader:
+            with open_reader(self.index_settings) as reader:
                 docs = reader.documents()
         except StoreError:
             return []
@@ -88,10 +88,10 @@ class Library:
 
     def summary(self) -> tuple[int, int, str]:
         """(documents, passages, date of the last change)."""
-        from ancre.index import IndexReader, StoreError
+        from ancre.index import StoreError, open_reader
 
         try:
-            with IndexReader(self.index_settings.index_dir) as reader:
+            with open_reader(self.index_settings) as reader:
                 stats = reader.stats()
         except StoreError:
             return 0, 0, ""

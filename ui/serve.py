@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ancre.index import IndexSettings
+from ancre.index import IndexSettings, describe_location
 from ancre.qa import AnswerSettings
 
 from .uploads import MAX_UPLOAD_MB
@@ -92,11 +92,12 @@ def is_local(host: str) -> bool:
         return False
 
 
-def has_index(index_dir: str) -> bool:
-    from ancre.index import IndexReader, StoreError
+def has_index(settings: IndexSettings) -> bool:
+    """Whether the store ``settings`` name (a directory or Milvus) holds a finished build."""
+    from ancre.index import StoreError, open_reader
 
     try:
-        IndexReader(index_dir).close()
+        open_reader(settings).close()
     except StoreError:
         return False
     return True
@@ -106,7 +107,7 @@ def build_sample(settings: IndexSettings) -> None:
     from ancre import index
     from ancre.samples import ARTICLES
 
-    say(f"first run: indexing the sample articles into {settings.index_dir}…")
+    say(f"first run: indexing the sample articles into {describe_location(settings)}…")
     report = index.build([ARTICLES], settings=settings)
     say(
         f"{report.documents_total} documents, {report.chunks_total} chunks ({report.seconds:.0f} s)"
@@ -186,11 +187,11 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     except ValueError as err:
         print(f"ancre: error: {err}", file=sys.stderr)
         return 2
-    if not has_index(index_settings.index_dir):
+    if not has_index(index_settings):
         if settings.no_sample:
             say(
-                f"no index in {index_settings.index_dir} yet: add articles in the Documents "
-                "tab, or run `ancre index build SOURCE...`"
+                f"no index in {describe_location(index_settings)} yet: add articles in the "
+                "Documents tab, or run `ancre index build SOURCE...`"
             )
         else:
             build_sample(index_settings)
@@ -218,7 +219,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
             file=sys.stderr,
         )
         return 1
-    if has_index(index_settings.index_dir):
+    if has_index(index_settings):
         threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
     say(
         f"web chat on {demo.local_url}"

@@ -23,7 +23,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ancre.index import IndexReader, IndexSettings, build, embed_text
+from ancre.index import IndexReader, IndexSettings, build, embed_text, is_milvus
 from ancre.qa.settings import AnswerSettings
 
 from . import coldstart
@@ -48,6 +48,13 @@ def run_benches(
     fig: Figures,
 ) -> None:
     """Every bench in turn, on temporary indexes of ``corpus`` asked ``questions``."""
+    if is_milvus(index_settings.store):
+        raise ValueError(
+            "ancre bench measures index directories (FAISS, SQLite, their files) in temporary "
+            "folders; for a Milvus store, time `ancre index build SOURCE... --store ...` and "
+            "read the search latency of `ancre eval --retrieval-only --store ...` "
+            "(docs/milvus.md)"
+        )
     with tempfile.TemporaryDirectory(prefix="ancre-bench-") as tmp:
         work = Path(tmp)
         built = bench_ingestion(corpus, index_settings, work, repeats, fig)
@@ -276,7 +283,7 @@ def bench_cold_start(
         sys.executable,
         "-m",
         coldstart.__name__,
-        json.dumps(asdict(index_settings)),
+        json.dumps(asdict(replace(index_settings, store_token=""))),  # never in argv
         json.dumps(asdict(settings)),
         question,
     ]

@@ -2,8 +2,9 @@
 
 The evidence features of ``ancre.qa.evidence.weigh_evidence`` are collected for answerable
 and unanswerable questions over the top_k passages; a logistic regression (scikit-learn,
-L2, both classes weighted equally) fits weights to paste into ``EVIDENCE_WEIGHTS`` /
-``EVIDENCE_BIAS``, and a table shows abstention against false abstention by threshold.
+L2, both classes weighted equally) fits the model that ``qa/weights/evidence.json`` holds
+(written with ``--weights-out``), and a table shows abstention against false abstention by
+threshold, to choose ``abstain_threshold``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ancre.qa.evidence import EVIDENCE_BIAS, EVIDENCE_WEIGHTS, weigh_evidence
+import numpy as np
+
+from ancre.qa.evidence import weigh_evidence
+from ancre.qa.learned import Model, load_model
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings
 
@@ -84,6 +88,8 @@ class Calibration:
     """Questions with no passage or no content word (scored 0)."""
     weights: dict[str, float]
     bias: float
+    model: Model
+    """The fitted model (raw features: mean 0, scale 1)."""
     fitted_auc: float | None
     """In-sample."""
     current_auc: float | None
@@ -105,8 +111,6 @@ def calibrate(
 ) -> Calibration:
     """Fit the abstention model on ``questions`` (both answerable and unanswerable ones),
     retrieving as the answerer does with ``settings``."""
-    import numpy as np
-
     labels = [int(q.answerable) for q in questions]
     if not 0 < sum(labels) < len(labels):
         raise ValueError(
@@ -124,6 +128,7 @@ def calibrate(
                 settings.top_k,
                 lexical_weight=settings.lexical_weight,
                 dense_weight=settings.dense_weight,
+                rerank=settings.rerank,
             )
             if text
             else []
@@ -131,7 +136,7 @@ def calibrate(
         ev = weigh_evidence(text, passages, retriever)
         feats.append(ev.features)
         current.append(ev.score if passages else 0.0)
-    names = list(dict.fromkeys([*EVIDENCE_WEIGHTS, *(k for f in feats for k in f)]))
+    names = list(dict.fromkeys([*load_model("evidence").features, *(k for f in feats for k in f)]))
     usable = [i for i, f in enumerate(feats) if f]
     x = np.array([[feats[i].get(k, 0.0) for k in names] for i in usable])
     y = np.array([labels[i] for i in usable])
@@ -152,6 +157,16 @@ def calibrate(
         without_features=len(questions) - len(usable),
         weights={k: round(float(v), 3) for k, v in zip(names, w, strict=True)},
         bias=round(b, 3),
+        model=Model(
+            name="evidence",
+            kind="logistic",
+            features=tuple(names),
+            mean=np.zeros(len(names)),
+            scale=np.ones(len(names)),
+            weights=np.asarray(w, dtype="float64"),
+            bias=float(b),
+            info={"questions": len(questions), "answerable": sum(labels)},
+        ),
         fitted_auc=auc(scores, labels),
         current_auc=auc(current, labels),
         table=table,
@@ -180,10 +195,10 @@ def format_calibration(c: Calibration) -> str:
             f"0: {c.without_features}"
         )
     lines += [
-        f"EVIDENCE_WEIGHTS = {c.weights!r}",
-        f"EVIDENCE_BIAS = {c.bias!r}",
-        f"AUC {share(c.fitted_auc)} (fitted, in-sample); current model {share(c.current_auc)} "
-        f"(EVIDENCE_WEIGHTS={EVIDENCE_WEIGHTS!r}, EVIDENCE_BIAS={EVIDENCE_BIAS!r})",
+        f"evidence weights = {c.weights!r}",
+        f"evidence bias = {c.bias!r}",
+        f"AUC {share(c.fitted_auc)} (fitted, in-sample); current model "
+        f"(qa/weights/evidence.json) {share(c.current_auc)}",
         "",
         f"  {'threshold':>9}  {'abstention (unanswerable)':>26}  "
         f"{'false abstention (answerable)':>30}",

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ancre.index import IndexReader, IndexSettings, StoreError, describe
+from ancre.index import IndexSettings, StoreError, describe, open_reader
 from ancre.qa.answer import Answerer
 from ancre.qa.evidence import weigh_evidence
 from ancre.qa.settings import AnswerSettings
@@ -81,7 +81,11 @@ def _rows(
         t0 = time.perf_counter()
         passages = (
             retriever.search(
-                text, RETRIEVAL_K, lexical_weight=s.lexical_weight, dense_weight=s.dense_weight
+                text,
+                RETRIEVAL_K,
+                lexical_weight=s.lexical_weight,
+                dense_weight=s.dense_weight,
+                rerank=s.rerank,
             )
             if text
             else []
@@ -101,10 +105,12 @@ def _rows(
         yield row
 
 
-def index_info(index_dir: str | Path) -> dict[str, Any]:
-    """What an evaluation report records of its index (empty if it cannot be read)."""
+def index_info(where: IndexSettings | str | Path) -> dict[str, Any]:
+    """What an evaluation report records of its index (a directory, a ``milvus://`` URI or
+    the store of some settings; empty if it cannot be read)."""
+    settings = where if isinstance(where, IndexSettings) else IndexSettings().at(where)
     try:
-        with IndexReader(index_dir) as reader:
+        with open_reader(settings) as reader:
             stats = reader.stats()
     except (StoreError, OSError) as err:  # the summary is still worth writing
         log.warning("cannot read the index statistics: %s", err)
@@ -140,6 +146,6 @@ def run_info(
         limit=limit,
         seed=seed,
         retrieval_only=retrieval_only,
-        index=index_info(index_settings.index_dir),
+        index=index_info(index_settings),
     )
     return info

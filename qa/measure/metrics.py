@@ -6,6 +6,8 @@ matches gold answers on word boundaries ("18" is not found in "1824"):
 
 - retrieval: a *hit* is a retrieved passage of the question's document that contains a gold
   answer; recall@1/5/10 and MRR@10 over answerable questions;
+- short answers: how many answers state one (``Answer.short_answer``), how often it contains
+  a gold answer, its length in words;
 - answers: how often the answer text contains a gold answer, token recall of the gold answer,
   citation precision (cited passages that contain a gold answer), share of answers with a
   citation, abstention on unanswerable and false abstention on answerable questions,
@@ -124,6 +126,8 @@ class Row:
     mode: str | None = None
     abstained: bool | None = None
     contains_answer: bool | None = None
+    short_answer: str | None = None
+    short_contains: bool | None = None
     token_recall: float | None = None
     citations: int | None = None
     good_citations: int | None = None
@@ -136,11 +140,18 @@ class Row:
         self.evidence = answer.evidence
         self.timings = dict(answer.timings)
         golds = self.answers
+        self.short_answer = answer.short_answer
         if answer.abstained:
             self.contains_answer, self.token_recall = False, 0.0
+            self.short_contains = False
             self.citations, self.good_citations = 0, 0
             return
         self.contains_answer = contains_answer(answer.text, golds) if golds else None
+        self.short_contains = (
+            bool(answer.short_answer) and contains_answer(answer.short_answer, golds)
+            if golds
+            else None
+        )
         self.token_recall = token_recall(answer.text, golds) if golds else None
         good, total = (
             citation_hits(answer.citations, golds) if golds else (0, len(answer.citations))
@@ -187,7 +198,11 @@ def _answer_metrics(full: list[Row]) -> dict[str, Any]:
     good = sum(r.good_citations or 0 for r in cited)
     total = sum(r.citations or 0 for r in cited)
     totals = [r.timings.get("total", 0.0) for r in full]
+    stated = [r.short_answer for r in answered if r.short_answer]
     return {
+        "stated_share": _share([bool(r.short_answer) for r in answered]),
+        "short_contains": _share([bool(r.short_contains) for r in with_gold]),
+        "short_words": sum(len(t.split()) for t in stated) / len(stated) if stated else None,
         "answer_contains": _share([bool(r.contains_answer) for r in with_gold]),
         "token_recall": (
             sum(r.token_recall or 0.0 for r in with_gold) / len(with_gold) if with_gold else None

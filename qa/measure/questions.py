@@ -9,6 +9,7 @@ other corpus is given.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -144,6 +145,28 @@ def sample(questions: list[Question], limit: int | None, seed: int) -> list[Ques
         return questions
     picked = sorted(random.Random(seed).sample(range(len(questions)), max(limit, 0)))
     return [questions[i] for i in picked]
+
+
+SPLITS = ("train", "validation")
+VALIDATION_SHARE = 3
+"""Tenths of the articles held out for validation."""
+
+
+def split_of(doc_id: str) -> str:
+    """'train' or 'validation' for a question, by its article (a stable hash of ``doc_id``):
+    the learned models are fitted on the train articles and judged on articles they never
+    saw. Unanswerable questions are split the same way by the article they were written on."""
+    digest = hashlib.sha1(doc_id.encode("utf-8")).hexdigest()
+    return "validation" if int(digest, 16) % 10 < VALIDATION_SHARE else "train"
+
+
+def in_split(questions: list[Question], split: str | None) -> list[Question]:
+    """The questions of ``split`` ('train', 'validation'; None or 'all': all of them)."""
+    if split in (None, "all"):
+        return questions
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: train, validation or all")
+    return [q for q in questions if split_of(q.doc_id) == split]
 
 
 def load_questions(

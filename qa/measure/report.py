@@ -93,6 +93,19 @@ METRICS: list[tuple[str, str, str, str]] = [
         "",
     ),
     ("evidence_false_abstention", "predicted false abstention", "answerable; as above", ""),
+    (
+        "stated_share",
+        "answers stating a short answer",
+        "answers not abstained; Answer.short_answer not empty",
+        "",
+    ),
+    (
+        "short_contains",
+        "short answer contains a gold answer",
+        "answerable; Answer.short_answer",
+        "",
+    ),
+    ("short_words", "short answer length, mean", "stated short answers", "words"),
     ("answer_contains", "answer contains a gold answer", "answerable; whole answer text", ""),
     ("token_recall", "token recall of the gold answer", "answerable; best gold answer", ""),
     (
@@ -124,6 +137,7 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
 def eval_title(info: dict[str, Any], summary: dict[str, Any]) -> str:
     """The heading of an eval summary: what was asked, of which index."""
     idx = info.get("index") or {}
+    where = info.get("store") or info.get("index_dir")
     what = (
         "retrieval only"
         if info.get("retrieval_only")
@@ -132,7 +146,7 @@ def eval_title(info: dict[str, Any], summary: dict[str, Any]) -> str:
     return (
         f"ancre eval: {summary['questions']} questions ({summary['answerable']} answerable, "
         f"{summary['unanswerable']} unanswerable), {what}\n"
-        f"index {info.get('index_dir')}: {idx.get('documents', '?')} documents, "
+        f"index {where}: {idx.get('documents', '?')} documents, "
         f"{idx.get('chunks', '?')} chunks, {idx.get('embed_model', '?')} "
         f"({idx.get('embed_encoder') or 'fp32'})"
     )

@@ -1,0 +1,395 @@
+"""The Milvus store: the same index as a directory, in Milvus collections, for archives and
+deployments that outgrow one machine (``milvus://HOST:PORT[/COLLECTION]``).
+
+Layout, for a store named C (``C`` is the collection part of the URI)::
+
+    C            meta rows: "manifest" (how the index was built, its generation and
+                 layout g), "lock" (the build lease), "journal" (the commit in progress)
+    C_chunks_g   one row per chunk: id, doc_key, ver, ord, start, end, text, lex (ancre's
+                 analysed tokens, BM25 in the engine), vector (dense, inner product)
+    C_docs_g     one head row per document (key = doc_key: doc_id, hash, title, url, date,
+                 ver...) and the document itself as JSON, split over part rows
+
+A document is visible when its head row's ``ver`` equals its chunks' ``ver``: a build writes
+the chunks, then the head row (the switch), then deletes the older chunks, so readers never
+see a document half-written and a killed build is repaired by the next one (milvus_write.py).
+Re-embedding writes a new layout g+1 and switches the manifest to it in one row.
+
+BM25 runs on ancre's own analysed tokens through a whitespace analyser, so that lexical
+scores and term statistics follow the same analysis as the directory store (lexical.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .lexical import analyze
+from .store import FORMAT_VERSION, ChunkRow
+from .stores import PIP_MILVUS, MilvusAddress, StoreError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_TEXT = 65535
+"""Milvus' largest VARCHAR, in UTF-8 bytes."""
+PROBE = 16384
+"""Milvus' largest top-k: a BM25 search this wide counts a term's chunks exactly below it."""
+MATCH, PROBE_MODE = "match", "probe"
+HNSW_EF = 64
+"""The directory store's FAISS HNSW search parameter."""
+
+
+def doc_key(doc_id: str) -> str:
+    """A fixed-length, expression-safe key for a document id (ids may hold any character)."""
+    return hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:40]
+
+
+def chunks_name(collection: str, layout: int) -> str:
+    return f"{collection}_chunks_{layout}"
+
+
+def docs_name(collection: str, layout: int) -> str:
+    return f"{collection}_docs_{layout}"
+
+
+def quoted(values: list[str]) -> str:
+    """A Milvus list literal of hex keys (safe characters only)."""
+    return "[" + ",".join(f'"{v}"' for v in values) + "]"
+
+
+def connect(address: MilvusAddress, token: str = "", timeout: float = 10.0):
+    """A client of the Milvus at ``address``; one-line StoreErrors for what a user can fix."""
+    try:
+        from pymilvus import MilvusClient
+    except ImportError:
+        raise StoreError(f"the Milvus store needs pymilvus: {PIP_MILVUS}") from None
+    # pymilvus logs every failed call with a traceback; ancre reports them in one line.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    try:
+        return MilvusClient(uri=address.uri, token=token, timeout=timeout)
+    except Exception as err:
+        if not _listening(address):
+            raise translate(err, address) from None
+    # The server is there: a channel it closed (gRPC GOAWAY, e.g. "too_many_pings" after a
+    # long idle time) fails its next call once and then reconnects. One more try.
+    try:
+        return MilvusClient(uri=address.uri, token=token, timeout=timeout)
+    except Exception as err:
+        raise translate(err, address) from None
+
+
+def _listening(address: MilvusAddress) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((address.host, address.port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def translate(err: Exception, address: MilvusAddress) -> StoreError:
+    """A Milvus or gRPC failure as one line saying what to do."""
+    text = str(getattr(err, "message", "") or err)
+    code = getattr(err, "code", None)
+    low = text.lower()
+    where = f"{address.host}:{address.port}"
+    if code == 2 or "fail connecting" in low or "unavailable" in low:
+        return StoreError(
+            f"cannot reach Milvus at {where}: start it (see docs/milvus.md) or fix "
+            "--store / ANCRE_STORE"
+        )
+    if any(w in low for w in ("auth", "credential", "password", "permission denied")):
+        return StoreError(
+            f"Milvus at {where} refused the token: check --store-token / ANCRE_STORE_TOKEN"
+        )
+    if "unimplemented" in low:
+        return StoreError(f"{where} does not answer as Milvus' gRPC port (default 19530)")
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return StoreError(f"Milvus at {address}: {first}")
+
+
+def is_missing_collection(err: Exception) -> bool:
+    return "collection not found" in str(getattr(err, "message", "") or err).lower()
+
+
+def read_meta(client, address: MilvusAddress, key: str) -> dict[str, Any]:
+    """A meta row's JSON value ({} when absent, or when the store does not exist yet)."""
+    try:
+        rows = client.get(address.collection, ids=[key], output_fields=["value"])
+    except Exception as err:
+        if is_missing_collection(err):
+            return {}
+        raise translate(err, address) from None
+    return json.loads(rows[0]["value"]) if rows else {}
+
+
+def no_index(address: MilvusAddress) -> StoreError:
+    return StoreError(
+        f"{address} holds no finished index build: run "
+        f"`ancre index build SOURCE... --store {address}`"
+    )
+
+
+class MilvusReader:
+    """Read side of a Milvus store (the StoreReader protocol). Thread-safe.
+
+    Milvus serves every commit as soon as it is written (strong consistency); ``refresh``
+    re-reads the manifest so that a build's new layout, language or generation is seen."""
+
+    def __init__(self, address: MilvusAddress, token: str = ""):
+        self.address = address
+        self.client = connect(address, token)
+        self._lock = threading.RLock()
+        self.generation = -1
+        self.manifest: dict[str, Any] = {}
+        self.layout = 0
+        self._df_mode = MATCH
+        try:
+            self.refresh()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- generations
+    def refresh(self) -> bool:
+        with self._lock:
+            manifest = read_meta(self.client, self.address, "manifest")
+            if not manifest:
+                raise no_index(self.address)
+            if manifest.get("format_version") != FORMAT_VERSION:
+                raise StoreError(
+                    f"index format {manifest.get('format_version')} in {self.address}, this "
+                    f"ancre reads {FORMAT_VERSION}: rebuild it with `ancre index build "
+                    f"SOURCE... --rebuild --store {self.address}`"
+                )
+            if manifest["generation"] == self.generation:
+                return False
+            self.manifest, self.generation = manifest, manifest["generation"]
+            self.layout = int(manifest["layout"])
+            return True
+
+    @property
+    def chunks_collection(self) -> str:
+        return chunks_name(self.address.collection, self.layout)
+
+    @property
+    def docs_collection(self) -> str:
+        return docs_name(self.address.collection, self.layout)
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run one request; when a re-embedding build replaced the layout meanwhile, follow
+        it and run the request again."""
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except Exception as err:
+            if not is_missing_collection(err):
+                raise translate(err, self.address) from None
+        layout = self.layout
+        self.refresh()
+        if self.layout == layout:
+            raise no_index(self.address)
+        try:
+            return fn()
+        except Exception as err:
+            raise translate(err, self.address) from None
+
+    def _count(self, collection: Callable[[], str], expr: str = "") -> int:
+        rows = self._call(
+            lambda: self.client.query(collection(), filter=expr, output_fields=["count(*)"])
+        )
+        return int(rows[0]["count(*)"])
+
+    # ---- search
+    @property
+    def size(self) -> int:
+        return self._count(lambda: self.chunks_collection)
+
+    def lexical_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """BM25 over the analysed tokens, computed by Milvus; best first."""
+        terms = list(dict.fromkeys(analyze(text, self.manifest.get("language", "french"))))
+        if not terms or k <= 0:
+            return []
+        hits = self._call(
+            lambda: self.client.search(
+                self.chunks_collection,
+                data=[" ".join(terms)],
+                anns_field="sparse",
+                limit=min(k, PROBE),
+                search_params={"metric_type": "BM25"},
+            )
+        )
+        return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
+
+    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        if k <= 0 or not len(query_vectors):
+            return [[] for _ in range(len(query_vectors))]
+        params: dict[str, Any] = {"metric_type": "IP"}
+        if self.manifest.get("vector_index") == "hnsw":
+            params["params"] = {"ef": max(HNSW_EF, k)}
+        data = np.asarray(query_vectors, dtype="float32").tolist()
+        hits = self._call(
+            lambda: self.client.search(
+                self.chunks_collection,
+                data=data,
+                anns_field="vector",
+                limit=min(k, PROBE),
+                search_params=params,
+            )
+        )
+        return [[(int(h["id"]), float(h["distance"])) for h in row] for row in hits]
+
+    # ---- rows
+    def _heads(self, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        rows = self._call(
+            lambda: self.client.get(self.docs_collection, ids=keys, output_fields=fields)
+        )
+        return {r["key"]: r for r in rows}
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        fields = ["doc_key", "ver", "ord", "start", "end", "text"]
+        rows = self._call(
+            lambda: self.client.get(
+                self.chunks_collection, ids=[int(i) for i in ids], output_fields=fields
+            )
+        )
+        heads = self._heads(
+            [r["doc_key"] for r in rows], ["key", "ver", "doc_id", "title", "url", "date"]
+        )
+        out: dict[int, ChunkRow] = {}
+        for r in rows:
+            head = heads.get(r["doc_key"])
+            if head is None or head["ver"] != r["ver"]:
+                continue  # written by a build that has not finished this document
+            out[int(r["id"])] = ChunkRow(
+                int(r["id"]),
+                head["doc_id"],
+                int(r["ord"]),
+                int(r["start"]),
+                int(r["end"]),
+                r["text"],
+                head["title"],
+                head["url"],
+                head["date"],
+            )
+        return out
+
+    def chunk_vectors(self, ids: list[int]) -> np.ndarray:
+        """Stored vectors; a chunk removed meanwhile gets zeros (the search drops it)."""
+        rows = self._call(
+            lambda: self.client.get(
+                self.chunks_collection, ids=[int(i) for i in ids], output_fields=["vector"]
+            )
+        )
+        found = {int(r["id"]): r["vector"] for r in rows}
+        dim = int(self.manifest.get("embed_dim") or 0)
+        out = np.zeros((len(ids), dim), dtype="float32")
+        for row, i in enumerate(ids):
+            if int(i) in found:
+                out[row] = found[int(i)]
+        return out
+
+    # ---- statistics for the evidence model
+    def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        return {t: self._df(t) for t in dict.fromkeys(terms)}
+
+    def _df(self, term: str) -> int:
+        """Chunks holding ``term``: Milvus' text-match index where the server has one, else
+        a BM25 search as wide as Milvus allows (exact below PROBE), else a scan."""
+        if not term.replace("_", "").isalnum():
+            return 0  # analysed terms are \\w+; anything else cannot be in the index
+        if self._df_mode == MATCH:
+            try:
+                rows = self.client.query(
+                    self.chunks_collection,
+                    filter=f'TEXT_MATCH(lex, "{term}")',
+                    output_fields=["count(*)"],
+                )
+                return int(rows[0]["count(*)"])
+            except Exception as err:
+                if "invalid expr" not in str(err).lower():
+                    raise translate(err, self.address) from None
+                log.info("%s has no text-match index: counting terms by BM25", self.address)
+                self._df_mode = PROBE_MODE
+        hits = self._call(
+            lambda: self.client.search(
+                self.chunks_collection,
+                data=[term],
+                anns_field="sparse",
+                limit=PROBE,
+                search_params={"metric_type": "BM25"},
+            )
+        )
+        if len(hits[0]) < PROBE:
+            return len(hits[0])
+        return self._count(lambda: self.chunks_collection, f'lex like "% {term} %"')
+
+    def idf(self, terms: list[str]) -> dict[str, float]:
+        return self.term_stats(terms)[0]
+
+    def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+        """(BM25 idf, chunk frequency), the same formula as the directory store."""
+        df = self.doc_freq(terms)
+        n = self.size or 1
+        idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+        return idf, df
+
+    # ---- documents
+    def iter_heads(self, fields: list[str], expr: str = "part == 0") -> Iterator[dict[str, Any]]:
+        """Every document head row (ver > 0: removals in progress are hidden)."""
+        try:
+            it = self.client.query_iterator(
+                self.docs_collection,
+                batch_size=10_000,
+                filter=f"{expr} and ver > 0",
+                output_fields=fields,
+            )
+        except Exception as err:
+            raise translate(err, self.address) from None
+        try:
+            while batch := it.next():
+                yield from batch
+        finally:
+            it.close()
+
+    def documents(self) -> list[dict[str, Any]]:
+        keys = ("doc_id", "title", "url", "date", "author", "source", "n_chunks", "indexed_at")
+        rows = [{k: r[k] for k in keys} for r in self.iter_heads(list(keys))]
+        return sorted(rows, key=lambda d: d["doc_id"])
+
+    def stats(self) -> dict[str, Any]:
+        docs = self._count(lambda: self.docs_collection, "part == 0 and ver > 0")
+        chunks = self.size
+        return {
+            "store": str(self.address),
+            "documents": docs,
+            "chunks": chunks,
+            "vectors": chunks,
+            **self.manifest,
+        }
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception as err:  # closing a broken connection must not hide the real error
+            log.debug("closing %s: %s", self.address, err)
+
+    def __enter__(self) -> MilvusReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,103 @@
+"""The short answer: the best span of the sentences that may answer, chosen by a learned model.
+
+The sentences come ranked from ``extract.rank_sentences``; the few best are parsed (French:
+spaCy, see ``nlp``), cut into candidate spans (``spans``), and every candidate of every
+sentence is scored at once, so the model chooses the sentence and the span together (the
+right sentence is ranked first only about half of the time on PIAF dev). The model
+(``qa/weights/spans.json``, or ``spans-rules.json`` where no parser is available) was fitted
+on the dev set's training articles by ``ancre.qa.measure.train``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ancre.index import analyze, fold
+
+from . import nlp
+from .extract import Candidate
+from .learned import Model, load_model
+from .qtype import answer_type
+from .spans import SpanCandidate, candidates, question_info, span_features
+
+log = logging.getLogger(__name__)
+
+SENTENCES = 5
+"""Best-ranked sentences of the best sentence's passage whose spans compete (the sentence
+ranked first holds the gold answer for 51% of PIAF dev questions)."""
+
+
+@dataclass
+class ShortAnswer:
+    text: str
+    sentence: Candidate
+    """The ranked sentence (and its passage) the span was cut from."""
+    span: SpanCandidate
+    score: float
+    """The model's probability that the span holds the answer."""
+
+
+def model_name(parsed: bool) -> str:
+    return "spans" if parsed else "spans-rules"
+
+
+def span_rows(
+    question: str,
+    ranked: list[Candidate],
+    idf: dict[str, float],
+    language: str,
+    parsed: bool | None = None,
+) -> tuple[list[tuple[Candidate, SpanCandidate]], list[dict[str, float]]]:
+    """The candidate spans of the best sentences and their feature rows (the training code
+    calls this too, so that features are computed one way)."""
+    if not ranked:
+        return [], []
+    # one passage, the best sentence's: the answer and its quote cite the same source, and
+    # spans from other passages won nothing on PIAF dev (0.283 -> 0.285 of answerable)
+    top = [c for c in ranked if c.passage.rank == ranked[0].passage.rank][:SENTENCES]
+    if parsed is None:
+        parsed = nlp.available(language)
+    docs = nlp.parse([question] + [c.sentence.text for c in top]) if parsed else []
+    q_doc = docs[0] if docs else None
+    s_docs = docs[1:] if docs else [None] * len(top)
+    terms = list(dict.fromkeys(analyze(question, language)))
+    q = question_info(question, terms, answer_type(question), idf, q_doc)
+    best = top[0].score or 1.0
+    pairs, rows = [], []
+    for rank, (sent, doc) in enumerate(zip(top, s_docs, strict=True)):
+        lemma_cov = 0.0
+        if doc is not None and q.lemmas:
+            lemma_cov = len(q.lemmas & {fold(t.lemma_) for t in doc}) / len(q.lemmas)
+        for span in candidates(sent.sentence.text, doc):
+            row = span_features(span, sent.sentence.text, q, language, doc)
+            row.update(
+                sentence_rank=rank,
+                sentence_score=sent.score / best,
+                sentence_coverage=sent.coverage,
+                passage_rank=sent.passage.rank,
+                passage_score=sent.passage.score,
+                sentence_lemma_coverage=lemma_cov,
+            )
+            pairs.append((sent, span))
+            rows.append(row)
+    return pairs, rows
+
+
+def best_span(
+    question: str,
+    ranked: list[Candidate],
+    idf: dict[str, float],
+    language: str,
+    model: Model | None = None,
+) -> ShortAnswer | None:
+    """The span most likely to answer, or None when the sentences yield no candidate."""
+    parsed = nlp.available(language)
+    pairs, rows = span_rows(question, ranked, idf, language, parsed)
+    if not rows:
+        return None
+    m = model or load_model(model_name(parsed))
+    scores = m.score(rows)
+    i = int(scores.argmax())
+    sent, span = pairs[i]
+    return ShortAnswer(span.text, sent, span, float(scores[i]))

@@ -1,0 +1,182 @@
+"""The ``ancre`` command line's flags: one argparse parser, sub-commands and their options.
+Turning them into settings is ``cli.settings_from``'s job."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index-dir", help="index directory (ANCRE_INDEX_DIR; default ~/.local/share/ancre/index)"
+    )
+    p.add_argument(
+        "--store",
+        help="where the index lives: a directory, or milvus://HOST:PORT[/COLLECTION] "
+        "(ANCRE_STORE; a Milvus URI wins over --index-dir)",
+    )
+    p.add_argument("--store-token", help="token of a secured Milvus (ANCRE_STORE_TOKEN)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+
+
+def _precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embed-precision",
+        choices=["int8", "fp32"],
+        help="embedding encoder (ANCRE_EMBED_PRECISION; default: the index's, int8 for a new "
+        "index where OpenVINO serves the model); changing it re-embeds the index",
+    )
+
+
+def _index_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders")
+    _precision(p)
+    p.add_argument(
+        "--embed-model",
+        help="embedding model (ANCRE_EMBED_MODEL): folder or "
+        "Hugging Face id; changing it re-embeds the index",
+    )
+    p.add_argument("--chunk-tokens", type=int, help="chunk length in word pieces")
+    p.add_argument("--chunk-overlap", type=int, help="overlap in word pieces")
+    p.add_argument("--vector-index", choices=["flat", "hnsw"], help="FAISS index kind")
+    p.add_argument("--language", help="stemmer of the lexical index (french, english, none...)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to wait for another build to finish (default: refuse at once)",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="ancre",
+        description="Ask questions about your articles; get short answers with checked "
+        "citations. Local and offline.",
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    idx = sub.add_parser("index", help="build and manage the index")
+    isub = idx.add_subparsers(dest="action", required=True)
+    b = isub.add_parser("build", help="index SOURCEs incrementally (unchanged files are skipped)")
+    _common(b)
+    _index_options(b)
+    b.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove indexed documents that are not in SOURCEs any more",
+    )
+    b.add_argument("--rebuild", action="store_true", help="re-embed every document")
+    a = isub.add_parser("add", help="add or update documents (same as build, never prunes)")
+    _common(a)
+    _index_options(a)
+    r = isub.add_parser("remove", help="remove documents by id")
+    _common(r)
+    r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    ls = isub.add_parser("list", help="list indexed documents")
+    _common(ls)
+    ls.add_argument("--json", action="store_true")
+    st = isub.add_parser("stats", help="index statistics and how it was built")
+    _common(st)
+    st.add_argument("--json", action="store_true")
+
+    q = sub.add_parser("ask", help="answer a question from the index")
+    _common(q)
+    q.add_argument("question")
+    _precision(q)
+    q.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    q.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")
+    q.add_argument(
+        "--llm",
+        help="gemma, smollm2, none, a .gguf path, hf:REPO/FILE.gguf or "
+        "openai:http://HOST:PORT/v1 (ANCRE_LLM)",
+    )
+    q.add_argument("--temperature", type=float)
+    q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
+    q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
+    q.add_argument("--source", help="only documents whose title, url or id contains this")
+
+    c = sub.add_parser("chat", help="open the web chat")
+    _common(c)
+    c.add_argument("--host", help="address to listen on (ANCRE_HOST; default 127.0.0.1)")
+    _precision(c)
+    c.add_argument("--port", type=int, help="port (ANCRE_PORT; default 7860)")
+    c.add_argument(
+        "--auth",
+        help="USER:PASSWORD required to open the page, several separated by commas "
+        "(ANCRE_AUTH; prefer --auth-file or the variable: a flag shows in the process list)",
+    )
+    c.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    c.add_argument(
+        "--allow-dir",
+        action="append",
+        metavar="DIR",
+        help="a server folder the page may index (repeatable; ANCRE_ALLOW_DIR). "
+        "Without it the page indexes uploads only",
+    )
+    c.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the page answers to besides localhost (repeatable; "
+        "ANCRE_ALLOW_HOST); other Host headers are refused",
+    )
+    c.add_argument(
+        "--share", action="store_true", default=None, help="also open a public Gradio link"
+    )
+    c.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    c.add_argument(
+        "--no-sample",
+        action="store_true",
+        default=None,
+        help="do not index the bundled sample articles when the index is empty",
+    )
+
+    e = sub.add_parser("eval", help="measure answer quality on a question set")
+    _common(e)
+    e.add_argument("questions", nargs="*", help="JSON Lines or SQuAD-format JSON files")
+    _precision(e)
+    e.add_argument("--corpus", nargs="+", metavar="SOURCE", help="articles to index first")
+    e.add_argument("--limit", type=int, help="questions per file (sampled with --seed)")
+    e.add_argument(
+        "--split",
+        choices=["train", "validation", "all"],
+        default="all",
+        help="only the questions of these articles (70/30 by a hash of doc_id): the learned "
+        "models are fitted on train and judged on validation",
+    )
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--json", dest="json_out", metavar="OUT", help="write per-question rows")
+    e.add_argument("--retrieval-only", action="store_true", help="skip generation")
+    e.add_argument(
+        "--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two --json outputs"
+    )
+    e.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the abstention model on answerable vs unanswerable questions (with "
+        "--weights-out: also the reranker and span models, and write them all there)",
+    )
+    e.add_argument(
+        "--weights-out",
+        metavar="DIR",
+        help="with --calibrate: write the fitted models (JSON) into DIR (qa/weights to refit "
+        "the shipped ones)",
+    )
+    e.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    e.add_argument("--top-k", type=int)
+
+    be = sub.add_parser("bench", help="measure speed, memory and scale")
+    _common(be)
+    be.add_argument("--corpus", metavar="SOURCE", help="articles (default: the bundled sample)")
+    be.add_argument(
+        "--sizes", default="1000,10000,100000", help="index sizes in chunks for retrieval latency"
+    )
+    be.add_argument("--json", dest="json_out", metavar="OUT")
+    be.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    be.add_argument("--quick", action="store_true", help="fewer repetitions")
+
+    cf = sub.add_parser("config", help="show the settings in effect")
+    _common(cf)
+    return ap
