@@ -9,7 +9,7 @@ from .build import BuildReport, build, remove
 from .chunker import embed_text
 from .embed import Embedder, load_embedder, resolve_model
 from .lexical import APOSTROPHES, analyze, fold, function_words
-from .loaders import EXTENSIONS, Document, Notice, Skipped, printable
+from .loaders import EXTENSIONS, Document, Notice, Skipped, legacy_id, printable
 from .native import passive_openmp
 from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
@@ -53,6 +53,7 @@ __all__ = [
     "from_env",
     "function_words",
     "is_milvus",
+    "legacy_id",
     "load_embedder",
     "location_flag",
     "open_reader",

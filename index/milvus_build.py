@@ -20,11 +20,9 @@ from .milvus_write import CollectionWriter, PreparedDocument
 from .settings import IndexSettings
 from .store import FORMAT_VERSION, interrupts_deferred, reembed_reason, wanted_manifest
 from .stores import MilvusAddress, StoreError
+from .writer import EMBED_BATCH
 
 log = logging.getLogger(__name__)
-
-EMBED_BATCH = 256
-"""Texts handed to the embedder at a time, sorted by length across the commit's documents."""
 
 
 class MilvusWriter:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ancre.index import APOSTROPHES, fold
+from ancre.index import APOSTROPHES, fold, legacy_id
 from ancre.qa.records import Answer, Citation, Passage
 
 from .report import percentile
@@ -53,8 +53,8 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
 def same_document(indexed_id: str, wanted: str) -> bool:
     """A question names its article by the record's id or by its file's path in the folder
     (``tramway.md``); a file's indexed id also names the folder
-    (``articles@1a2b3c4d/tramway.md``)."""
-    return indexed_id == wanted or ("@" in indexed_id and indexed_id.split("/", 1)[-1] == wanted)
+    (``articles@1a2b3c4d/tramway.md``, see ``ancre.index.legacy_id``)."""
+    return indexed_id == wanted or legacy_id(indexed_id) == wanted
 
 
 def hit_rank(passages: Sequence[Passage], doc_id: str, answers: Sequence[str]) -> int | None:
