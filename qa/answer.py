@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from itertools import pairwise
 
+from . import nlp
 from .evidence import weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .llm import Generator
@@ -77,6 +78,7 @@ class Answerer:
         yield Event("stage", "retrieving")
         lang = detect_language(question)
         retriever = self.retriever
+        nlp.preload(retriever.language)  # loads while the question is embedded and searched
         retriever.refresh()
         query = retrieval_query(question, history, retriever.language)
         passages = retriever.search(
