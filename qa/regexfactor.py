@@ -17,11 +17,13 @@ against the original on the words of the sample articles and spaCy's own excepti
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 LARGE_CLASS = 200
 """A character class longer than this (in characters of pattern) starts an alternative's tail."""
 
 
+@lru_cache(maxsize=4)  # spaCy compiles the same expression twice while its pipeline loads
 def factor_alternatives(pattern: str) -> str:
     """``pattern`` with its anchored alternatives grouped by their tail (see the module doc).
 
