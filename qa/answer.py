@@ -25,6 +25,7 @@ from .prompting import abstention_text, build_prompt, detect_language, prompt_pr
 from .records import Answer, AnswerStream, Citation, Event
 from .retrieve import Filters, Retriever, retrieval_query
 from .settings import AnswerSettings
+from .shortanswer import fits_type, question_type
 from .verify import CITATION, support, verify_draft
 
 
@@ -90,7 +91,7 @@ class Answerer:
             rerank=s.rerank,
         )
         timings = {"retrieval": time.perf_counter() - t0}
-        evidence = weigh_evidence(query, passages, retriever)
+        evidence = weigh_evidence(query, passages, retriever, asked=question)
         models = {"embedding": retriever.embedder.model_id, "llm": "none"}
         answer = Answer(
             text="",
@@ -134,7 +135,8 @@ class Answerer:
             yield Event("stage", "verifying")
             generated, backing = verify_draft(question, "".join(draft), context, retriever.language)
         span = evidence.short
-        if generated and backing is not None:
+        q_type = question_type(question, query)
+        if generated and backing is not None and fits_type(q_type, generated):
             stated, first = _strip_citations(generated), backing
             answer.mode = "generated"
         elif span is not None:

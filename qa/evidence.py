@@ -19,7 +19,7 @@ from .extract import NAME, Candidate, rank_sentences
 from .learned import Model, load_model
 from .records import Passage
 from .retrieve import Retriever
-from .shortanswer import ShortAnswer, best_span
+from .shortanswer import ShortAnswer, best_span, question_type
 
 
 @dataclass
@@ -81,16 +81,19 @@ def weigh_evidence(
     passages: list[Passage],
     retriever: Retriever,
     model: Model | None = None,
+    asked: str = "",
 ) -> Evidence:
-    """The evidence the passages give for ``question``: its sentences ranked, its best
-    span, and the probability that they answer it."""
+    """The evidence the passages give for ``question`` (the searched text: a follow-up with
+    the question before it): its sentences ranked, its best span, and the probability that
+    they answer it. ``asked``, the question as asked, says what type of answer to state."""
     language = retriever.language
     terms = list(dict.fromkeys(analyze(question, language)))
     if not passages or not terms:
         return Evidence({}, 0.0)
     idf, df = retriever.term_stats(terms)
     candidates = rank_sentences(question, passages, idf, language)
-    short = best_span(question, candidates, idf, language) if candidates else None
+    q_type = question_type(asked or question, question)
+    short = best_span(question, candidates, idf, language, q_type=q_type) if candidates else None
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
     return Evidence(features, score, candidates, short)

@@ -12,6 +12,7 @@ from ancre.index import IndexSettings
 from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
 from ancre.qa.extract import Candidate, Sentence
 from ancre.qa.prompting import build_prompt
+from ancre.qa.shortanswer import fits_type, question_type
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -97,6 +98,29 @@ def test_follow_up_question_uses_the_history(tiny_index):
     assert not answer.abstained
     assert answer.citations[0].doc_id == "dep-2025-0324-saint-aubin"
     assert "2025" in answer.citations[0].sentence
+
+
+def test_a_bare_year_is_not_stated_as_who_won(tiny_index):
+    """'Et en 2025 ?' after a 'qui' question asks for a person: a verified draft that is only
+    the year does not answer it, so the extractive span is stated instead."""
+    history = [
+        {
+            "role": "user",
+            "content": "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?",
+        }
+    ]
+    answer, _ = asked(tiny_index, "Et en 2025 ?", reply="2025 [1].", history=history)
+    assert answer.mode == "extractive" and answer.short_answer != "2025"
+
+
+def test_a_follow_up_states_the_type_it_asks_for():
+    tram = "Quand la ligne C du tramway ouvrira-t-elle ?"
+    assert question_type("Et combien de stations desservira-t-elle ?", tram).kind == "number"
+    assert question_type("Et en 2025 ?", "Qui a gagné en 2024 ? Et en 2025 ?").kind == "person"
+    assert question_type("Qui a gagné ?").kind == "person"
+    assert not fits_type(question_type("Qui a gagné ?"), "en 2025")
+    assert fits_type(question_type("Qui a gagné ?"), "Gilles Fabre")
+    assert fits_type(question_type("Quand ?"), "2025")
 
 
 def test_filters_on_metadata(tiny_index):
