@@ -97,9 +97,12 @@ def test_a_failing_child_names_its_error():
         run_child([sys.executable, "-c", "print('partial'); raise SystemExit('boom')"])
 
 
-def test_run_child_returns_what_it_printed():
-    done = run_child([sys.executable, "-c", "print('hello')"])
-    assert done.stdout.strip() == "hello" and done.seconds > 0
+def test_run_child_returns_what_it_printed_and_its_cpu_time():
+    busy = (
+        "t = __import__('time'); end = t.process_time() + 0.3\nwhile t.process_time() < end: pass"
+    )
+    done = run_child([sys.executable, "-c", busy + "\nprint('hello')"])
+    assert done.stdout.strip() == "hello" and done.seconds >= done.cpu_seconds >= 0.3
 
 
 def test_only_chooses_benches():

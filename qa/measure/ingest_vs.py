@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -30,10 +31,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ChildRun:
-    """One child process: its wall time and what it printed."""
+    """One child process: its wall time, its CPU time and what it printed."""
 
     seconds: float
     stdout: str
+    cpu_seconds: float = 0.0
+    """User + system time of the child (and its own children): less sensitive than the
+    wall time to other jobs on the machine, though threads that spin while they wait for a
+    core count in it."""
 
 
 def run_child(command: list[str], env: dict[str, str] | None = None) -> ChildRun:
@@ -41,14 +46,17 @@ def run_child(command: list[str], env: dict[str, str] | None = None) -> ChildRun
     with the end of its stderr if it fails. (Its peak memory is not reported: a child's
     ru_maxrss on Linux starts from its parent's, which it shared until exec.)"""
     with tempfile.TemporaryFile() as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=err, env=env)
         seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace").strip()[-2000:]
             raise RuntimeError(f"{' '.join(command[:4])}... failed ({proc.returncode}): {tail}")
-        return ChildRun(seconds, proc.stdout.decode(errors="replace"))
+        return ChildRun(seconds, proc.stdout.decode(errors="replace"), cpu)
 
 
 def recipe_command(corpus: Path, out_dir: Path) -> list[str]:
@@ -146,6 +154,13 @@ def bench_vs_recipe(
             [round(s, 2) for s in times[side]],
             "",
             f"{side}: wall seconds of each build, in order",
+        )
+        fig.add(
+            "ingestion_vs_recipe",
+            f"{side}_cpu_s",
+            median([r.cpu_seconds for r in runs[side]]),
+            "s",
+            f"{side}: user + system CPU time of a build, median (all threads)",
         )
     keys = ("import_s", "read_s", "split_s", "model_s", "embed_s", "store_s")
     parts = ", ".join(f"{k[:-2]} {median([s[k] for s in steps]):.2f} s" for k in keys)
