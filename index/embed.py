@@ -157,6 +157,9 @@ class WordPieces:
             self._batcher = Tokenizer.from_str(self._counter.to_str())
             self._batcher.enable_truncation(max_tokens)
             self._batcher.enable_padding()
+            self._encoder = Tokenizer.from_str(self._counter.to_str())
+            self._encoder.enable_truncation(max_tokens)
+            self._encoder.no_padding()
             self._auto = None
         else:
             from transformers import AutoTokenizer
@@ -180,12 +183,28 @@ class WordPieces:
                 return_tensors="np",
             )
             return {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-        encodings = self._batcher.encode_batch(texts)
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype="int64"),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype="int64"),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype="int64"),
-        }
+        return self.pad(self._batcher.encode_batch(texts))
+
+    def encode(self, texts: list[str]) -> list | None:
+        """Each text's word pieces as the encoder takes them (special tokens in, cut at
+        ``max_tokens``), not padded; None without ``tokenizer.json``. Texts are tokenised once:
+        their lengths choose the batches, then ``pad`` makes each batch."""
+        if self._auto is not None:
+            return None
+        return self._encoder.encode_batch(texts)
+
+    def pad(self, encodings: list) -> dict[str, np.ndarray]:
+        """The encoder's inputs from ``encode``'s encodings, padded on the right to the
+        longest, as ``batch`` pads (the same arrays)."""
+        width = max(len(e.ids) for e in encodings)
+        pad = self._batcher.padding  # enable_padding()'s defaults: right, no multiple
+        ids = np.full((len(encodings), width), pad["pad_id"], dtype="int64")
+        mask = np.zeros((len(encodings), width), dtype="int64")
+        types = np.full((len(encodings), width), pad["pad_type_id"], dtype="int64")
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 class TransformerEmbedder:

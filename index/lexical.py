@@ -92,16 +92,25 @@ def analyze(text: str, language: str = "french", stem: bool = True) -> list[str]
                 continue
             tok = base
         pieces.append(tok)
-    stop = _stopwords(language)
-    stemmer = _stemmer(language) if stem else None
+    if stem:
+        _stemmer(language)  # an unknown language fails here, even on a text without words
     out = []
     for tok in pieces:
-        folded = fold(tok)
-        if folded in stop or (len(folded) == 1 and not folded.isdigit()):
-            continue
-        stem = stemmer.stemWord(tok) if stemmer is not None and not tok.isdigit() else tok
-        out.append(fold(stem))
+        term = _term(tok, language, stem)
+        if term is not None:
+            out.append(term)
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _term(tok: str, language: str, stem: bool) -> str | None:
+    """The index term of one word (None: a stop word or a lone letter). Cached: words
+    repeat, and folding and stemming each one again was most of ``analyze``'s time."""
+    folded = fold(tok)
+    if folded in _stopwords(language) or (len(folded) == 1 and not folded.isdigit()):
+        return None
+    stemmer = _stemmer(language) if stem else None
+    return fold(stemmer.stemWord(tok) if stemmer is not None and not tok.isdigit() else tok)
 
 
 def fts_query(tokens: list[str]) -> str:

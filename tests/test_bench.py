@@ -188,6 +188,9 @@ def test_quick_bench_on_samples(tmp_path, capsys):
     assert data["cold_start"]["first_answer_s"] > 0
     assert data["cold_start"]["peak_rss_mb"] > 0
     assert data["memory"]["bench_peak_rss_mb"] > 0
+    vs = data["ingestion_vs_recipe"]
+    assert vs["recipe_articles_per_s"] > 0 and vs["ancre_articles_per_s"] > 0
+    assert vs["speedup"] == pytest.approx(vs["ancre_articles_per_s"] / vs["recipe_articles_per_s"])
     for section in ("ingestion", "index", "embedding", "retrieval", "cold_start", "memory"):
         _positive_numbers(data[section])
     assert all(

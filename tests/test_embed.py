@@ -141,3 +141,23 @@ def test_ask_on_openvino_imports_neither_torch_nor_transformers(sample_index):
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, []], out.stderr
+
+
+def test_texts_tokenised_once_then_padded_are_the_batch_inputs():
+    pieces = TransformerEmbedder().tokenizer
+    texts = ["Alpha\nLe tramway de Lyon a ouvert en 2001.", "court", "élysée " * 400, ""]
+    once = pieces.pad(pieces.encode(texts))
+    batch = pieces.batch(texts)
+    assert once.keys() == batch.keys() and batch["input_ids"].shape == (4, 256)
+    for key, array in batch.items():
+        assert once[key].dtype == array.dtype and np.array_equal(once[key], array), key
+
+
+@pytest.mark.slow
+def test_bulk_embedding_matches_one_text_at_a_time():
+    embedder = TransformerEmbedder(batch_size=4)  # int8 on OpenVINO
+    texts = [f"Titre {i}\n" + "mot " * (i * 7 % 60) + f"fin {i}." for i in range(11)]
+    bulk = embedder.embed(texts)  # sorted by word pieces, three batches in flight
+    alone = np.concatenate([embedder.embed([t]) for t in texts])
+    assert bulk.shape == (11, embedder.dim)
+    assert (bulk * alone).sum(axis=1).min() > 0.9999

@@ -254,6 +254,7 @@ def cmd_bench(
     from ancre.samples import ARTICLES
 
     sizes = bench.parse_sizes(args.sizes)
+    only = bench.parse_only(args.only)
     corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES
     if not corpus.exists():
         raise ValueError(f"no such corpus: {corpus}")
@@ -261,7 +262,7 @@ def cmd_bench(
     print(
         f"ancre bench: {machine['cores']} cores, {machine['processor'] or machine['platform']}, "
         f"Python {machine['python']}; corpus {corpus}; sizes {sizes}"
-        f"{'; quick' if args.quick else ''}"
+        f"{'; quick' if args.quick else ''}; benches {', '.join(sorted(only))}"
     )
     fig = Figures(print)
     t0 = time.perf_counter()
@@ -273,6 +274,7 @@ def cmd_bench(
         questions=read_question_table(ARTICLES.parent / "QUESTIONS.md"),
         repeats=1 if args.quick else 3,
         fig=fig,
+        only=only,
     )
     elapsed = time.perf_counter() - t0
     print(f"(bench took {elapsed:.0f} s)")
@@ -282,6 +284,7 @@ def cmd_bench(
             "corpus": str(corpus),
             "sizes": sizes,
             "quick": bool(args.quick),
+            "only": sorted(only),
             "seconds": elapsed,
             "settings": {**dict(describe(index_settings)), **asdict(settings)},
             **fig.data,

@@ -176,6 +176,12 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--json", dest="json_out", metavar="OUT")
     be.add_argument("--llm", help="generator (see `ancre ask --help`)")
     be.add_argument("--quick", action="store_true", help="fewer repetitions")
+    be.add_argument(
+        "--only",
+        metavar="BENCHES",
+        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start "
+        "(default: all; recipe = ancre index build against the LangChain tutorial's recipe)",
+    )
 
     cf = sub.add_parser("config", help="show the settings in effect")
     _common(cf)

@@ -3,6 +3,7 @@ are medians over ``repeats`` runs (``--quick``: one).
 
 - ingestion (here): full builds of the corpus into fresh indexes, index size on disk,
   unchanged rebuild, index load; embedding throughput by backend on the same chunk texts;
+  ``ancre index build`` against the LangChain tutorial's recipe (``ingest_vs.py``);
 - retrieval at several index sizes (``synthetic.py``);
 - generation with the configured generator (``generation.py``);
 - cold start (here) of a fresh process up to its first answer, and peak memory (RSS).
@@ -28,6 +29,7 @@ from ancre.qa.settings import AnswerSettings
 
 from . import coldstart
 from .generation import bench_generation
+from .ingest_vs import bench_vs_recipe
 from .report import Figures, median, timed
 from .synthetic import bench_scale
 
@@ -35,6 +37,21 @@ log = logging.getLogger(__name__)
 
 EMBED_TEXTS = 300
 """Chunk texts embedded by each backend."""
+SECTIONS = ("ingestion", "recipe", "embedding", "retrieval", "generation", "cold_start")
+"""What ``--only`` can choose (the ingestion builds always run: the others use their index)."""
+
+
+def parse_only(text: str | None) -> set[str]:
+    """The benches ``--only`` names ("recipe,embedding"); all of them without it."""
+    if not text:
+        return set(SECTIONS)
+    chosen = {s.strip() for s in text.split(",") if s.strip()}
+    unknown = chosen - set(SECTIONS)
+    if unknown or not chosen:
+        raise ValueError(
+            f"--only {text!r}: expected some of {', '.join(SECTIONS)}, separated by commas"
+        )
+    return chosen | {"ingestion"}
 
 
 def run_benches(
@@ -46,8 +63,10 @@ def run_benches(
     questions: list[str],
     repeats: int,
     fig: Figures,
+    only: set[str] = frozenset(SECTIONS),
 ) -> None:
-    """Every bench in turn, on temporary indexes of ``corpus`` asked ``questions``."""
+    """Every bench in turn (or those in ``only``), on temporary indexes of ``corpus`` asked
+    ``questions``."""
     if is_milvus(index_settings.store):
         raise ValueError(
             "ancre bench measures index directories (FAISS, SQLite, their files) in temporary "
@@ -58,11 +77,18 @@ def run_benches(
     with tempfile.TemporaryDirectory(prefix="ancre-bench-") as tmp:
         work = Path(tmp)
         built = bench_ingestion(corpus, index_settings, work, repeats, fig)
-        bench_embedding(chunk_texts(built), index_settings, repeats, fig)
-        bench_scale(built, index_settings, settings, work, sizes, questions, repeats, fig)
+        if "recipe" in only:
+            docs = fig.data["ingestion"]["documents"]
+            bench_vs_recipe(corpus, index_settings, work, repeats, fig, docs)
+        if "embedding" in only:
+            bench_embedding(chunk_texts(built), index_settings, repeats, fig)
+        if "retrieval" in only:
+            bench_scale(built, index_settings, settings, work, sizes, questions, repeats, fig)
         indexed = replace(index_settings, index_dir=str(built))
-        bench_generation(indexed, settings, questions, repeats, fig)
-        bench_cold_start(indexed, settings, questions[0], repeats, fig)
+        if "generation" in only:
+            bench_generation(indexed, settings, questions, repeats, fig)
+        if "cold_start" in only:
+            bench_cold_start(indexed, settings, questions[0], repeats, fig)
     bench_memory(fig)
 
 
