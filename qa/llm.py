@@ -260,7 +260,13 @@ class LlamaCpp:
     retrieves passages while it loads; the first ``generate`` or ``count_tokens`` waits for
     it. The fixed start of the prompts stays in llama.cpp's KV cache between questions
     (llama-cpp-python reuses the longest prefix shared with the previous prompt) and, once
-    declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py)."""
+    declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py).
+
+    Not used, measured: prompt-lookup speculative decoding. On 2 cores one batched pass over
+    k tokens costs far more than one token's (1.3-1.5x for 2, 1.9-2.6x for 4, 2.8-3.6x for 8),
+    and drafts copied from the prompt gave 1.8-2.6 tokens per pass on the sample answers:
+    0.85-1.2x by estimate. llama-cpp-python's ``draft_model`` also forces ``logits_all``, which
+    computes and copies the 262k logits of every prompt token."""
 
     def __init__(
         self,
