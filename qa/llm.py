@@ -10,6 +10,8 @@ network once), ``openai:http://host:port/v1`` (any OpenAI-compatible server), ``
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -17,7 +19,7 @@ import os
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -81,6 +83,89 @@ def gemma_path(cache_dir: str) -> Path:
     written = gemma.assemble(str(tmp))
     Path(written or tmp).replace(target)
     return target
+
+
+EMBEDDING_TYPES = {"q4_0": 2, "q5_0": 6, "q8_0": 8}
+"""Types ``llm_embedding_type`` accepts (ggml type ids): block-32 types, since Gemma 3 270M's
+rows of 640 rule out the 256-wide k-quants."""
+
+
+def requantized(
+    source: Path,
+    tensor_type: str,
+    cache_dir: str,
+    *,
+    quantize: Callable[[Path, Path, str], None] | None = None,
+) -> Path:
+    """``source`` with its token-embedding (and output) matrix stored as ``tensor_type``, made
+    once and cached by what it is made from (the source's path, size and modification time,
+    the type, llama-cpp-python's version).
+
+    Why: a small model reads every weight once per generated token, and Gemma 3 270M's tied
+    262k-word matrix is 178 of its 253 MB (Q8_0). Every other tensor keeps its type and is
+    copied as it is. ``quantize`` (source, target, type) replaces llama.cpp's (tests)."""
+    if tensor_type not in EMBEDDING_TYPES:
+        raise LLMError(
+            f"llm_embedding_type={tensor_type!r}: expected one of {', '.join(EMBEDDING_TYPES)} "
+            "or empty (keep the model's own)"
+        )
+    stat = source.stat()
+    version = importlib.metadata.version("llama_cpp_python") if quantize is None else "test"
+    key = hashlib.sha1(
+        repr((str(source.resolve()), stat.st_size, stat.st_mtime_ns, tensor_type, version)).encode()
+    ).hexdigest()[:12]
+    target = Path(cache_dir).expanduser() / f"{source.stem}-embd-{tensor_type}-{key}.gguf"
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    log.info("storing the token embeddings of %s as %s, once: %s", source, tensor_type, target)
+    try:
+        (quantize or _llama_quantize)(source, tmp, tensor_type)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _llama_quantize(source: Path, target: Path, tensor_type: str) -> None:
+    """llama.cpp's quantizer with the source's own file type, so that the tensors whose type
+    it already has are copied unchanged and only the token embeddings are converted."""
+    import ctypes
+
+    import llama_cpp
+
+    _route_llama_logs()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.nthread = os.cpu_count() or 1
+    params.ftype = _file_type(source)
+    params.token_embedding_type = params.output_tensor_type = EMBEDDING_TYPES[tensor_type]
+    params.allow_requantize = True
+    if llama_cpp.llama_model_quantize(
+        str(source).encode(), str(target).encode(), ctypes.byref(params)
+    ):
+        raise LLMError(f"cannot store the token embeddings of {source} as {tensor_type}")
+
+
+def _file_type(path: Path) -> int:
+    """``general.file_type`` of a GGUF file (its quantization mix), from its metadata alone."""
+    import ctypes
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise LLMError(f"cannot read the metadata of {path}")
+    try:
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_model_meta_val_str(model, b"general.file_type", buf, len(buf))
+        if n <= 0:
+            raise LLMError(f"{path} does not say its file type (general.file_type)")
+        return int(buf.value)
+    finally:
+        llama_cpp.llama_model_free(model)
 
 
 def resolve_gguf(spec: str, cache_dir: str) -> Path:
@@ -175,7 +260,13 @@ class LlamaCpp:
     retrieves passages while it loads; the first ``generate`` or ``count_tokens`` waits for
     it. The fixed start of the prompts stays in llama.cpp's KV cache between questions
     (llama-cpp-python reuses the longest prefix shared with the previous prompt) and, once
-    declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py)."""
+    declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py).
+
+    Not used, measured: prompt-lookup speculative decoding. On 2 cores one batched pass over
+    k tokens costs far more than one token's (1.3-1.5x for 2, 1.9-2.6x for 4, 2.8-3.6x for 8),
+    and drafts copied from the prompt gave 1.8-2.6 tokens per pass on the sample answers:
+    0.85-1.2x by estimate. llama-cpp-python's ``draft_model`` also forces ``logits_all``, which
+    computes and copies the 262k logits of every prompt token."""
 
     def __init__(
         self,
@@ -363,10 +454,12 @@ def load_generator(
     if spec.startswith("openai:"):
         return OpenAIServer(spec[len("openai:") :], s.llm_model_name)
     cache_dir = cache_dir or default_cache_dir()
-    key = (spec, s.n_ctx, s.n_threads, cache_dir)
+    key = (spec, s.n_ctx, s.n_threads, s.llm_embedding_type, cache_dir)
     with _cache_lock:
         if key not in _cache:
             path = resolve_gguf(spec, cache_dir)
+            if s.llm_embedding_type:
+                path = requantized(path, s.llm_embedding_type, cache_dir)
             log.info("loading %s", path)
             state_dir = Path(cache_dir).expanduser() / "llama-state"
             _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads, state_dir)

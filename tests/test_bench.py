@@ -5,6 +5,7 @@ model (slow)."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from ancre.index import Embedder, IndexReader, IndexSettings, Writer
 from ancre.qa import AnswerSettings
 from ancre.qa.measure import bench
-from ancre.qa.measure.generation import bench_generation
+from ancre.qa.measure.generation import bench_generation, setup
 from ancre.qa.measure.questions import read_question_table
 from ancre.qa.measure.report import Figures
 from ancre.qa.measure.synthetic import SyntheticCorpus, SyntheticEmbedder, bench_scale
@@ -131,11 +132,23 @@ def test_generation_bench_with_a_scripted_generator(tiny_index):
     figures = fig.data["generation"]
     assert figures["time_to_first_token_s"] > 0 and figures["generated_tokens_per_s"] > 0
     assert "prompt_tokens_per_s" not in figures  # the fake counts no tokens
+    assert "model scripted" in fig.data["how"]["generation.time_to_first_token_s"]
     assert figures["ask_p50_s"] > 0 and sum(figures["ask_modes"].values()) == 3
     # asked as one conversation, the follow-up "Et en 2025 ?" is read with the question
     # before it and finds the 2025 election (50,9 % of the votes)
     follow_ups = [p for p in fake.prompts if "Et en 2025" in p]
     assert any("50,9 %" in p for p in follow_ups)
+
+
+def test_generation_method_says_how_the_generator_runs(monkeypatch):
+    fake = ScriptedGenerator()
+    fake.n_threads = 1
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setenv("GOMP_SPINCOUNT", "3000")
+    assert setup(fake) == "model scripted, 1 threads, OMP_WAIT_POLICY=PASSIVE, GOMP_SPINCOUNT=3000"
+    fake.n_threads = 0  # llama.cpp's "all cores"
+    monkeypatch.delenv("GOMP_SPINCOUNT")
+    assert setup(fake) == f"model scripted, {os.cpu_count()} threads, OMP_WAIT_POLICY=PASSIVE"
 
 
 def test_generation_is_skipped_without_a_generator():

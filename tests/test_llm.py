@@ -20,6 +20,7 @@ from ancre.qa.llm import (
     LLMError,
     OpenAIServer,
     load_generator,
+    requantized,
     resolve_gguf,
     smollm2_path,
 )
@@ -36,6 +37,49 @@ def test_unknown_model_says_what_is_accepted(tmp_path):
         resolve_gguf(str(tmp_path / "missing.gguf"), str(tmp_path))
     with pytest.raises(LLMError, match=r"hf:OWNER/REPO/FILE\.gguf"):
         resolve_gguf("hf:nofile", str(tmp_path))
+
+
+def test_requantized_model_is_made_once_and_cached_by_what_it_is_made_from(tmp_path):
+    source = tmp_path / "model.gguf"
+    source.write_bytes(b"weights")
+    made = []
+
+    def quantize(src: Path, target: Path, tensor_type: str) -> None:
+        made.append((src, tensor_type))
+        target.write_bytes(src.read_bytes() + tensor_type.encode())
+
+    cache = str(tmp_path / "cache")
+    first = requantized(source, "q4_0", cache, quantize=quantize)
+    assert first.read_bytes() == b"weightsq4_0"
+    assert requantized(source, "q4_0", cache, quantize=quantize) == first
+    assert made == [(source, "q4_0")]
+    other_type = requantized(source, "q5_0", cache, quantize=quantize)
+    source.write_bytes(b"other weights")
+    changed = requantized(source, "q4_0", cache, quantize=quantize)
+    assert len({first, other_type, changed}) == 3
+    assert changed.read_bytes() == b"other weightsq4_0"
+    assert len(made) == 3
+    assert not list(Path(cache).glob("*.tmp*"))
+
+
+def test_requantizing_to_an_unknown_type_names_the_accepted_ones(tmp_path):
+    source = tmp_path / "model.gguf"
+    source.write_bytes(b"weights")
+    with pytest.raises(LLMError, match="q4_0"):
+        requantized(source, "q3_k", str(tmp_path), quantize=lambda *a: None)
+
+
+def test_a_failed_requantization_leaves_nothing_in_the_cache(tmp_path):
+    source = tmp_path / "model.gguf"
+    source.write_bytes(b"weights")
+
+    def broken(src: Path, target: Path, tensor_type: str) -> None:
+        target.write_bytes(b"half")
+        raise LLMError("disk full")
+
+    with pytest.raises(LLMError, match="disk full"):
+        requantized(source, "q4_0", str(tmp_path / "cache"), quantize=broken)
+    assert not list((tmp_path / "cache").iterdir())
 
 
 def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):

@@ -93,12 +93,10 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
             prompt_tps.append(count_tokens(prompt) / first)
         if pieces > 1 and total > first:
             gen_tps.append((pieces - 1) / (total - first))
-    import os
-
     how = (
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
-        f"{len(prompts)} answer prompts built as the answerer does (sample questions, "
-        f"choose_context sentences), temperature 0, up to {GEN_TOKENS} tokens, no stop, "
+        f"{setup(generator)}; {len(prompts)} answer prompts built as the answerer does "
+        f"(sample questions, choose_context sentences), temperature 0, "
+        f"up to {GEN_TOKENS} tokens, no stop, "
         f"{'prefix cache reset, ' if reset else ''}median over {len(ttft)} generations"
     )
     if prompt_tps:
@@ -119,6 +117,23 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
             "tokens/s",
             "streamed pieces (one per token) after the first / their time",
         )
+
+
+def setup(generator: Generator) -> str:
+    """How the generator runs, for the figures' method: its model file, llama.cpp's threads
+    and how OpenMP threads wait (what moves tokens/s most on a shared machine)."""
+    import os
+
+    threads = getattr(generator, "n_threads", None)
+    parts = [f"model {generator.model_id}"]
+    if threads is not None:
+        parts.append(f"{threads or os.cpu_count()} threads")
+    parts += [
+        f"{name}={os.environ[name]}"
+        for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+        if os.environ.get(name)
+    ]
+    return ", ".join(parts)
 
 
 def read_bandwidth_gb_s(mib: int = 256) -> float:
