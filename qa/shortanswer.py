@@ -36,7 +36,8 @@ class ShortAnswer:
     """The ranked sentence (and its passage) the span was cut from."""
     span: SpanCandidate
     score: float
-    """The model's probability that the span holds the answer."""
+    """The model's score squashed to 0..1 (a ranker's: higher is better, not a probability;
+    the evidence model reads it as one of its features)."""
 
 
 def model_name(parsed: bool) -> str:

@@ -359,6 +359,29 @@ def test_fitted_trees_score_as_lightgbm_does():
     assert ((linear.score(rows) > 0.5) == y[:50]).mean() > 0.9
 
 
+def test_fitted_ranker_puts_the_best_graded_row_of_each_group_first():
+    pytest.importorskip("lightgbm")
+    from ancre.qa.measure.train import fit_trees
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 3))
+    grade = np.digitize(x[:, 0] - 0.3 * x[:, 2], [0.5, 1.5])  # 0, 1 or 2
+    groups = [20] * 30
+    ranker = fit_trees(x, grade, ["a", "b", "c"], "r", groups)  # checks itself too
+    scores = ranker.score([dict(zip("abc", r, strict=True)) for r in x])
+    best = [int(np.argmax(scores[i : i + 20])) + i for i in range(0, 600, 20)]
+    assert np.mean([grade[i] == grade[i - i % 20 : i - i % 20 + 20].max() for i in best]) > 0.8
+
+
+def test_span_grade_prefers_the_answer_without_the_question():
+    from ancre.qa.measure.train import QUESTION_INSIDE, span_grade
+
+    answers = ["Jean Moulin"]
+    assert span_grade("Jean Moulin", 0.0, answers) == 2
+    assert span_grade("le préfet Jean Moulin", QUESTION_INSIDE + 0.1, answers) == 1
+    assert span_grade("le préfet", 0.0, answers) == 0
+
+
 def test_summarize_retrieval_only_predicts_abstention():
     rows = [
         _row("1", 2, evidence=0.9),
