@@ -4,9 +4,11 @@ Why: the evidence model's lexical features cannot tell "Qui arrive troisième ?"
 article that is not indexed from the same question about one that is: both match some
 passage as well. A language model can: the question's tokens are more probable after the
 passage that it was written on than after an unrelated one. The feature is the pointwise
-mutual information of the question and the top passage, the mean gain in log-probability per
-question token between "{passage} Question : {question}" and "Question : {question}" (a
-zero-shot relevance signal). Measured on PIAF dev (docs/benchmarks.md, issue 9).
+mutual information of the question and the top passage: the gain in log-probability of the
+question's tokens between "{passage} Question : {question}" and "Question : {question}" (a
+zero-shot relevance signal), summed over the tokens (the sum separated better than the mean
+on PIAF dev's held-out articles: AUC 0.870 against 0.843 alone, 0.906 against 0.894 with the
+other evidence features).
 
 Only a generator that can score tokens (``TokenScorer``: llama.cpp in-process) gives it; the
 evidence model then is the one fitted with it (``qa/weights/evidence-llm.json``).
@@ -32,8 +34,9 @@ class TokenScorer(Protocol):
 
 
 def question_gain(scorer: TokenScorer, question: str, passage: Passage) -> float:
-    """Mean log-probability gain per token of ``question`` given ``passage`` (its title and
-    text) over the question alone: above 0 when the passage makes the question likelier."""
+    """Log-probability gain of the tokens of ``question`` given ``passage`` (its title and
+    text) over the question alone, in nats: above 0 when the passage makes the question
+    likelier."""
     language = detect_language(question)
     text = " " + question
     alone = scorer.token_logprobs(render("likelihood", language, passage="").lstrip(), text)
@@ -42,4 +45,4 @@ def question_gain(scorer: TokenScorer, question: str, passage: Passage) -> float
     )
     if not alone or len(alone) != len(given):
         return 0.0
-    return sum(g - a for g, a in zip(given, alone, strict=True)) / len(alone)
+    return sum(g - a for g, a in zip(given, alone, strict=True))
