@@ -20,6 +20,7 @@ from itertools import pairwise
 from . import nlp
 from .evidence import weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
+from .likelihood import TokenScorer
 from .llm import Generator
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix
 from .records import Answer, AnswerStream, Citation, Event
@@ -91,7 +92,8 @@ class Answerer:
             rerank=s.rerank,
         )
         timings = {"retrieval": time.perf_counter() - t0}
-        evidence = weigh_evidence(query, passages, retriever, asked=question)
+        scorer = self.generator if isinstance(self.generator, TokenScorer) else None
+        evidence = weigh_evidence(query, passages, retriever, asked=question, scorer=scorer)
         models = {"embedding": retriever.embedder.model_id, "llm": "none"}
         answer = Answer(
             text="",

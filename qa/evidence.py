@@ -4,9 +4,11 @@ decides, before any generation, whether ancre answers or abstains.
 Features: how much of the question (idf-weighted) the best sentence, the top passage and the
 top three cover; the cosine; question words the index has never seen; the rarest question
 word missing from the passages; the question's names found in them; the reranker's
-probability for the top passage; the short-answer model's score for its best span. The
-weights (``qa/weights/evidence.json``) are fitted on PIAF dev's training articles (answerable
-questions against unanswerable.jsonl) by ``ancre.qa.measure.train``.
+probability for the top passage; the short-answer model's score for its best span; and,
+when the generator can score tokens (llama.cpp), how much likelier the top passage makes the
+question (``likelihood.question_gain``). The weights (``qa/weights/evidence.json``, and
+``evidence-llm.json`` with the likelihood) are fitted on PIAF dev's training articles
+(answerable questions against unanswerable.jsonl) by ``ancre.qa.measure.calibrate``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ancre.index import analyze
 
 from .extract import NAME, Candidate, rank_sentences
 from .learned import Model, load_model
+from .likelihood import TokenScorer, question_gain
 from .records import Passage
 from .retrieve import Retriever
 from .shortanswer import ShortAnswer, best_span, question_type
@@ -76,16 +79,28 @@ def evidence_features(
     }
 
 
+UNSURE = (0.1, 0.7)
+"""The plain model's scores for which the question's likelihood is weighed too. Why: it
+costs a pass of the language model over the top passage (about as long as the answer's own
+prompt); outside this band the plain model's decision was the same as the model with the
+likelihood for every question of PIAF dev's samples (train and validation), and 43-53% of
+them fall outside it."""
+
+
 def weigh_evidence(
     question: str,
     passages: list[Passage],
     retriever: Retriever,
     model: Model | None = None,
     asked: str = "",
+    scorer: TokenScorer | None = None,
 ) -> Evidence:
     """The evidence the passages give for ``question`` (the searched text: a follow-up with
     the question before it): its sentences ranked, its best span, and the probability that
-    they answer it. ``asked``, the question as asked, says what type of answer to state."""
+    they answer it (``model``, else the shipped ``evidence`` model). ``asked``, the question
+    as asked, says what type of answer to state. With a ``scorer``, when that probability is
+    in ``UNSURE``, the question's likelihood given the top passage is added and the model
+    fitted with it (``evidence-llm``) decides."""
     language = retriever.language
     terms = list(dict.fromkeys(analyze(question, language)))
     if not passages or not terms:
@@ -96,4 +111,7 @@ def weigh_evidence(
     short = best_span(question, candidates, idf, language, q_type=q_type) if candidates else None
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
+    if scorer is not None and UNSURE[0] <= score < UNSURE[1]:
+        features["question_gain"] = question_gain(scorer, question, passages[0])
+        score = float(load_model("evidence-llm").score([features])[0])
     return Evidence(features, score, candidates, short)

@@ -361,6 +361,54 @@ class LlamaCpp:
             if kept is not None and not restored and not path.exists():
                 kvstate.save(llm, path, kept)
 
+    def token_logprobs(self, context: str, text: str) -> list[float]:
+        """Log-probability of each token of ``text`` after ``context`` (``TokenScorer``).
+
+        One pass over the tokens, asking llama.cpp for the output rows of ``text``'s
+        positions only: with Gemma's 262k-word vocabulary every row costs about as much as a
+        token's pass. The context is cut from its start when both do not fit. The KV cache
+        is emptied after, so the next generation starts from its saved prefix."""
+        import llama_cpp
+        import numpy as np
+
+        llm = self._llm
+        with self.lock:
+            bos = [llm.token_bos()] if llm.token_bos() >= 0 else []
+            wanted = llm.tokenize(text.encode("utf-8"), add_bos=False)
+            ctx = llm.tokenize(context.encode("utf-8"), add_bos=False)
+            ctx = bos + ctx[max(0, len(ctx) + len(bos) + len(wanted) - llm.n_ctx() + 1) :]
+            tokens = ctx + wanted
+            first = len(ctx) - 1  # the row at position i predicts token i + 1
+            rows: list[float] = []
+            memory = llama_cpp.llama_get_memory(llm.ctx)
+            llama_cpp.llama_memory_clear(memory, True)
+            llm.reset()
+            step = llm.n_batch
+            batch = llama_cpp.llama_batch_init(step, 0, 1)
+            try:
+                for start in range(0, len(tokens) - 1, step):
+                    part = tokens[start : min(start + step, len(tokens) - 1)]
+                    batch.n_tokens = len(part)
+                    for j, token in enumerate(part):
+                        batch.token[j] = token
+                        batch.pos[j] = start + j
+                        batch.n_seq_id[j] = 1
+                        batch.seq_id[j][0] = 0
+                        batch.logits[j] = start + j >= first
+                    if llama_cpp.llama_decode(llm.ctx, batch) != 0:
+                        raise LLMError(f"llama.cpp could not evaluate {len(tokens)} tokens")
+                    for j in range(max(0, first - start), len(part)):
+                        row = np.ctypeslib.as_array(
+                            llama_cpp.llama_get_logits_ith(llm.ctx, j), shape=(llm.n_vocab(),)
+                        ).astype("float64")
+                        top = row.max()
+                        log_z = top + np.log(np.exp(row - top).sum())
+                        rows.append(float(row[tokens[start + j + 1]] - log_z))
+            finally:
+                llama_cpp.llama_batch_free(batch)
+                llama_cpp.llama_memory_clear(memory, True)
+        return rows
+
     def _kept(self, llm, prompt: str) -> tuple[list[int] | None, Path]:
         """The tokens of the declared prefix if ``prompt`` starts with them, and their file."""
         if not self._prefix or self.state_dir is None or not prompt.startswith(self._prefix):

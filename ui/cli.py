@@ -194,12 +194,20 @@ def cmd_eval(
 
             for path in train.fit_models(asked, qa.retriever, settings, args.weights_out):
                 print(f"wrote {path}")
-        fit = calibrate.calibrate(asked, qa.retriever, settings, progress=True)
-        print(calibrate.format_calibration(fit))
-        if args.weights_out:
-            from ancre.qa.learned import save_model
+        from ancre.qa.learned import load_model, save_model
+        from ancre.qa.likelihood import TokenScorer
+        from ancre.qa.llm import load_generator
 
-            print(f"wrote {save_model(fit.model, args.weights_out)}")
+        # the plain model (no generator, or a server), then the one that weighs the
+        # question's likelihood when --llm names a llama.cpp model
+        generator = load_generator(settings.llm, settings, index_settings.cache_dir)
+        scorers = [None] + ([generator] if isinstance(generator, TokenScorer) else [])
+        for scorer in scorers:
+            fit = calibrate.calibrate(asked, qa.retriever, settings, scorer=scorer, progress=True)
+            print(calibrate.format_calibration(fit))
+            if args.weights_out:
+                print(f"wrote {save_model(fit.model, args.weights_out)}")
+                load_model.cache_clear()  # into qa/weights: the new plain model bands the next
         return EXIT_OK
     rows = evaluate.evaluate(asked, qa, retrieval_only=args.retrieval_only, progress=True)
     summary = metrics.summarize(rows, settings.abstain_threshold)

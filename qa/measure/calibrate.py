@@ -4,7 +4,9 @@ The evidence features of ``ancre.qa.evidence.weigh_evidence`` are collected for 
 and unanswerable questions over the top_k passages; a logistic regression (scikit-learn,
 L2, both classes weighted equally) fits the model that ``qa/weights/evidence.json`` holds
 (written with ``--weights-out``), and a table shows abstention against false abstention by
-threshold, to choose ``abstain_threshold``.
+threshold, to choose ``abstain_threshold``. With a ``scorer`` (the llama.cpp generator) the
+likelihood feature joins them and the model is ``evidence-llm``, the one the answerer uses
+when it has that generator.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from ancre.qa.evidence import weigh_evidence
 from ancre.qa.learned import Model, load_model
+from ancre.qa.likelihood import TokenScorer, question_gain
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings
 
@@ -107,16 +110,19 @@ def calibrate(
     retriever: Retriever,
     settings: AnswerSettings,
     *,
+    scorer: TokenScorer | None = None,
     progress: bool = False,
 ) -> Calibration:
     """Fit the abstention model on ``questions`` (both answerable and unanswerable ones),
-    retrieving as the answerer does with ``settings``."""
+    retrieving as the answerer does with ``settings``; with ``scorer``, the model that also
+    weighs the question's likelihood (``evidence-llm``)."""
     labels = [int(q.answerable) for q in questions]
     if not 0 < sum(labels) < len(labels):
         raise ValueError(
             "--calibrate needs both answerable and unanswerable questions "
             "(for example questions.jsonl and unanswerable.jsonl)"
         )
+    name = "evidence" if scorer is None else "evidence-llm"
     retriever.refresh()
     feats: list[dict[str, float]] = []
     current: list[float] = []
@@ -133,10 +139,13 @@ def calibrate(
             if text
             else []
         )
-        ev = weigh_evidence(text, passages, retriever)
+        ev = weigh_evidence(text, passages, retriever, scorer=scorer)
+        if scorer is not None and ev.features and "question_gain" not in ev.features:
+            # the answerer skips it where the plain model is sure; the fit needs it everywhere
+            ev.features["question_gain"] = question_gain(scorer, text, passages[0])
         feats.append(ev.features)
         current.append(ev.score if passages else 0.0)
-    names = list(dict.fromkeys([*load_model("evidence").features, *(k for f in feats for k in f)]))
+    names = list(dict.fromkeys([*load_model(name).features, *(k for f in feats for k in f)]))
     usable = [i for i, f in enumerate(feats) if f]
     x = np.array([[feats[i].get(k, 0.0) for k in names] for i in usable])
     y = np.array([labels[i] for i in usable])
@@ -158,7 +167,7 @@ def calibrate(
         weights={k: round(float(v), 3) for k, v in zip(names, w, strict=True)},
         bias=round(b, 3),
         model=Model(
-            name="evidence",
+            name=name,
             kind="logistic",
             features=tuple(names),
             mean=np.zeros(len(names)),
@@ -195,10 +204,10 @@ def format_calibration(c: Calibration) -> str:
             f"0: {c.without_features}"
         )
     lines += [
-        f"evidence weights = {c.weights!r}",
-        f"evidence bias = {c.bias!r}",
+        f"{c.model.name} weights = {c.weights!r}",
+        f"{c.model.name} bias = {c.bias!r}",
         f"AUC {share(c.fitted_auc)} (fitted, in-sample); current model "
-        f"(qa/weights/evidence.json) {share(c.current_auc)}",
+        f"(qa/weights/{c.model.name}.json) {share(c.current_auc)}",
         "",
         f"  {'threshold':>9}  {'abstention (unanswerable)':>26}  "
         f"{'false abstention (answerable)':>30}",

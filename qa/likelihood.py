@@ -1,0 +1,48 @@
+"""Does the passage explain the question? Query likelihood from the generator's language model.
+
+Why: the evidence model's lexical features cannot tell "Qui arrive troisième ?" about an
+article that is not indexed from the same question about one that is: both match some
+passage as well. A language model can: the question's tokens are more probable after the
+passage that it was written on than after an unrelated one. The feature is the pointwise
+mutual information of the question and the top passage: the gain in log-probability of the
+question's tokens between "{passage} Question : {question}" and "Question : {question}" (a
+zero-shot relevance signal), summed over the tokens (the sum separated better than the mean
+on PIAF dev's held-out articles: AUC 0.870 against 0.843 alone, 0.906 against 0.894 with the
+other evidence features).
+
+Only a generator that can score tokens (``TokenScorer``: llama.cpp in-process) gives it; the
+evidence model then is the one fitted with it (``qa/weights/evidence-llm.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .prompting import detect_language, render
+from .records import Passage
+
+
+@runtime_checkable
+class TokenScorer(Protocol):
+    """A language model that gives the log-probabilities of a text's tokens after a
+    context. Tests pass a fake."""
+
+    def token_logprobs(self, context: str, text: str) -> list[float]:
+        """Natural log-probability of each token of ``text`` when it follows ``context``
+        (``text`` is tokenised on its own, so that two contexts score the same tokens)."""
+        ...
+
+
+def question_gain(scorer: TokenScorer, question: str, passage: Passage) -> float:
+    """Log-probability gain of the tokens of ``question`` given ``passage`` (its title and
+    text) over the question alone, in nats: above 0 when the passage makes the question
+    likelier."""
+    language = detect_language(question)
+    text = " " + question
+    alone = scorer.token_logprobs(render("likelihood", language, passage="").lstrip(), text)
+    given = scorer.token_logprobs(
+        render("likelihood", language, passage=f"{passage.title}\n{passage.text}\n\n"), text
+    )
+    if not alone or len(alone) != len(given):
+        return 0.0
+    return sum(g - a for g, a in zip(given, alone, strict=True))
