@@ -92,6 +92,7 @@ def weigh_evidence(
     passages: list[Passage],
     retriever: Retriever,
     model: Model | None = None,
+    *,
     asked: str = "",
     scorer: TokenScorer | None = None,
 ) -> Evidence:

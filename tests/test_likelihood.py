@@ -76,13 +76,13 @@ def test_the_likelihood_is_weighed_only_where_the_plain_model_is_unsure(tiny_ind
     scores = []
     for gain in (-1.0, 0.0, 1.0, 3.0):
         scorer = ScoringGenerator(-5.0 + gain)
-        ev = weigh_evidence(TRAM, passages, retriever, constant(0.5), scorer)
+        ev = weigh_evidence(TRAM, passages, retriever, constant(0.5), scorer=scorer)
         assert ev.features["question_gain"] == pytest.approx(gain * words)
         scores.append(ev.score)
     assert scores == sorted(scores) and scores[0] < scores[-1]
     for sure in (UNSURE[0] / 2, (1.0 + UNSURE[1]) / 2):
         scorer = ScoringGenerator(0.0)
-        ev = weigh_evidence(TRAM, passages, retriever, constant(sure), scorer)
+        ev = weigh_evidence(TRAM, passages, retriever, constant(sure), scorer=scorer)
         assert ev.score == pytest.approx(sure) and "question_gain" not in ev.features
         assert not scorer.contexts
 
