@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import vectors as vector_kinds
 from .lexical import ANALYSIS, analyze, fts_query
 from .stores import BuildLocked, StoreError
 
@@ -94,16 +95,26 @@ def wanted_manifest(
     }
 
 
-def reembed_reason(old: dict[str, Any], wanted: dict[str, Any], rebuild: bool) -> str:
-    """Why an index built as ``old`` must be embedded again to be as ``wanted`` ("" if not)."""
+def reembed_reason(
+    old: dict[str, Any], wanted: dict[str, Any], rebuild: bool, *, converts_vectors: bool = False
+) -> str:
+    """Why an index built as ``old`` must be embedded again to be as ``wanted`` ("" if not).
+    ``converts_vectors``: the store changes its vector index kind from the stored vectors
+    (the directory store, vectors.py), so a ``vector_index`` change is no reason."""
     if not old:
         return ""
     if rebuild:
         return "rebuild requested"
     old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
-    for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
-        if old.get(key) != wanted[key]:
-            return f"{key} changed: {old.get(key)} -> {wanted[key]}"
+    keys = ["embed_model", "embed_encoder", "chunker", "language"]
+    if not converts_vectors:
+        keys.append("vector_index")
+    for key in keys:
+        before, after = old.get(key), wanted[key]
+        if key == "vector_index" and {before, after} <= {"auto", "flat"}:
+            continue  # auto was flat's place as the default; only hnsw is another layout
+        if before != after:
+            return f"{key} changed: {before} -> {after}"
     return ""
 
 
@@ -148,38 +159,6 @@ def read_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
     except sqlite3.DatabaseError as err:
         raise StoreError(f"the index store is unreadable ({err})") from None
     return json.loads(row[0]) if row else {}
-
-
-def new_vector_index(dim: int, kind: str):
-    import faiss
-
-    if kind == "flat":
-        inner = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = 80
-        inner.hnsw.efSearch = 64
-    else:
-        raise ValueError(f"unknown vector index {kind!r} (ANCRE_VECTOR_INDEX): flat or hnsw")
-    return faiss.IndexIDMap2(inner)
-
-
-def remove_vectors(index, ids: list[int], kind: str):
-    """Remove ids; HNSW cannot delete in place, so it is rebuilt from the remaining vectors."""
-    import faiss
-
-    if not ids:
-        return index
-    if kind == "flat":
-        index.remove_ids(np.asarray(ids, dtype="int64"))
-        return index
-    all_ids = faiss.vector_to_array(index.id_map).astype("int64")
-    keep = ~np.isin(all_ids, np.asarray(ids, dtype="int64"))
-    vectors = index.index.reconstruct_n(0, index.ntotal)[keep] if index.ntotal else None
-    fresh = new_vector_index(index.d, kind)
-    if vectors is not None and len(vectors):
-        fresh.add_with_ids(vectors, all_ids[keep])
-    return fresh
 
 
 @contextmanager
@@ -278,6 +257,7 @@ class IndexReader:
                     if path.exists():
                         raise StoreError(f"cannot read {path}") from None
                     continue  # a build replaced it meanwhile: read the manifest again
+                vector_kinds.tune(vectors, manifest.get("vectors", {}))
                 self.manifest, self.generation, self.vectors = manifest, gen, vectors
                 return True
             raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
@@ -354,13 +334,12 @@ class IndexReader:
             return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
 
     def ids(self) -> np.ndarray:
-        """The chunk ids of the stored vectors, in the order they were added (int64)."""
-        import faiss
-
+        """The chunk ids of the stored vectors (int64): in the order they were added, or
+        ascending for an ivf index (chunk ids grow as chunks are added)."""
         with self._lock:
             if self.vectors is None:
                 return np.zeros(0, dtype="int64")
-            return faiss.vector_to_array(self.vectors.id_map).astype("int64")
+            return vector_kinds.ids_of(self.vectors)
 
     def documents(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import vectors as vector_kinds
 from .chunker import Chunker, ChunkSpan, embed_text
 from .embed import Embedder, load_embedder
 from .lexical import analyze
@@ -37,11 +38,9 @@ from .store import (
     connect,
     interrupts_deferred,
     lock_for_build,
-    new_vector_index,
     read_manifest,
     reembed_reason,
     remove_leftovers,
-    remove_vectors,
     vectors_path,
     wanted_manifest,
     write_atomic,
@@ -129,7 +128,7 @@ class Writer:
 
     def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
         wanted = wanted_manifest(self.settings, self.embedder.model_id, None, self.embedder.encoder)
-        return reembed_reason(old, wanted, rebuild)
+        return reembed_reason(old, wanted, rebuild, converts_vectors=True)
 
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
@@ -184,7 +183,9 @@ class Writer:
             if self.old and not self.reembed_reason and path.exists():
                 self._vectors = faiss.read_index(str(path))
             else:
-                self._vectors = new_vector_index(self.embedder.dim, self.settings.vector_index)
+                self._vectors = vector_kinds.new_index(
+                    self.embedder.dim, self.settings.vector_index
+                )
         return self._vectors
 
     def reembed(self, progress: bool = False) -> int:
@@ -231,6 +232,14 @@ class Writer:
         """Give an indexed document a new id (and source) without embedding it again."""
         self._rekeys.append((old_id, new_id, source))
 
+    def relayout_due(self) -> bool:
+        """The vector index should change kind (or retrain) for the setting and the size,
+        though no document changed (read from the manifest: nothing loaded)."""
+        if not self.old or self.reembed_reason:
+            return False
+        layout = self.old.get("vectors") or {"kind": self.old.get("vector_index", "flat")}
+        return vector_kinds.layout_due(layout, self.settings.vector_index, self.counts()[1])
+
     def due(self) -> bool:
         """Time to commit: enough documents, or enough time, since the last commit. Never
         while re-embedding everything (see the module docstring)."""
@@ -267,7 +276,7 @@ class Writer:
         """Embed what is still queued, then write everything put, removed or re-keyed since
         the last commit, atomically. Returns the number of chunks embedded."""
         nothing = not (self._pending or self._removals or self._rekeys or self.reembed_reason)
-        if nothing and self.old:
+        if nothing and self.old and not self.relayout_due():
             return 0
         self._progress = self._progress or progress
         self._embed_queue()
@@ -279,11 +288,13 @@ class Writer:
 
         plan = list(self._pending.values())
         replaced = [p.doc.doc_id for p in plan] + self._removals
-        touches_vectors = bool(replaced) or bool(self.reembed_reason) or not self.old
+        touches_vectors = (
+            bool(replaced) or bool(self.reembed_reason) or not self.old or self.relayout_due()
+        )
         vectors = self.vectors()
         old_ids = self._chunk_ids(replaced)
         if touches_vectors:
-            vectors = remove_vectors(vectors, old_ids, self.settings.vector_index)
+            vectors = vector_kinds.remove(vectors, old_ids)
         next_id = (self.conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0) + 1
         rows, fts_rows, parts = [], [], []
         for p in plan:
@@ -297,6 +308,8 @@ class Writer:
         if rows:
             ids = np.array([r[0] for r in rows], dtype="int64")
             vectors.add_with_ids(np.concatenate(parts), ids)
+        if touches_vectors:
+            vectors = vector_kinds.fit(vectors, self.settings.vector_index)
         gen = self.generation + 1 if touches_vectors else self.generation
         if touches_vectors:
             write_vectors(vectors_path(self.index_dir, gen), vectors)
@@ -305,7 +318,7 @@ class Writer:
         )
         # to the microsecond: after an interruption, an equal manifest means "committed"
         built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
-        manifest.update(generation=gen, built_at=built_at)
+        manifest.update(generation=gen, built_at=built_at, vectors=vector_kinds.describe(vectors))
         if self.legacy_ids:
             manifest["legacy_ids"] = True
         c = self.conn
