@@ -22,6 +22,7 @@ from . import vectors as vector_kinds
 from .chunker import embed_text
 from .store import (
     interrupts_deferred,
+    postings_path,
     read_manifest,
     vectors_path,
     write_vectors,
@@ -122,8 +123,10 @@ def _switch(w: Writer, target: dict[str, Any], staged: Any) -> None:
     manifest["built_at"] = datetime.now().astimezone().isoformat(timespec="microseconds")
     if w.legacy_ids:
         manifest["legacy_ids"] = True
+    postings = w.postings()  # the chunks stay: the same postings, under the new generation
     with interrupts_deferred():
         write_vectors(vectors_path(w.index_dir, gen), staged)
+        postings.save(postings_path(w.index_dir, gen))
         c = w.conn
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -135,12 +138,13 @@ def _switch(w: Writer, target: dict[str, Any], staged: Any) -> None:
                 c.execute("ROLLBACK")
             if read_manifest(c) != manifest:
                 vectors_path(w.index_dir, gen).unlink(missing_ok=True)
+                postings_path(w.index_dir, gen).unlink(missing_ok=True)
                 raise
-            _adopt(w, gen, manifest, staged)  # it came right after COMMIT: the switch is done
+            _adopt(w, gen, manifest, staged, postings)  # right after COMMIT: the switch is done
             raise
-        _adopt(w, gen, manifest, staged)
+        _adopt(w, gen, manifest, staged, postings)
 
 
-def _adopt(w: Writer, gen: int, manifest: dict[str, Any], staged: Any) -> None:
-    w.adopt(gen, manifest, staged)
+def _adopt(w: Writer, gen: int, manifest: dict[str, Any], staged: Any, postings: Any) -> None:
+    w.adopt(gen, manifest, staged, postings)
     (w.index_dir / STAGED).unlink(missing_ok=True)

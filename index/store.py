@@ -5,11 +5,13 @@ Layout of ``index_dir``::
 
     store.sqlite        documents, chunks, fts (BM25 over analysed tokens), meta (manifest)
     vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids
+    lexical-<gen>.npz   BM25 postings of the fts table, in memory when read (postings.py)
     manifest.json       a readable copy of the manifest
     .lock               held by the one build that may write
 
 A write is one SQLite transaction that also moves ``meta.generation`` to a vectors file
-already written in full: a crash at any point leaves the previous generation whole.
+(and a postings file) already written in full: a crash at any point leaves the previous
+generation whole.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from . import vectors as vector_kinds
 from .lexical import ANALYSIS, analyze, fts_query
+from .postings import Postings
 from .stores import BuildLocked, StoreError
 
 log = logging.getLogger(__name__)
@@ -135,6 +138,17 @@ def vectors_path(index_dir: Path, generation: int) -> Path:
     return index_dir / f"vectors-{generation}.faiss"
 
 
+def postings_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"lexical-{generation}.npz"
+
+
+def stored_postings(conn: sqlite3.Connection) -> Postings:
+    """BM25 postings built from the fts table as committed (an index without its postings
+    file: its writer makes one at its next commit)."""
+    rows = conn.execute("SELECT rowid, body FROM fts").fetchall()
+    return Postings.from_texts([r[0] for r in rows], [r[1] for r in rows])
+
+
 def connect(index_dir: Path, readonly: bool = False) -> sqlite3.Connection:
     path = index_dir / STORE
     if readonly:
@@ -204,10 +218,10 @@ def write_vectors(path: Path, index) -> None:
 def remove_leftovers(index_dir: Path, generation: int) -> list[str]:
     """Delete what an interrupted build may leave: vectors of other generations and
     half-written ``*.tmp<pid>`` files. Only the holder of the build lock may call this."""
-    keep = vectors_path(index_dir, generation).name
+    keep = {vectors_path(index_dir, generation).name, postings_path(index_dir, generation).name}
     removed = []
     for path in index_dir.iterdir():
-        stale = path.name.startswith("vectors-") and path.name != keep
+        stale = path.name.startswith(("vectors-", "lexical-")) and path.name not in keep
         if (stale or ".tmp" in path.name) and path.is_file():
             path.unlink(missing_ok=True)
             removed.append(path.name)
@@ -227,6 +241,8 @@ class IndexReader:
         self.generation = -1
         self.manifest: dict[str, Any] = {}
         self.vectors = None
+        self.postings: Postings | None = None
+        """BM25 postings of this generation (None: FTS5 serves lexical search)."""
         self.refresh()
 
     def refresh(self) -> bool:
@@ -258,7 +274,9 @@ class IndexReader:
                         raise StoreError(f"cannot read {path}") from None
                     continue  # a build replaced it meanwhile: read the manifest again
                 vector_kinds.tune(vectors, manifest.get("vectors", {}))
+                postings = Postings.load(postings_path(self.index_dir, gen))
                 self.manifest, self.generation, self.vectors = manifest, gen, vectors
+                self.postings = postings
                 return True
             raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
 
@@ -278,8 +296,14 @@ class IndexReader:
         ]
 
     def lexical_search(self, text: str, k: int) -> list[tuple[int, float]]:
-        """BM25 (FTS5), best first; scores are positive (FTS5's bm25() negated)."""
-        query = fts_query(analyze(text, self.manifest.get("language", "french")))
+        """BM25, best first; scores are positive (FTS5's bm25(), negated). From the
+        in-memory postings, else FTS5 (an index written before they existed)."""
+        tokens = analyze(text, self.manifest.get("language", "french"))
+        with self._lock:
+            postings = self.postings
+        if postings is not None:
+            return postings.search(tokens, k)
+        query = fts_query(tokens)
         if not query:
             return []
         with self._lock:
@@ -294,6 +318,10 @@ class IndexReader:
         unique = list(dict.fromkeys(terms))
         if not unique:
             return {}
+        with self._lock:
+            postings = self.postings
+        if postings is not None:
+            return {t: postings.doc_freq(t) for t in unique}
         marks = ",".join("?" * len(unique))
         with self._lock:
             df = dict(
@@ -311,7 +339,11 @@ class IndexReader:
         """(BM25 idf, chunk frequency) of analysed terms, from one look-up."""
         df = self.doc_freq(terms)
         with self._lock:
-            n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
+            postings = self.postings
+            if postings is not None:
+                n = postings.size or 1
+            else:
+                n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
         idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
         return idf, df
 

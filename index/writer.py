@@ -38,9 +38,11 @@ from .store import (
     connect,
     interrupts_deferred,
     lock_for_build,
+    postings_path,
     read_manifest,
     reembed_reason,
     remove_leftovers,
+    stored_postings,
     vectors_path,
     wanted_manifest,
     write_atomic,
@@ -110,6 +112,7 @@ class Writer:
             """Only the encoder changes: the chunks stay and their vectors are re-embedded
             resumably (see reembed.py)."""
             self._vectors = None
+            self._postings = None
             self._chunker: Chunker | None = None
             self._pending: dict[str, _Planned] = {}
             self._queue: list[tuple[_Planned, int]] = []
@@ -188,6 +191,16 @@ class Writer:
                 )
         return self._vectors
 
+    def postings(self):
+        """The BM25 postings of the committed chunks (read from this generation's file, or
+        built from the fts table where there is none)."""
+        if self._postings is None:
+            from .postings import Postings
+
+            found = Postings.load(postings_path(self.index_dir, self.generation))
+            self._postings = found if found is not None else stored_postings(self.conn)
+        return self._postings
+
     def reembed(self, progress: bool = False) -> int:
         """Embed every indexed document again (``reembed_reason`` says why). When only the
         encoder changes, this is done now, resumably, and returns the chunks embedded; else
@@ -198,9 +211,10 @@ class Writer:
             self.put(doc)
         return 0
 
-    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any) -> None:
+    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any, postings: Any) -> None:
         """The index was moved to ``generation`` (by ``reembed_chunks``)."""
         self.generation, self.old, self._vectors = generation, manifest, vectors
+        self._postings = postings
         self.reembed_reason, self.chunks_stay = "", False
         self._last_commit = time.monotonic()
         self.commits += 1
@@ -311,8 +325,12 @@ class Writer:
         if touches_vectors:
             vectors = vector_kinds.fit(vectors, self.settings.vector_index)
         gen = self.generation + 1 if touches_vectors else self.generation
+        postings = self._postings
         if touches_vectors:
+            new_ids, bodies = [r[0] for r in fts_rows], [r[1] for r in fts_rows]
+            postings = self.postings().updated(old_ids, new_ids, bodies)
             write_vectors(vectors_path(self.index_dir, gen), vectors)
+            postings.save(postings_path(self.index_dir, gen))
         manifest = wanted_manifest(
             self.settings, self.embedder.model_id, vectors.d, self.embedder.encoder
         )
@@ -338,18 +356,20 @@ class Writer:
             if c.in_transaction:
                 c.execute("ROLLBACK")
             if read_manifest(c) == manifest:  # it came right after COMMIT: the batch is in
-                self._committed(gen, manifest, vectors)
+                self._committed(gen, manifest, vectors, postings)
                 raise
             if touches_vectors:
                 vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+                postings_path(self.index_dir, gen).unlink(missing_ok=True)
             self._vectors = None  # the copy in memory went ahead of the tables: read again
             raise
-        self._committed(gen, manifest, vectors)
+        self._committed(gen, manifest, vectors, postings)
         return len(rows)
 
-    def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any) -> None:
+    def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any, postings: Any) -> None:
         """Bookkeeping once a batch is in: the writer's state, then the files around it."""
         self.generation, self.old, self._vectors = gen, manifest, vectors
+        self._postings = postings
         self.reembed_reason = ""
         self._pending, self._removals, self._rekeys = {}, [], []
         self._last_commit = time.monotonic()
