@@ -298,12 +298,16 @@ class IndexReader:
     def lexical_search(self, text: str, k: int) -> list[tuple[int, float]]:
         """BM25, best first; scores are positive (FTS5's bm25(), negated). From the
         in-memory postings, else FTS5 (an index written before they existed)."""
-        tokens = analyze(text, self.manifest.get("language", "french"))
         with self._lock:
             postings = self.postings
-        if postings is not None:
-            return postings.search(tokens, k)
-        query = fts_query(tokens)
+        if postings is None:
+            return self.fts_search(text, k)
+        return postings.search(analyze(text, self.manifest.get("language", "french")), k)
+
+    def fts_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """The same BM25 from SQLite FTS5 (what ``ancre bench`` compares the postings with);
+        ties in any order."""
+        query = fts_query(analyze(text, self.manifest.get("language", "french")))
         if not query:
             return []
         with self._lock:

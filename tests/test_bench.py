@@ -111,7 +111,8 @@ def test_scale_bench_grows_a_synthetic_index(tiny_index, tmp_path, kind):
     for size in (30, 60):
         assert 0 < figures[f"{size}.dense_recall_at_10"] <= 1
         assert figures[f"{size}.vector_index"] == ("flat" if kind == "auto" else kind)
-        for key in ("flat_p50_s", "dense_p50_s", "lexical_p50_s", "hybrid_p95_s", "load_s"):
+        assert figures[f"{size}.lexical_same_top50"] == 1.0  # the postings rank as FTS5 does
+        for key in ("flat_p50_s", "dense_p50_s", "lexical_p50_s", "fts5_p50_s", "hybrid_p95_s"):
             assert figures[f"{size}.{key}"] > 0, key
     assert figures["60.disk_kb_per_1000_chunks"] < figures["30.disk_kb_per_1000_chunks"]
     assert "synthetic index" in figures["notes"][0]

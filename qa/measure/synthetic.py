@@ -209,9 +209,17 @@ def measure_size(
             if truth:
                 overlap.append(len(truth & {i for i, _ in found}) / len(truth))
     reader.lexical_search(questions[0], 50)  # warm-up
-    lexical = [
-        timed(lambda q=q: reader.lexical_search(q, 50))[0] for _ in range(passes) for q in questions
-    ]
+    lexical, fts, same = [], [], []
+    for _ in range(passes):
+        for q in questions:
+            t, found = timed(lambda q=q: reader.lexical_search(q, 50))
+            lexical.append(t)
+            t, best = timed(lambda q=q: reader.fts_search(q, 50))
+            fts.append(t)
+            if best:  # ties at the 50th score may differ: those count as found
+                cut = best[-1][1] * (1 - 1e-9)
+                got = {i for i, s in found if s >= cut}
+                same.append(sum(i in got or s <= cut for i, s in best) / len(best))
     s = settings
 
     def search(q: str) -> Any:
@@ -233,6 +241,10 @@ def measure_size(
         "dense_recall": sum(overlap) / len(overlap) if overlap else 0.0,
         "lexical_p50_s": percentile(lexical, 50),
         "lexical_p95_s": percentile(lexical, 95),
+        "lexical_engine": "postings" if reader.postings is not None else "FTS5",
+        "fts_p50_s": percentile(fts, 50),
+        "fts_p95_s": percentile(fts, 95),
+        "lexical_same_top50": sum(same) / len(same) if same else 1.0,
         "hybrid_p50_s": percentile(hybrid, 50),
         "hybrid_p95_s": percentile(hybrid, 95),
     }
@@ -279,9 +291,26 @@ def _add_size(fig: Figures, res: dict[str, Any], settings: AnswerSettings, quest
         f"{n}.lexical_p50_s",
         res["lexical_p50_s"],
         "s",
-        f"BM25 top 50 (IndexReader.lexical_search), the sample questions x {res['passes']}",
+        f"BM25 top 50 (IndexReader.lexical_search: {res['lexical_engine']}), the sample "
+        f"questions x {res['passes']}",
     )
     add("retrieval", f"{n}.lexical_p95_s", res["lexical_p95_s"], "s", "same, p95")
+    add(
+        "retrieval",
+        f"{n}.fts5_p50_s",
+        res["fts_p50_s"],
+        "s",
+        "the same BM25 top 50 from SQLite FTS5 (IndexReader.fts_search), same questions, in turn",
+    )
+    add("retrieval", f"{n}.fts5_p95_s", res["fts_p95_s"], "s", "same, p95")
+    add(
+        "retrieval",
+        f"{n}.lexical_same_top50",
+        res["lexical_same_top50"],
+        "",
+        "share of FTS5's top 50 that lexical_search also returns (chunks tied with the "
+        "50th score count as returned)",
+    )
     add(
         "retrieval",
         f"{n}.hybrid_p50_s",
