@@ -246,11 +246,15 @@ class Writer:
         """Give an indexed document a new id (and source) without embedding it again."""
         self._rekeys.append((old_id, new_id, source))
 
-    def relayout_due(self) -> bool:
-        """The vector index should change kind (or retrain) for the setting and the size,
-        though no document changed (read from the manifest: nothing loaded)."""
+    def upgrade_due(self) -> bool:
+        """The files of the index should be written again though no document changed: the
+        vector index should change kind (or retrain) for the setting and the size, or the
+        BM25 postings file is missing (an index written before it existed). Read from the
+        manifest and the folder: nothing is loaded."""
         if not self.old or self.reembed_reason:
             return False
+        if not postings_path(self.index_dir, self.generation).exists():
+            return True
         layout = self.old.get("vectors") or {"kind": self.old.get("vector_index", "flat")}
         return vector_kinds.layout_due(layout, self.settings.vector_index, self.counts()[1])
 
@@ -290,7 +294,7 @@ class Writer:
         """Embed what is still queued, then write everything put, removed or re-keyed since
         the last commit, atomically. Returns the number of chunks embedded."""
         nothing = not (self._pending or self._removals or self._rekeys or self.reembed_reason)
-        if nothing and self.old and not self.relayout_due():
+        if nothing and self.old and not self.upgrade_due():
             return 0
         self._progress = self._progress or progress
         self._embed_queue()
@@ -303,7 +307,7 @@ class Writer:
         plan = list(self._pending.values())
         replaced = [p.doc.doc_id for p in plan] + self._removals
         touches_vectors = (
-            bool(replaced) or bool(self.reembed_reason) or not self.old or self.relayout_due()
+            bool(replaced) or bool(self.reembed_reason) or not self.old or self.upgrade_due()
         )
         vectors = self.vectors()
         old_ids = self._chunk_ids(replaced)

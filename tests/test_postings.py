@@ -136,12 +136,21 @@ def test_readers_search_the_postings_of_their_generation(tmp_path):
     assert [i for i, _ in fast] == [i for i, _ in slow]
     assert [s for _, s in fast] == pytest.approx([s for _, s in slow], rel=1e-5)
 
+    embedded = fake.texts
+    report = build([src], settings=s, embedder=fake)  # nothing changed: writes them again
+    assert report.unchanged == 40 and fake.texts == embedded
+    with IndexReader(s.index_dir) as reader:
+        assert reader.generation == 2 and reader.postings is not None
+        assert reader.lexical_search(question, 10) == fast
+    build([src], settings=s, embedder=fake)
+    assert IndexReader(s.index_dir).generation == 2  # and then nothing to do
+
     (src / "doc03.txt").write_text("Autre\n\nLa piscine olympique rouvre.", encoding="utf-8")
-    build([src], settings=s, embedder=fake)  # the next commit writes them again
+    build([src], settings=s, embedder=fake)
     remove([str(src / "doc04.txt")], settings=s, embedder=fake)
     with IndexReader(s.index_dir) as reader:
-        assert reader.generation == 3 and postings_path(tmp_path / "idx", 3).exists()
-        assert not postings_path(tmp_path / "idx", 2).exists()
+        assert reader.generation == 4 and postings_path(tmp_path / "idx", 4).exists()
+        assert not postings_path(tmp_path / "idx", 3).exists()
         assert reader.postings is not None and reader.postings.size == reader.size == 39
         best = reader.lexical_search("piscine olympique", 3)[0][0]
         assert "olympique" in reader.chunks([best])[best].text
