@@ -46,7 +46,7 @@ class Postings:
         self.indptr, self.rows, self.counts = indptr, rows, counts
         self.ids, self.lengths = ids, lengths
         self._where = {t: i for i, t in enumerate(terms)}
-        avgdl = float(lengths.sum()) / len(lengths) if len(lengths) else 1.0
+        avgdl = (float(lengths.sum()) / len(lengths) if len(lengths) else 0.0) or 1.0
         tf = np.arange(int(counts.max(initial=0)) + 1, dtype="float64")[:, None]
         size = np.arange(int(lengths.max(initial=0)) + 1, dtype="float64")[None, :]
         table = tf * (K1 + 1) / (tf + K1 * (1 - B + B * size / avgdl))

@@ -167,3 +167,11 @@ def test_a_new_model_keeps_the_postings(tmp_path):
     with IndexReader(s.index_dir) as reader:
         assert reader.generation == 2 and reader.postings is not None
         assert reader.lexical_search("budget du stade", 5) == before
+
+
+def test_chunks_without_words_are_held_but_never_found():
+    postings = Postings.from_texts([1, 2], ["", ""])  # only stop words, say
+    assert postings.size == 2 and postings.search(analyze("le pont"), 5) == []
+    postings = postings.updated([1], [3], [" ".join(analyze("le pont du pont"))])
+    assert [i for i, _ in postings.search(analyze("pont"), 5)] == [3]
+    assert postings.search(analyze("pont"), 0) == []
