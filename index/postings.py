@@ -13,7 +13,8 @@ of the generation it reads. A directory without that file (built before it exist
 searched through FTS5 until its next commit writes one.
 
 Scores follow FTS5's ``bm25()`` (k1 = 1.2, b = 0.75): idf = ln((N - n + 0.5) / (n + 0.5)),
-1e-6 where that is not positive; a chunk's length is its number of tokens.
+1e-6 where that is not positive; a chunk's length is its number of tokens as FTS5 counts
+them (``term_key``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Postings:
         """The ``k`` best chunks for the query tokens (any of them), best first, as
         (chunk id, BM25 score); ties go to the lower chunk id."""
         n = self.size
-        found = [self._where[t] for t in dict.fromkeys(tokens) if t in self._where]
+        keys = dict.fromkeys(map(term_key, tokens))
+        found = [self._where[t] for t in keys if t in self._where]
         if not found or not n or k <= 0:
             return []
         rows, weights = [], []
@@ -161,6 +163,15 @@ class Postings:
             return None
 
 
+def term_key(token: str) -> str:
+    """The term a token is looked up by. FTS5's tokenizer splits analysed tokens at
+    underscores (which Python's ``\\w`` keeps): a chunk's length counts the parts, each part
+    is a term, and the whole token is kept too, as the phrase FTS5 would match."""
+    if "_" not in token:
+        return token
+    return "_".join(p for p in token.split("_") if p)
+
+
 def _count(
     where: dict[str, int],
     terms: list[str],
@@ -178,7 +189,12 @@ def _count(
     for position, (cid, body) in enumerate(zip(ids, bodies, strict=True), start):
         tokens = body.split()
         new_ids.append(int(cid))
-        lengths.append(len(tokens))
+        if "_" in body:  # FTS5 counts (and indexes) the parts of an underscored token
+            parts = [p for token in tokens for p in token.split("_") if p]
+            lengths.append(len(parts))
+            tokens = parts + [k for k in map(term_key, tokens) if "_" in k]
+        else:
+            lengths.append(len(tokens))
         for term, count in Counter(tokens).items():
             i = where.get(term)
             if i is None:

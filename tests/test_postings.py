@@ -71,7 +71,7 @@ def test_the_same_ranking_and_scores_as_fts5(question):
     expected = fts5(ids, texts, query, 20)
     got = Postings.from_texts(ids, texts).search(query, 20)
     assert [i for i, _ in got] == [i for i, _ in expected]
-    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-5)
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-9)
     assert bool(got) == (question != "zèbre")
 
 
@@ -175,3 +175,16 @@ def test_chunks_without_words_are_held_but_never_found():
     postings = postings.updated([1], [3], [" ".join(analyze("le pont du pont"))])
     assert [i for i, _ in postings.search(analyze("pont"), 5)] == [3]
     assert postings.search(analyze("pont"), 0) == []
+
+
+@pytest.mark.parametrize("question", ["musée de Bennington", "bennington_museum", "le musée"])
+def test_underscored_tokens_count_as_fts5_counts_them(question):
+    texts = bodies(200, seed=3)
+    texts[::7] = [f"{t} bennington_museum musee" for t in texts[::7]]
+    texts[::11] = [f"{t} bennington" for t in texts[::11]]
+    ids = list(range(1, len(texts) + 1))
+    query = analyze(question)
+    expected = fts5(ids, texts, query, 40)
+    got = Postings.from_texts(ids, texts).search(query, 40)
+    assert expected and [i for i, _ in got] == [i for i, _ in expected]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-9)
