@@ -18,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import vectors as vector_kinds
 from .chunker import embed_text
 from .store import (
     interrupts_deferred,
-    new_vector_index,
+    postings_path,
     read_manifest,
     vectors_path,
     write_vectors,
@@ -66,11 +67,11 @@ def reembed_chunks(w: Writer, target: dict[str, Any], progress: bool = False) ->
     if staging_target(conn) == target and path.exists():
         staged = faiss.read_index(str(path))
     if staged is None or staged.d != w.embedder.dim:
-        staged = new_vector_index(w.embedder.dim, settings.vector_index)
+        staged = vector_kinds.new_index(w.embedder.dim, "flat")  # fitted at the switch
         conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('staging', ?)", (json.dumps(target),)
         )  # autocommit: the staged file belongs to these settings
-    done = np.sort(faiss.vector_to_array(staged.id_map)) if staged.ntotal else None
+    done = np.sort(vector_kinds.ids_of(staged)) if staged.ntotal else None
     total = conn.execute("SELECT count(*) FROM chunks").fetchone()[0] - staged.ntotal
     bar = None
     if progress and total > 0:
@@ -115,12 +116,17 @@ def reembed_chunks(w: Writer, target: dict[str, Any], progress: bool = False) ->
 def _switch(w: Writer, target: dict[str, Any], staged: Any) -> None:
     """One commit moves the index to the staged vectors and the new settings."""
     gen = w.generation + 1
-    manifest = dict(target, embed_dim=staged.d, generation=gen)
+    staged = vector_kinds.fit(staged, w.settings.vector_index)
+    manifest = dict(
+        target, embed_dim=staged.d, generation=gen, vectors=vector_kinds.describe(staged)
+    )
     manifest["built_at"] = datetime.now().astimezone().isoformat(timespec="microseconds")
     if w.legacy_ids:
         manifest["legacy_ids"] = True
+    postings = w.postings()  # the chunks stay: the same postings, under the new generation
     with interrupts_deferred():
         write_vectors(vectors_path(w.index_dir, gen), staged)
+        postings.save(postings_path(w.index_dir, gen))
         c = w.conn
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -132,12 +138,13 @@ def _switch(w: Writer, target: dict[str, Any], staged: Any) -> None:
                 c.execute("ROLLBACK")
             if read_manifest(c) != manifest:
                 vectors_path(w.index_dir, gen).unlink(missing_ok=True)
+                postings_path(w.index_dir, gen).unlink(missing_ok=True)
                 raise
-            _adopt(w, gen, manifest, staged)  # it came right after COMMIT: the switch is done
+            _adopt(w, gen, manifest, staged, postings)  # right after COMMIT: the switch is done
             raise
-        _adopt(w, gen, manifest, staged)
+        _adopt(w, gen, manifest, staged, postings)
 
 
-def _adopt(w: Writer, gen: int, manifest: dict[str, Any], staged: Any) -> None:
-    w.adopt(gen, manifest, staged)
+def _adopt(w: Writer, gen: int, manifest: dict[str, Any], staged: Any, postings: Any) -> None:
+    w.adopt(gen, manifest, staged, postings)
     (w.index_dir / STAGED).unlink(missing_ok=True)

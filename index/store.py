@@ -5,11 +5,13 @@ Layout of ``index_dir``::
 
     store.sqlite        documents, chunks, fts (BM25 over analysed tokens), meta (manifest)
     vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids
+    lexical-<gen>.npz   BM25 postings of the fts table, in memory when read (postings.py)
     manifest.json       a readable copy of the manifest
     .lock               held by the one build that may write
 
 A write is one SQLite transaction that also moves ``meta.generation`` to a vectors file
-already written in full: a crash at any point leaves the previous generation whole.
+(and a postings file) already written in full: a crash at any point leaves the previous
+generation whole.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from . import vectors as vector_kinds
 from .lexical import ANALYSIS, analyze, fts_query
+from .postings import Postings
 from .stores import BuildLocked, StoreError
 
 log = logging.getLogger(__name__)
@@ -94,16 +98,26 @@ def wanted_manifest(
     }
 
 
-def reembed_reason(old: dict[str, Any], wanted: dict[str, Any], rebuild: bool) -> str:
-    """Why an index built as ``old`` must be embedded again to be as ``wanted`` ("" if not)."""
+def reembed_reason(
+    old: dict[str, Any], wanted: dict[str, Any], rebuild: bool, *, converts_vectors: bool = False
+) -> str:
+    """Why an index built as ``old`` must be embedded again to be as ``wanted`` ("" if not).
+    ``converts_vectors``: the store changes its vector index kind from the stored vectors
+    (the directory store, vectors.py), so a ``vector_index`` change is no reason."""
     if not old:
         return ""
     if rebuild:
         return "rebuild requested"
     old = {"embed_encoder": "fp32", **old}  # built before ancre recorded the encoder
-    for key in ("embed_model", "embed_encoder", "chunker", "vector_index", "language"):
-        if old.get(key) != wanted[key]:
-            return f"{key} changed: {old.get(key)} -> {wanted[key]}"
+    keys = ["embed_model", "embed_encoder", "chunker", "language"]
+    if not converts_vectors:
+        keys.append("vector_index")
+    for key in keys:
+        before, after = old.get(key), wanted[key]
+        if key == "vector_index" and {before, after} <= {"auto", "flat"}:
+            continue  # auto was flat's place as the default; only hnsw is another layout
+        if before != after:
+            return f"{key} changed: {before} -> {after}"
     return ""
 
 
@@ -122,6 +136,17 @@ class ChunkRow:
 
 def vectors_path(index_dir: Path, generation: int) -> Path:
     return index_dir / f"vectors-{generation}.faiss"
+
+
+def postings_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"lexical-{generation}.npz"
+
+
+def stored_postings(conn: sqlite3.Connection) -> Postings:
+    """BM25 postings built from the fts table as committed (an index without its postings
+    file: its writer makes one at its next commit)."""
+    rows = conn.execute("SELECT rowid, body FROM fts").fetchall()
+    return Postings.from_texts([r[0] for r in rows], [r[1] for r in rows])
 
 
 def connect(index_dir: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -148,38 +173,6 @@ def read_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
     except sqlite3.DatabaseError as err:
         raise StoreError(f"the index store is unreadable ({err})") from None
     return json.loads(row[0]) if row else {}
-
-
-def new_vector_index(dim: int, kind: str):
-    import faiss
-
-    if kind == "flat":
-        inner = faiss.IndexFlatIP(dim)
-    elif kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = 80
-        inner.hnsw.efSearch = 64
-    else:
-        raise ValueError(f"unknown vector index {kind!r} (ANCRE_VECTOR_INDEX): flat or hnsw")
-    return faiss.IndexIDMap2(inner)
-
-
-def remove_vectors(index, ids: list[int], kind: str):
-    """Remove ids; HNSW cannot delete in place, so it is rebuilt from the remaining vectors."""
-    import faiss
-
-    if not ids:
-        return index
-    if kind == "flat":
-        index.remove_ids(np.asarray(ids, dtype="int64"))
-        return index
-    all_ids = faiss.vector_to_array(index.id_map).astype("int64")
-    keep = ~np.isin(all_ids, np.asarray(ids, dtype="int64"))
-    vectors = index.index.reconstruct_n(0, index.ntotal)[keep] if index.ntotal else None
-    fresh = new_vector_index(index.d, kind)
-    if vectors is not None and len(vectors):
-        fresh.add_with_ids(vectors, all_ids[keep])
-    return fresh
 
 
 @contextmanager
@@ -225,10 +218,10 @@ def write_vectors(path: Path, index) -> None:
 def remove_leftovers(index_dir: Path, generation: int) -> list[str]:
     """Delete what an interrupted build may leave: vectors of other generations and
     half-written ``*.tmp<pid>`` files. Only the holder of the build lock may call this."""
-    keep = vectors_path(index_dir, generation).name
+    keep = {vectors_path(index_dir, generation).name, postings_path(index_dir, generation).name}
     removed = []
     for path in index_dir.iterdir():
-        stale = path.name.startswith("vectors-") and path.name != keep
+        stale = path.name.startswith(("vectors-", "lexical-")) and path.name not in keep
         if (stale or ".tmp" in path.name) and path.is_file():
             path.unlink(missing_ok=True)
             removed.append(path.name)
@@ -248,6 +241,8 @@ class IndexReader:
         self.generation = -1
         self.manifest: dict[str, Any] = {}
         self.vectors = None
+        self.postings: Postings | None = None
+        """BM25 postings of this generation (None: FTS5 serves lexical search)."""
         self.refresh()
 
     def refresh(self) -> bool:
@@ -278,7 +273,10 @@ class IndexReader:
                     if path.exists():
                         raise StoreError(f"cannot read {path}") from None
                     continue  # a build replaced it meanwhile: read the manifest again
+                vector_kinds.tune(vectors, manifest.get("vectors", {}))
+                postings = Postings.load(postings_path(self.index_dir, gen))
                 self.manifest, self.generation, self.vectors = manifest, gen, vectors
+                self.postings = postings
                 return True
             raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
 
@@ -298,7 +296,17 @@ class IndexReader:
         ]
 
     def lexical_search(self, text: str, k: int) -> list[tuple[int, float]]:
-        """BM25 (FTS5), best first; scores are positive (FTS5's bm25() negated)."""
+        """BM25, best first; scores are positive (FTS5's bm25(), negated). From the
+        in-memory postings, else FTS5 (an index written before they existed)."""
+        with self._lock:
+            postings = self.postings
+        if postings is None:
+            return self.fts_search(text, k)
+        return postings.search(analyze(text, self.manifest.get("language", "french")), k)
+
+    def fts_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """The same BM25 from SQLite FTS5 (what ``ancre bench`` compares the postings with);
+        ties in any order."""
         query = fts_query(analyze(text, self.manifest.get("language", "french")))
         if not query:
             return []
@@ -314,6 +322,10 @@ class IndexReader:
         unique = list(dict.fromkeys(terms))
         if not unique:
             return {}
+        with self._lock:
+            postings = self.postings
+        if postings is not None:
+            return {t: postings.doc_freq(t) for t in unique}
         marks = ",".join("?" * len(unique))
         with self._lock:
             df = dict(
@@ -331,7 +343,11 @@ class IndexReader:
         """(BM25 idf, chunk frequency) of analysed terms, from one look-up."""
         df = self.doc_freq(terms)
         with self._lock:
-            n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
+            postings = self.postings
+            if postings is not None:
+                n = postings.size or 1
+            else:
+                n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
         idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
         return idf, df
 
@@ -354,13 +370,12 @@ class IndexReader:
             return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
 
     def ids(self) -> np.ndarray:
-        """The chunk ids of the stored vectors, in the order they were added (int64)."""
-        import faiss
-
+        """The chunk ids of the stored vectors (int64): in the order they were added, or
+        ascending for an ivf index (chunk ids grow as chunks are added)."""
         with self._lock:
             if self.vectors is None:
                 return np.zeros(0, dtype="int64")
-            return faiss.vector_to_array(self.vectors.id_map).astype("int64")
+            return vector_kinds.ids_of(self.vectors)
 
     def documents(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from . import vectors as vector_kinds
 from .chunker import Chunker, ChunkSpan, embed_text
 from .embed import Embedder, load_embedder
 from .lexical import analyze
@@ -37,11 +38,11 @@ from .store import (
     connect,
     interrupts_deferred,
     lock_for_build,
-    new_vector_index,
+    postings_path,
     read_manifest,
     reembed_reason,
     remove_leftovers,
-    remove_vectors,
+    stored_postings,
     vectors_path,
     wanted_manifest,
     write_atomic,
@@ -111,6 +112,7 @@ class Writer:
             """Only the encoder changes: the chunks stay and their vectors are re-embedded
             resumably (see reembed.py)."""
             self._vectors = None
+            self._postings = None
             self._chunker: Chunker | None = None
             self._pending: dict[str, _Planned] = {}
             self._queue: list[tuple[_Planned, int]] = []
@@ -129,7 +131,7 @@ class Writer:
 
     def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
         wanted = wanted_manifest(self.settings, self.embedder.model_id, None, self.embedder.encoder)
-        return reembed_reason(old, wanted, rebuild)
+        return reembed_reason(old, wanted, rebuild, converts_vectors=True)
 
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
@@ -184,8 +186,20 @@ class Writer:
             if self.old and not self.reembed_reason and path.exists():
                 self._vectors = faiss.read_index(str(path))
             else:
-                self._vectors = new_vector_index(self.embedder.dim, self.settings.vector_index)
+                self._vectors = vector_kinds.new_index(
+                    self.embedder.dim, self.settings.vector_index
+                )
         return self._vectors
+
+    def postings(self):
+        """The BM25 postings of the committed chunks (read from this generation's file, or
+        built from the fts table where there is none)."""
+        if self._postings is None:
+            from .postings import Postings
+
+            found = Postings.load(postings_path(self.index_dir, self.generation))
+            self._postings = found if found is not None else stored_postings(self.conn)
+        return self._postings
 
     def reembed(self, progress: bool = False) -> int:
         """Embed every indexed document again (``reembed_reason`` says why). When only the
@@ -197,9 +211,10 @@ class Writer:
             self.put(doc)
         return 0
 
-    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any) -> None:
+    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any, postings: Any) -> None:
         """The index was moved to ``generation`` (by ``reembed_chunks``)."""
         self.generation, self.old, self._vectors = generation, manifest, vectors
+        self._postings = postings
         self.reembed_reason, self.chunks_stay = "", False
         self._last_commit = time.monotonic()
         self.commits += 1
@@ -230,6 +245,18 @@ class Writer:
     def rekey(self, old_id: str, new_id: str, source: str) -> None:
         """Give an indexed document a new id (and source) without embedding it again."""
         self._rekeys.append((old_id, new_id, source))
+
+    def upgrade_due(self) -> bool:
+        """The files of the index should be written again though no document changed: the
+        vector index should change kind (or retrain) for the setting and the size, or the
+        BM25 postings file is missing (an index written before it existed). Read from the
+        manifest and the folder: nothing is loaded."""
+        if not self.old or self.reembed_reason:
+            return False
+        if not postings_path(self.index_dir, self.generation).exists():
+            return True
+        layout = self.old.get("vectors") or {"kind": self.old.get("vector_index", "flat")}
+        return vector_kinds.layout_due(layout, self.settings.vector_index, self.counts()[1])
 
     def due(self) -> bool:
         """Time to commit: enough documents, or enough time, since the last commit. Never
@@ -267,7 +294,7 @@ class Writer:
         """Embed what is still queued, then write everything put, removed or re-keyed since
         the last commit, atomically. Returns the number of chunks embedded."""
         nothing = not (self._pending or self._removals or self._rekeys or self.reembed_reason)
-        if nothing and self.old:
+        if nothing and self.old and not self.upgrade_due():
             return 0
         self._progress = self._progress or progress
         self._embed_queue()
@@ -279,11 +306,13 @@ class Writer:
 
         plan = list(self._pending.values())
         replaced = [p.doc.doc_id for p in plan] + self._removals
-        touches_vectors = bool(replaced) or bool(self.reembed_reason) or not self.old
+        touches_vectors = (
+            bool(replaced) or bool(self.reembed_reason) or not self.old or self.upgrade_due()
+        )
         vectors = self.vectors()
         old_ids = self._chunk_ids(replaced)
         if touches_vectors:
-            vectors = remove_vectors(vectors, old_ids, self.settings.vector_index)
+            vectors = vector_kinds.remove(vectors, old_ids)
         next_id = (self.conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0) + 1
         rows, fts_rows, parts = [], [], []
         for p in plan:
@@ -297,15 +326,21 @@ class Writer:
         if rows:
             ids = np.array([r[0] for r in rows], dtype="int64")
             vectors.add_with_ids(np.concatenate(parts), ids)
-        gen = self.generation + 1 if touches_vectors else self.generation
         if touches_vectors:
+            vectors = vector_kinds.fit(vectors, self.settings.vector_index)
+        gen = self.generation + 1 if touches_vectors else self.generation
+        postings = self._postings
+        if touches_vectors:
+            new_ids, bodies = [r[0] for r in fts_rows], [r[1] for r in fts_rows]
+            postings = self.postings().updated(old_ids, new_ids, bodies)
             write_vectors(vectors_path(self.index_dir, gen), vectors)
+            postings.save(postings_path(self.index_dir, gen))
         manifest = wanted_manifest(
             self.settings, self.embedder.model_id, vectors.d, self.embedder.encoder
         )
         # to the microsecond: after an interruption, an equal manifest means "committed"
         built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
-        manifest.update(generation=gen, built_at=built_at)
+        manifest.update(generation=gen, built_at=built_at, vectors=vector_kinds.describe(vectors))
         if self.legacy_ids:
             manifest["legacy_ids"] = True
         c = self.conn
@@ -325,18 +360,20 @@ class Writer:
             if c.in_transaction:
                 c.execute("ROLLBACK")
             if read_manifest(c) == manifest:  # it came right after COMMIT: the batch is in
-                self._committed(gen, manifest, vectors)
+                self._committed(gen, manifest, vectors, postings)
                 raise
             if touches_vectors:
                 vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+                postings_path(self.index_dir, gen).unlink(missing_ok=True)
             self._vectors = None  # the copy in memory went ahead of the tables: read again
             raise
-        self._committed(gen, manifest, vectors)
+        self._committed(gen, manifest, vectors, postings)
         return len(rows)
 
-    def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any) -> None:
+    def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any, postings: Any) -> None:
         """Bookkeeping once a batch is in: the writer's state, then the files around it."""
         self.generation, self.old, self._vectors = gen, manifest, vectors
+        self._postings = postings
         self.reembed_reason = ""
         self._pending, self._removals, self._rekeys = {}, [], []
         self._last_commit = time.monotonic()

@@ -67,8 +67,14 @@ def consistent(index_dir) -> int:
     orphans = rows(
         index_dir, "SELECT count(*) FROM chunks WHERE doc_id NOT IN (SELECT doc_id FROM documents)"
     )[0][0]
+    fts_ids = sorted(r[0] for r in rows(index_dir, "SELECT rowid FROM fts"))
+    vocab = dict(rows(index_dir, "SELECT term, doc FROM fts_vocab"))
     with IndexReader(index_dir) as reader:
         assert reader.size == chunks == fts and orphans == 0, (reader.size, chunks, fts, orphans)
+        postings = reader.postings  # the BM25 postings of this generation hold the same rows
+        assert postings is not None and sorted(postings.ids.tolist()) == fts_ids
+        assert {t: postings.doc_freq(t) for t in vocab} == vocab
+        assert set(vocab) <= set(postings.terms)
     return docs
 
 
@@ -468,13 +474,15 @@ def test_leftovers_are_cleaned_when_the_next_build_has_nothing_to_do(tmp_path):
     build([src], settings=s, embedder=FAKE)
     idx = Path(s.index_dir)
     shutil.copy(idx / "vectors-1.faiss", idx / "vectors-0.faiss")
+    shutil.copy(idx / "lexical-1.npz", idx / "lexical-0.npz")
     (idx / "vectors-2.faiss.tmp4242").write_bytes(b"half")
+    (idx / "lexical-2.npz.tmp4242").write_bytes(b"half")
     (idx / "manifest.json.tmp4242").write_bytes(b"{")
     (idx / "manifest.json").write_text("{}")
     report = build([src], settings=s, embedder=FAKE)
     assert report.unchanged == 3 and report.chunks == 0
     names = sorted(p.name for p in idx.iterdir() if p.is_file() and not p.name.startswith("."))
-    assert names == ["manifest.json", "store.sqlite", "vectors-1.faiss"] + [
+    assert names == ["lexical-1.npz", "manifest.json", "store.sqlite", "vectors-1.faiss"] + [
         n for n in names if n.startswith("store.sqlite-")
     ]
     assert json.loads((idx / "manifest.json").read_text())["generation"] == 1

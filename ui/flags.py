@@ -38,7 +38,11 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--chunk-tokens", type=int, help="chunk length in word pieces")
     p.add_argument("--chunk-overlap", type=int, help="overlap in word pieces")
-    p.add_argument("--vector-index", choices=["flat", "hnsw"], help="FAISS index kind")
+    p.add_argument(
+        "--vector-index",
+        choices=["auto", "flat", "ivf", "hnsw"],
+        help="FAISS index kind (ANCRE_VECTOR_INDEX; auto: exact below 20,000 chunks, ivf above)",
+    )
     p.add_argument("--language", help="stemmer of the lexical index (french, english, none...)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
