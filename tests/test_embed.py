@@ -143,6 +143,24 @@ def test_ask_on_openvino_imports_neither_torch_nor_transformers(sample_index):
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, []], out.stderr
 
 
+@pytest.mark.slow
+def test_the_ancre_command_ends_a_question_at_once_with_its_output_whole(sample_index):
+    """``ancre ask`` skips the interpreter's teardown (``run``): the answer is still printed
+    in full, piped, and the exit code is the command's."""
+    ask = [sys.executable, "-m", "ancre.ui.cli", "ask", "--index-dir", str(sample_index)]
+    out = subprocess.run(
+        [*ask, "Quand la ligne C ouvrira-t-elle ?", "--llm", "none", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)  # the whole JSON document made it out
+    assert answer["citations"] and "13 septembre 2025" in answer["text"]
+    empty = subprocess.run([*ask, "  "], capture_output=True, text=True, timeout=300)
+    assert empty.returncode == 1 and "the question is empty" in empty.stderr
+
+
 def test_texts_tokenised_once_then_padded_are_the_batch_inputs():
     pieces = TransformerEmbedder().tokenizer
     texts = ["Alpha\nLe tramway de Lyon a ouvert en 2001.", "court", "élysée " * 400, ""]

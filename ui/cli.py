@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,6 +136,9 @@ def cmd_ask(
 ) -> int:
     """The verified answer. On a terminal the stage names are shown on stderr while it is
     made; the model's unverified draft is never printed as if it were the answer."""
+    from ancre.qa import nlp
+
+    nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
     from ancre.qa import Filters, ask
 
     filters = Filters(args.since or "", args.until or "", args.source or "")
@@ -310,5 +314,19 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
+def run() -> None:
+    """The ``ancre`` command. After a one-shot ``ancre ask`` the process ends at once: tearing
+    down llama.cpp, OpenVINO and spaCy took 0.65 s of a 4.2 s fresh answer, and nothing is
+    left to write (the index is only read; the prompt state file is written before)."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] == ["ask"]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
