@@ -149,7 +149,7 @@ def test_the_ancre_command_ends_a_question_at_once_with_its_output_whole(sample_
     in full, piped, and the exit code is the command's."""
     ask = [sys.executable, "-m", "ancre.ui.cli", "ask", "--index-dir", str(sample_index)]
     out = subprocess.run(
-        [*ask, "Quand la ligne C ouvrira-t-elle ?", "--llm", "none", "--json"],
+        [*ask, "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?", "--json"],
         capture_output=True,
         text=True,
         timeout=300,
