@@ -15,15 +15,8 @@ import pytest
 
 from ancre.index.native import passive_openmp
 from ancre.qa import AnswerSettings
-from ancre.qa.llm import (
-    LlamaCpp,
-    LLMError,
-    OpenAIServer,
-    load_generator,
-    requantized,
-    resolve_gguf,
-    smollm2_path,
-)
+from ancre.qa.gguf import requantized, resolve_gguf, smollm2_path
+from ancre.qa.llm import LlamaCpp, LLMError, OpenAIServer, load_generator
 
 
 def free_port() -> int:
@@ -127,7 +120,7 @@ def test_bundled_models_generate():
 @pytest.mark.slow
 def test_kept_prompt_prefix_is_saved_and_gives_the_same_answer_in_a_fresh_model(tmp_path):
     from ancre.index import IndexSettings
-    from ancre.qa.llm import gemma_path
+    from ancre.qa.gguf import gemma_path
     from ancre.qa.prompting import prompt_prefix
 
     model = gemma_path(IndexSettings.from_env().cache_dir)

