@@ -30,7 +30,7 @@ def test_packaging_installs_everything_under_ancre():
     assert all(setuptools["package-dir"][p] == "/".join(p.split(".")[1:]) for p in packages)
     data = setuptools["package-data"]
     assert "*.txt" in data["ancre.prompts"] and "articles/*" in data["ancre.samples"]
-    assert project["project"]["scripts"]["ancre"] == "ancre.ui.cli:main"
+    assert project["project"]["scripts"]["ancre"] == "ancre.ui.cli:run"
 
 
 def test_no_generic_top_level_names_after_install(tmp_path):
