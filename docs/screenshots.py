@@ -22,7 +22,7 @@ DOCS = Path(__file__).resolve().parent
 QUESTIONS = [
     "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?",
     "Et combien de stations desservira-t-elle ?",
-    "Qui a gagné l’étape du Tour de France arrivée à Port-Joubert ?",
+    "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?",
 ]
 WAIT_MS = 120_000
 
