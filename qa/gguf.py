@@ -176,12 +176,23 @@ def safe_loading() -> Iterator[None]:
     ggml's AMX weight buffers crash the process (SIGSEGV in ggml_backend_amx_mul_mat, seen
     with llama-cpp-python 0.3.36 built from source here); without the extra buffer types the
     same model runs on the AVX-512 kernels. llama-cpp-python's ``Llama`` takes no argument
-    for that field, so its default parameters are wrapped while one model loads."""
+    for that field, so its default parameters are wrapped while one model loads.
+
+    Also: llama-cpp-python silences a load by pointing the whole process's stdout and stderr
+    (file descriptors 1 and 2) at /dev/null. ancre loads in a background thread, so whatever
+    another thread printed meanwhile was lost (an answer printed while Gemma loaded). The
+    silencing is skipped; llama.cpp's own lines go to ``logging`` (``route_llama_logs``)."""
+    import llama_cpp._internals as internals
     import llama_cpp.llama as module
 
+    route_llama_logs()
     fields = {"use_extra_bufts": False} if _cpu_has_amx() else {}
+    silencers = (module, internals)
     with _params_lock:
         default = module.llama_cpp.llama_model_default_params
+        silence = [m.suppress_stdout_stderr for m in silencers]
+        for m in silencers:
+            m.suppress_stdout_stderr = _keep_output
 
         def params():  # type: ignore[no-untyped-def]
             p = default()
@@ -194,6 +205,13 @@ def safe_loading() -> Iterator[None]:
             yield
         finally:
             module.llama_cpp.llama_model_default_params = default
+            for m, original in zip(silencers, silence, strict=True):
+                m.suppress_stdout_stderr = original
+
+
+def _keep_output(disable: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Stands for llama-cpp-python's ``suppress_stdout_stderr`` while ancre loads a model."""
+    return contextlib.nullcontext()
 
 
 _log_callback = None

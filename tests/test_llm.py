@@ -198,3 +198,27 @@ def test_ask_through_the_server(llama_server, sample_index):
     assert not answer.abstained and "41,7" in answer.text
     assert answer.models["llm"].endswith(llama_server)
     assert answer.citations
+
+
+@pytest.mark.slow
+def test_what_another_thread_prints_while_a_model_loads_is_not_lost():
+    """llama-cpp-python silences a load by pointing the process's stdout and stderr at
+    /dev/null; ancre loads in the background, so an answer printed meanwhile vanished."""
+    code = (
+        "import sys, time\n"
+        "from ancre.index import IndexSettings\n"
+        "from ancre.qa import AnswerSettings\n"
+        "from ancre.qa.gguf import gemma_path\n"
+        "from ancre.qa.llm import LlamaCpp\n"
+        "path = gemma_path(IndexSettings.from_env().cache_dir)\n"
+        "model = LlamaCpp(path, 512, 1)\n"  # loads in a background thread from here
+        "for i in range(300):\n"
+        "    print('line', i, flush=True)\n"
+        "    print('err', i, file=sys.stderr, flush=True)\n"
+        "    time.sleep(0.01)\n"  # 3 s: the load happens meanwhile
+        "model.count_tokens('fin')\n"  # waits for the load
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [f"line {i}" for i in range(300)]
+    assert out.stderr.splitlines() == [f"err {i}" for i in range(300)]  # llama.cpp logs nothing
