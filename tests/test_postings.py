@@ -89,7 +89,9 @@ def test_updates_equal_a_fresh_build_of_what_remains():
     assert all(after.doc_freq(t) == fresh.doc_freq(t) for t in fresh.terms)
     for question in QUERIES:
         query = analyze(question)
-        assert after.search(query, 30) == pytest.approx(fresh.search(query, 30))
+        got, want = after.search(query, 30), fresh.search(query, 30)
+        assert [i for i, _ in got] == [i for i, _ in want]
+        assert [x for _, x in got] == pytest.approx([x for _, x in want])
         assert not gone & {i for i, _ in after.search(query, 300)}
     emptied = after.updated(after.ids.tolist(), [], [])
     assert emptied.size == 0 and emptied.terms == [] and emptied.search(["pont"], 5) == []
@@ -132,7 +134,8 @@ def test_readers_search_the_postings_of_their_generation(tmp_path):
     with IndexReader(s.index_dir) as reader:
         assert reader.postings is None
         slow = reader.lexical_search(question, 10)
-        assert reader.term_stats(analyze(question)) == pytest.approx(stats)
+        idf, df = reader.term_stats(analyze(question))
+        assert idf == pytest.approx(stats[0]) and df == stats[1]
     assert [i for i, _ in fast] == [i for i, _ in slow]
     assert [s for _, s in fast] == pytest.approx([s for _, s in slow], rel=1e-5)
 
