@@ -116,7 +116,8 @@ class Answerer:
             return
         context = choose_context(question, evidence.candidates)
         generated, backing = "", None
-        if self.generator is not None:
+        certain = evidence.short is not None and evidence.score >= s.span_first_above
+        if self.generator is not None and not certain:
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
             keep = getattr(self.generator, "keep_prefix", None)  # optional (llama.cpp)

@@ -81,7 +81,7 @@ def start(
     )
     chat = WebChat(
         answerers,
-        AnswerSettings(llm="gemma", max_question_chars=300),
+        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01),
         ConversationStore.beside(index_dir),
         examples=library,
     )

@@ -18,6 +18,8 @@ from conftest import HashEmbedder, ScriptedGenerator, make_passage
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
 SCAM = "Quel est le préjudice total des arnaques aux faux assistants virtuels autour de Bellerive ?"
 OFF_TOPIC = "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?"
+GENERATE = AnswerSettings(span_first_above=1.01)
+"""Always ask the generator (these fakes' evidence is certain enough to skip it)."""
 
 
 def asked(index_dir, question: str, reply: str = "", **kwargs) -> tuple[Answer, ScriptedGenerator]:
@@ -33,7 +35,7 @@ def asked(index_dir, question: str, reply: str = "", **kwargs) -> tuple[Answer, 
 
 
 def test_verified_generation_is_kept_with_a_corrected_citation(tiny_index):
-    answer, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [9].")
+    answer, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [9].", settings=GENERATE)
     assert answer.mode == "generated" and not answer.abstained
     first = answer.text.split("\n")[0]
     assert first.startswith("Le samedi 13 septembre 2025 [")
@@ -123,6 +125,16 @@ def test_a_follow_up_states_the_type_it_asks_for():
     assert fits_type(question_type("Quand ?"), "2025")
 
 
+def test_the_span_is_stated_without_generating_when_the_evidence_is_certain(tiny_index):
+    always = AnswerSettings(span_first_above=1.01)
+    asked_model, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [1].", settings=always)
+    assert asked_model.mode == "generated" and fake.prompts
+    certain = AnswerSettings(span_first_above=0.0)
+    answer, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [1].", settings=certain)
+    assert answer.mode == "extractive" and not fake.prompts  # the model was not asked
+    assert answer.short_answer and answer.models["llm"] == "none"
+
+
 def test_filters_on_metadata(tiny_index):
     answer, _ = asked(tiny_index, TRAM, filters=Filters(source="canicule"))
     assert answer.passages and all("canicule" in p.doc_id for p in answer.passages)
@@ -146,6 +158,7 @@ def test_stream_marks_stages_drafts_and_the_verified_answer(tiny_index):
         index_dir=tiny_index,
         embedder=HashEmbedder(),
         generator=ScriptedGenerator("Le 1er avril 2031 [1]."),
+        settings=GENERATE,
         stream=True,
     )
     events = list(stream)

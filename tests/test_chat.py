@@ -57,7 +57,11 @@ def spy(retriever):
 
 @pytest.fixture
 def chat(spy, tmp_path):
-    return WebChat(spy, AnswerSettings(llm="scripted", max_question_chars=200), store(tmp_path))
+    return WebChat(
+        spy,
+        AnswerSettings(llm="scripted", max_question_chars=200, span_first_above=1.01),
+        store(tmp_path),
+    )
 
 
 def store(tmp_path) -> ConversationStore:
@@ -196,7 +200,7 @@ def test_a_failure_is_shown_stored_and_can_be_retried(tmp_path, spy):
             raise StoreError("no index in /srv/secret/index")
         return spy(options)
 
-    chat = WebChat(broken, AnswerSettings(llm="scripted"), store(tmp_path))
+    chat = WebChat(broken, AnswerSettings(llm="scripted", span_first_above=1.01), store(tmp_path))
     views = ask(chat, ALICE, TRAMWAY)
     assert "Pas encore d’index" in views[-1] and "/srv/secret" not in views[-1]
     assert chat.store.turns(ALICE.owner, chat.current(ALICE))[0].status == "failed"

@@ -452,7 +452,7 @@ def test_eval_refuses_a_missing_question_file(tmp_path, capsys):
 
 def _answerer(index_dir, reply: str = "") -> Answerer:
     retriever = Retriever.open(index_dir, embedder=HashEmbedder())
-    return Answerer(retriever, ScriptedGenerator(reply), AnswerSettings())
+    return Answerer(retriever, ScriptedGenerator(reply), AnswerSettings(span_first_above=1.01))
 
 
 QUESTIONS = [
