@@ -26,7 +26,7 @@ from .prompting import abstention_text, build_prompt, detect_language, prompt_pr
 from .records import Answer, AnswerStream, Citation, Event
 from .retrieve import Filters, Retriever, retrieval_query
 from .settings import AnswerSettings
-from .shortanswer import fits_type, question_type
+from .shortanswer import fits_type
 from .verify import CITATION, support, verify_draft
 
 
@@ -138,8 +138,7 @@ class Answerer:
             yield Event("stage", "verifying")
             generated, backing = verify_draft(question, "".join(draft), context, retriever.language)
         span = evidence.short
-        q_type = question_type(question, query)
-        if generated and backing is not None and fits_type(q_type, generated):
+        if generated and backing is not None and fits_type(evidence.q_type, generated):
             stated, first = _strip_citations(generated), backing
             answer.mode = "generated"
         elif span is not None:

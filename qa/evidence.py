@@ -20,6 +20,7 @@ from ancre.index import analyze
 from .extract import NAME, Candidate, rank_sentences
 from .learned import Model, load_model
 from .likelihood import TokenScorer, question_gain
+from .qtype import AnswerType
 from .records import Passage
 from .retrieve import Retriever
 from .shortanswer import ShortAnswer, best_span, question_type
@@ -34,6 +35,8 @@ class Evidence:
     """The passages' sentences, best answer first."""
     short: ShortAnswer | None = None
     """The best answer span of those sentences."""
+    q_type: AnswerType = field(default_factory=lambda: AnswerType("other"))
+    """The type of answer asked for (``shortanswer.question_type``)."""
 
 
 def key_names(question: str) -> list[str]:
@@ -104,15 +107,15 @@ def weigh_evidence(
     fitted with it (``evidence-llm``) decides."""
     language = retriever.language
     terms = list(dict.fromkeys(analyze(question, language)))
+    q_type = question_type(asked or question, question)
     if not passages or not terms:
-        return Evidence({}, 0.0)
+        return Evidence({}, 0.0, q_type=q_type)
     idf, df = retriever.term_stats(terms)
     candidates = rank_sentences(question, passages, idf, language)
-    q_type = question_type(asked or question, question)
     short = best_span(question, candidates, idf, language, q_type=q_type) if candidates else None
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
     if scorer is not None and UNSURE[0] <= score < UNSURE[1]:
         features["question_gain"] = question_gain(scorer, question, passages[0])
         score = float(load_model("evidence-llm").score([features])[0])
-    return Evidence(features, score, candidates, short)
+    return Evidence(features, score, candidates, short, q_type)

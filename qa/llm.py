@@ -29,7 +29,6 @@ from .gguf import (
     LLMError,
     requantized,
     resolve_gguf,
-    route_llama_logs,
     safe_loading,
 )
 from .settings import AnswerSettings
@@ -100,7 +99,6 @@ class LlamaCpp:
             passive_openmp()
             from llama_cpp import Llama
 
-            route_llama_logs()
             cores = os.cpu_count() or 2
             with safe_loading():
                 self._model = Llama(
