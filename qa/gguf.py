@@ -165,18 +165,150 @@ def _cpu_has_amx() -> bool:
         return False
 
 
+REPACKED_TYPES = {2: "q4_0", 12: "q4_k", 20: "iq4_nl"}
+"""ggml types whose matrices ggml's CPU_REPACK buffer re-lays, rows in groups of 8, for its
+AVX2 / AVX-512 matrix-vector kernels (ggml has no x86 repacked kernel for Q5_0, Q6_K, Q8_0)."""
+
+
+def repackable(tensors: dict[str, tuple[int, tuple[int, ...]]]) -> list[str]:
+    """The names among ``tensors`` (name -> ggml type id, dims) that CPU_REPACK can hold:
+    layer and output matrices of a repacked type, 2-D, rows a multiple of 8. The token
+    embeddings are never moved: llama.cpp reads their rows (GET_ROWS), which the repacked
+    buffer cannot serve (ggml aborts)."""
+    return sorted(
+        name
+        for name, (ggml_type, dims) in tensors.items()
+        if ggml_type in REPACKED_TYPES
+        and len(dims) == 2
+        and dims[1] % 8 == 0
+        and dims[0] % 32 == 0
+        and (name.startswith("blk.") or name == "output.weight")
+    )
+
+
+def tensor_shapes(path: Path) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """Name -> (ggml type id, dims) of every tensor of a GGUF file, read by ggml's own GGUF
+    parser from the header alone (a few ms, where Python would walk 262k vocabulary
+    strings)."""
+    import ctypes
+
+    lib = _ggml_library("libggml-base.so")
+
+    class InitParams(ctypes.Structure):
+        _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.POINTER(ctypes.c_void_p))]
+
+    class TensorHead(ctypes.Structure):  # the start of ggml.h's struct ggml_tensor
+        _fields_ = [("type", ctypes.c_int), ("buffer", ctypes.c_void_p), ("ne", ctypes.c_int64 * 4)]
+
+    vp = ctypes.c_void_p
+    lib.gguf_init_from_file.restype = vp
+    lib.gguf_init_from_file.argtypes = [ctypes.c_char_p, InitParams]
+    lib.gguf_get_n_tensors.restype = ctypes.c_int64
+    lib.gguf_get_n_tensors.argtypes = [vp]
+    lib.gguf_get_tensor_name.restype = ctypes.c_char_p
+    lib.gguf_get_tensor_name.argtypes = [vp, ctypes.c_int64]
+    lib.ggml_get_tensor.restype = ctypes.POINTER(TensorHead)
+    lib.ggml_get_tensor.argtypes = [vp, ctypes.c_char_p]
+    lib.gguf_free.argtypes = [vp]
+    lib.ggml_free.argtypes = [vp]
+    ctx = vp()
+    gguf = lib.gguf_init_from_file(str(path).encode(), InitParams(True, ctypes.pointer(ctx)))
+    if not gguf:
+        raise LLMError(f"{path} is not a GGUF file llama.cpp can read")
+    try:
+        shapes = {}
+        for i in range(lib.gguf_get_n_tensors(gguf)):
+            name = lib.gguf_get_tensor_name(gguf, i)
+            head = lib.ggml_get_tensor(ctx, name).contents
+            dims = tuple(head.ne)
+            while len(dims) > 1 and dims[-1] == 1:
+                dims = dims[:-1]
+            shapes[name.decode()] = (head.type, dims)
+        return shapes
+    finally:
+        lib.gguf_free(gguf)
+        lib.ggml_free(ctx)
+
+
+def _ggml_library(name: str):  # type: ignore[no-untyped-def]
+    """One of the ggml libraries llama-cpp-python ships (already loaded by ``llama_cpp``)."""
+    import ctypes
+
+    import llama_cpp
+
+    return ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / name))
+
+
+def _repack_buffer_type() -> int | None:
+    """ggml's CPU_REPACK buffer type, asked of the CPU backend's registry (None where this
+    build has none)."""
+    import ctypes
+
+    vp = ctypes.c_void_p
+    ggml, base = _ggml_library("libggml.so"), _ggml_library("libggml-base.so")
+    ggml.ggml_backend_reg_by_name.restype = vp
+    ggml.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]
+    base.ggml_backend_reg_get_proc_address.restype = vp
+    base.ggml_backend_reg_get_proc_address.argtypes = [vp, ctypes.c_char_p]
+    base.ggml_backend_reg_dev_get.restype = vp
+    base.ggml_backend_reg_dev_get.argtypes = [vp, ctypes.c_size_t]
+    base.ggml_backend_buft_name.restype = ctypes.c_char_p
+    base.ggml_backend_buft_name.argtypes = [vp]
+    reg = ggml.ggml_backend_reg_by_name(b"CPU")
+    name = b"ggml_backend_dev_get_extra_bufts"
+    address = reg and base.ggml_backend_reg_get_proc_address(reg, name)
+    if not address:
+        return None
+    get_extra_bufts = ctypes.CFUNCTYPE(ctypes.POINTER(vp), vp)(address)
+    extra_bufts = get_extra_bufts(base.ggml_backend_reg_dev_get(reg, 0))
+    i = 0
+    while extra_bufts and extra_bufts[i]:
+        if base.ggml_backend_buft_name(extra_bufts[i]) == b"CPU_REPACK":
+            return extra_bufts[i]
+        i += 1
+    return None
+
+
+def _repack_overrides(model_path: Path):  # type: ignore[no-untyped-def]
+    """llama.cpp's ``tensor_buft_overrides`` array (NULL-terminated) putting the repackable
+    matrices of ``model_path`` in CPU_REPACK, or None when there are none or no such buffer.
+    The caller keeps the array alive while the model loads."""
+    import ctypes
+    import re
+
+    try:
+        names = repackable(tensor_shapes(model_path))
+    except LLMError:
+        return None  # not a GGUF file: llama.cpp will say so
+    buft = _repack_buffer_type() if names else None
+    if buft is None:
+        return None
+
+    class Override(ctypes.Structure):  # llama.h's llama_model_tensor_buft_override
+        _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+    pattern = "^(" + "|".join(re.escape(n) for n in names) + ")$"
+    overrides = (Override * 2)(Override(pattern.encode(), buft), Override(None, None))
+    log.debug("CPU_REPACK for %d matrices of %s", len(names), model_path.name)
+    return overrides
+
+
 _params_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def safe_loading() -> Iterator[None]:
+def safe_loading(model_path: Path | None = None) -> Iterator[None]:
     """llama.cpp models loaded in this block (in this process) avoid known crashes.
 
     Why: on machines that report Intel AMX (Sapphire Rapids and later, often virtualised),
     ggml's AMX weight buffers crash the process (SIGSEGV in ggml_backend_amx_mul_mat, seen
-    with llama-cpp-python 0.3.36 built from source here); without the extra buffer types the
-    same model runs on the AVX-512 kernels. llama-cpp-python's ``Llama`` takes no argument
-    for that field, so its default parameters are wrapped while one model loads.
+    with llama-cpp-python 0.3.36 built from source here, in the tiled kernels of prompt
+    batches; one token at a time runs); without the extra buffer types the same model runs
+    on the AVX-512 kernels. That also turned off ggml's other extra buffer, CPU_REPACK,
+    whose kernels are sound: given ``model_path`` (the file about to load), its matrices of a
+    repacked type (``repackable``) are put back in CPU_REPACK by name, as llama.cpp's
+    ``--override-tensor`` would. llama-cpp-python's ``Llama`` takes no argument for either
+    field, so its default parameters are wrapped while one model loads.
 
     Also: llama-cpp-python silences a load by pointing the whole process's stdout and stderr
     (file descriptors 1 and 2) at /dev/null. ancre loads in a background thread, so whatever
@@ -186,7 +318,13 @@ def safe_loading() -> Iterator[None]:
     import llama_cpp.llama as module
 
     route_llama_logs()
-    fields = {"use_extra_bufts": False} if _cpu_has_amx() else {}
+    amx = _cpu_has_amx()
+    fields: dict[str, object] = {"use_extra_bufts": False} if amx else {}
+    overrides = _repack_overrides(model_path) if amx and model_path is not None else None
+    if overrides is not None:
+        import ctypes
+
+        fields["tensor_buft_overrides"] = ctypes.addressof(overrides)
     silencers = (module, internals)
     with _params_lock:
         default = module.llama_cpp.llama_model_default_params
@@ -207,6 +345,7 @@ def safe_loading() -> Iterator[None]:
             module.llama_cpp.llama_model_default_params = default
             for m, original in zip(silencers, silence, strict=True):
                 m.suppress_stdout_stderr = original
+            del overrides  # llama.cpp read it while the model loaded
 
 
 def _keep_output(disable: bool = True) -> contextlib.AbstractContextManager[None]:

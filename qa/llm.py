@@ -100,7 +100,7 @@ class LlamaCpp:
             from llama_cpp import Llama
 
             cores = os.cpu_count() or 2
-            with safe_loading():
+            with safe_loading(model_path):
                 self._model = Llama(
                     model_path=str(model_path),
                     n_ctx=self.n_ctx,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -15,7 +16,14 @@ import pytest
 
 from ancre.index.native import passive_openmp
 from ancre.qa import AnswerSettings
-from ancre.qa.gguf import requantized, resolve_gguf, smollm2_path
+from ancre.qa.gguf import (
+    repackable,
+    requantized,
+    resolve_gguf,
+    safe_loading,
+    smollm2_path,
+    tensor_shapes,
+)
 from ancre.qa.llm import LlamaCpp, LLMError, OpenAIServer, load_generator
 
 
@@ -73,6 +81,77 @@ def test_a_failed_requantization_leaves_nothing_in_the_cache(tmp_path):
     with pytest.raises(LLMError, match="disk full"):
         requantized(source, "q4_0", str(tmp_path / "cache"), quantize=broken)
     assert not list((tmp_path / "cache").iterdir())
+
+
+def write_gguf(path: Path, tensors: list[tuple[str, int, tuple[int, ...], int]]) -> None:
+    """A GGUF file without metadata: (name, ggml type id, dims, data bytes) per tensor."""
+    infos, offset = b"", 0
+    for name, ggml_type, dims, size in tensors:
+        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(dims))
+        infos += struct.pack(f"<{len(dims)}Q", *dims) + struct.pack("<IQ", ggml_type, offset)
+        offset += (size + 31) // 32 * 32
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), 0) + infos
+    path.write_bytes(head + bytes(-len(head) % 32) + bytes(offset))
+
+
+Q4_0, Q5_0, Q4_K, F32 = 2, 6, 12, 0
+
+
+def test_the_matrices_the_repacked_cpu_buffer_can_hold_are_read_from_the_file(tmp_path):
+    model = tmp_path / "model.gguf"
+    write_gguf(
+        model,
+        [
+            ("token_embd.weight", Q4_0, (64, 8), 288),  # read by rows: never moved
+            ("blk.0.attn_norm.weight", F32, (64,), 256),
+            ("blk.0.attn_q.weight", Q4_0, (64, 16), 576),
+            ("blk.0.attn_k.weight", Q4_0, (64, 4), 144),  # 4 rows: not a group of 8
+            ("blk.0.attn_v.weight", Q5_0, (64, 8), 352),  # no repacked kernel
+            ("blk.0.ffn_down.weight", Q4_K, (256, 8), 1152),
+            ("output.weight", Q4_0, (64, 8), 288),
+        ],
+    )
+    shapes = tensor_shapes(model)
+    assert shapes["blk.0.attn_q.weight"] == (Q4_0, (64, 16))
+    assert shapes["blk.0.attn_norm.weight"] == (F32, (64,))
+    assert repackable(shapes) == [
+        "blk.0.attn_q.weight",
+        "blk.0.ffn_down.weight",
+        "output.weight",
+    ]
+
+
+def test_a_file_that_is_not_gguf_has_no_tensors_to_read(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"not a gguf file at all")
+    with pytest.raises(LLMError, match=r"broken\.gguf is not a GGUF file"):
+        tensor_shapes(bad)
+    with safe_loading(bad):  # llama.cpp itself will say what is wrong with the file
+        pass
+
+
+@pytest.mark.slow
+def test_a_q4_0_model_generates_the_same_text_with_its_matrices_repacked(tmp_path):
+    import ctypes
+
+    import llama_cpp
+
+    model = tmp_path / "smollm2-q4_0.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype, params.allow_requantize, params.nthread = Q4_0, True, 2
+    assert not llama_cpp.llama_model_quantize(
+        str(smollm2_path()).encode(), str(model).encode(), ctypes.byref(params)
+    )
+    assert repackable(tensor_shapes(model))
+    prompt = "La capitale de la France est"
+    texts = []
+    for where in (model, None):  # with CPU_REPACK (on AMX machines), then without
+        with safe_loading(where):
+            llm = llama_cpp.Llama(str(model), n_ctx=256, n_threads=1, verbose=False)
+        out = llm.create_completion(prompt, max_tokens=24, temperature=0.0)
+        texts.append(out["choices"][0]["text"])
+    assert texts[0].strip()
+    assert texts[0] == texts[1]
 
 
 def test_openmp_threads_wait_passively_unless_the_user_chose(monkeypatch):
