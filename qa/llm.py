@@ -163,6 +163,15 @@ class LlamaCpp:
             if kept is not None and not restored and not path.exists():
                 kvstate.save(llm, path, kept)
 
+    def decode_time(self) -> tuple[float, int]:
+        """llama.cpp's own count of one-token decodes since the model loaded and the
+        milliseconds they took (``llama_perf_context``): ``ancre bench`` subtracts them from
+        the time per streamed token to show what the Python side costs."""
+        import llama_cpp
+
+        data = llama_cpp.llama_perf_context(self._llm.ctx)
+        return float(data.t_eval_ms), int(data.n_eval)
+
     def token_logprobs(self, context: str, text: str) -> list[float]:
         """Log-probability of each token of ``text`` after ``context`` (``TokenScorer``).
 

@@ -142,6 +142,40 @@ def test_generation_bench_with_a_scripted_generator(tiny_index):
     assert any("50,9 %" in p for p in follow_ups)
 
 
+class DecodeTimedGenerator(ScriptedGenerator):
+    """A scripted generator that, like llama.cpp's, counts its one-token decodes (4 ms each
+    by its own clock) apart from the rest of the time per streamed piece."""
+
+    def __init__(self, reply: str):
+        super().__init__(reply)
+        self.decodes = 0
+
+    def decode_time(self) -> tuple[float, int]:
+        return 4.0 * self.decodes, self.decodes
+
+    def generate(self, prompt, max_tokens=48, temperature=0.0, stop=None):
+        for i, piece in enumerate(super().generate(prompt, max_tokens, temperature, stop)):
+            self.decodes += i > 0  # the first piece comes from the prompt's pass
+            yield piece
+
+
+def test_generation_bench_splits_llama_cpp_decode_time_from_the_rest(tiny_index):
+    fig = Figures()
+    bench_generation(
+        IndexSettings(index_dir=str(tiny_index)),
+        AnswerSettings(span_first_above=1.01),
+        QUESTIONS[:2],
+        1,
+        fig,
+        embedder=HashEmbedder(),
+        generator=DecodeTimedGenerator("Le samedi 13 septembre 2025 [1]."),
+    )
+    figures = fig.data["generation"]
+    assert figures["decode_ms_per_token"] == 4.0
+    assert "python_ms_per_token" in figures
+    assert "llama_perf_context" in fig.data["how"]["generation.decode_ms_per_token"]
+
+
 def test_generation_method_says_how_the_generator_runs(monkeypatch):
     fake = ScriptedGenerator()
     fake.n_threads = 1

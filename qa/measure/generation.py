@@ -75,10 +75,12 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
     # optional methods of the real backends: the Generator protocol needs neither
     count_tokens = getattr(generator, "count_tokens", None)
     reset = getattr(generator, "reset", None)
-    prompt_tps, gen_tps, ttft = [], [], []
+    decode_time = getattr(generator, "decode_time", None)  # llama.cpp's own timer
+    prompt_tps, gen_tps, ttft, decode_ms, overhead_ms = [], [], [], [], []
     for prompt in prompts * max(1, repeats):
         if reset is not None:
             reset()  # no reuse of the previous prompt's prefix: time the whole prompt
+        before = decode_time() if decode_time is not None else None
         t0 = time.perf_counter()
         first, pieces = None, 0
         for _ in generator.generate(prompt, GEN_TOKENS, 0.0, stop=None):
@@ -93,6 +95,11 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
             prompt_tps.append(count_tokens(prompt) / first)
         if pieces > 1 and total > first:
             gen_tps.append((pieces - 1) / (total - first))
+            if before is not None:
+                ms, n = (a - b for a, b in zip(decode_time(), before, strict=True))
+                if n > 0:
+                    decode_ms.append(ms / n)
+                    overhead_ms.append(1000 * (total - first) / (pieces - 1) - ms / n)
     how = (
         f"{setup(generator)}; {len(prompts)} answer prompts built as the answerer does "
         f"(sample questions, choose_context sentences), temperature 0, "
@@ -116,6 +123,22 @@ def _time_prompts(generator: Generator, prompts: list[str], repeats: int, fig: F
             median(gen_tps),
             "tokens/s",
             "streamed pieces (one per token) after the first / their time",
+        )
+    if decode_ms:
+        fig.add(
+            "generation",
+            "decode_ms_per_token",
+            median(decode_ms),
+            "ms",
+            "llama.cpp's own time per one-token decode (llama_perf_context t_eval_ms / n_eval)",
+        )
+        fig.add(
+            "generation",
+            "python_ms_per_token",
+            median(overhead_ms),
+            "ms",
+            "time per streamed token minus decode_ms_per_token: llama-cpp-python's loop, "
+            "sampling, detokenisation and the caller",
         )
 
 
