@@ -197,7 +197,7 @@ def tensor_shapes(path: Path) -> dict[str, tuple[int, tuple[int, ...]]]:
     strings)."""
     import ctypes
 
-    lib = _ggml_library("libggml-base.so")
+    lib = ggml_library("libggml-base.so")
 
     class InitParams(ctypes.Structure):
         _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.POINTER(ctypes.c_void_p))]
@@ -235,8 +235,10 @@ def tensor_shapes(path: Path) -> dict[str, tuple[int, tuple[int, ...]]]:
         lib.ggml_free(ctx)
 
 
-def _ggml_library(name: str):  # type: ignore[no-untyped-def]
-    """One of the ggml libraries llama-cpp-python ships (already loaded by ``llama_cpp``)."""
+def ggml_library(name: str):  # type: ignore[no-untyped-def]
+    """One of the ggml libraries llama-cpp-python ships (already loaded by ``llama_cpp``), for
+    what its Python bindings leave out (GGUF headers, buffer types, ``ancre bench``'s kernel
+    timing)."""
     import ctypes
 
     import llama_cpp
@@ -250,7 +252,7 @@ def _repack_buffer_type() -> int | None:
     import ctypes
 
     vp = ctypes.c_void_p
-    ggml, base = _ggml_library("libggml.so"), _ggml_library("libggml-base.so")
+    ggml, base = ggml_library("libggml.so"), ggml_library("libggml-base.so")
     ggml.ggml_backend_reg_by_name.restype = vp
     ggml.ggml_backend_reg_by_name.argtypes = [ctypes.c_char_p]
     base.ggml_backend_reg_get_proc_address.restype = vp

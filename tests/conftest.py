@@ -8,6 +8,7 @@ are used by the tests marked ``slow``."""
 from __future__ import annotations
 
 import socket
+import struct
 import time
 import uuid
 import warnings
@@ -165,3 +166,14 @@ def store(request, tmp_path) -> str:
     if request.param == "directory":
         return str(tmp_path / "index")
     return request.getfixturevalue("milvus_uri")
+
+
+def write_gguf(path: Path, tensors: list[tuple[str, int, tuple[int, ...], int]]) -> None:
+    """A GGUF file without metadata: (name, ggml type id, dims, data bytes) per tensor."""
+    infos, offset = b"", 0
+    for name, ggml_type, dims, size in tensors:
+        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(dims))
+        infos += struct.pack(f"<{len(dims)}Q", *dims) + struct.pack("<IQ", ggml_type, offset)
+        offset += (size + 31) // 32 * 32
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), 0) + infos
+    path.write_bytes(head + bytes(-len(head) % 32) + bytes(offset))

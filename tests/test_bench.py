@@ -18,7 +18,7 @@ from ancre.qa.measure.questions import read_question_table
 from ancre.qa.measure.report import Figures
 from ancre.qa.measure.synthetic import SyntheticCorpus, SyntheticEmbedder, bench_scale
 from ancre.samples import ARTICLES
-from conftest import HashEmbedder, ScriptedGenerator
+from conftest import HashEmbedder, ScriptedGenerator, write_gguf
 
 QUESTIONS = read_question_table(ARTICLES.parent / "QUESTIONS.md")
 
@@ -174,6 +174,28 @@ def test_generation_bench_splits_llama_cpp_decode_time_from_the_rest(tiny_index)
     assert figures["decode_ms_per_token"] == 4.0
     assert "python_ms_per_token" in figures
     assert "llama_perf_context" in fig.data["how"]["generation.decode_ms_per_token"]
+
+
+def test_the_output_matrix_product_is_timed_against_a_plain_read_of_its_bytes(tmp_path):
+    from ancre.qa.measure.generation import output_matvec_s
+
+    tied = tmp_path / "tied.gguf"
+    write_gguf(tied, [("token_embd.weight", 8, (64, 16), 16 * 2 * 34)])  # Q8_0, 16 words
+    matvec, read, what = output_matvec_s(tied, repeats=2)
+    assert matvec > 0 and read > 0
+    assert what == "token_embd.weight q8_0 16 x 64, 0 MB"
+    untied = tmp_path / "untied.gguf"
+    write_gguf(
+        untied,
+        [
+            ("token_embd.weight", 8, (64, 16), 16 * 2 * 34),
+            ("output.weight", 2, (64, 16), 16 * 2 * 18),  # Q4_0
+        ],
+    )
+    assert output_matvec_s(untied, repeats=1)[2].startswith("output.weight q4_0")
+    neither = tmp_path / "neither.gguf"
+    write_gguf(neither, [("blk.0.attn_norm.weight", 0, (64,), 256)])
+    assert output_matvec_s(neither) is None
 
 
 def test_generation_method_says_how_the_generator_runs(monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from ancre.qa.gguf import (
     tensor_shapes,
 )
 from ancre.qa.llm import LlamaCpp, LLMError, OpenAIServer, load_generator
+from conftest import write_gguf
 
 
 def free_port() -> int:
@@ -81,17 +81,6 @@ def test_a_failed_requantization_leaves_nothing_in_the_cache(tmp_path):
     with pytest.raises(LLMError, match="disk full"):
         requantized(source, "q4_0", str(tmp_path / "cache"), quantize=broken)
     assert not list((tmp_path / "cache").iterdir())
-
-
-def write_gguf(path: Path, tensors: list[tuple[str, int, tuple[int, ...], int]]) -> None:
-    """A GGUF file without metadata: (name, ggml type id, dims, data bytes) per tensor."""
-    infos, offset = b"", 0
-    for name, ggml_type, dims, size in tensors:
-        infos += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(dims))
-        infos += struct.pack(f"<{len(dims)}Q", *dims) + struct.pack("<IQ", ggml_type, offset)
-        offset += (size + 31) // 32 * 32
-    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), 0) + infos
-    path.write_bytes(head + bytes(-len(head) % 32) + bytes(offset))
 
 
 Q4_0, Q5_0, Q4_K, IQ4_NL, F32 = 2, 6, 12, 20, 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 from ancre.index import Embedder, IndexSettings
 from ancre.qa.answer import Answerer
@@ -187,8 +188,6 @@ def _bandwidth_bound(generator: Generator, fig: Figures) -> None:
     path = getattr(generator, "model_path", None)  # llama.cpp models only
     if path is None:
         return
-    from pathlib import Path
-
     weights = Path(path).stat().st_size
     bandwidth = read_bandwidth_gb_s()
     fig.add(
@@ -212,6 +211,120 @@ def _bandwidth_bound(generator: Generator, fig: Figures) -> None:
         "tokens/s",
         "memory_read_gb_per_s / weights_mb_read_per_token: the ceiling for generated_tokens_per_s",
     )
+    timed_matvec = output_matvec_s(Path(path))
+    if timed_matvec is not None:
+        matvec, read, what = timed_matvec
+        fig.add(
+            "generation",
+            "output_matvec_ms",
+            matvec * 1000,
+            "ms",
+            f"ggml mul_mat of the output matrix ({what}) by one vector, one thread, best of 5: "
+            "paid once per generated token, so 1000 / this bounds tokens/s on one core",
+        )
+        fig.add(
+            "generation",
+            "output_read_ms",
+            read * 1000,
+            "ms",
+            "a plain numpy read of the same bytes, one thread, best of 5: where output_matvec_ms "
+            "is well above it, ggml's kernel, not memory, sets the pace",
+        )
+
+
+def output_matvec_s(path: Path, repeats: int = 5) -> tuple[float, float, str] | None:
+    """Best-of-``repeats`` times, on one thread, of ggml's product of the model's output
+    matrix (``output.weight``, else the tied ``token_embd.weight``) with one vector, and of a
+    plain read of the same bytes; and what the matrix is. None when the file has neither.
+
+    Why: a generated token multiplies that matrix once; for Gemma 3 270M it is 178 of the
+    253 MB read per token, so ``1 / matvec`` bounds tokens/s by what ggml's CPU kernel does,
+    below the memory-bandwidth bound when the kernel, not memory, is the limit."""
+    import ctypes
+
+    import numpy as np
+
+    from ancre.qa.gguf import ggml_library
+
+    base, cpu = ggml_library("libggml-base.so"), ggml_library("libggml-cpu.so")
+    vp, i64, size_t = ctypes.c_void_p, ctypes.c_int64, ctypes.c_size_t
+
+    class GgufParams(ctypes.Structure):
+        _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.POINTER(vp))]
+
+    class GgmlParams(ctypes.Structure):
+        _fields_ = [("mem_size", size_t), ("mem_buffer", vp), ("no_alloc", ctypes.c_bool)]
+
+    for name, restype, argtypes in (
+        ("gguf_init_from_file", vp, [ctypes.c_char_p, GgufParams]),
+        ("gguf_find_tensor", i64, [vp, ctypes.c_char_p]),
+        ("gguf_get_data_offset", size_t, [vp]),
+        ("gguf_get_tensor_offset", size_t, [vp, i64]),
+        ("gguf_get_tensor_type", ctypes.c_int, [vp, i64]),
+        ("gguf_free", None, [vp]),
+        ("ggml_init", vp, [GgmlParams]),
+        ("ggml_free", None, [vp]),
+        ("ggml_new_tensor_1d", vp, [vp, ctypes.c_int, i64]),
+        ("ggml_new_tensor_2d", vp, [vp, ctypes.c_int, i64, i64]),
+        ("ggml_get_tensor", vp, [vp, ctypes.c_char_p]),
+        ("ggml_get_data", vp, [vp]),
+        ("ggml_mul_mat", vp, [vp, vp, vp]),
+        ("ggml_new_graph", vp, [vp]),
+        ("ggml_build_forward_expand", None, [vp, vp]),
+        ("ggml_type_name", ctypes.c_char_p, [ctypes.c_int]),
+        ("ggml_row_size", size_t, [ctypes.c_int, i64]),
+    ):
+        getattr(base, name).restype, getattr(base, name).argtypes = restype, argtypes
+    cpu.ggml_graph_compute_with_ctx.argtypes = [vp, vp, ctypes.c_int]
+    cpu.ggml_cpu_init()  # its conversion tables (done once per process; llama.cpp does it too)
+    meta = vp()
+    gguf = base.gguf_init_from_file(str(path).encode(), GgufParams(True, ctypes.pointer(meta)))
+    if not gguf:
+        return None
+    try:
+        found = [
+            n
+            for n in (b"output.weight", b"token_embd.weight")
+            if base.gguf_find_tensor(gguf, n) >= 0
+        ]
+        if not found:
+            return None
+        i = base.gguf_find_tensor(gguf, found[0])
+        ggml_type = base.gguf_get_tensor_type(gguf, i)
+        head = ctypes.cast(base.ggml_get_tensor(meta, found[0]), ctypes.POINTER(i64 * 6)).contents
+        cols, rows = head[2], head[3]  # ggml_tensor: type, buffer, then ne[4]
+        offset = base.gguf_get_data_offset(gguf) + base.gguf_get_tensor_offset(gguf, i)
+    finally:
+        base.gguf_free(gguf)
+        base.ggml_free(meta)
+    ctx = None
+    try:
+        nbytes = base.ggml_row_size(ggml_type, cols) * rows
+        data = np.array(np.memmap(path, np.uint8, "r", offset, (nbytes,)))
+        ctx = base.ggml_init(GgmlParams(nbytes + 16 * 2**20, None, False))
+        weights = base.ggml_new_tensor_2d(ctx, ggml_type, cols, rows)
+        ctypes.memmove(base.ggml_get_data(weights), data.ctypes.data, nbytes)
+        vector = base.ggml_new_tensor_1d(ctx, 0, cols)  # GGML_TYPE_F32
+        x = np.ctypeslib.as_array(
+            ctypes.cast(base.ggml_get_data(vector), ctypes.POINTER(ctypes.c_float)), (cols,)
+        )
+        x[:] = np.random.default_rng(0).standard_normal(cols)
+        graph = base.ggml_new_graph(ctx)
+        base.ggml_build_forward_expand(graph, base.ggml_mul_mat(ctx, weights, vector))
+        words = data[: nbytes // 8 * 8].view(np.uint64)
+        matvec = read = float("inf")
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            cpu.ggml_graph_compute_with_ctx(ctx, graph, 1)
+            matvec = min(matvec, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            np.bitwise_or.reduce(words)
+            read = min(read, time.perf_counter() - t0)
+    finally:
+        if ctx:
+            base.ggml_free(ctx)
+    kind = base.ggml_type_name(ggml_type).decode()
+    return matvec, read, f"{found[0].decode()} {kind} {rows} x {cols}, {nbytes / 1e6:.0f} MB"
 
 
 def _time_answers(qa: Answerer, questions: list[str], repeats: int, fig: Figures) -> None:
