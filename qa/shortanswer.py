@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 SENTENCES = 5
 """Best-ranked sentences of the best sentence's passage whose spans compete (the sentence
 ranked first holds the gold answer for 51% of PIAF dev questions)."""
-RUNNERS_UP = 7
-"""Spans kept after the best one, for the generator to weigh (``reader``)."""
+RUNNERS_UP = 4
+"""Spans kept after the best one, for the draft to weigh (``reader.CANDIDATES`` in all)."""
 
 
 @dataclass

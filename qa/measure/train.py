@@ -297,7 +297,8 @@ def fit_reader(
     write ``spans-reader.json`` into ``out`` (run after the span models it reads)."""
     x, y = reader_data(questions, retriever, generator, settings, progress)
     model = fit_logistic(x, y, READER_FEATURES, READER_MODEL)
-    path = save_model(_noted(model, questions, len(y)), out)
+    drafted = sample([q for q in questions if q.answerable], READER_QUESTIONS, 0)
+    path = save_model(_noted(model, drafted, len(y)), out)
     load_model.cache_clear()
     return path
 
