@@ -211,67 +211,6 @@ class LlamaCpp:
                 llama_cpp.llama_memory_clear(memory, True)
         return rows
 
-    def continuation_logprobs(self, prompt: str, continuations: list[str]) -> list[list[float]]:
-        """Log-probability of each token of each continuation after ``prompt``
-        (``shortanswer.ContinuationScorer``). The prompt is evaluated once, or not at all
-        when it is the one just generated from (its KV cache is kept); each continuation is
-        then one small pass over its own tokens, asking for their output rows only."""
-        import llama_cpp
-        import numpy as np
-
-        llm = self._llm
-        with self.lock:
-            tokens = llm.tokenize(prompt.encode("utf-8"), special=True)
-            conts = [llm.tokenize(c.encode("utf-8"), add_bos=False) for c in continuations]
-            longest = max((len(c) for c in conts), default=0)
-            tokens = tokens[: max(1, llm.n_ctx() - longest - 1)]
-            last = len(tokens) - 1  # re-evaluated before each continuation: its row is needed
-            cached = list(llm.input_ids[: llm.n_tokens])
-            keep = 0
-            while keep < min(len(cached), last) and cached[keep] == tokens[keep]:
-                keep += 1
-            memory = llama_cpp.llama_get_memory(llm.ctx)
-            llama_cpp.llama_memory_seq_rm(memory, -1, keep, -1)
-            llm.n_tokens = keep
-            batch = llama_cpp.llama_batch_init(max(llm.n_batch, longest + 1), 0, 1)
-            out: list[list[float]] = []
-
-            def decode(part: list[int], at: int, logits: bool) -> None:
-                batch.n_tokens = len(part)
-                for j, token in enumerate(part):
-                    batch.token[j], batch.pos[j] = token, at + j
-                    batch.n_seq_id[j], batch.seq_id[j][0] = 1, 0
-                    batch.logits[j] = logits
-                if llama_cpp.llama_decode(llm.ctx, batch) != 0:
-                    raise LLMError(f"llama.cpp could not evaluate {len(part)} tokens")
-
-            try:
-                for start in range(keep, last, llm.n_batch):
-                    decode(tokens[start : min(start + llm.n_batch, last)], start, False)
-                for cont in conts:
-                    decode([tokens[last], *cont[:-1]], last, True)
-                    rows = []
-                    for j, token in enumerate(cont):
-                        row = np.ctypeslib.as_array(
-                            llama_cpp.llama_get_logits_ith(llm.ctx, j), shape=(llm.n_vocab(),)
-                        )
-                        top = float(row.max())
-                        log_z = top + float(np.log(np.exp(row - top).sum()))
-                        rows.append(float(row[token]) - log_z)
-                    out.append(rows)
-                    llama_cpp.llama_memory_seq_rm(memory, -1, last, -1)
-            except LLMError:
-                llama_cpp.llama_memory_clear(memory, True)
-                llm.reset()
-                raise
-            finally:
-                llama_cpp.llama_batch_free(batch)
-            llama_cpp.llama_memory_seq_rm(memory, -1, last, -1)
-            # what llama-cpp-python believes is cached: the prompt but its last token
-            llm.input_ids[:last] = tokens[:last]
-            llm.n_tokens = last
-        return out
-
     def _kept(self, llm, prompt: str) -> tuple[list[int] | None, Path]:
         """The tokens of the declared prefix if ``prompt`` starts with them, and their file."""
         if not self._prefix or self.state_dir is None or not prompt.startswith(self._prefix):
