@@ -7,13 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ancre.index import analyze
+from ancre.index import IndexSettings, analyze
+from ancre.qa import AnswerSettings, ask, open_retriever
+from ancre.qa.evidence import weigh_evidence
 from ancre.qa.extract import Candidate, Sentence, rank_sentences
 from ancre.qa.learned import Model
 from ancre.qa.reader import CANDIDATES, MODEL, agreement, margin, reader_features, reread
 from ancre.qa.shortanswer import RUNNERS_UP, ShortAnswer, best_span
 from ancre.qa.spans import SpanCandidate
-from conftest import make_passage
+from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 ADAPTATION = (
     "La première adaptation radiophonique de la pièce est réalisée par Alby James pour BBC "
@@ -104,3 +106,27 @@ def test_best_span_keeps_its_runners_up_best_first():
     assert scores == sorted(scores, reverse=True)
     spans = [(s.span.start, s.span.end) for s in [short, *short.runners_up]]
     assert len(set(spans)) == len(spans)
+
+
+TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
+
+
+def test_a_rejected_draft_still_points_the_answerer_at_its_span(tiny_index):
+    retriever = open_retriever(IndexSettings().at(tiny_index), embedder=HashEmbedder())
+    evidence = weigh_evidence(TRAM, retriever.search(TRAM, 5), retriever, asked=TRAM)
+    assert evidence.short is not None and len(evidence.short.runners_up) == RUNNERS_UP
+    pointed = evidence.short.runners_up[1].text
+    assert agreement(pointed, evidence.short.text) < 0.5
+
+    # a name the sentence does not give: verification rejects the draft, its words still count
+    drafted = ask(
+        TRAM,
+        index_dir=tiny_index,
+        embedder=HashEmbedder(),
+        generator=ScriptedGenerator(f"{pointed} selon Zorglub [1]."),
+        settings=AnswerSettings(span_first_above=1.01),  # always ask the generator
+    )
+    assert drafted.mode == "extractive" and drafted.short_answer == pointed
+    assert "Zorglub" not in drafted.text
+    alone = ask(TRAM, index_dir=tiny_index, embedder=HashEmbedder(), llm="none")
+    assert alone.short_answer == evidence.short.text
