@@ -6,9 +6,8 @@
    learned model over spaCy's parse of the French sentences: ``shortanswer``).
 4. Ask the generator for a short answer from those sentences, citing [n]; verify it against
    the sentences it was given. Unsupported, uncited, empty or repetitive output is dropped.
-5. The answer: the short answer (the verified generation, else the best span, reweighed by
-   its overlap with the draft: ``reader``) with its [n], then the sentence it comes from
-   quoted as evidence.
+5. The answer: the short answer (the verified generation, else the best span) with its
+   [n], then the sentence it comes from quoted as evidence.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from .extract import Candidate, choose_context, previous_sentence, starts_with_a
 from .likelihood import TokenScorer
 from .llm import Generator
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix
-from .reader import reread
 from .records import Answer, AnswerStream, Citation, Event
 from .retrieve import Filters, Retriever, retrieval_query
 from .settings import AnswerSettings
@@ -117,7 +115,7 @@ class Answerer:
             yield answer
             return
         context = choose_context(question, evidence.candidates)
-        generated, backing, drafted = "", None, ""
+        generated, backing = "", None
         certain = evidence.short is not None and evidence.score >= s.span_first_above
         if self.generator is not None and not certain:
             models["llm"] = self.generator.model_id
@@ -138,14 +136,12 @@ class Answerer:
                     draft.append(piece)
                     yield Event("draft", piece)
             yield Event("stage", "verifying")
-            drafted = "".join(draft)
-            generated, backing = verify_draft(question, drafted, context, retriever.language)
+            generated, backing = verify_draft(question, "".join(draft), context, retriever.language)
         span = evidence.short
         if generated and backing is not None and fits_type(evidence.q_type, generated):
             stated, first = _strip_citations(generated), backing
             answer.mode = "generated"
         elif span is not None:
-            span = reread(span, drafted)  # the draft, even unverified, points at a span
             stated, first = span.text, span.sentence
             answer.mode = "extractive"
         else:

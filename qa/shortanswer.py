@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ancre.index import analyze, fold
 
@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 SENTENCES = 5
 """Best-ranked sentences of the best sentence's passage whose spans compete (the sentence
 ranked first holds the gold answer for 51% of PIAF dev questions)."""
-RUNNERS_UP = 4
-"""Spans kept after the best one, for the draft to weigh (``reader.CANDIDATES`` in all)."""
 
 
 @dataclass
@@ -40,8 +38,6 @@ class ShortAnswer:
     score: float
     """The model's score squashed to 0..1 (a ranker's: higher is better, not a probability;
     the evidence model reads it as one of its features)."""
-    runners_up: list[ShortAnswer] = field(default_factory=list)
-    """The next best spans, best first (at most ``RUNNERS_UP``), for a reader to weigh."""
 
 
 def model_name(parsed: bool) -> str:
@@ -61,9 +57,7 @@ def span_rows(
     if not ranked:
         return [], []
     # one passage, the best sentence's: the answer and its quote cite the same source, and
-    # spans from other passages won nothing on PIAF dev (0.283 -> 0.285 of answerable; again
-    # in session 3, the best two passages with the passage's order as a feature: validation
-    # 0.281 -> 0.275, without the feature 0.262)
+    # spans from other passages won nothing on PIAF dev (0.283 -> 0.285 of answerable)
     top = [c for c in ranked if c.passage.rank == ranked[0].passage.rank][:SENTENCES]
     if parsed is None:
         parsed = nlp.available(language)
@@ -127,9 +121,6 @@ def best_span(
         return None
     m = model or load_model(model_name(parsed))
     scores = m.score(rows)
-    order = [int(i) for i in (-scores).argsort(kind="stable")[: RUNNERS_UP + 1]]
-    found = [
-        ShortAnswer(pairs[i][1].text, pairs[i][0], pairs[i][1], float(scores[i])) for i in order
-    ]
-    found[0].runners_up = found[1:]
-    return found[0]
+    i = int(scores.argmax())
+    sent, span = pairs[i]
+    return ShortAnswer(span.text, sent, span, float(scores[i]))

@@ -205,11 +205,6 @@ def cmd_eval(
         # the plain model (no generator, or a server), then the one that weighs the
         # question's likelihood when --llm names a llama.cpp model
         generator = load_generator(settings.llm, settings, index_settings.cache_dir)
-        if args.weights_out and generator is not None:
-            path = train.fit_reader(
-                asked, qa.retriever, generator, settings, args.weights_out, progress=True
-            )
-            print(f"wrote {path}")
         scorers = [None] + ([generator] if isinstance(generator, TokenScorer) else [])
         for scorer in scorers:
             fit = calibrate.calibrate(asked, qa.retriever, settings, scorer=scorer, progress=True)

@@ -9,9 +9,6 @@ judge the result on the validation articles):
   each question's candidate spans (those of the best sentences, with spaCy's parse, and
   with the rules alone for languages without one), a span holding a gold answer without
   restating the question first, then one holding it while restating it (``span_grade``);
-- ``spans-reader`` (logistic regression, ``fit_reader``, with a llama.cpp or other
-  generator): the span model's margin against the span's overlap with the generator's
-  draft, over the best spans of each question;
 - ``evidence`` (logistic regression, ``calibrate``): answerable against unanswerable.
 
 Each is written as ``<name>.json`` and read by ``ancre.qa.learned``: the answer path needs
@@ -29,13 +26,8 @@ from typing import Any
 import numpy as np
 
 from ancre.index import analyze
-from ancre.qa.evidence import weigh_evidence
-from ancre.qa.extract import choose_context, rank_sentences
+from ancre.qa.extract import rank_sentences
 from ancre.qa.learned import Model, load_model, save_model
-from ancre.qa.llm import Generator
-from ancre.qa.prompting import build_prompt, detect_language
-from ancre.qa.reader import CANDIDATES, reader_features
-from ancre.qa.reader import MODEL as READER_MODEL
 from ancre.qa.rerank import FEATURES as RERANK_FEATURES
 from ancre.qa.rerank import POOL, passage_features
 from ancre.qa.retrieve import Retriever
@@ -45,11 +37,10 @@ from ancre.qa.spans import FEATURES as SPAN_FEATURES
 
 from .evaluate import progress_bar
 from .metrics import contains_answer, same_document
-from .questions import Question, sample
+from .questions import Question
 
 log = logging.getLogger(__name__)
 
-READER_FEATURES = ["span_margin", "draft_agreement"]
 SENTENCE_FEATURES = [
     "sentence_rank",
     "sentence_score",
@@ -241,66 +232,6 @@ def fit_models(
         written.append(save_model(_noted(spans, questions, len(y)), out))
     load_model.cache_clear()
     return written
-
-
-READER_QUESTIONS = 300
-"""Answerable questions drafted to fit the reader (one generation each: about 15 minutes
-on 2 cores for 300), drawn with seed 0."""
-
-
-def reader_data(
-    questions: Sequence[Question],
-    retriever: Retriever,
-    generator: Generator,
-    s: AnswerSettings,
-    progress: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows (``reader.reader_features``) of the best ``reader.CANDIDATES`` spans of
-    answerable questions, given the draft the generator writes from the answer prompt, and
-    whether each span holds a gold answer."""
-    rows, labels = [], []
-    answerable = sample([q for q in questions if q.answerable], READER_QUESTIONS, 0)
-    for q in progress_bar(answerable, "reader", progress):
-        passages = retriever.search(
-            q.question,
-            s.top_k,
-            lexical_weight=s.lexical_weight,
-            dense_weight=s.dense_weight,
-            rerank=s.rerank,
-        )
-        ev = weigh_evidence(q.question, passages, retriever, asked=q.question)
-        if ev.short is None or not ev.candidates:
-            continue
-        prompt = build_prompt(
-            q.question, choose_context(q.question, ev.candidates), detect_language(q.question)
-        )
-        draft = "".join(
-            generator.generate(prompt, s.max_tokens, s.temperature, stop=["\n", "Question"])
-        )
-        for span in [ev.short, *ev.short.runners_up][:CANDIDATES]:
-            f = reader_features(span, draft)
-            rows.append([f[k] for k in READER_FEATURES])
-            labels.append(contains_answer(span.text, q.answers))
-    return np.asarray(rows), np.asarray(labels)
-
-
-def fit_reader(
-    questions: Sequence[Question],
-    retriever: Retriever,
-    generator: Generator,
-    settings: AnswerSettings,
-    out: str | Path,
-    *,
-    progress: bool = False,
-) -> Path:
-    """Fit how the generator's draft reweighs the span model's best spans (``reader``) and
-    write ``spans-reader.json`` into ``out`` (run after the span models it reads)."""
-    x, y = reader_data(questions, retriever, generator, settings, progress)
-    model = fit_logistic(x, y, READER_FEATURES, READER_MODEL)
-    drafted = sample([q for q in questions if q.answerable], READER_QUESTIONS, 0)
-    path = save_model(_noted(model, drafted, len(y)), out)
-    load_model.cache_clear()
-    return path
 
 
 def _noted(model: Model, questions: Sequence[Question], rows: int) -> Model:
