@@ -95,7 +95,7 @@ QUANTITY = re.compile(
     rf"\b(?:(?:environ|plus de|moins de|près de|about|over|nearly)\s+)?"
     rf"(?:\d[\d\s\u00a0\u202f.,]*\d|\d|(?:{NUMBER_WORDS})(?:[-\s](?:{NUMBER_WORDS}))*)"
     r"(?:\s*(?:%|°\s?[CF]|€|\$|£)|"
-    rf"\s+(?!(?:{UNIT_STOP})\b)[^\W\d_]+(?:\s+(?:de\s+|d')[^\W\d_]+)?)?",
+    rf"\s+(?!(?:{UNIT_STOP})\b)[^\W\d_]+(?:\s+(?:de\s+|d['’])[^\W\d_]+)?)?",
     re.I,
 )
 ANAPHOR = re.compile(
@@ -105,7 +105,7 @@ ANAPHOR = re.compile(
 )
 """A word that points back to something named before ('ces pays', 'il', 'cette décision')."""
 NAME = re.compile(
-    r"\b[A-ZÉÈÀÂÎÔÇ][\w’'-]+(?:\s+(?:de |d'|du |von |van |la )?[A-ZÉÈÀÂÎÔÇ][\w’'-]+)*"
+    r"\b[A-ZÉÈÀÂÎÔÇ][\w’'-]+(?:\s+(?:de |d['’]|du |von |van |la )?[A-ZÉÈÀÂÎÔÇ][\w’'-]+)*"
 )
 
 

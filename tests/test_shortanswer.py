@@ -66,6 +66,17 @@ def test_rule_candidates_find_dates_quantities_and_names():
     assert any("4 octobre 2025" in d for d in dates)
 
 
+def test_quantities_and_names_keep_a_typographic_apostrophe():
+    found = {
+        c.text: c.kinds
+        for c in rule_candidates(
+            "Les travaux ont coûté 8,6 millions d’euros, selon Jeanne d’Arc Martin."
+        ).values()
+    }
+    assert "quantity" in found["8,6 millions d’euros"]
+    assert "name" in found["Jeanne d’Arc Martin"]
+
+
 def test_parsed_candidates_add_entities_chunks_and_subtrees():
     sentence = sentences(BRIDGE)[1].text
     found = candidates(sentence, parse([sentence])[0])
