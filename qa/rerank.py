@@ -7,6 +7,13 @@ pairs appear as pairs, whether the title names what the question names, whether 
 holds the kind of answer asked for (a date for 'quand'...), and how strongly its whole
 article matches. A small model fitted on the dev set's training articles (``learned``)
 combines them with the BM25 and cosine scores.
+
+With a generator that scores tokens (llama.cpp), where the reranker is unsure between its
+first passages, the language model is asked too (``rerank_by_likelihood``): how much
+likelier the question is after each of the best three passages than alone (query
+likelihood, a zero-shot relevance signal); a second small model (``rerank-llm``) weighs
+that against the reranker's probability. The answer, its short answer and its citation all
+come from the first passage, so this order is what they can get right.
 """
 
 from __future__ import annotations
