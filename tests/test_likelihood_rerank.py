@@ -180,3 +180,28 @@ def test_the_answer_cites_the_passage_the_language_model_prefers(tiny_index):
     assert moved == second and timings["likelihood"] >= 0.0
     kept, _ = cited("un texte qu’aucun passage ne contient")
     assert kept == first
+
+
+@pytest.mark.slow
+def test_gemma_keeps_or_improves_the_first_passage_of_the_sample_questions(sample_index):
+    from test_qa import EXPECTED_SHORT
+
+    from ancre.qa import AnswerSettings
+    from ancre.qa.llm import load_generator
+    from ancre.qa.measure.questions import read_question_table
+    from ancre.samples import ARTICLES
+
+    retriever = open_retriever(IndexSettings(index_dir=sample_index))
+    gemma = load_generator("gemma", AnswerSettings())
+    before, after, rescored = 0, 0, 0
+    for n, question in enumerate(read_question_table(ARTICLES.parent / "QUESTIONS.md"), 1):
+        if n == 3:  # a follow-up: "Et en 2025 ?"
+            continue
+        found = retriever.search(question, 5)
+        ranked, gains = rerank_by_likelihood(question, found, gemma)
+        assert sorted(p.chunk_id for p in ranked) == sorted(p.chunk_id for p in found)
+        assert [p.rank for p in ranked] == list(range(1, len(found) + 1))
+        rescored += bool(gains)
+        before += EXPECTED_SHORT[n] in found[0].text
+        after += EXPECTED_SHORT[n] in ranked[0].text
+    assert rescored and after >= before >= 8, (before, after, rescored)
