@@ -24,6 +24,7 @@ from .likelihood import TokenScorer
 from .llm import Generator
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix
 from .records import Answer, AnswerStream, Citation, Event
+from .rerank import rerank_by_likelihood
 from .retrieve import Filters, Retriever, retrieval_query
 from .settings import AnswerSettings
 from .shortanswer import fits_type
@@ -93,7 +94,13 @@ class Answerer:
         )
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
-        evidence = weigh_evidence(query, passages, retriever, asked=question, scorer=scorer)
+        gains: dict[int, float] = {}
+        if scorer is not None and s.rerank:  # where the reranker is unsure, ask the LM too
+            passages, gains = rerank_by_likelihood(query, passages, scorer)
+            timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
+        evidence = weigh_evidence(
+            query, passages, retriever, asked=question, scorer=scorer, gains=gains
+        )
         models = {"embedding": retriever.embedder.model_id, "llm": "none"}
         answer = Answer(
             text="",

@@ -98,13 +98,15 @@ def weigh_evidence(
     *,
     asked: str = "",
     scorer: TokenScorer | None = None,
+    gains: dict[int, float] | None = None,
 ) -> Evidence:
     """The evidence the passages give for ``question`` (the searched text: a follow-up with
     the question before it): its sentences ranked, its best span, and the probability that
     they answer it (``model``, else the shipped ``evidence`` model). ``asked``, the question
     as asked, says what type of answer to state. With a ``scorer``, when that probability is
     in ``UNSURE``, the question's likelihood given the top passage is added and the model
-    fitted with it (``evidence-llm``) decides."""
+    fitted with it (``evidence-llm``) decides; ``gains``, the gains already computed by
+    chunk_id (``rerank.rerank_by_likelihood``), are reused."""
     language = retriever.language
     terms = list(dict.fromkeys(analyze(question, language)))
     q_type = question_type(asked or question, question)
@@ -116,6 +118,10 @@ def weigh_evidence(
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
     if scorer is not None and UNSURE[0] <= score < UNSURE[1]:
-        features["question_gain"] = question_gain(scorer, question, passages[0])
+        top = passages[0]
+        known = (gains or {}).get(top.chunk_id)
+        features["question_gain"] = (
+            known if known is not None else question_gain(scorer, question, top)
+        )
         score = float(load_model("evidence-llm").score([features])[0])
     return Evidence(features, score, candidates, short, q_type)

@@ -16,6 +16,7 @@ evidence model then is the one fitted with it (``qa/weights/evidence-llm.json``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from .prompting import detect_language, render
@@ -37,12 +38,23 @@ def question_gain(scorer: TokenScorer, question: str, passage: Passage) -> float
     """Log-probability gain of the tokens of ``question`` given ``passage`` (its title and
     text) over the question alone, in nats: above 0 when the passage makes the question
     likelier."""
+    return question_gains(scorer, question, [passage])[0]
+
+
+def question_gains(scorer: TokenScorer, question: str, passages: Sequence[Passage]) -> list[float]:
+    """``question_gain`` of each of ``passages``, the question alone scored once (one pass of
+    the model per passage, plus one for the question)."""
+    if not passages:
+        return []
     language = detect_language(question)
     text = " " + question
     alone = scorer.token_logprobs(render("likelihood", language, passage="").lstrip(), text)
-    given = scorer.token_logprobs(
-        render("likelihood", language, passage=f"{passage.title}\n{passage.text}\n\n"), text
-    )
-    if not alone or len(alone) != len(given):
-        return 0.0
-    return sum(g - a for g, a in zip(given, alone, strict=True))
+    gains = []
+    for passage in passages:
+        given = scorer.token_logprobs(
+            render("likelihood", language, passage=f"{passage.title}\n{passage.text}\n\n"),
+            text,
+        )
+        ok = alone and len(alone) == len(given)
+        gains.append(sum(g - a for g, a in zip(given, alone, strict=True)) if ok else 0.0)
+    return gains

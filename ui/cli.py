@@ -207,6 +207,13 @@ def cmd_eval(
         generator = load_generator(settings.llm, settings, index_settings.cache_dir)
         scorers = [None] + ([generator] if isinstance(generator, TokenScorer) else [])
         for scorer in scorers:
+            if scorer is not None and args.weights_out:  # reorders what evidence-llm sees
+                from ancre.qa.measure import train
+
+                rerank_llm = train.fit_likelihood_rerank(
+                    asked, qa.retriever, settings, scorer, args.weights_out, progress=True
+                )
+                print(f"wrote {rerank_llm}")
             fit = calibrate.calibrate(asked, qa.retriever, settings, scorer=scorer, progress=True)
             print(calibrate.format_calibration(fit))
             if args.weights_out:

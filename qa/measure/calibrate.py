@@ -21,6 +21,7 @@ import numpy as np
 from ancre.qa.evidence import weigh_evidence
 from ancre.qa.learned import Model, load_model
 from ancre.qa.likelihood import TokenScorer, question_gain
+from ancre.qa.rerank import rerank_by_likelihood
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings
 
@@ -139,10 +140,16 @@ def calibrate(
             if text
             else []
         )
-        ev = weigh_evidence(text, passages, retriever, scorer=scorer)
+        gains: dict[int, float] = {}
+        if scorer is not None and settings.rerank and passages:  # as the answerer does
+            passages, gains = rerank_by_likelihood(text, passages, scorer)
+        ev = weigh_evidence(text, passages, retriever, scorer=scorer, gains=gains)
         if scorer is not None and ev.features and "question_gain" not in ev.features:
             # the answerer skips it where the plain model is sure; the fit needs it everywhere
-            ev.features["question_gain"] = question_gain(scorer, text, passages[0])
+            known = gains.get(passages[0].chunk_id)
+            ev.features["question_gain"] = (
+                known if known is not None else question_gain(scorer, text, passages[0])
+            )
         feats.append(ev.features)
         current.append(ev.score if passages else 0.0)
     names = list(dict.fromkeys([*load_model(name).features, *(k for f in feats for k in f)]))

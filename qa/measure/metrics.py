@@ -132,6 +132,9 @@ class Row:
     citations: int | None = None
     good_citations: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    answer_hit_rank: int | None = None
+    """Rank of the first hit among the passages the answer was made from (the answerer may
+    reorder them: ``rerank.rerank_by_likelihood``)."""
 
     def score_answer(self, answer: Answer) -> None:
         """Record ``answer`` and how it compares with the gold answers (an abstention
@@ -141,6 +144,8 @@ class Row:
         self.timings = dict(answer.timings)
         golds = self.answers
         self.short_answer = answer.short_answer
+        if self.answerable and golds:
+            self.answer_hit_rank = hit_rank(answer.passages, self.doc_id, golds)
         if answer.abstained:
             self.contains_answer, self.token_recall = False, 0.0
             self.short_contains = False
@@ -203,6 +208,7 @@ def _answer_metrics(full: list[Row]) -> dict[str, Any]:
         "stated_share": _share([bool(r.short_answer) for r in answered]),
         "short_contains": _share([bool(r.short_contains) for r in with_gold]),
         "short_words": sum(len(t.split()) for t in stated) / len(stated) if stated else None,
+        "answer_recall@1": recall_at([r.answer_hit_rank for r in with_gold], 1),
         "answer_contains": _share([bool(r.contains_answer) for r in with_gold]),
         "token_recall": (
             sum(r.token_recall or 0.0 for r in with_gold) / len(with_gold) if with_gold else None

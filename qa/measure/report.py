@@ -85,6 +85,12 @@ METRICS: list[tuple[str, str, str, str]] = [
     ),
     ("recall@10", "retrieval recall@10", "", ""),
     ("mrr", "retrieval MRR@10", "", ""),
+    (
+        "answer_recall@1",
+        "answer's first passage holds gold",
+        "answerable; the passages the answer was made from",
+        "",
+    ),
     ("search_p50_s", "search latency p50", "one Retriever.search(q, 10) call", "s"),
     (
         "evidence_abstention",

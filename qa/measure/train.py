@@ -9,6 +9,9 @@ judge the result on the validation articles):
   each question's candidate spans (those of the best sentences, with spaCy's parse, and
   with the rules alone for languages without one), a span holding a gold answer without
   restating the question first, then one holding it while restating it (``span_grade``);
+- ``rerank-llm`` (logistic regression, with a llama.cpp generator): the reranker's log-odds
+  and the question's likelihood gain (``likelihood.question_gains``) of its best
+  ``rerank.LLM_DEPTH`` passages, where the reranker is unsure (``rerank.reranker_unsure``);
 - ``evidence`` (logistic regression, ``calibrate``): answerable against unanswerable.
 
 Each is written as ``<name>.json`` and read by ``ancre.qa.learned``: the answer path needs
@@ -28,8 +31,17 @@ import numpy as np
 from ancre.index import analyze
 from ancre.qa.extract import rank_sentences
 from ancre.qa.learned import Model, load_model, save_model
+from ancre.qa.likelihood import TokenScorer, question_gains
 from ancre.qa.rerank import FEATURES as RERANK_FEATURES
-from ancre.qa.rerank import POOL, passage_features
+from ancre.qa.rerank import (
+    LLM_DEPTH,
+    LLM_FEATURES,
+    LLM_MARGIN,
+    POOL,
+    likelihood_rows,
+    passage_features,
+    reranker_unsure,
+)
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings
 from ancre.qa.shortanswer import model_name, span_rows
@@ -170,6 +182,58 @@ def rerank_data(
             rows.append([f.get(k, 0.0) for k in RERANK_FEATURES])
             labels.append(same_document(p.doc_id, q.doc_id) and contains_answer(p.text, q.answers))
     return np.asarray(rows), np.asarray(labels)
+
+
+def likelihood_rerank_data(
+    questions: Sequence[Question],
+    retriever: Retriever,
+    s: AnswerSettings,
+    scorer: TokenScorer,
+    progress: bool,
+    margin: float = LLM_MARGIN,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rerank-llm``'s rows (``rerank.likelihood_rows``) of the reranker's best
+    ``LLM_DEPTH`` passages of the answerable questions where the reranker is unsure (those
+    the answerer rescores), and whether each holds a gold answer in the question's article."""
+    rows, labels = [], []
+    for q in progress_bar([q for q in questions if q.answerable], "likelihood", progress):
+        text = " ".join(q.question.split())
+        passages = retriever.search(
+            text, s.top_k, lexical_weight=s.lexical_weight, dense_weight=s.dense_weight
+        )
+        if not reranker_unsure(passages, margin):
+            continue
+        head = passages[:LLM_DEPTH]
+        for p, f in zip(
+            head, likelihood_rows(head, question_gains(scorer, text, head)), strict=True
+        ):
+            rows.append([f[k] for k in LLM_FEATURES])
+            labels.append(same_document(p.doc_id, q.doc_id) and contains_answer(p.text, q.answers))
+    return np.asarray(rows), np.asarray(labels)
+
+
+def fit_likelihood_rerank(
+    questions: Sequence[Question],
+    retriever: Retriever,
+    settings: AnswerSettings,
+    scorer: TokenScorer,
+    out: str | Path,
+    *,
+    progress: bool = False,
+    margin: float = LLM_MARGIN,
+) -> Path:
+    """Fit ``rerank-llm`` (after the reranker: it reorders the reranker's passages) and
+    write it into ``out``; ``margin`` says which questions count as unsure."""
+    x, y = likelihood_rerank_data(questions, retriever, settings, scorer, progress, margin)
+    if len(set(y.tolist())) < 2:
+        raise ValueError(
+            "fitting rerank-llm needs unsure questions whose passages both hold and miss "
+            f"the answer; {len(y)} passages were scored"
+        )
+    model = fit_logistic(x, y, LLM_FEATURES, "rerank-llm")
+    path = save_model(_noted(model, questions, len(y)), out)
+    load_model.cache_clear()
+    return path
 
 
 def span_data(
