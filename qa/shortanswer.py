@@ -20,10 +20,14 @@ from . import nlp
 from .extract import Candidate
 from .learned import Model, load_model
 from .qtype import AnswerType, answer_type
-from .spans import SpanCandidate, candidates, question_info, span_features
+from .spans import MONTHS, NUMBER_WORDS, SpanCandidate, candidates, question_info, span_features
 
 log = logging.getLogger(__name__)
 
+WEEKDAYS = (
+    "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|"
+    "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
 SENTENCES = 5
 """Best-ranked sentences of the best sentence's passage whose spans compete (the sentence
 ranked first holds the gold answer for 51% of PIAF dev questions)."""
@@ -121,6 +125,25 @@ def best_span(
         return None
     m = model or load_model(model_name(parsed))
     scores = m.score(rows)
-    i = int(scores.argmax())
+    ok = [j for j, (_, span) in enumerate(pairs) if not wrong_kind(q_type, span)]
+    i = max(ok, key=lambda j: scores[j]) if ok else int(scores.argmax())
     sent, span = pairs[i]
     return ShortAnswer(span.text, sent, span, float(scores[i]))
+
+
+DATE_OR_NUMBER = re.compile(
+    rf"(?:\d[\d\s\u00a0\u202f.,:h%]*|{MONTHS}|{WEEKDAYS}|{NUMBER_WORDS}|"
+    r"le|la|l'|l’|en|du|au|à|a|vers|depuis|dès|des|er|an|ans|année|années|"
+    r"siècle|siècles|heures?|the|in|on|at|of|since|year|years)",
+    re.IGNORECASE,
+)
+
+
+def wrong_kind(q_type: AnswerType, span: SpanCandidate) -> bool:
+    """A span made only of a date or a number ('dimanche 23 mars 2025', '2025') cannot answer
+    'qui' or 'où' ('Qui a remporté l'élection ?'): such spans are passed over when another
+    candidate remains."""
+    if q_type.kind not in ("person", "place"):
+        return False
+    words = re.findall(r"\w+['’]?|\d[\d.,]*", span.text)
+    return bool(words) and all(DATE_OR_NUMBER.fullmatch(w) for w in words)

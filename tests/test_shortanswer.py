@@ -17,8 +17,8 @@ from ancre.qa.learned import Model, from_dict
 from ancre.qa.nlp import parse
 from ancre.qa.qtype import answer_type
 from ancre.qa.rerank import passage_features, rerank
-from ancre.qa.shortanswer import best_span
-from ancre.qa.spans import MAX_WORDS, candidates, rule_candidates
+from ancre.qa.shortanswer import best_span, wrong_kind
+from ancre.qa.spans import MAX_WORDS, SpanCandidate, candidates, rule_candidates
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
@@ -226,3 +226,18 @@ def test_without_the_only_article_that_answers_ancre_abstains(tmp_path):
 def _index(articles, index_dir):
     build([articles], index_dir=index_dir, embedder=HashEmbedder())
     return index_dir
+
+
+@pytest.mark.parametrize(
+    ("question", "span", "wrong"),
+    [
+        ("Qui a remporté l'élection ?", "dimanche 23 mars 2025", True),
+        ("Qui a remporté l'élection ?", "52,4 %", True),
+        ("Où se trouve le pont ?", "en 1868", True),
+        ("Qui a remporté l'élection ?", "Gilles Fabre", False),
+        ("Qui a marqué ?", "Mathis Le Goff, à la 88e minute", False),
+        ("Quand le pont a-t-il rouvert ?", "samedi 15 mars 2025", False),
+    ],
+)
+def test_a_date_or_a_number_alone_does_not_answer_who_or_where(question, span, wrong):
+    assert wrong_kind(answer_type(question), SpanCandidate(0, len(span), span)) is wrong
