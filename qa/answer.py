@@ -22,10 +22,10 @@ from .evidence import weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
 from .llm import Generator
-from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix
+from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
 from .records import Answer, AnswerStream, Citation, Event
 from .rerank import rerank_by_likelihood
-from .retrieve import Filters, Retriever, retrieval_query
+from .retrieve import Filters, Retriever, lacks_context, retrieval_query
 from .settings import AnswerSettings
 from .shortanswer import fits_type
 from .verify import CITATION, support, verify_draft
@@ -83,6 +83,9 @@ class Answerer:
         retriever = self.retriever
         nlp.preload(retriever.language)  # loads while the question is embedded and searched
         retriever.refresh()
+        if lacks_context(question, history):
+            yield from _ask_in_full(question, lang, retriever.embedder.model_id, t0)
+            return
         query = retrieval_query(question, history, retriever.language)
         passages = retriever.search(
             query,
@@ -162,6 +165,28 @@ class Answerer:
         timings["total"] = time.perf_counter() - t0
         yield Event("answer", answer.text)
         yield answer
+
+
+def _ask_in_full(question: str, lang: str, embedding: str, t0: float) -> Iterator[Event | Answer]:
+    """The answer to a follow-up asked without the question it follows: a request to ask it
+    in full, nothing searched or quoted."""
+    text = render("followup", lang)
+    elapsed = time.perf_counter() - t0
+    timings = {"retrieval": 0.0, "first_token": elapsed, "total": elapsed}
+    answer = Answer(
+        text=text,
+        citations=[],
+        passages=[],
+        abstained=True,
+        mode="abstained",
+        question=question,
+        language=lang,
+        evidence=0.0,
+        models={"embedding": embedding, "llm": "none"},
+        timings=timings,
+    )
+    yield Event("answer", text)
+    yield answer
 
 
 def _strip_citations(text: str) -> str:

@@ -65,6 +65,14 @@ def is_follow_up(question: str, language: str = "french") -> bool:
     return len(analyze(question, language)) <= 3 or bool(FOLLOW_UP.match(question))
 
 
+def lacks_context(question: str, history: list | None) -> bool:
+    """A question that starts like a follow-up ('Et combien de stations ?') asked with no
+    question before it: what it refers to is unknown, and searched on its own it finds
+    whatever shares its few words (a weather station)."""
+    asked_before = any(turn_role(t) == "user" for t in (history or []))
+    return not asked_before and bool(FOLLOW_UP.match(question))
+
+
 def retrieval_query(question: str, history: list | None, language: str) -> str:
     """The question, plus the previous question when this one is a follow-up."""
     previous = [turn_text(t) for t in (history or []) if turn_role(t) == "user"]

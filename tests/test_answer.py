@@ -102,6 +102,23 @@ def test_follow_up_question_uses_the_history(tiny_index):
     assert "2025" in answer.citations[0].sentence
 
 
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        ("Et combien de stations ?", "posez-la en entier"),
+        ("And what about 2025?", "ask it in full"),
+    ],
+)
+def test_a_follow_up_without_the_question_before_it_is_asked_in_full(tiny_index, question, words):
+    answer, fake = asked(tiny_index, question, "21 stations [1].", settings=GENERATE)
+    assert answer.abstained and answer.mode == "abstained"
+    assert words in answer.text and not answer.citations and not answer.passages
+    assert not fake.prompts
+    only_an_answer = [{"role": "assistant", "content": "Bonjour."}]
+    answer, _ = asked(tiny_index, question, history=only_an_answer)
+    assert answer.abstained and words in answer.text
+
+
 def test_a_bare_year_is_not_stated_as_who_won(tiny_index):
     """'Et en 2025 ?' after a 'qui' question asks for a person: a verified draft that is only
     the year does not answer it, so the extractive span is stated instead."""

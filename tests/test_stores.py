@@ -261,7 +261,5 @@ def test_the_same_answers_from_both_stores(tmp_path, milvus_uri):
         assert (x.text, x.abstained) == (y.text, y.abstained), q
         cited = [[(c.doc_id, c.sentence) for c in a.citations] for a in (x, y)]
         assert cited[0] == cited[1], q
-        assert (x.passages[0].doc_id, x.passages[0].start) == (
-            y.passages[0].doc_id,
-            y.passages[0].start,
-        ), q
+        firsts = [[(p.doc_id, p.start) for p in a.passages[:1]] for a in (x, y)]
+        assert firsts[0] == firsts[1], q  # none for 'Et en 2025 ?': asked without history
