@@ -17,8 +17,8 @@ from ancre.qa.learned import Model, from_dict
 from ancre.qa.nlp import parse
 from ancre.qa.qtype import answer_type
 from ancre.qa.rerank import passage_features, rerank
-from ancre.qa.shortanswer import best_span, wrong_kind
-from ancre.qa.spans import MAX_WORDS, SpanCandidate, candidates, rule_candidates
+from ancre.qa.shortanswer import best_span, fits_type
+from ancre.qa.spans import MAX_WORDS, candidates, rule_candidates
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
@@ -240,4 +240,4 @@ def _index(articles, index_dir):
     ],
 )
 def test_a_date_or_a_number_alone_does_not_answer_who_or_where(question, span, wrong):
-    assert wrong_kind(answer_type(question), SpanCandidate(0, len(span), span)) is wrong
+    assert fits_type(answer_type(question), span) is not wrong
