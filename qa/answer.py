@@ -83,18 +83,19 @@ class Answerer:
         retriever = self.retriever
         nlp.preload(retriever.language)  # loads while the question is embedded and searched
         retriever.refresh()
-        if lacks_context(question, history):
-            yield from _ask_in_full(question, lang, retriever.embedder.model_id, t0)
-            return
+        # a follow-up with no question before it is not searched: it is asked in full
+        unclear = lacks_context(question, history)
         query = retrieval_query(question, history, retriever.language)
-        passages = retriever.search(
-            query,
-            s.top_k,
-            filters,
-            lexical_weight=s.lexical_weight,
-            dense_weight=s.dense_weight,
-            rerank=s.rerank,
-        )
+        passages = []
+        if not unclear:
+            passages = retriever.search(
+                query,
+                s.top_k,
+                filters,
+                lexical_weight=s.lexical_weight,
+                dense_weight=s.dense_weight,
+                rerank=s.rerank,
+            )
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
         gains: dict[int, float] = {}
@@ -119,7 +120,7 @@ class Answerer:
         )
         if not evidence.candidates or evidence.score < s.abstain_threshold:
             answer.abstained, answer.mode = True, "abstained"
-            answer.text = abstention_text(lang, passages)
+            answer.text = render("followup", lang) if unclear else abstention_text(lang, passages)
             timings["first_token"] = timings["total"] = time.perf_counter() - t0
             yield Event("answer", answer.text)
             yield answer
@@ -165,28 +166,6 @@ class Answerer:
         timings["total"] = time.perf_counter() - t0
         yield Event("answer", answer.text)
         yield answer
-
-
-def _ask_in_full(question: str, lang: str, embedding: str, t0: float) -> Iterator[Event | Answer]:
-    """The answer to a follow-up asked without the question it follows: a request to ask it
-    in full, nothing searched or quoted."""
-    text = render("followup", lang)
-    elapsed = time.perf_counter() - t0
-    timings = {"retrieval": 0.0, "first_token": elapsed, "total": elapsed}
-    answer = Answer(
-        text=text,
-        citations=[],
-        passages=[],
-        abstained=True,
-        mode="abstained",
-        question=question,
-        language=lang,
-        evidence=0.0,
-        models={"embedding": embedding, "llm": "none"},
-        timings=timings,
-    )
-    yield Event("answer", text)
-    yield answer
 
 
 def _strip_citations(text: str) -> str:
