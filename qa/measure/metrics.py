@@ -57,12 +57,18 @@ def same_document(indexed_id: str, wanted: str) -> bool:
     return indexed_id == wanted or legacy_id(indexed_id) == wanted
 
 
+def holds_answer(passage: Passage, doc_id: str, answers: Sequence[str]) -> bool:
+    """Is ``passage`` of the question's article ``doc_id``, and does it contain a gold
+    answer? (What a retrieval hit is, and what the learned rankers are taught.)"""
+    return same_document(passage.doc_id, doc_id) and contains_answer(passage.text, answers)
+
+
 def hit_rank(passages: Sequence[Passage], doc_id: str, answers: Sequence[str]) -> int | None:
     """1-based rank of the first passage of ``doc_id`` that contains a gold answer."""
     if not answers:
         return None
     for n, p in enumerate(passages, 1):
-        if same_document(p.doc_id, doc_id) and contains_answer(p.text, answers):
+        if holds_answer(p, doc_id, answers):
             return n
     return None
 

@@ -48,7 +48,7 @@ from ancre.qa.shortanswer import model_name, span_rows
 from ancre.qa.spans import FEATURES as SPAN_FEATURES
 
 from .evaluate import progress_bar
-from .metrics import contains_answer, same_document
+from .metrics import contains_answer, holds_answer
 from .questions import Question
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ def rerank_data(
             passages, passage_features(q.question, passages, idf, language), strict=True
         ):
             rows.append([f.get(k, 0.0) for k in RERANK_FEATURES])
-            labels.append(same_document(p.doc_id, q.doc_id) and contains_answer(p.text, q.answers))
+            labels.append(holds_answer(p, q.doc_id, q.answers))
     return np.asarray(rows), np.asarray(labels)
 
 
@@ -208,7 +208,7 @@ def likelihood_rerank_data(
             head, likelihood_rows(head, question_gains(scorer, text, head)), strict=True
         ):
             rows.append([f[k] for k in LLM_FEATURES])
-            labels.append(same_document(p.doc_id, q.doc_id) and contains_answer(p.text, q.answers))
+            labels.append(holds_answer(p, q.doc_id, q.answers))
     return np.asarray(rows), np.asarray(labels)
 
 
