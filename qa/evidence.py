@@ -19,7 +19,7 @@ from ancre.index import analyze
 
 from .extract import NAME, Candidate, rank_sentences
 from .learned import Model, load_model
-from .likelihood import TokenScorer, question_gain
+from .likelihood import TokenScorer, reused_gain
 from .qtype import AnswerType
 from .records import Passage
 from .retrieve import Retriever
@@ -118,10 +118,6 @@ def weigh_evidence(
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
     if scorer is not None and UNSURE[0] <= score < UNSURE[1]:
-        top = passages[0]
-        known = (gains or {}).get(top.chunk_id)
-        features["question_gain"] = (
-            known if known is not None else question_gain(scorer, question, top)
-        )
+        features["question_gain"] = reused_gain(scorer, question, passages[0], gains)
         score = float(load_model("evidence-llm").score([features])[0])
     return Evidence(features, score, candidates, short, q_type)

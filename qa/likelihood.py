@@ -41,6 +41,15 @@ def question_gain(scorer: TokenScorer, question: str, passage: Passage) -> float
     return question_gains(scorer, question, [passage])[0]
 
 
+def reused_gain(
+    scorer: TokenScorer, question: str, passage: Passage, gains: dict[int, float] | None
+) -> float:
+    """``question_gain`` of ``passage``, taken from ``gains`` (by chunk id: those
+    ``rerank.rerank_by_likelihood`` computed) where it is there, computed otherwise."""
+    known = (gains or {}).get(passage.chunk_id)
+    return known if known is not None else question_gain(scorer, question, passage)
+
+
 def question_gains(scorer: TokenScorer, question: str, passages: Sequence[Passage]) -> list[float]:
     """``question_gain`` of each of ``passages``, the question alone scored once (one pass of
     the model per passage, plus one for the question)."""

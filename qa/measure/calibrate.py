@@ -20,7 +20,7 @@ import numpy as np
 
 from ancre.qa.evidence import weigh_evidence
 from ancre.qa.learned import Model, load_model
-from ancre.qa.likelihood import TokenScorer, question_gain
+from ancre.qa.likelihood import TokenScorer, reused_gain
 from ancre.qa.rerank import rerank_by_likelihood
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings
@@ -146,10 +146,7 @@ def calibrate(
         ev = weigh_evidence(text, passages, retriever, scorer=scorer, gains=gains)
         if scorer is not None and ev.features and "question_gain" not in ev.features:
             # the answerer skips it where the plain model is sure; the fit needs it everywhere
-            known = gains.get(passages[0].chunk_id)
-            ev.features["question_gain"] = (
-                known if known is not None else question_gain(scorer, text, passages[0])
-            )
+            ev.features["question_gain"] = reused_gain(scorer, text, passages[0], gains)
         feats.append(ev.features)
         current.append(ev.score if passages else 0.0)
     names = list(dict.fromkeys([*load_model(name).features, *(k for f in feats for k in f)]))
