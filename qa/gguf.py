@@ -192,9 +192,14 @@ def repackable(tensors: dict[str, tuple[int, tuple[int, ...]]]) -> list[str]:
 
 
 def tensor_shapes(path: Path) -> dict[str, tuple[int, tuple[int, ...]]]:
-    """Name -> (ggml type id, dims) of every tensor of a GGUF file, read by ggml's own GGUF
-    parser from the header alone (a few ms, where Python would walk 262k vocabulary
-    strings)."""
+    """Name -> (ggml type id, dims) of every tensor of a GGUF file (``tensor_table``)."""
+    return {name: (ggml_type, dims) for name, (ggml_type, dims, _) in tensor_table(path).items()}
+
+
+def tensor_table(path: Path) -> dict[str, tuple[int, tuple[int, ...], int]]:
+    """Name -> (ggml type id, dims, where its data starts in the file) of every tensor of a
+    GGUF file, read by ggml's own GGUF parser from the header alone (a few ms, where Python
+    would walk 262k vocabulary strings)."""
     import ctypes
 
     lib = ggml_library("libggml-base.so")
@@ -212,6 +217,10 @@ def tensor_shapes(path: Path) -> dict[str, tuple[int, tuple[int, ...]]]:
     lib.gguf_get_n_tensors.argtypes = [vp]
     lib.gguf_get_tensor_name.restype = ctypes.c_char_p
     lib.gguf_get_tensor_name.argtypes = [vp, ctypes.c_int64]
+    lib.gguf_get_data_offset.restype = ctypes.c_size_t
+    lib.gguf_get_data_offset.argtypes = [vp]
+    lib.gguf_get_tensor_offset.restype = ctypes.c_size_t
+    lib.gguf_get_tensor_offset.argtypes = [vp, ctypes.c_int64]
     lib.ggml_get_tensor.restype = ctypes.POINTER(TensorHead)
     lib.ggml_get_tensor.argtypes = [vp, ctypes.c_char_p]
     lib.gguf_free.argtypes = [vp]
@@ -221,15 +230,16 @@ def tensor_shapes(path: Path) -> dict[str, tuple[int, tuple[int, ...]]]:
     if not gguf:
         raise LLMError(f"{path} is not a GGUF file llama.cpp can read")
     try:
-        shapes = {}
+        table = {}
+        data = lib.gguf_get_data_offset(gguf)
         for i in range(lib.gguf_get_n_tensors(gguf)):
             name = lib.gguf_get_tensor_name(gguf, i)
             head = lib.ggml_get_tensor(ctx, name).contents
             dims = tuple(head.ne)
             while len(dims) > 1 and dims[-1] == 1:
                 dims = dims[:-1]
-            shapes[name.decode()] = (head.type, dims)
-        return shapes
+            table[name.decode()] = (head.type, dims, data + lib.gguf_get_tensor_offset(gguf, i))
+        return table
     finally:
         lib.gguf_free(gguf)
         lib.ggml_free(ctx)

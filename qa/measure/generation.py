@@ -244,29 +244,28 @@ def output_matvec_s(path: Path, repeats: int = 5) -> tuple[float, float, str] | 
 
     import numpy as np
 
-    from ancre.qa.gguf import ggml_library
+    from ancre.qa.gguf import LLMError, ggml_library, tensor_table
 
+    try:
+        table = tensor_table(path)
+    except LLMError:
+        return None
+    found = [n for n in ("output.weight", "token_embd.weight") if n in table]
+    if not found:
+        return None
+    ggml_type, dims, offset = table[found[0]]
+    cols, rows = (*dims, 1)[:2]
     base, cpu = ggml_library("libggml-base.so"), ggml_library("libggml-cpu.so")
     vp, i64, size_t = ctypes.c_void_p, ctypes.c_int64, ctypes.c_size_t
-
-    class GgufParams(ctypes.Structure):
-        _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.POINTER(vp))]
 
     class GgmlParams(ctypes.Structure):
         _fields_ = [("mem_size", size_t), ("mem_buffer", vp), ("no_alloc", ctypes.c_bool)]
 
     for name, restype, argtypes in (
-        ("gguf_init_from_file", vp, [ctypes.c_char_p, GgufParams]),
-        ("gguf_find_tensor", i64, [vp, ctypes.c_char_p]),
-        ("gguf_get_data_offset", size_t, [vp]),
-        ("gguf_get_tensor_offset", size_t, [vp, i64]),
-        ("gguf_get_tensor_type", ctypes.c_int, [vp, i64]),
-        ("gguf_free", None, [vp]),
         ("ggml_init", vp, [GgmlParams]),
         ("ggml_free", None, [vp]),
         ("ggml_new_tensor_1d", vp, [vp, ctypes.c_int, i64]),
         ("ggml_new_tensor_2d", vp, [vp, ctypes.c_int, i64, i64]),
-        ("ggml_get_tensor", vp, [vp, ctypes.c_char_p]),
         ("ggml_get_data", vp, [vp]),
         ("ggml_mul_mat", vp, [vp, vp, vp]),
         ("ggml_new_graph", vp, [vp]),
@@ -277,26 +276,6 @@ def output_matvec_s(path: Path, repeats: int = 5) -> tuple[float, float, str] | 
         getattr(base, name).restype, getattr(base, name).argtypes = restype, argtypes
     cpu.ggml_graph_compute_with_ctx.argtypes = [vp, vp, ctypes.c_int]
     cpu.ggml_cpu_init()  # its conversion tables (done once per process; llama.cpp does it too)
-    meta = vp()
-    gguf = base.gguf_init_from_file(str(path).encode(), GgufParams(True, ctypes.pointer(meta)))
-    if not gguf:
-        return None
-    try:
-        found = [
-            n
-            for n in (b"output.weight", b"token_embd.weight")
-            if base.gguf_find_tensor(gguf, n) >= 0
-        ]
-        if not found:
-            return None
-        i = base.gguf_find_tensor(gguf, found[0])
-        ggml_type = base.gguf_get_tensor_type(gguf, i)
-        head = ctypes.cast(base.ggml_get_tensor(meta, found[0]), ctypes.POINTER(i64 * 6)).contents
-        cols, rows = head[2], head[3]  # ggml_tensor: type, buffer, then ne[4]
-        offset = base.gguf_get_data_offset(gguf) + base.gguf_get_tensor_offset(gguf, i)
-    finally:
-        base.gguf_free(gguf)
-        base.ggml_free(meta)
     ctx = None
     try:
         nbytes = base.ggml_row_size(ggml_type, cols) * rows
@@ -324,7 +303,7 @@ def output_matvec_s(path: Path, repeats: int = 5) -> tuple[float, float, str] | 
         if ctx:
             base.ggml_free(ctx)
     kind = base.ggml_type_name(ggml_type).decode()
-    return matvec, read, f"{found[0].decode()} {kind} {rows} x {cols}, {nbytes / 1e6:.0f} MB"
+    return matvec, read, f"{found[0]} {kind} {rows} x {cols}, {nbytes / 1e6:.0f} MB"
 
 
 def _time_answers(qa: Answerer, questions: list[str], repeats: int, fig: Figures) -> None:
