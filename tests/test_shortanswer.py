@@ -237,7 +237,40 @@ def _index(articles, index_dir):
         ("Qui a remporté l'élection ?", "Gilles Fabre", False),
         ("Qui a marqué ?", "Mathis Le Goff, à la 88e minute", False),
         ("Quand le pont a-t-il rouvert ?", "samedi 15 mars 2025", False),
+        ("Combien a coûté le pont ?", "samedi 15 mars 2025 à 10 heures", True),
+        ("Combien a coûté le pont ?", "8,6 millions d’euros", False),
+        ("Combien a coûté le pont ?", "27 500 €", False),
+        ("Combien de stations desservira la ligne ?", "le long de la Loire", True),
+        ("Combien de stations desservira la ligne ?", "21 stations", False),
+        ("Combien mesure la coudée ?", "une coudée et demie", False),
+        ("Qui a marqué le but ?", "a ainsi validé sa montée en National 3", True),
+        ("Quelle est la nourriture du léopard de mer ?", "est avant tout un animal sauvage", True),
+        ("Pourquoi le pont était-il fermé ?", "a été jugé dangereux", False),
     ],
 )
-def test_a_date_or_a_number_alone_does_not_answer_who_or_where(question, span, wrong):
+def test_a_short_answer_that_cannot_be_of_the_asked_type_is_passed_over(question, span, wrong):
     assert fits_type(answer_type(question), span) is not wrong
+
+
+def test_how_much_is_answered_from_the_next_passage_when_the_best_has_no_amount():
+    opening = make_passage(
+        "Le pont suspendu de Montclar-sur-Vienne a rouvert à la circulation ce samedi 15 mars "
+        "2025 après sa rénovation complète.",
+        rank=1,
+    )
+    cost = make_passage(
+        "Les travaux, menés par le conseil départemental, ont coûté 8,6 millions d’euros.",
+        rank=2,
+        score=0.5,
+    )
+    question = "Combien a coûté la rénovation du pont suspendu de Montclar-sur-Vienne ?"
+    idf = {t: 1.0 for t in analyze(question)}
+    ranked = rank_sentences(question, [opening, cost], idf)
+    assert ranked[0].passage.rank == 1  # the opening covers more of the question
+    short = best_span(question, ranked, idf, "french")
+    assert short is not None and "8,6 millions d’euros" in short.text
+    assert short.sentence.passage.rank == 2  # cited from the passage it comes from
+    # what is not a count keeps to the best passage
+    when = "Quand le pont suspendu de Montclar-sur-Vienne a-t-il rouvert après sa rénovation ?"
+    short = best_span(when, rank_sentences(when, [opening, cost], idf), idf, "french")
+    assert short is not None and short.sentence.passage.rank == 1
