@@ -274,3 +274,23 @@ def test_how_much_is_answered_from_the_next_passage_when_the_best_has_no_amount(
     when = "Quand le pont suspendu de Montclar-sur-Vienne a-t-il rouvert après sa rénovation ?"
     short = best_span(when, rank_sentences(when, [opening, cost], idf), idf, "french")
     assert short is not None and short.sentence.passage.rank == 1
+
+
+def test_who_is_answered_with_the_name_a_description_stands_for():
+    text = (
+        "Un an après sa défaite, Gilles Fabre a pris sa revanche. Le chef d’entreprise de 62 ans "
+        "a remporté dimanche le second tour de l’élection municipale de Saint-Aubin-des-Prés."
+    )
+    question = "Qui a remporté le second tour de l’élection municipale de Saint-Aubin-des-Prés ?"
+    idf = {t: 1.0 for t in analyze(question)}
+    ranked = rank_sentences(question, [make_passage(text)], idf)
+    short = best_span(question, ranked, idf, "french")
+    assert short is not None and short.text == "Gilles Fabre"
+    assert short.sentence.sentence.text.startswith("Un an après")  # the sentence that names him
+    answer, _ = compose(short.text, short.sentence, ranked, "french")
+    assert answer.startswith("Gilles Fabre [1]") and "Le chef d’entreprise" in answer
+    # a description that is not at the head of its sentence, or a question that is not 'qui',
+    # keeps the span
+    what = "Quel tour de l’élection municipale de Saint-Aubin-des-Prés a-t-il remporté ?"
+    short = best_span(what, rank_sentences(what, [make_passage(text)], idf), idf, "french")
+    assert short is not None and "Gilles Fabre" not in short.text
