@@ -119,7 +119,7 @@ class Answerer:
             timings=timings,
         )
         if not evidence.candidates or evidence.score < s.abstain_threshold:
-            answer.abstained, answer.mode = True, "abstained"
+            answer.abstained, answer.mode = True, "incomplete" if unclear else "abstained"
             answer.text = render("followup", lang) if unclear else abstention_text(lang, passages)
             timings["first_token"] = timings["total"] = time.perf_counter() - t0
             yield Event("answer", answer.text)

@@ -60,7 +60,8 @@ class Answer:
     passages: list[Passage]
     abstained: bool
     mode: str
-    """How the answer was made: 'generated', 'extractive' or 'abstained'."""
+    """How the answer was made: 'generated', 'extractive' or 'abstained'; 'incomplete' (also
+    abstained) for a follow-up asked with no question before it, which is asked back in full."""
     short_answer: str = ""
     """The answer stated in a few words, without its citation (empty when abstained or when
     nothing short can be stated); ``text`` begins with it."""

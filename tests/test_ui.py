@@ -144,6 +144,22 @@ def test_abstention_lists_three_closest_articles_as_cards():
     assert html.count('class="ancre-card"') == 3 and "<mark>" not in html
 
 
+def test_a_follow_up_to_ask_in_full_is_not_labelled_as_no_answer():
+    a = Answer(
+        text="Cette question semble faire suite à une autre, que je n’ai pas : posez-la en entier.",
+        citations=[],
+        passages=[],
+        abstained=True,
+        mode="incomplete",
+        timings={"total": 0.01},
+    )
+    html = render_answer(a, 0, "fr")
+    assert "Question à reformuler en entier" in html and "posez-la en entier" in html
+    assert "Pas de réponse dans les articles" not in html and 'class="ancre-card"' not in html
+    assert "Question to ask in full" in render_answer(a, 0, "en")
+    assert "Pas de réponse dans les articles" in render_answer(abstention([]), 0, "fr")
+
+
 def test_markers_without_a_source_stay_text():
     a = answer(text="Voir [1] et [7].", short="")
     html = render_answer(a, 3, "fr")

@@ -164,9 +164,15 @@ def source_panel(turn: int, s: Source, lang: str) -> str:
     )
 
 
+MODES = ("generated", "extractive", "abstained", "incomplete")
+"""The modes the chat names (``Answer.mode``); any other is shown as it is."""
+
+
 def mode_line(answer: Answer, lang: str) -> str:
-    mode = "abstained" if answer.abstained else (answer.mode or "extractive")
-    label = t(lang, f"mode_{mode}") if mode in ("generated", "extractive", "abstained") else mode
+    mode = answer.mode or "extractive"
+    if answer.abstained and mode != "incomplete":
+        mode = "abstained"
+    label = t(lang, f"mode_{mode}") if mode in MODES else mode
     total = (answer.timings or {}).get("total")
     if total is not None:
         label += " · " + t(lang, "seconds", s=number(total, lang))
