@@ -101,5 +101,6 @@ def test_sample_questions_get_short_answers_from_their_passages(sample_index):
         assert answer.short_answer in cited.text and len(answer.short_answer.split()) <= 15
         right.append(EXPECTED_SHORT[n] in answer.short_answer)
     # the short answer holds the expected one for most questions (the span model is right
-    # for about a quarter of PIAF questions, more on these plainly written news articles)
-    assert sum(right) >= 7, right
+    # for about a quarter of PIAF questions, more on these plainly written news articles:
+    # 11 of 12 here, question 12's scorer is named two sentences after the goal's minute)
+    assert sum(right) >= 10, right
