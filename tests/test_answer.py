@@ -121,6 +121,17 @@ def test_a_follow_up_without_the_question_before_it_is_asked_in_full(tiny_index,
     assert answer.abstained and words in answer.text
 
 
+def test_a_short_follow_up_asking_how_many_is_answered_with_a_count(tiny_index):
+    history = [
+        {
+            "role": "user",
+            "content": "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?",
+        }
+    ]
+    answer, _ = asked(tiny_index, "Et combien de stations ?", history=history)
+    assert answer.short_answer == "21 stations", answer.text
+
+
 def test_a_bare_year_is_not_stated_as_who_won(tiny_index):
     """'Et en 2025 ?' after a 'qui' question asks for a person: a verified draft that is only
     the year does not answer it, so the extractive span is stated instead."""
