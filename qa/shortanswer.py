@@ -139,17 +139,17 @@ NAMING_KINDS = frozenset({"person", "place", "date", "number", "amount", "thing"
 
 
 def fits_type(q_type: AnswerType, text: str) -> bool:
-    """False for a short answer that cannot be of the type asked for:
-       - a date or a number alone ('2025', 'dimanche 23 mars 2025') for 'qui' or 'où' (a word
-         of three letters or more that is not a date's or a number's is needed);
-       - no figure or number word, but those of a date, for 'combien' ('circuleront le samedi
-         13 septembre' for 'combien de stations');
-       - no currency for 'combien a coûté';
-       - a predicate ('a ainsi validé...') for any question that asks to name something.
-    Used for a verified draft and for the span model's candidates alike.
-       Preferring spans of the asked type outright measured worse on PIAF dev (short answer
-       holds the gold 0.247 -> 0.237: people and places are often described, 'le comité et
-       des communes riveraines'): these only pass over what cannot be the answer."""
+    """False for a short answer that cannot be of the type asked for. A date or a number
+    alone ('2025', 'dimanche 23 mars 2025') for 'qui' or 'où' (a word of three letters or
+    more that is not a date's or a number's is needed). No figure or number word, but those
+    of a date, for 'combien' ('circuleront le samedi 13 septembre' for 'combien de
+    stations'). No currency for 'combien a coûté'. A predicate ('a ainsi validé...') for
+    any question that asks to name something.
+
+    Used for a verified draft and for the span model's candidates alike. Preferring spans of
+    the asked type outright measured worse on PIAF dev (short answer holds the gold 0.247 ->
+    0.237: people and places are often described, 'le comité et des communes riveraines'):
+    these only pass over what cannot be the answer."""
     kind = q_type.kind
     if kind in NAMING_KINDS and PREDICATE.match(text):
         return False
