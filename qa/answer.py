@@ -120,7 +120,11 @@ class Answerer:
         )
         if not evidence.candidates or evidence.score < s.abstain_threshold:
             answer.abstained, answer.mode = True, "incomplete" if unclear else "abstained"
-            answer.text = render("followup", lang) if unclear else abstention_text(lang, passages)
+            answer.text = (
+                render("followup", lang)
+                if unclear
+                else abstention_text(lang, passages, evidence.absent)
+            )
             timings["first_token"] = timings["total"] = time.perf_counter() - t0
             yield Event("answer", answer.text)
             yield answer

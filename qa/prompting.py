@@ -66,9 +66,10 @@ def build_prompt(question: str, context: list[Candidate], lang: str) -> str:
     return render("answer", lang, passages=passage, question=question)
 
 
-def abstention_text(lang: str, passages: list[Passage]) -> str:
-    """The abstention, then the titles of the closest passages' articles (three at most)."""
-    text = render("abstain", lang)
+def abstention_text(lang: str, passages: list[Passage], absent: str = "") -> str:
+    """The abstention (naming what no passage mentions, when that is why), then the titles
+    of the closest passages' articles (three at most)."""
+    text = render("absent", lang, what=absent) if absent else render("abstain", lang)
     closest = list(
         dict.fromkeys((p.title or p.doc_id) + (f" ({p.date})" if p.date else "") for p in passages)
     )[:3]

@@ -10,6 +10,7 @@ import pytest
 
 from ancre.index import IndexSettings
 from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
+from ancre.qa.evidence import absent_name
 from ancre.qa.extract import Candidate, Sentence
 from ancre.qa.prompting import build_prompt
 from ancre.qa.shortanswer import fits_type, question_type
@@ -75,7 +76,9 @@ def test_every_marker_points_to_a_citation_of_a_given_passage(tiny_index):
 def test_off_topic_question_abstains_before_generation(tiny_index):
     answer, fake = asked(tiny_index, OFF_TOPIC, "n'importe quoi")
     assert answer.abstained and answer.mode == "abstained" and not answer.citations
-    assert answer.text.startswith("Les articles indexés ne répondent pas")
+    # no passage mentions the 'Bourse de Tokyo': the abstention names it
+    assert answer.text.startswith("Aucun des passages trouvés ne parle de « Bourse de Tokyo »")
+    assert "les articles indexés ne répondent pas" in answer.text
     assert answer.passages and "Passages les plus proches" in answer.text
     assert not answer.short_answer
     assert not fake.prompts  # decided by the evidence, the model is not asked
@@ -130,6 +133,39 @@ def test_a_short_follow_up_asking_how_many_is_answered_with_a_count(tiny_index):
     ]
     answer, _ = asked(tiny_index, "Et combien de stations ?", history=history)
     assert answer.short_answer == "21 stations", answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "absent"),
+    [
+        ("Qui a gagné l’étape du Tour de France arrivée à Port-Joubert ?", "Tour de France"),
+        ("Que fait Jean Dupont au stade ?", "Jean Dupont"),
+        ("Qui a mené la bataille de Sainte-Foy ?", "Sainte-Foy"),
+        ("Qui a marqué contre l’Entente Sud-Loire ?", ""),  # named in the passage
+        ("Que dit Tite Live du stade ?", ""),  # the passage writes 'Tite-Live'
+        ("Qui a gagné à Tokyo ?", ""),  # one word: left to the evidence model
+        ("QUI EST LA STAR DU STADE ?", ""),  # capitals name nothing
+        ("Mathis Dupont a-t-il marqué ?", ""),  # the opening capital is not counted
+    ],
+)
+def test_a_name_no_passage_mentions_is_found(question, absent):
+    passage = make_passage(
+        "L'AS Port-Joubert a battu l'Entente Sud-Loire au stade, raconte Tite-Live.",
+        title="Football : le second tour de la saison en france",
+    )
+    assert absent_name(question, [passage]) == absent
+
+
+def test_a_question_about_a_name_no_article_mentions_says_so(tiny_index):
+    answer, fake = asked(
+        tiny_index,
+        "Qui a gagné l’étape du Tour de France arrivée à Port-Joubert ?",
+        "Mathis Le Goff [1].",
+        settings=GENERATE,
+    )
+    assert answer.abstained and answer.mode == "abstained" and not fake.prompts
+    assert answer.text.startswith("Aucun des passages trouvés ne parle de « Tour de France »")
+    assert "Passages les plus proches" in answer.text
 
 
 def test_a_bare_year_is_not_stated_as_who_won(tiny_index):
