@@ -125,6 +125,8 @@ DATE = re.compile(
     re.IGNORECASE,
 )
 """A date written out ('samedi 13 septembre 2025', 'en 1868'): its figures count nothing."""
+YEAR = re.compile(r"(1\d{3}|20\d{2})")
+"""A year, which alone measures nothing ('2025' for 'quelle est la longueur de la ligne')."""
 PREDICATE = re.compile(
     r"^(est|sont|était|étaient|fut|furent|sera|seront|serait|a|ont|avait|avaient|eut|eurent|"
     r"aura|auront|aurait|n['’]est|n['’]a|s['’]est|se|peut|peuvent|doit|doivent|devient|"
@@ -142,8 +144,8 @@ def fits_type(q_type: AnswerType, text: str) -> bool:
     """False for a short answer that cannot be of the type asked for. A date or a number
     alone ('2025', 'dimanche 23 mars 2025') for 'qui' or 'où' (a word of three letters or
     more that is not a date's or a number's is needed). No figure or number word, but those
-    of a date, for 'combien' ('circuleront le samedi 13 septembre' for 'combien de
-    stations'). No currency for 'combien a coûté'. A predicate ('a ainsi validé...') for
+    of a date, or a year alone, for 'combien' ('circuleront le samedi 13 septembre' for
+    'combien de stations'). No currency for 'combien a coûté'. A predicate ('a ainsi validé...') for
     any question that asks to name something.
 
     Used for a verified draft and for the span model's candidates alike. Preferring spans of
@@ -156,7 +158,7 @@ def fits_type(q_type: AnswerType, text: str) -> bool:
     if kind == "amount":
         return bool(CURRENCY.search(text))
     if kind == "number":
-        return bool(NUMERAL.search(DATE.sub(" ", text)))
+        return not YEAR.fullmatch(text.strip()) and bool(NUMERAL.search(DATE.sub(" ", text)))
     if kind not in ("person", "place"):
         return True
     return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))

@@ -245,6 +245,8 @@ def _index(articles, index_dir):
         ("Et combien de stations ?", "circuleront le samedi 13 septembre 2025", True),
         ("Combien de temps dure la coupe ?", "créée en 1900", True),
         ("Combien de soldats ?", "1500 soldats", False),
+        ("Quelle est la longueur de la ligne ?", "2025", True),
+        ("Quelle est la longueur de la ligne ?", "11,4 kilomètres", False),
         ("Combien mesure la coudée ?", "une coudée et demie", False),
         ("Qui a marqué le but ?", "a ainsi validé sa montée en National 3", True),
         ("Quelle est la nourriture du léopard de mer ?", "est avant tout un animal sauvage", True),
