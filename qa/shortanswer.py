@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ancre.index import analyze, fold
 
 from . import nlp
+from .describe import describe, who_is
 from .extract import Candidate, previous_sentence
 from .learned import Model, load_model
 from .qtype import AnswerType, answer_type
@@ -183,6 +184,11 @@ def best_span(
     q_type = q_type or answer_type(question)
     m = model or load_model(model_name(parsed))
     first: ShortAnswer | None = None
+    name = who_is(question)
+    described = describe(name, ranked, parsed) if name else None
+    if described is not None:  # 'Qui est Sophie Lemaire ?': how the articles describe her
+        span = SpanCandidate(described.start, described.end, described.text, {"description"})
+        return ShortAnswer(described.text, described.sentence, span, DESCRIBED_SCORE)
     order = list(dict.fromkeys(c.passage.rank for c in ranked))
     tries = order[:COUNT_PASSAGES] if q_type.kind in ("number", "amount") else order[:1]
     for rank in tries:
@@ -198,6 +204,9 @@ def best_span(
     return first
 
 
+DESCRIBED_SCORE = 0.5
+"""The span score given to a description (``describe``), which the span model did not score:
+the evidence model reads it as a middling span."""
 COUNT_PASSAGES = 3
 """Passages searched, best first, for a span that fits 'combien'."""
 
