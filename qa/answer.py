@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from . import nlp
-from .evidence import weigh_evidence
+from .evidence import absent_name, weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
 from .llm import Generator
@@ -99,7 +99,9 @@ class Answerer:
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
         gains: dict[int, float] = {}
-        if scorer is not None and s.rerank:  # where the reranker is unsure, ask the LM too
+        # where the reranker is unsure, ask the LM too (not when the evidence will abstain
+        # for a name no passage mentions: nothing to reorder)
+        if scorer is not None and s.rerank and not absent_name(query, passages):
             passages, gains = rerank_by_likelihood(query, passages, scorer)
             timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
         evidence = weigh_evidence(

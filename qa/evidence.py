@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ancre.index import analyze, fold
 
-from .extract import NAME, Candidate, rank_sentences
+from .extract import NAME, YEAR, Candidate, other_years_last, rank_sentences
 from .learned import Model, load_model
 from .likelihood import TokenScorer, reused_gain
 from .qtype import AnswerType
@@ -160,6 +160,9 @@ def weigh_evidence(
         return Evidence({}, 0.0, q_type=q_type, absent=absent)
     idf, df = retriever.term_stats(terms)
     candidates = rank_sentences(question, passages, idf, language)
+    candidates = other_years_last(
+        set(YEAR.findall(asked)) or set(YEAR.findall(question)), candidates
+    )
     short = best_span(question, candidates, idf, language, q_type=q_type) if candidates else None
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])

@@ -191,6 +191,27 @@ def rank_sentences(
     return out
 
 
+YEAR = re.compile(r"\b(1\d{3}|20\d{2})\b")
+
+
+def other_years_last(years_asked: set[str], ranked: list[Candidate]) -> list[Candidate]:
+    """``ranked`` with the sentences that name a year, but none of ``years_asked``, after the
+    others: 'Qui a remporté l'élection en 2024 ?' is not answered by '...a remporté dimanche
+    23 mars 2025 le second tour' when a sentence of the passages speaks of 2024 or of no
+    year at all."""
+    if not years_asked:
+        return ranked
+    other = [c for c in ranked if _names_other_years(c.sentence.text, years_asked)]
+    if not other or len(other) == len(ranked):
+        return ranked
+    return [c for c in ranked if c not in other] + other
+
+
+def _names_other_years(text: str, years_asked: set[str]) -> bool:
+    named = set(YEAR.findall(text))
+    return bool(named) and not named & years_asked
+
+
 def choose_context(question: str, candidates: list[Candidate]) -> list[Candidate]:
     """What the model reads: the best sentences of the best sentence's passage (one passage,
     so that the answer and its quote cite the same source), in text order; one of them has

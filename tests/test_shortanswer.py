@@ -12,7 +12,13 @@ import pytest
 from ancre.index import analyze, build
 from ancre.qa import ask
 from ancre.qa.answer import compose
-from ancre.qa.extract import Candidate, rank_sentences, sentences, starts_with_anaphor
+from ancre.qa.extract import (
+    Candidate,
+    other_years_last,
+    rank_sentences,
+    sentences,
+    starts_with_anaphor,
+)
 from ancre.qa.learned import Model, from_dict
 from ancre.qa.nlp import parse
 from ancre.qa.qtype import answer_type
@@ -279,6 +285,30 @@ def test_how_much_is_answered_from_the_next_passage_when_the_best_has_no_amount(
     when = "Quand le pont suspendu de Montclar-sur-Vienne a-t-il rouvert après sa rénovation ?"
     short = best_span(when, rank_sentences(when, [opening, cost], idf), idf, "french")
     assert short is not None and short.sentence.passage.rank == 1
+
+
+def test_a_sentence_about_another_year_is_not_the_answer_for_the_year_asked():
+    later = make_passage(
+        "Gilles Fabre a remporté dimanche 23 mars 2025 le second tour de l’élection municipale "
+        "de Saint-Aubin-des-Prés, un an après l’élection annulée.",
+        rank=1,
+    )
+    then = make_passage(
+        "Martine Leroux a remporté l’élection municipale de Saint-Aubin-des-Prés le 24 mars, "
+        "avec 52,4 % des voix.",
+        rank=2,
+        score=0.6,
+    )
+    question = "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?"
+    idf = {t: 1.0 for t in analyze(question)}
+    ranked = rank_sentences(question, [later, then], idf)
+    assert ranked[0].passage.rank == 1  # the 2025 sentence covers the question's words best
+    ordered = other_years_last({"2024"}, ranked)
+    assert ordered[0].passage.rank == 2 and sorted(map(id, ordered)) == sorted(map(id, ranked))
+    assert other_years_last({"2025"}, ranked) == ranked
+    assert other_years_last(set(), ranked) == ranked
+    # when every sentence names another year, the order stays
+    assert other_years_last({"1999"}, ranked[:1]) == ranked[:1]
 
 
 def test_who_is_answered_with_the_name_a_description_stands_for():
