@@ -18,7 +18,7 @@ from ancre.index import analyze, fold
 
 from . import nlp
 from .describe import describe, who_is
-from .extract import Candidate, previous_sentence
+from .extract import YEAR, Candidate, previous_sentence
 from .learned import Model, load_model
 from .qtype import AnswerType, answer_type
 from .spans import NUMBER_WORDS, SpanCandidate, candidates, question_info, span_features
@@ -110,24 +110,17 @@ CURRENCY = re.compile(
 )
 """What an amount of money is written with: 'combien a coûté' is answered by one."""
 NUMERAL = re.compile(
-    rf"\d|\b({NUMBER_WORDS}|dizaines?|douzaines?|centaines?|milliers?|moitié|tiers|quart|"
-    r"dozens?|hundreds?|thousands?|millions?|billions?|half|third|quarter)\b",
-    re.IGNORECASE,
+    rf"\d|\b({NUMBER_WORDS}|dizaines?|douzaines?|centaines?|milliers?|moitie|tiers|quart|"
+    r"dozens?|hundreds?|thousands?|millions?|billions?|half|third|quarter)\b"
 )
-"""What a count or a measure is written with, in figures or in words ('une coudée et demie')."""
-MONTHS = (
-    "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|"
-    "décembre|decembre|january|february|march|april|may|june|july|august|september|october|"
-    "november|december"
-)
+"""What a count or a measure is written with, in figures or in words ('une coudée et demie'),
+in folded text."""
 DATE = re.compile(
-    rf"\b(\d{{1,2}}(er)?\s+)?({MONTHS})(\s+\d{{4}})?\b|"
-    r"\b(en|depuis|dès|des|avant|après|apres|vers|jusqu['’]en|in|since|until)\s+(1\d{3}|20\d{2})\b",
-    re.IGNORECASE,
+    rf"\b(\d{{1,2}}(er)?\s+)?({'|'.join(sorted(CALENDAR))})(\s+\d{{4}})?\b|"
+    r"\b(en|depuis|des|avant|apres|vers|jusqu['’]en|in|since|until)\s+(1\d{3}|20\d{2})\b"
 )
-"""A date written out ('samedi 13 septembre 2025', 'en 1868'): its figures count nothing."""
-YEAR = re.compile(r"(1\d{3}|20\d{2})")
-"""A year, which alone measures nothing ('2025' for 'quelle est la longueur de la ligne')."""
+"""A date written out, in folded text ('samedi 13 septembre 2025', 'en 1868'): its figures
+count nothing."""
 PREDICATE = re.compile(
     r"^(est|sont|était|étaient|fut|furent|sera|seront|serait|a|ont|avait|avaient|eut|eurent|"
     r"aura|auront|aurait|n['’]est|n['’]a|s['’]est|se|peut|peuvent|doit|doivent|devient|"
@@ -159,7 +152,7 @@ def fits_type(q_type: AnswerType, text: str) -> bool:
     if kind == "amount":
         return bool(CURRENCY.search(text))
     if kind == "number":
-        return not YEAR.fullmatch(text.strip()) and bool(NUMERAL.search(DATE.sub(" ", text)))
+        return not YEAR.fullmatch(text.strip()) and bool(NUMERAL.search(DATE.sub(" ", fold(text))))
     if kind not in ("person", "place"):
         return True
     return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))
@@ -183,12 +176,12 @@ def best_span(
     parsed = nlp.available(language)
     q_type = q_type or answer_type(question)
     m = model or load_model(model_name(parsed))
-    first: ShortAnswer | None = None
     name = who_is(question)
     described = describe(name, ranked, parsed) if name else None
     if described is not None:  # 'Qui est Sophie Lemaire ?': how the articles describe her
         span = SpanCandidate(described.start, described.end, described.text, {"description"})
         return ShortAnswer(described.text, described.sentence, span, DESCRIBED_SCORE)
+    first: ShortAnswer | None = None
     order = list(dict.fromkeys(c.passage.rank for c in ranked))
     tries = order[:COUNT_PASSAGES] if q_type.kind in ("number", "amount") else order[:1]
     for rank in tries:
