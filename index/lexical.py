@@ -42,7 +42,7 @@ STOPWORDS = {
         celui cela ça avoir a-t-il si sans sous entre vers chez""",
     "english": """a an the and or of to in on at by for with from is are was were be been
         it its this that these those as which who whom whose what when where why how do
-        does did has have had not no but if than then so such into about over""",
+        does did has have had not no but if than then so such into about over much many""",
 }
 
 

@@ -30,6 +30,10 @@ is (a description), not for a name."""
 DETERMINER = re.compile(
     r"\b(?:(?:le|la|les|son|sa|ses|leur|notre|the|its|his|her|their)(?=\W)|l['’])", re.IGNORECASE
 )
+OPENS_NOUN_PHRASE = re.compile(
+    r"(?:(?:un|une|le|la|les|son|sa|ses|leur|the|a|an|one|his|her|its|their)\s|l['’])",
+    re.IGNORECASE,
+)
 AFTER = re.compile(
     r",\s+(?P<d>[a-zà-öø-ÿ][^,;:.!?()«»\"“”]{2,120}?)\s*(?=[,;:.!?)»]|$|\s(?:qui|who)\b)"
 )
@@ -64,7 +68,7 @@ def describe(name: str, ranked: list[Candidate], parsed: bool = False) -> Descri
             found = _before(text, m.start(), m.end())
             if found is not None and _conjugated(text, *found, parsed):
                 found = None
-            found = found or _after(text, m.end())
+            found = found or _after(text, m.end(), parsed)
             if found is not None:
                 return Description(text[found[0] : found[1]], cand, *found)
     return None
@@ -122,12 +126,21 @@ LINKING_END = re.compile(
 )
 
 
-def _after(text: str, at: int) -> tuple[int, int] | None:
-    """The apposition after the name ('Sophie Lemaire, ingénieure responsable...,')."""
+def _after(text: str, at: int, parsed: bool) -> tuple[int, int] | None:
+    """The apposition after the name ('Sophie Lemaire, ingénieure responsable...,'), not
+    the predicate of a sentence that goes on after a comma ('Giles Farmer, took 47.6%'):
+    with the parser, an apposition does not open on a conjugated verb; without it (English),
+    it opens on a determiner ('Jane Doe, a lawyer from Ohio')."""
     m = AFTER.match(text, at)
     if m is None or not _describes(m.group("d")):
         return None
-    return m.start("d"), m.end("d")
+    start, end = m.start("d"), m.end("d")
+    if OPENS_NOUN_PHRASE.match(text, start):
+        return start, end
+    first = text[start:end].split()[0]
+    if not parsed or _conjugated(text, start, start + len(first), parsed):
+        return None
+    return start, end
 
 
 PREPOSITIONS = frozenset(

@@ -69,3 +69,20 @@ def test_the_short_answer_to_who_is_is_the_description():
     assert short is not None
     assert short.text == "ingénieure responsable des ouvrages d’art au département"
     assert "Sophie Lemaire" in short.sentence.sentence.text
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who is Jane Porter?", "a retired teacher"),
+        ("Who is Sophie Lamar?", "the county's chief bridge engineer"),
+        ("Who is Giles Farmer?", None),  # 'took 47.6%' is what he did, not who he is
+    ],
+)
+def test_without_a_parser_an_apposition_opens_on_a_determiner(question, expected):
+    text = (
+        "Jane Porter, a retired teacher, won the election. Her opponent, businessman Giles "
+        'Farmer, took 47.6%. "It held", said Sophie Lamar, the county\'s chief bridge engineer.'
+    )
+    found = describe(who_is(question), _ranked(text), parsed=False)
+    assert (found.text if found else None) == expected

@@ -24,3 +24,10 @@ def test_any_language_without_stemmer():
 def test_fts_query_quotes_and_dedups():
     assert fts_query(["a1", "b", "a1"]) == '"a1" OR "b"'
     assert fts_query([]) == ""
+
+
+def test_how_much_and_how_many_leave_only_what_is_asked_about():
+    # 'much' and 'many' are no word of the articles: counted as unseen, they made the
+    # evidence abstain on 'How much did the bridge repairs cost?'
+    assert analyze("How much did the repairs cost?", "english") == ["repair", "cost"]
+    assert analyze("How many people came?", "english") == ["peopl", "came"]
