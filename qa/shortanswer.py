@@ -136,8 +136,9 @@ NAMING_KINDS = frozenset({"person", "place", "date", "number", "amount", "thing"
 
 def fits_type(q_type: AnswerType, text: str) -> bool:
     """False for a short answer that cannot be of the type asked for. A date or a number
-    alone ('2025', 'dimanche 23 mars 2025') for 'qui' or 'où' (a word of three letters or
-    more that is not a date's or a number's is needed). No figure or number word, but those
+    alone ('2025', 'dimanche 23 mars 2025'), or a phrase that opens on a figure, for 'qui'
+    or 'où' (a word of three letters or more that is not a date's or a number's is needed;
+    no PIAF dev gold answer to either opens on a figure). No figure or number word, but those
     of a date, or a year alone, for 'combien' ('circuleront le samedi 13 septembre' for
     'combien de stations'). No currency for 'combien a coûté'. A predicate ('a ainsi validé...') for
     any question that asks to name something.
@@ -155,6 +156,8 @@ def fits_type(q_type: AnswerType, text: str) -> bool:
         return not YEAR.fullmatch(text.strip()) and bool(NUMERAL.search(DATE.sub(" ", fold(text))))
     if kind not in ("person", "place"):
         return True
+    if text[:1].isdigit():  # '2 à 1 lors de la journée' is a score, not who or where
+        return False
     return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))
 
 

@@ -242,6 +242,7 @@ def _index(articles, index_dir):
         ("Où se trouve le pont ?", "en 1868", True),
         ("Qui a remporté l'élection ?", "Gilles Fabre", False),
         ("Qui a marqué ?", "Mathis Le Goff, à la 88e minute", False),
+        ("Qui a marqué ?", "2 à 1 lors de l'avant-dernière journée", True),
         ("Quand le pont a-t-il rouvert ?", "samedi 15 mars 2025", False),
         ("Combien a coûté le pont ?", "samedi 15 mars 2025 à 10 heures", True),
         ("Combien a coûté le pont ?", "8,6 millions d’euros", False),
