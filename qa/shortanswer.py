@@ -188,9 +188,8 @@ def best_span(
     order = list(dict.fromkeys(c.passage.rank for c in ranked))
     tries = order[:COUNT_PASSAGES] if q_type.kind in ("number", "amount") else order[:1]
     for rank in tries:
-        found = _best_in_passage(
-            question, [c for c in ranked if c.passage.rank == rank], idf, language, m, q_type
-        )
+        same = [c for c in ranked if c.passage.rank == rank]
+        found = _best_in_passage(question, same, idf, language, m, q_type, parsed)
         if found is None:
             continue
         span, fits = found
@@ -214,10 +213,11 @@ def _best_in_passage(
     language: str,
     model: Model,
     q_type: AnswerType,
+    parsed: bool,
 ) -> tuple[ShortAnswer, bool] | None:
     """The best span of one passage's sentences, and whether it fits the type asked for
     (the best of all when none fits)."""
-    pairs, rows = span_rows(question, ranked, idf, language, nlp.available(language), q_type)
+    pairs, rows = span_rows(question, ranked, idf, language, parsed, q_type)
     if not rows:
         return None
     scores = model.score(rows)
