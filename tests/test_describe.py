@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ancre.index import analyze
 from ancre.qa.describe import describe, who_is
-from ancre.qa.extract import Candidate, rank_sentences, sentences
+from ancre.qa.extract import Candidate, sentences
 from ancre.qa.shortanswer import best_span
-from conftest import make_passage
+from conftest import make_passage, rank_for
 
 TEXT = (
     "« Certains fils étaient rompus : il n’était plus possible d’attendre », explique Sophie "
@@ -63,8 +62,7 @@ def test_only_who_is_a_name_asks_for_a_description(question):
 
 def test_the_short_answer_to_who_is_is_the_description():
     question = "Qui est Sophie Lemaire ?"
-    idf = {t: 1.0 for t in analyze(question)}
-    ranked = rank_sentences(question, [make_passage(TEXT)], idf)
+    ranked, idf = rank_for(question, [make_passage(TEXT)])
     short = best_span(question, ranked, idf, "french")
     assert short is not None
     assert short.text == "ingénieure responsable des ouvrages d’art au département"

@@ -9,13 +9,12 @@ import shutil
 import numpy as np
 import pytest
 
-from ancre.index import analyze, build
+from ancre.index import build
 from ancre.qa import ask
 from ancre.qa.answer import compose
 from ancre.qa.extract import (
     Candidate,
     other_years_last,
-    rank_sentences,
     sentences,
     starts_with_anaphor,
 )
@@ -26,7 +25,7 @@ from ancre.qa.rerank import passage_features, rerank
 from ancre.qa.shortanswer import best_span, fits_type
 from ancre.qa.spans import MAX_WORDS, candidates, rule_candidates
 from ancre.samples import ARTICLES
-from conftest import HashEmbedder, ScriptedGenerator, make_passage
+from conftest import HashEmbedder, ScriptedGenerator, make_passage, rank_for
 
 BRIDGE = (
     "Le pont suspendu de Montclar-sur-Vienne a rouvert le 4 octobre 2025. "
@@ -111,8 +110,7 @@ def _ranked(text: str) -> list[Candidate]:
     ],
 )
 def test_span_scorer_picks_the_span_that_answers(question, expected):
-    idf = {t: 1.0 for t in analyze(question)}
-    ranked = rank_sentences(question, [make_passage(BRIDGE)], idf)
+    ranked, idf = rank_for(question, [make_passage(BRIDGE)])
     short = best_span(question, ranked, idf, "french")
     assert short is not None and expected in short.text
     assert len(short.text.split()) <= MAX_WORDS and short.text in short.sentence.sentence.text
@@ -276,15 +274,15 @@ def test_how_much_is_answered_from_the_next_passage_when_the_best_has_no_amount(
         score=0.5,
     )
     question = "Combien a coûté la rénovation du pont suspendu de Montclar-sur-Vienne ?"
-    idf = {t: 1.0 for t in analyze(question)}
-    ranked = rank_sentences(question, [opening, cost], idf)
+    ranked, idf = rank_for(question, [opening, cost])
     assert ranked[0].passage.rank == 1  # the opening covers more of the question
     short = best_span(question, ranked, idf, "french")
     assert short is not None and "8,6 millions d’euros" in short.text
     assert short.sentence.passage.rank == 2  # cited from the passage it comes from
     # what is not a count keeps to the best passage
     when = "Quand le pont suspendu de Montclar-sur-Vienne a-t-il rouvert après sa rénovation ?"
-    short = best_span(when, rank_sentences(when, [opening, cost], idf), idf, "french")
+    ranked, idf = rank_for(when, [opening, cost])
+    short = best_span(when, ranked, idf, "french")
     assert short is not None and short.sentence.passage.rank == 1
 
 
@@ -301,8 +299,7 @@ def test_a_sentence_about_another_year_is_not_the_answer_for_the_year_asked():
         score=0.6,
     )
     question = "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?"
-    idf = {t: 1.0 for t in analyze(question)}
-    ranked = rank_sentences(question, [later, then], idf)
+    ranked, _ = rank_for(question, [later, then])
     assert ranked[0].passage.rank == 1  # the 2025 sentence covers the question's words best
     ordered = other_years_last({"2024"}, ranked)
     assert ordered[0].passage.rank == 2 and sorted(map(id, ordered)) == sorted(map(id, ranked))
@@ -318,8 +315,7 @@ def test_who_is_answered_with_the_name_a_description_stands_for():
         "a remporté dimanche le second tour de l’élection municipale de Saint-Aubin-des-Prés."
     )
     question = "Qui a remporté le second tour de l’élection municipale de Saint-Aubin-des-Prés ?"
-    idf = {t: 1.0 for t in analyze(question)}
-    ranked = rank_sentences(question, [make_passage(text)], idf)
+    ranked, idf = rank_for(question, [make_passage(text)])
     short = best_span(question, ranked, idf, "french")
     assert short is not None and short.text == "Gilles Fabre"
     assert short.sentence.sentence.text.startswith("Un an après")  # the sentence that names him
@@ -328,5 +324,6 @@ def test_who_is_answered_with_the_name_a_description_stands_for():
     # a description that is not at the head of its sentence, or a question that is not 'qui',
     # keeps the span
     what = "Quel tour de l’élection municipale de Saint-Aubin-des-Prés a-t-il remporté ?"
-    short = best_span(what, rank_sentences(what, [make_passage(text)], idf), idf, "french")
+    ranked, idf = rank_for(what, [make_passage(text)])
+    short = best_span(what, ranked, idf, "french")
     assert short is not None and "Gilles Fabre" not in short.text
