@@ -18,13 +18,12 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from . import nlp
-from .evidence import absent_name, weigh_evidence
+from .evidence import rescored, weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
 from .llm import Generator
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
 from .records import Answer, AnswerStream, Citation, Event
-from .rerank import rerank_by_likelihood
 from .retrieve import Filters, Retriever, lacks_context, retrieval_query
 from .settings import AnswerSettings
 from .shortanswer import fits_type
@@ -98,11 +97,9 @@ class Answerer:
             )
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
-        gains: dict[int, float] = {}
-        # where the reranker is unsure, ask the LM too (not when the evidence will abstain
-        # for a name no passage mentions: nothing to reorder)
-        if scorer is not None and s.rerank and not absent_name(query, passages):
-            passages, gains = rerank_by_likelihood(query, passages, scorer)
+        # where the reranker is unsure, the language model reads the best passages too
+        passages, gains = rescored(query, passages, scorer, s.rerank)
+        if gains:
             timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
         evidence = weigh_evidence(
             query, passages, retriever, asked=question, scorer=scorer, gains=gains

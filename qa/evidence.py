@@ -23,6 +23,7 @@ from .learned import Model, load_model
 from .likelihood import TokenScorer, reused_gain
 from .qtype import AnswerType
 from .records import Passage
+from .rerank import rerank_by_likelihood
 from .retrieve import Retriever
 from .shortanswer import ShortAnswer, best_span, question_type
 
@@ -87,6 +88,19 @@ def absent_name(question: str, passages: list[Passage]) -> str:
         if len(words) >= 2 and not any(fold(w) in seen for w in words):
             return m.group().split(None, 1)[1] if m.start() == 0 else m.group()
     return ""
+
+
+def rescored(
+    question: str, passages: list[Passage], scorer: TokenScorer | None, rerank: bool = True
+) -> tuple[list[Passage], dict[int, float]]:
+    """The passages as the answer reads them: reordered by the language model where the
+    reranker is unsure (``rerank.rerank_by_likelihood``), with the gains it computed by
+    chunk id for ``weigh_evidence`` to reuse. Kept as they are without a ``scorer``, without
+    reranking, or for a question about a name no passage mentions (the evidence abstains:
+    nothing to reorder)."""
+    if scorer is None or not rerank or not passages or absent_name(question, passages):
+        return passages, {}
+    return rerank_by_likelihood(question, passages, scorer)
 
 
 def evidence_features(

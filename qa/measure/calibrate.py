@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ancre.qa.evidence import weigh_evidence
+from ancre.qa.evidence import rescored, weigh_evidence
 from ancre.qa.learned import Model, load_model
 from ancre.qa.likelihood import TokenScorer, reused_gain
-from ancre.qa.rerank import rerank_by_likelihood
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings
 
@@ -140,9 +139,7 @@ def calibrate(
             if text
             else []
         )
-        gains: dict[int, float] = {}
-        if scorer is not None and settings.rerank and passages:  # as the answerer does
-            passages, gains = rerank_by_likelihood(text, passages, scorer)
+        passages, gains = rescored(text, passages, scorer, settings.rerank)  # as answered
         ev = weigh_evidence(text, passages, retriever, scorer=scorer, gains=gains)
         if scorer is not None and ev.features and "question_gain" not in ev.features:
             # the answerer skips it where the plain model is sure; the fit needs it everywhere
