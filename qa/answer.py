@@ -98,7 +98,7 @@ class Answerer:
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
         # where the reranker is unsure, the language model reads the best passages too
-        passages, gains = rescored(query, passages, scorer, s.rerank)
+        passages, gains = rescored(query, passages, scorer, s.rerank, asked=question)
         if gains:
             timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
         evidence = weigh_evidence(

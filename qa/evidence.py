@@ -91,14 +91,20 @@ def absent_name(question: str, passages: list[Passage]) -> str:
 
 
 def rescored(
-    question: str, passages: list[Passage], scorer: TokenScorer | None, rerank: bool = True
+    question: str,
+    passages: list[Passage],
+    scorer: TokenScorer | None,
+    rerank: bool = True,
+    *,
+    asked: str = "",
 ) -> tuple[list[Passage], dict[int, float]]:
     """The passages as the answer reads them: reordered by the language model where the
     reranker is unsure (``rerank.rerank_by_likelihood``), with the gains it computed by
     chunk id for ``weigh_evidence`` to reuse. Kept as they are without a ``scorer``, without
     reranking, or for a question about a name no passage mentions (the evidence abstains:
-    nothing to reorder)."""
-    if scorer is None or not rerank or not passages or absent_name(question, passages):
+    nothing to reorder). ``asked``: the question as asked, when ``question`` is the searched
+    text of a follow-up (see ``weigh_evidence``)."""
+    if scorer is None or not rerank or not passages or absent_name(asked or question, passages):
         return passages, {}
     return rerank_by_likelihood(question, passages, scorer)
 
@@ -169,7 +175,9 @@ def weigh_evidence(
     q_type = question_type(asked or question, question)
     if not passages or not terms:
         return Evidence({}, 0.0, q_type=q_type)
-    absent = absent_name(question, passages)
+    # the question as asked: a follow-up is searched with the question before it, whose
+    # names need not be in the passages found for this one
+    absent = absent_name(asked or question, passages)
     if absent:
         return Evidence({}, 0.0, q_type=q_type, absent=absent)
     idf, df = retriever.term_stats(terms)

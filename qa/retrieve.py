@@ -26,6 +26,7 @@ from ancre.index import (
     resolve_model,
 )
 
+from .extract import NAME
 from .records import Passage
 from .rerank import POOL
 from .rerank import rerank as reorder
@@ -60,9 +61,13 @@ class Filters:
 
 
 def is_follow_up(question: str, language: str = "french") -> bool:
-    """A short question or one that starts like a follow-up ('Et en 2021 ?') cannot be
-    searched on its own."""
-    return len(analyze(question, language)) <= 3 or bool(FOLLOW_UP.match(question))
+    """A question that starts like a follow-up ('Et en 2021 ?'), or a short one that names
+    nothing ('Combien de stations ?'), cannot be searched on its own. A short question that
+    names someone or something ('Qui est Sophie Lemaire ?') can: searched with the question
+    before it, it found that question's articles instead."""
+    if FOLLOW_UP.match(question):
+        return True
+    return len(analyze(question, language)) <= 3 and not NAME.search(question)
 
 
 def lacks_context(question: str, history: list | None) -> bool:

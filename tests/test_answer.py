@@ -9,7 +9,7 @@ import re
 import pytest
 
 from ancre.index import IndexSettings
-from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
+from ancre.qa import Answer, AnswerSettings, Event, Filters, ask, is_follow_up
 from ancre.qa.evidence import absent_name
 from ancre.qa.extract import Candidate, Sentence
 from ancre.qa.prompting import build_prompt
@@ -166,6 +166,37 @@ def test_a_question_about_a_name_no_article_mentions_says_so(tiny_index):
     assert answer.abstained and answer.mode == "abstained" and not fake.prompts
     assert answer.text.startswith("Aucun des passages trouvés ne parle de « Tour de France »")
     assert "Passages les plus proches" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "follows"),
+    [
+        ("Et en 2025 ?", True),
+        ("Et Martine Leroux ?", True),
+        ("Combien de stations ?", True),
+        ("Qui est-il ?", True),
+        ("Qui est Sophie Lemaire ?", False),
+        ("Où se trouve Port-Joubert ?", False),
+        ("Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?", False),
+    ],
+)
+def test_a_short_question_that_names_something_is_searched_on_its_own(question, follows):
+    assert is_follow_up(question) is follows
+
+
+def test_a_question_that_names_someone_is_not_answered_from_the_question_before_it(tiny_index):
+    """'Qui est Sophie Lemaire ?' after a question about the Tour de France: searched with
+    it, it abstained, first naming the 'Tour de France' that no passage mentions, then
+    because the football article it found does not answer it."""
+    history = [
+        {
+            "role": "user",
+            "content": "Qui a gagné l’étape du Tour de France arrivée à Port-Joubert ?",
+        }
+    ]
+    answer, _ = asked(tiny_index, "Qui est Sophie Lemaire ?", history=history)
+    assert "Tour de France" not in answer.text
+    assert answer.short_answer == "ingénieure responsable des ouvrages d’art au département"
 
 
 def test_a_bare_year_is_not_stated_as_who_won(tiny_index):
