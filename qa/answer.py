@@ -6,8 +6,10 @@
    learned model over spaCy's parse of the French sentences: ``shortanswer``).
 4. Ask the generator for a short answer from those sentences, citing [n]; verify it against
    the sentences it was given. Unsupported, uncited, empty or repetitive output is dropped.
-5. The answer: the short answer (the verified generation, else the best span) with its
-   [n], then the sentence it comes from quoted as evidence.
+5. How sure: the likely answer (the verified generation, else the best span) gets a
+   calibrated confidence (``confidence``). Above ``state_above`` it is stated, with its [n],
+   then the sentence it comes from quoted as evidence; below, the quote alone is the answer,
+   given as the closest passage to read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from . import nlp
+from .confidence import confidence, signals
 from .evidence import rescored, weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
@@ -152,18 +155,30 @@ class Answerer:
             yield Event("stage", "verifying")
             generated, backing = verify_draft(question, "".join(draft), context, retriever.language)
         span = evidence.short
-        if generated and backing is not None and fits_type(evidence.q_type, generated):
-            stated, first = _strip_citations(generated), backing
-            answer.mode = "generated"
+        drafted = bool(generated and backing is not None and fits_type(evidence.q_type, generated))
+        if drafted:
+            likely, first = _strip_citations(generated), backing
         elif span is not None:
-            stated, first = span.text, span.sentence
-            answer.mode = "extractive"
+            likely, first = span.text, span.sentence
         else:
-            stated, first = "", evidence.candidates[0]
-            answer.mode = "extractive"
+            likely, first = "", evidence.candidates[0]
+        answer.generated, answer.likely_answer = drafted, likely
+        if likely:
+            answer.signals = signals(
+                question,
+                evidence,
+                passages,
+                likely,
+                span,
+                generated=drafted,
+                language=retriever.language,
+            )
+            answer.confidence = confidence(answer.signals)
+        stated = likely if _states(answer, s) else ""
+        answer.mode = "stated" if stated else "evidence"
         answer.short_answer = stated
         answer.text, answer.citations = compose(
-            stated, first, evidence.candidates, retriever.language
+            stated, first, evidence.candidates, retriever.language, lead=render("evidence", lang)
         )
         timings.setdefault("first_token", time.perf_counter() - t0)
         timings["total"] = time.perf_counter() - t0
@@ -171,19 +186,25 @@ class Answerer:
         yield answer
 
 
+def _states(answer: Answer, s: AnswerSettings) -> bool:
+    """Whether the likely answer is stated: confident enough, and plainly of the kind asked
+    (a span that does not fit is never stated)."""
+    return answer.confidence >= s.state_above and answer.signals.get("fits", 0.0) > 0
+
+
 def _strip_citations(text: str) -> str:
     return CITATION.sub("", text).strip().rstrip(".")
 
 
 def compose(
-    short: str, first: Candidate, candidates: list[Candidate], language: str
+    short: str, first: Candidate, candidates: list[Candidate], language: str, lead: str = ""
 ) -> tuple[str, list[Citation]]:
     """The answer text and its one citation: the short answer with its [n], then the evidence
     quoted from its passage: the sentence it comes from (the one before it too when it opens
     with an anaphor: 'ces pays ont indiqué...' needs the sentence naming them) and the
-    passage's next best sentence, in text order. Quoting a second passage added answers but
-    lowered citation precision on PIAF from 0.74 to 0.59; so did citing the passage the
-    model preferred over the best one."""
+    passage's next best sentence, in text order. Without a short answer, ``lead`` (the words
+    that say the quote is the closest passage) comes first. One passage only: quoting a
+    second one lowered citation precision (docs/benchmarks.md, "Citations")."""
     p = first.passage
     quoted = [first.sentence]
     if starts_with_anaphor(first.sentence.text):
@@ -213,4 +234,6 @@ def compose(
         support=round(support(short or first.sentence.text, first.sentence.text, language), 3),
     )
     quote = f"> « {''.join(parts)} » [{p.rank}]"
-    return (f"{short} [{p.rank}]\n\n{quote}" if short else quote), [citation]
+    if short:
+        return f"{short} [{p.rank}]\n\n{quote}", [citation]
+    return (f"{lead}\n\n{quote}" if lead else quote), [citation]

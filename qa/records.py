@@ -52,6 +52,13 @@ class Citation:
     """How well the answer's sentence is backed by ``sentence`` (0..1)."""
 
 
+Mode = Literal["stated", "evidence", "abstained", "incomplete"]
+"""How an answer is given: 'stated' (a short answer ancre is confident of, in bold, then its
+quote), 'evidence' (no short answer: the closest passage, quoted, to read), 'abstained' (the
+articles don't tell), 'incomplete' (also abstained: a follow-up asked with no question before
+it, to ask in full)."""
+
+
 @dataclass
 class Answer:
     text: str
@@ -59,12 +66,19 @@ class Answer:
     citations: list[Citation]
     passages: list[Passage]
     abstained: bool
-    mode: str
-    """How the answer was made: 'generated', 'extractive' or 'abstained'; 'incomplete' (also
-    abstained) for a follow-up asked with no question before it, which is asked back in full."""
+    mode: Mode
     short_answer: str = ""
-    """The answer stated in a few words, without its citation (empty when abstained or when
-    nothing short can be stated); ``text`` begins with it."""
+    """The answer stated in a few words, without its citation; empty unless ``mode`` is
+    'stated' (``text`` then begins with it)."""
+    likely_answer: str = ""
+    """The words of the quote that most likely answer (the short answer when stated; in an
+    'evidence' answer, what a reader should look at, not a claim)."""
+    confidence: float = 0.0
+    """Estimated probability that ``likely_answer`` is right (0..1; ``qa/confidence.py``)."""
+    generated: bool = False
+    """The likely answer is the generator's verified draft (else a span of the passage)."""
+    signals: dict[str, float] = field(default_factory=dict)
+    """What ``confidence`` was estimated from (the confidence model's features)."""
     question: str = ""
     language: str = "fr"
     evidence: float = 0.0

@@ -40,6 +40,13 @@ class ShortAnswer:
     score: float
     """The model's score squashed to 0..1 (a ranker's: higher is better, not a probability;
     the evidence model reads it as one of its features)."""
+    margin: float = 0.0
+    """How far ``score`` is above the best candidate that does not overlap this span (1.0
+    when there is none): a span far ahead of any other answer is more often right."""
+    fits: bool = True
+    """Whether the span fits the type of answer asked for (``fits_type``)."""
+    row: dict[str, float] | None = None
+    """The span model's features of this span (``spans.span_features``)."""
 
 
 def model_name(parsed: bool) -> str:
@@ -161,6 +168,55 @@ def fits_type(q_type: AnswerType, text: str) -> bool:
     return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))
 
 
+DETERMINER = re.compile(
+    r"^(le|la|les|l['’]|un|une|des|du|de|d['’]|ce|cet|cette|ces|son|sa|ses|leur|leurs|the|a|an)\b",
+    re.IGNORECASE,
+)
+UNIT = re.compile(r"\b(?:combien\s+(?:de|d['’])|how\s+many)\s*([^\W\d_]{3,})", re.IGNORECASE)
+"""'combien d'hectares', 'how many stations': the unit a count must be given in."""
+COST = re.compile(
+    r"\b(?:co[uû]t\w*|pay\w*|vend\w*|cost\w*|pric\w*|prix|tarif\w*)\s+"
+    r"(?:(?:le|la|les|l['’]|un|une|des|du|the|a|an)\s*)?([^\W\d_]{3,})",
+    re.IGNORECASE,
+)
+"""'combien coûte un ticket', 'how much did the renovation cost': the thing priced."""
+
+
+def _stem(word: str) -> str:
+    return fold(word)[:5]
+
+
+def fits_strictly(q_type: AnswerType, question: str, text: str, sentence: str) -> bool:
+    """Whether ``text`` is plainly of the kind asked, as a stated answer must be (``fits_type``
+    only passes over what cannot be the answer): 'qui' and 'où' a name (a capitalised word
+    past any determiner: 'le cinquième échelon du football français' names no one), 'quand' a
+    date, 'combien de X' a number given in X, 'combien coûte X' an amount from a sentence
+    that speaks of X (a ticket's price is not the line's budget)."""
+    if not fits_type(q_type, text):
+        return False
+    kind, folded = q_type.kind, fold(text)
+    if kind == "person" and who_is(question):  # 'Qui est X ?': a description answers
+        return True
+    if kind in ("person", "place"):
+        words = DETERMINER.sub("", text.strip()).split()
+        return any(w[:1].isupper() for w in words)
+    if kind == "date":
+        return bool(YEAR.search(text) or DATE.search(folded) or re.search(r"\d", text))
+    if kind == "number":
+        unit = UNIT.search(question)
+        if unit is None:
+            return True
+        at = sentence.find(text)
+        after = sentence[at + len(text) : at + len(text) + 40] if at >= 0 else ""
+        return _stem(unit.group(1)) in {_stem(w) for w in re.findall(r"\w+", text + " " + after)}
+    if kind == "amount":
+        thing = COST.search(question)
+        if thing is None:
+            return True
+        return _stem(thing.group(1)) in {_stem(w) for w in re.findall(r"\w+", sentence)}
+    return True
+
+
 def best_span(
     question: str,
     ranked: list[Candidate],
@@ -183,7 +239,7 @@ def best_span(
     described = describe(name, ranked, parsed) if name else None
     if described is not None:  # 'Qui est Sophie Lemaire ?': how the articles describe her
         span = SpanCandidate(described.start, described.end, described.text, {"description"})
-        return ShortAnswer(described.text, described.sentence, span, DESCRIBED_SCORE)
+        return ShortAnswer(described.text, described.sentence, span, DESCRIBED_SCORE, 1.0)
     first: ShortAnswer | None = None
     order = list(dict.fromkeys(c.passage.rank for c in ranked))
     tries = order[:COUNT_PASSAGES] if q_type.kind in ("number", "amount") else order[:1]
@@ -224,7 +280,14 @@ def _best_in_passage(
     ok = [j for j, (_, span) in enumerate(pairs) if fits_type(q_type, span.text)]
     i = max(ok, key=lambda j: scores[j]) if ok else int(scores.argmax())
     sent, span = pairs[i]
-    return ShortAnswer(span.text, sent, span, float(scores[i])), bool(ok)
+    rivals = [
+        float(scores[j])
+        for j, (other_sent, other) in enumerate(pairs)
+        if other_sent is not sent or other.end <= span.start or other.start >= span.end
+    ]
+    margin = float(scores[i]) - max(rivals, default=float(scores[i]) - 1.0)
+    short = ShortAnswer(span.text, sent, span, float(scores[i]), margin, bool(ok), rows[i])
+    return short, bool(ok)
 
 
 DESCRIPTION = re.compile(r"^(le|la|les|l['’]|ce|cet|cette|ces)\s*[^\W\d_]", re.IGNORECASE)
@@ -258,4 +321,4 @@ def _named(short: ShortAnswer, q_type: AnswerType, parsed: bool) -> ShortAnswer:
     name = (subject or people)[0]
     named = SpanCandidate(name.start_char, name.end_char, name.text, {"name"})
     cited = Candidate(sent.passage, before, sent.score, sent.coverage)
-    return ShortAnswer(name.text, cited, named, short.score)
+    return ShortAnswer(name.text, cited, named, short.score, short.margin, True, short.row)

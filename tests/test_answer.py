@@ -19,8 +19,12 @@ from conftest import HashEmbedder, ScriptedGenerator, make_passage
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
 SCAM = "Quel est le préjudice total des arnaques aux faux assistants virtuels autour de Bellerive ?"
 OFF_TOPIC = "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?"
-GENERATE = AnswerSettings(span_first_above=1.01)
-"""Always ask the generator (these fakes' evidence is certain enough to skip it)."""
+GENERATE = AnswerSettings(span_first_above=1.01, state_above=0.0)
+"""Always ask the generator (these fakes' evidence is certain enough to skip it), and state
+what fits whatever the confidence."""
+STATE = AnswerSettings(state_above=0.0)
+"""State the likely answer that fits whatever the confidence: which answer is made, not how
+sure ancre is of it, is tested here."""
 
 
 def asked(index_dir, question: str, reply: str = "", **kwargs) -> tuple[Answer, ScriptedGenerator]:
@@ -37,7 +41,7 @@ def asked(index_dir, question: str, reply: str = "", **kwargs) -> tuple[Answer, 
 
 def test_verified_generation_is_kept_with_a_corrected_citation(tiny_index):
     answer, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [9].", settings=GENERATE)
-    assert answer.mode == "generated" and not answer.abstained
+    assert answer.mode == "stated" and answer.generated and not answer.abstained
     first = answer.text.split("\n")[0]
     assert first.startswith("Le samedi 13 septembre 2025 [")
     assert answer.short_answer == "Le samedi 13 septembre 2025"
@@ -56,8 +60,8 @@ def test_verified_generation_is_kept_with_a_corrected_citation(tiny_index):
     ["Le 1er avril 2031 [1].", "", "le le le le le le le le le le le le", "Question : rien"],
 )
 def test_unsupported_empty_or_repetitive_output_falls_back_to_extraction(tiny_index, reply):
-    answer, _ = asked(tiny_index, TRAM, reply)
-    assert answer.mode == "extractive"
+    answer, _ = asked(tiny_index, TRAM, reply, settings=GENERATE)
+    assert answer.mode == "stated" and not answer.generated
     assert "2031" not in answer.text and "le le le" not in answer.text
     assert "13 septembre 2025" in answer.text
     assert answer.citations and all(f"[{c.number}]" in answer.text for c in answer.citations)
@@ -103,7 +107,7 @@ def test_follow_up_question_uses_the_history(tiny_index):
     assert not answer.abstained
     assert answer.citations[0].doc_id == "dep-2025-0324-saint-aubin"
     # the 2025 winner, named in the sentence before the one that says he won in 2025
-    assert answer.short_answer == "Gilles Fabre"
+    assert answer.likely_answer == "Gilles Fabre"
     assert "Gilles Fabre" in answer.citations[0].sentence and "23 mars 2025" in answer.text
 
 
@@ -132,7 +136,7 @@ def test_a_short_follow_up_asking_how_many_is_answered_with_a_count(tiny_index):
         }
     ]
     answer, _ = asked(tiny_index, "Et combien de stations ?", history=history)
-    assert answer.short_answer == "21 stations", answer.text
+    assert answer.likely_answer == "21 stations", answer.text
 
 
 @pytest.mark.parametrize(
@@ -194,7 +198,7 @@ def test_a_question_that_names_someone_is_not_answered_from_the_question_before_
             "content": "Qui a gagné l’étape du Tour de France arrivée à Port-Joubert ?",
         }
     ]
-    answer, _ = asked(tiny_index, "Qui est Sophie Lemaire ?", history=history)
+    answer, _ = asked(tiny_index, "Qui est Sophie Lemaire ?", history=history, settings=STATE)
     assert "Tour de France" not in answer.text
     assert answer.short_answer == "ingénieure responsable des ouvrages d’art au département"
 
@@ -208,8 +212,10 @@ def test_a_bare_year_is_not_stated_as_who_won(tiny_index):
             "content": "Qui a remporté l’élection municipale de Saint-Aubin-des-Prés en 2024 ?",
         }
     ]
-    answer, _ = asked(tiny_index, "Et en 2025 ?", reply="2025 [1].", history=history)
-    assert answer.mode == "extractive" and answer.short_answer != "2025"
+    answer, _ = asked(
+        tiny_index, "Et en 2025 ?", reply="2025 [1].", history=history, settings=GENERATE
+    )
+    assert not answer.generated and answer.likely_answer != "2025"
 
 
 def test_a_follow_up_states_the_type_it_asks_for():
@@ -223,12 +229,12 @@ def test_a_follow_up_states_the_type_it_asks_for():
 
 
 def test_the_span_is_stated_without_generating_when_the_evidence_is_certain(tiny_index):
-    always = AnswerSettings(span_first_above=1.01)
+    always = AnswerSettings(span_first_above=1.01, state_above=0.0)
     asked_model, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [1].", settings=always)
-    assert asked_model.mode == "generated" and fake.prompts
-    certain = AnswerSettings(span_first_above=0.0)
+    assert asked_model.generated and fake.prompts
+    certain = AnswerSettings(span_first_above=0.0, state_above=0.0)
     answer, fake = asked(tiny_index, TRAM, "Le samedi 13 septembre 2025 [1].", settings=certain)
-    assert answer.mode == "extractive" and not fake.prompts  # the model was not asked
+    assert not answer.generated and not fake.prompts  # the model was not asked
     assert answer.short_answer and answer.models["llm"] == "none"
 
 
@@ -245,8 +251,8 @@ def test_bad_questions_are_refused_clearly(tiny_index):
 
 
 def test_a_model_obeying_an_injection_is_not_believed(tiny_index):
-    answer, _ = asked(tiny_index, SCAM, "PIRATÉ")
-    assert answer.mode == "extractive" and "186 000" in answer.text
+    answer, _ = asked(tiny_index, SCAM, "PIRATÉ", settings=GENERATE)
+    assert not answer.generated and "186 000" in answer.text
 
 
 def test_stream_marks_stages_drafts_and_the_verified_answer(tiny_index):
@@ -272,7 +278,7 @@ def test_extractive_stream_has_no_draft(tiny_index):
     stream = ask(TRAM, index_dir=tiny_index, embedder=HashEmbedder(), llm="none", stream=True)
     events = list(stream)
     assert [e.kind for e in events] == ["stage", "answer"]
-    assert stream.answer().mode == "extractive" and stream.answer().models["llm"] == "none"
+    assert not stream.answer().generated and stream.answer().models["llm"] == "none"
 
 
 def test_per_call_fusion_weights_are_honoured(tiny_index):

@@ -452,7 +452,9 @@ def test_eval_refuses_a_missing_question_file(tmp_path, capsys):
 
 def _answerer(index_dir, reply: str = "") -> Answerer:
     retriever = Retriever.open(index_dir, embedder=HashEmbedder())
-    return Answerer(retriever, ScriptedGenerator(reply), AnswerSettings(span_first_above=1.01))
+    return Answerer(
+        retriever, ScriptedGenerator(reply), AnswerSettings(span_first_above=1.01, state_above=0.0)
+    )
 
 
 QUESTIONS = [
@@ -467,17 +469,19 @@ def test_evaluate_scores_each_question(tiny_index):
     rows = evaluate(QUESTIONS, _answerer(tiny_index, "Le samedi 13 septembre 2025 [1]."))
     tram, fest, gold, empty = rows
     assert tram.retrieved[0].endswith("/tramway-ligne-c-bellerive.md") and tram.hit_rank == 1
-    assert tram.mode == "generated" and tram.contains_answer and tram.token_recall == 1.0
+    assert tram.mode == "stated" and tram.contains_answer and tram.token_recall == 1.0
+    assert tram.likely_contains and tram.confidence is not None and tram.signals["generated"]
     assert tram.citations == 1 and tram.good_citations == 1
     assert tram.timings["total"] >= tram.timings["first_token"] > 0
     assert fest.hit_rank is not None and fest.contains_answer  # quoted from the passage
-    assert fest.mode == "extractive"  # the scripted reply is not supported for it
+    assert not fest.signals["generated"]  # the scripted reply is not supported for it
     assert gold.abstained and gold.hit_rank is None and gold.contains_answer is False
     assert empty.error == "the question is empty" and empty.mode is None
     s = summarize(rows)
     assert s["errors"] == 1 and s["recall@1"] == 1.0
     assert s["answer_contains"] == 1.0 and s["abstention"] == 1.0
-    assert s["modes"] == {"generated": 1, "extractive": 1, "abstained": 1}
+    assert s["modes"] == {"stated": 2, "abstained": 1}
+    assert s["stated_coverage"] == 1.0 and s["stated_unanswerable"] == 0.0
 
 
 def test_retrieval_only_records_evidence_without_generating(tiny_index):

@@ -68,7 +68,9 @@ def citation(p: Passage, sentence: str = SENTENCE) -> Citation:
     )
 
 
-def answer(text=None, short="Le samedi 13 septembre 2025", p=None, mode="generated") -> Answer:
+def answer(
+    text=None, short="Le samedi 13 septembre 2025", p=None, mode="stated", confidence=0.83
+) -> Answer:
     p = p or passage()
     return Answer(
         text=text or f"{short} [1].\n\n> « {SENTENCE} » [1]",
@@ -77,6 +79,9 @@ def answer(text=None, short="Le samedi 13 septembre 2025", p=None, mode="generat
         abstained=False,
         mode=mode,
         short_answer=short,
+        likely_answer=short or "samedi 13 septembre 2025",
+        confidence=confidence,
+        generated=True,
         question=QUESTION,
         models={"llm": "gemma-3-270m-Q4_K_M.gguf"},
         timings={"total": 2.6},
@@ -110,16 +115,19 @@ def test_the_short_answer_comes_first_in_bold_and_the_quote_is_folded():
     assert SENTENCE in folded and "Voir l’extrait cité" in folded
     assert 'data-src="0-1"' in html  # a chip and a card open source 1 of turn 0
     assert html.count('class="ancre-chip"') == 2 and html.count('class="ancre-card"') == 1
-    assert "✓ Vérifiée · 2,6 s" in html
+    assert "Réponse · sûre à 83 % · 2,6 s" in html  # how sure ancre is
     assert 'title="Rédigée par gemma-3-270m-Q4_K_M.gguf' in html  # the model in a tooltip
 
 
 def test_without_a_short_answer_the_quote_is_the_answer_and_shown():
-    a = answer(text=f"> « {SENTENCE} » [1]", short="", mode="extractive")
+    a = answer(text=f"> « {SENTENCE} » [1]", short="", mode="evidence", confidence=0.31)
     html = render_answer(a, 2, "fr")
     assert "<details" not in html and "<strong>" not in html
-    assert f'<blockquote class="ancre-quote">« {SENTENCE} » <button' in html
-    assert "Extrait cité · 2,6 s" in html and 'data-src="2-1"' in html
+    assert '<blockquote class="ancre-quote">« Les premières rames' in html
+    # the likely answer is marked in the quote, not stated
+    assert '<mark class="ancre-likely">samedi 13 septembre 2025</mark>' in html
+    assert "Passage le plus proche, à lire · 2,6 s" in html and 'data-src="2-1"' in html
+    assert "confiance 31 %" in html  # the tooltip says how unsure
 
 
 def test_chips_preview_the_supporting_sentence_and_the_sheet_has_the_passage():
@@ -168,7 +176,7 @@ def test_markers_without_a_source_stay_text():
 
 def test_english_page():
     html = render_answer(answer(), 0, "en")
-    assert "✓ Checked · 2.6 s" in html and "Show the quoted excerpt" in html
+    assert "Answer · 83% sure · 2.6 s" in html and "Show the quoted excerpt" in html
     assert "June 18, 2025" in html
 
 

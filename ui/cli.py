@@ -179,8 +179,20 @@ def cmd_eval(
         a, b = (json.loads(Path(p).expanduser().read_text(encoding="utf-8")) for p in args.compare)
         print(report.compare(a, b, Path(args.compare[0]).stem, Path(args.compare[1]).stem))
         return EXIT_OK
+    if args.fit_confidence:
+        from ancre.qa.learned import save_model
+        from ancre.qa.measure import confidence_fit
+
+        run = json.loads(Path(args.fit_confidence).expanduser().read_text(encoding="utf-8"))
+        fit = confidence_fit.fit_confidence(confidence_fit.rows_of(run))
+        print(confidence_fit.format_fit(fit))
+        if args.weights_out:
+            print(f"wrote {save_model(fit.model, args.weights_out)}")
+        return EXIT_OK
     if not args.questions:
-        raise ValueError("give question files (JSON Lines or SQuAD JSON), or --compare A B")
+        raise ValueError(
+            "give question files (JSON Lines or SQuAD JSON), --compare A B or --fit-confidence RUN"
+        )
     squad_dir = None if args.corpus else Path(index_settings.index_dir) / questions.CORPUS_FOLDER
     asked, squad_corpus = questions.load_questions(
         args.questions, limit=args.limit, seed=args.seed, corpus_folder=squad_dir
@@ -235,6 +247,11 @@ def cmd_eval(
     if args.json_out:
         payload = {"summary": summary, "settings": info, "rows": [asdict(r) for r in rows]}
         print(f"wrote {report.write_json(args.json_out, payload)}")
+        if not args.retrieval_only:
+            from ancre.qa.measure import confidence_fit
+
+            png = Path(args.json_out).expanduser().with_suffix(".png")
+            print(f"wrote {confidence_fit.plot(rows, settings.state_above, png)}")
     return EXIT_OK
 
 
@@ -317,7 +334,8 @@ def format_answer(answer) -> str:
     for c in answer.citations:
         where = " · ".join(x for x in (c.date, c.url or c.doc_id) if x)
         lines.append(f"[{c.number}] {c.title} ({where})")
-    lines.append(f"({answer.mode}, {answer.timings.get('total', 0):.1f} s)")
+    sure = f", {answer.confidence:.0%} sure" if answer.mode in ("stated", "evidence") else ""
+    lines.append(f"({answer.mode}{sure}, {answer.timings.get('total', 0):.1f} s)")
     return "\n".join(lines)
 
 

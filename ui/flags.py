@@ -151,7 +151,13 @@ def parser() -> argparse.ArgumentParser:
         "models are fitted on train and judged on validation",
     )
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--json", dest="json_out", metavar="OUT", help="write per-question rows")
+    e.add_argument(
+        "--json",
+        dest="json_out",
+        metavar="OUT",
+        help="write per-question rows, and beside them OUT.png: the precision-coverage curve "
+        "of stated answers and the reliability of their confidence",
+    )
     e.add_argument("--retrieval-only", action="store_true", help="skip generation")
     e.add_argument(
         "--compare", nargs=2, metavar=("A.json", "B.json"), help="compare two --json outputs"
@@ -167,6 +173,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="with --calibrate: write the fitted models (JSON) into DIR (qa/weights to refit "
         "the shipped ones)",
+    )
+    e.add_argument(
+        "--fit-confidence",
+        metavar="RUN.json",
+        help="fit the confidence of short answers on the rows of an `ancre eval --json` run "
+        "(of the training articles: --split train), print the precision and coverage of "
+        "stated answers by threshold; with --weights-out, write confidence.json there",
     )
     e.add_argument("--llm", help="generator (see `ancre ask --help`)")
     e.add_argument("--top-k", type=int)

@@ -5,9 +5,10 @@ passed through ``html.escape`` here, and links are kept only when they are http(
 shows hostile documents as inert text. Nothing is rendered as Markdown, so no Markdown
 syntax in a document can turn into a link, an image or markup.
 
-An answer is shown answer first: the verified short answer in bold with its citation chips
+An answer is shown answer first: a stated short answer in bold with its citation chips
 (hover or focus shows the supporting sentence), the quoted evidence folded below it, a row
-of source cards, and how it was made. Each cited passage is also in the page, hidden, for the
+of source cards, and how sure ancre is. Without a stated answer, the closest passage is the
+answer, quoted, its likely answer marked. Each cited passage is also in the page, hidden, for the
 source sheet (a side panel on a desktop, a bottom sheet on a phone) that a chip or a card
 opens.
 """
@@ -164,28 +165,58 @@ def source_panel(turn: int, s: Source, lang: str) -> str:
     )
 
 
-MODES = ("generated", "extractive", "abstained", "incomplete")
+MODES = ("stated", "evidence", "abstained", "incomplete")
 """The modes the chat names (``Answer.mode``); any other is shown as it is."""
+EARLIER = {"generated": "stated", "extractive": "stated"}
+"""Modes of answers kept from before ``Answer.confidence``: their short answer was stated."""
 
 
 def mode_line(answer: Answer, lang: str) -> str:
-    mode = answer.mode or "extractive"
+    """How sure ancre is: a stated answer with its confidence, the closest passage, or no
+    answer; the tooltip says how the words were found."""
+    mode = EARLIER.get(answer.mode, answer.mode) or "evidence"
     if answer.abstained and mode != "incomplete":
         mode = "abstained"
-    label = t(lang, f"mode_{mode}") if mode in MODES else mode
+    sure = percent(answer.confidence, lang)
+    label = (
+        t(lang, f"mode_{mode}", p=sure)
+        if mode == "stated"
+        else (t(lang, f"mode_{mode}") if mode in MODES else mode)
+    )
     total = (answer.timings or {}).get("total")
     if total is not None:
         label += " · " + t(lang, "seconds", s=number(total, lang))
     model = (answer.models or {}).get("llm", "")
-    title = (
-        t(lang, "mode_model", model=model)
-        if mode == "generated" and model
-        else t(lang, "mode_quoted")
-        if mode == "extractive"
-        else ""
-    )
+    title = ""
+    if mode == "stated":
+        title = (
+            t(lang, "mode_model", model=model)
+            if answer.generated and model
+            else t(lang, "mode_quoted")
+        )
+    elif mode == "evidence":
+        title = t(lang, "mode_unsure", p=sure)
     return (
         f'<span class="ancre-mode ancre-mode-{esc(mode)}" title="{esc(title)}">{esc(label)}</span>'
+    )
+
+
+def percent(value: float, lang: str) -> str:
+    """A confidence as a whole percentage ('83')."""
+    return str(round(100 * (value or 0.0)))
+
+
+def marked(quote: str, likely: str, turn: int, sources: dict[int, Source], lang: str) -> str:
+    """``quote`` with its chips, and the likely answer in <mark> where the quote writes it:
+    what to look at in the closest passage, not a claim."""
+    at = quote.find(likely) if likely else -1
+    if at < 0:
+        return with_chips(quote, turn, sources, lang)
+    end = at + len(likely)
+    return (
+        with_chips(quote[:at], turn, sources, lang)
+        + f'<mark class="ancre-likely">{esc(quote[at:end])}</mark>'
+        + with_chips(quote[end:], turn, sources, lang)
     )
 
 
@@ -245,7 +276,7 @@ def render_answer(answer: Answer, turn: int, lang: str) -> str:
         for q in quotes:
             parts.append(
                 '<blockquote class="ancre-quote">'
-                + with_chips(q, turn, by_number, lang)
+                + marked(q, answer.likely_answer, turn, by_number, lang)
                 + "</blockquote>"
             )
     if sources:

@@ -134,6 +134,12 @@ class Row:
     contains_answer: bool | None = None
     short_answer: str | None = None
     short_contains: bool | None = None
+    likely_answer: str | None = None
+    likely_contains: bool | None = None
+    """Does the likely answer (stated or not) contain a gold answer: what ``confidence``
+    estimates (False for an unanswerable question)."""
+    confidence: float | None = None
+    signals: dict[str, float] = field(default_factory=dict)
     token_recall: float | None = None
     citations: int | None = None
     good_citations: int | None = None
@@ -150,13 +156,21 @@ class Row:
         self.timings = dict(answer.timings)
         golds = self.answers
         self.short_answer = answer.short_answer
+        self.likely_answer, self.confidence = answer.likely_answer, answer.confidence
+        self.signals = dict(answer.signals)
         if self.answerable and golds:
             self.answer_hit_rank = hit_rank(answer.passages, self.doc_id, golds)
         if answer.abstained:
             self.contains_answer, self.token_recall = False, 0.0
-            self.short_contains = False
+            self.short_contains = self.likely_contains = False
             self.citations, self.good_citations = 0, 0
             return
+        self.likely_contains = (
+            self.answerable
+            and bool(golds)
+            and bool(answer.likely_answer)
+            and contains_answer(answer.likely_answer, golds)
+        )
         self.contains_answer = contains_answer(answer.text, golds) if golds else None
         self.short_contains = (
             bool(answer.short_answer) and contains_answer(answer.short_answer, golds)
@@ -197,6 +211,77 @@ def summarize(rows: Sequence[Row], threshold: float | None = None) -> dict[str, 
     return summary
 
 
+CALIBRATION_BINS = 10
+
+
+def confidence_pairs(rows: Sequence[Row]) -> list[tuple[float, bool]]:
+    """(confidence, likely answer right) of each answer that has a likely answer: an
+    unanswerable question's is never right."""
+    return [
+        (r.confidence, bool(r.likely_contains))
+        for r in rows
+        if r.likely_answer and r.confidence is not None and not r.abstained
+    ]
+
+
+def reliability(pairs: Sequence[tuple[float, bool]], bins: int = CALIBRATION_BINS) -> list[dict]:
+    """Per confidence bin of equal width: answers, mean confidence, share right."""
+    out = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, y) for c, y in pairs if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if inside:
+            out.append(
+                {
+                    "from": lo,
+                    "to": hi,
+                    "answers": len(inside),
+                    "confidence": sum(c for c, _ in inside) / len(inside),
+                    "right": sum(y for _, y in inside) / len(inside),
+                }
+            )
+    return out
+
+
+def calibration_metrics(rows: Sequence[Row]) -> dict[str, Any]:
+    """Expected calibration error (bins of ``reliability``, weighted by answers) and Brier
+    score of ``Answer.confidence`` against the likely answer being right."""
+    pairs = confidence_pairs(rows)
+    if not pairs:
+        return {"confidence_ece": None, "confidence_brier": None, "reliability": []}
+    table = reliability(pairs)
+    ece = sum(b["answers"] * abs(b["confidence"] - b["right"]) for b in table) / len(pairs)
+    brier = sum((c - y) ** 2 for c, y in pairs) / len(pairs)
+    return {"confidence_ece": ece, "confidence_brier": brier, "reliability": table}
+
+
+def precision_coverage(rows: Sequence[Row]) -> list[dict[str, float]]:
+    """Stated answers' precision and coverage (of answerable questions) if the answer were
+    stated from each confidence up: the curve the ``state_above`` threshold is chosen on."""
+    answerable = [r for r in rows if r.answerable and r.answers]
+    pairs = sorted(
+        (
+            (r.confidence or 0.0, bool(r.likely_contains), r.answerable)
+            for r in rows
+            if r.likely_answer and not r.abstained and r.signals.get("fits", 0.0) > 0
+        ),
+        reverse=True,
+    )
+    out, right, stated = [], 0, 0
+    for conf, ok, is_answerable in pairs:
+        stated += is_answerable
+        right += ok
+        if is_answerable:
+            out.append(
+                {
+                    "threshold": conf,
+                    "precision": right / stated,
+                    "coverage": stated / len(answerable) if answerable else 0.0,
+                }
+            )
+    return out
+
+
 def _predicted(rows: list[Row], threshold: float) -> float | None:
     return _share([r.evidence < threshold for r in rows if r.evidence is not None])
 
@@ -210,9 +295,14 @@ def _answer_metrics(full: list[Row]) -> dict[str, Any]:
     total = sum(r.citations or 0 for r in cited)
     totals = [r.timings.get("total", 0.0) for r in full]
     stated = [r.short_answer for r in answered if r.short_answer]
+    stated_gold = [r for r in with_gold if r.short_answer and not r.abstained]
     return {
         "stated_share": _share([bool(r.short_answer) for r in answered]),
+        "stated_precision": _share([bool(r.short_contains) for r in stated_gold]),
+        "stated_coverage": _share([bool(r.short_answer) for r in with_gold]),
+        "stated_unanswerable": _share([bool(r.short_answer) for r in unanswerable]),
         "short_contains": _share([bool(r.short_contains) for r in with_gold]),
+        **calibration_metrics(full),
         "short_words": sum(len(t.split()) for t in stated) / len(stated) if stated else None,
         "answer_recall@1": recall_at([r.answer_hit_rank for r in with_gold], 1),
         "answer_contains": _share([bool(r.contains_answer) for r in with_gold]),

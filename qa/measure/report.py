@@ -106,11 +106,36 @@ METRICS: list[tuple[str, str, str, str]] = [
         "",
     ),
     (
+        "stated_precision",
+        "stated answers holding gold",
+        "precision: answerable with a stated answer",
+        "",
+    ),
+    (
+        "stated_coverage",
+        "stated answers: coverage",
+        "answerable questions with a stated answer",
+        "",
+    ),
+    (
+        "stated_unanswerable",
+        "unanswerable with a stated answer",
+        "unanswerable questions",
+        "",
+    ),
+    (
         "short_contains",
         "short answer contains a gold answer",
         "answerable; Answer.short_answer",
         "",
     ),
+    (
+        "confidence_ece",
+        "confidence calibration (ECE)",
+        "answers with a likely answer; 10 bins",
+        "",
+    ),
+    ("confidence_brier", "confidence Brier score", "same answers", ""),
     ("short_words", "short answer length, mean", "stated short answers", "words"),
     ("answer_contains", "answer contains a gold answer", "answerable; whole answer text", ""),
     ("token_recall", "token recall of the gold answer", "answerable; best gold answer", ""),
@@ -137,6 +162,13 @@ def format_summary(summary: dict[str, Any], title: str = "") -> str:
     if summary.get("modes"):
         modes = ", ".join(f"{m} {n}" for m, n in summary["modes"].items())
         lines.append(f"  {'answers by mode':<34} {modes}")
+    if summary.get("reliability"):
+        lines.append("  reliability of Answer.confidence (bin: answers, mean confidence, right):")
+        lines += [
+            f"    {b['from']:.1f}-{b['to']:.1f}: {b['answers']:>4}  {b['confidence']:.3f}"
+            f"  {b['right']:.3f}"
+            for b in summary["reliability"]
+        ]
     return "\n".join(lines)
 
 

@@ -1,0 +1,101 @@
+"""How sure ancre is of a short answer: the estimated probability that it is right.
+
+A logistic model (``qa/weights/confidence.json``, fitted by ``ancre eval --fit-confidence``
+on an evaluation of the training articles) reads what the read path already knows of the
+answer: the span model's score and its lead over the next answer, whether the span is of the
+kind asked for, how it sits in its sentence, the evidence score, the reranker's margin, and
+whether the generator's verified draft agrees with the span. The answer is stated in bold only
+above ``AnswerSettings.state_above``; below, the passage is shown as evidence to read (see
+docs/benchmarks.md, "Stated answers").
+"""
+
+from __future__ import annotations
+
+import re
+
+from ancre.index import analyze, fold
+
+from .evidence import Evidence
+from .learned import Model, load_model
+from .qtype import KINDS
+from .records import Passage
+from .shortanswer import ShortAnswer, fits_strictly
+
+SPAN_ROW = (
+    "words",
+    "repeats_question",
+    "all_in_question",
+    "has_digit",
+    "capitalised",
+    "type_match",
+    "q_near",
+    "q_inside",
+    "anaphoric",
+    "starts_lower_prep",
+)
+"""The span model's features of the chosen span that the confidence model reads too."""
+EVIDENCE = ("sentence_coverage", "passage_coverage", "unseen", "missing_rare", "names_found")
+"""The evidence model's features that the confidence model reads too."""
+
+
+def signals(
+    question: str,
+    evidence: Evidence,
+    passages: list[Passage],
+    stated: str,
+    short: ShortAnswer | None,
+    *,
+    generated: bool,
+    language: str,
+) -> dict[str, float]:
+    """The confidence model's features for stating ``stated`` (the verified draft when
+    ``generated``, else the best span ``short``) as the answer to ``question``."""
+    q_type = evidence.q_type
+    sentence = short.sentence.sentence.text if short is not None else ""
+    f: dict[str, float] = {
+        "evidence": evidence.score,
+        "top_score": passages[0].score if passages else 0.0,
+        "rerank_margin": passages[0].score - passages[1].score if len(passages) > 1 else 1.0,
+        "generated": float(generated),
+        "fits": float(fits_strictly(q_type, question, stated, sentence)),
+        "log_words": len(stated.split()) / 10,
+        "echoed": _echoed(stated, passages),
+    }
+    for name in EVIDENCE:
+        f[name] = evidence.features.get(name, 0.0)
+    f[f"q_{q_type.kind if q_type.kind in KINDS else 'other'}"] = 1.0
+    if short is not None:
+        f["span_score"] = short.score
+        f["span_margin"] = max(-1.0, min(1.0, short.margin))
+        f["span_first_sentence"] = float(
+            bool(evidence.candidates) and short.sentence is evidence.candidates[0]
+        )
+        for name in SPAN_ROW:
+            f[f"span_{name}"] = (short.row or {}).get(name, 0.0)
+        if generated:
+            f["agrees"] = _overlap(stated, short.text, language)
+    return f
+
+
+def _echoed(stated: str, passages: list[Passage]) -> float:
+    """Share of the passages found that write the likely answer, folded (a fact that several
+    articles or paragraphs give is more often the answer)."""
+    needle = fold(" ".join(stated.split()))
+    if not needle or not passages:
+        return 0.0
+    return sum(needle in fold(" ".join(p.text.split())) for p in passages) / len(passages)
+
+
+def _overlap(a: str, b: str, language: str) -> float:
+    """Share of the shorter text's content words found in the other one."""
+    x, y = set(analyze(a, language)), set(analyze(b, language))
+    if not x or not y:
+        return float(bool(re.sub(r"\W", "", a)) and a.strip() == b.strip())
+    return len(x & y) / min(len(x), len(y))
+
+
+def confidence(features: dict[str, float], model: Model | None = None) -> float:
+    """The probability that the answer these ``signals`` describe is right (0..1)."""
+    if not features:
+        return 0.0
+    return round(float((model or load_model("confidence")).score([features])[0]), 4)
