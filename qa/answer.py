@@ -19,9 +19,11 @@ import time
 from collections.abc import Iterator
 from itertools import pairwise
 
+from ancre.index import analyze
+
 from . import nlp
 from .confidence import confidence, signals
-from .evidence import rescored, weigh_evidence
+from .evidence import key_names, rescored, weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
 from .llm import Generator
@@ -174,7 +176,8 @@ class Answerer:
                 language=retriever.language,
             )
             answer.confidence = confidence(answer.signals)
-        stated = likely if _states(answer, s) else ""
+        searched = analyze(query, retriever.language)
+        stated = likely if _states(answer, s, searched) else ""
         answer.mode = "stated" if stated else "evidence"
         answer.short_answer = stated
         answer.text, answer.citations = compose(
@@ -186,10 +189,13 @@ class Answerer:
         yield answer
 
 
-def _states(answer: Answer, s: AnswerSettings) -> bool:
-    """Whether the likely answer is stated: confident enough, and plainly of the kind asked
-    (a span that does not fit is never stated)."""
-    return answer.confidence >= s.state_above and answer.signals.get("fits", 0.0) > 0
+def _states(answer: Answer, s: AnswerSettings, searched: list[str]) -> bool:
+    """Whether the likely answer is stated: confident enough, plainly of the kind asked (a
+    span that does not fit is never stated), and asked about something: a question of one
+    word and no name ('À quelle minute ?' with nothing before it) is matched by any
+    passage that shares that word."""
+    specific = len(searched) >= 2 or bool(key_names(answer.question))
+    return specific and answer.confidence >= s.state_above and answer.signals.get("fits", 0.0) > 0
 
 
 def _strip_citations(text: str) -> str:

@@ -52,12 +52,15 @@ def signals(
     ``generated``, else the best span ``short``) as the answer to ``question``."""
     q_type = evidence.q_type
     sentence = short.sentence.sentence.text if short is not None else ""
+    passage = ""
+    if short is not None:
+        passage = f"{short.sentence.passage.title}\n{short.sentence.passage.text}"
     f: dict[str, float] = {
         "evidence": evidence.score,
         "top_score": passages[0].score if passages else 0.0,
         "rerank_margin": passages[0].score - passages[1].score if len(passages) > 1 else 1.0,
         "generated": float(generated),
-        "fits": float(fits_strictly(q_type, question, stated, sentence)),
+        "fits": float(fits_strictly(q_type, question, stated, sentence, passage)),
         "log_words": len(stated.split()) / 10,
         "echoed": _echoed(stated, passages),
     }
@@ -70,6 +73,7 @@ def signals(
         f["span_first_sentence"] = float(
             bool(evidence.candidates) and short.sentence is evidence.candidates[0]
         )
+        f["span_sentence_coverage"] = short.sentence.coverage
         for name in SPAN_ROW:
             f[f"span_{name}"] = (short.row or {}).get(name, 0.0)
         if generated:

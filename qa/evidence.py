@@ -145,6 +145,28 @@ def evidence_features(
     }
 
 
+OWN_WORDS = 2.0
+"""A follow-up's own words weigh at least this many times the words of the questions it
+follows, all together."""
+
+
+def follow_up_weights(
+    asked: str, searched: str, idf: dict[str, float], language: str
+) -> dict[str, float]:
+    """The word weights that pick a follow-up's answer: its own words outweigh those of the
+    questions before it (``OWN_WORDS``), which only complete its subject ('Et qui a marqué
+    l'essai décisif ?' after a question about the score is about the scorer)."""
+    if not asked or asked == searched:
+        return idf
+    own = set(analyze(asked, language))
+    mine = sum(w for t, w in idf.items() if t in own)
+    theirs = sum(w for t, w in idf.items() if t not in own)
+    if not mine or not theirs:
+        return idf
+    factor = max(1.0, OWN_WORDS * theirs / mine)
+    return {t: w * (factor if t in own else 1.0) for t, w in idf.items()}
+
+
 UNSURE = (0.1, 0.7)
 """The plain model's scores for which the question's likelihood is weighed too. Why: it
 costs a pass of the language model over the top passage (about as long as the answer's own
@@ -181,11 +203,14 @@ def weigh_evidence(
     if absent:
         return Evidence({}, 0.0, q_type=q_type, absent=absent)
     idf, df = retriever.term_stats(terms)
-    candidates = rank_sentences(question, passages, idf, language)
+    ranking = follow_up_weights(asked, question, idf, language)
+    candidates = rank_sentences(question, passages, ranking, language, asked=asked)
     candidates = other_years_last(
         set(YEAR.findall(asked)) or set(YEAR.findall(question)), candidates
     )
-    short = best_span(question, candidates, idf, language, q_type=q_type) if candidates else None
+    short = (
+        best_span(question, candidates, ranking, language, q_type=q_type) if candidates else None
+    )
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
     if scorer is not None and UNSURE[0] <= score < UNSURE[1]:

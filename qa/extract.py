@@ -152,6 +152,7 @@ def rank_sentences(
     idf: dict[str, float],
     language: str = "french",
     top_passages: int = 5,
+    asked: str = "",
 ) -> list[Candidate]:
     """Sentences of the top passages, best answer first.
 
@@ -159,7 +160,8 @@ def rank_sentences(
     is among the candidate sentences (the article's topic words, present everywhere, count
     less than the word that singles out one sentence); plus the expected answer type (a date
     for 'quand', a number for 'combien'...), new information beyond the question, and the
-    passage's retrieval score. Weights measured on PIAF dev (docs/benchmarks.md)."""
+    passage's retrieval score. Weights measured on PIAF dev (docs/benchmarks.md). ``asked``:
+    the question as asked when ``question`` is a follow-up's searched text; its type counts."""
     q_terms = list(dict.fromkeys(analyze(question, language)))
     pool = []
     for passage in passages[:top_passages]:
@@ -182,7 +184,7 @@ def rank_sentences(
         novelty = min(1.0, len(terms - set(q_terms)) / 4)
         score = (
             coverage
-            + 0.15 * answer_type_bonus(question, s.text)
+            + 0.15 * answer_type_bonus(asked or question, s.text)
             + 0.1 * novelty
             + 1.0 * passage.score / top_score
         )

@@ -74,8 +74,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "person",
         re.compile(
-            r"(^|\b(à|a|de|par|pour|avec|contre|chez|selon|sur|to|by|for|with|from)\s+)"
-            r"(qui|who|whom|whose)\b"
+            r"(^|\b(à|a|de|par|pour|avec|contre|chez|selon|sur|et|mais|alors|puis|to|by|for|"
+            r"with|from|and|but|so)\s+)(qui|who|whom|whose)\b"
         ),
     ),
 ]

@@ -79,11 +79,17 @@ def lacks_context(question: str, history: list | None) -> bool:
 
 
 def retrieval_query(question: str, history: list | None, language: str) -> str:
-    """The question, plus the previous question when this one is a follow-up."""
+    """The question, plus the question it follows when this one is a follow-up."""
     previous = [turn_text(t) for t in (history or []) if turn_role(t) == "user"]
-    if previous and is_follow_up(question, language):
-        return f"{previous[-1]} {question}"
-    return question
+    if not previous or not is_follow_up(question, language):
+        return question
+    # the subject: the questions since the last one that could be searched on its own
+    # ('Quel a été le score ?', 'Et qui a marqué l'essai ?', then 'À quelle minute ?')
+    start = next(
+        (i for i in range(len(previous) - 1, -1, -1) if not is_follow_up(previous[i], language)),
+        len(previous) - 1,
+    )
+    return " ".join([*previous[start:], question])
 
 
 def turn_role(turn) -> str:

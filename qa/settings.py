@@ -48,10 +48,11 @@ class AnswerSettings:
     dev, Gemma 3 270M, short answer holds a gold answer: train sample (302 answerable,
     where 0.85 was chosen) 0.268 -> 0.298, validation (473) 0.288 -> 0.290; the whole
     answer holds one as often (0.570, 0.600); 31% and 40% of the questions skip the model."""
-    state_above: float = 0.5
+    state_above: float = 0.65
     """Confidence (``qa/confidence.py``) from which the short answer is stated in bold; below
     it the closest passage is given to read. Chosen on the training articles for a precision of
-    stated answers of at least 0.70 (docs/benchmarks.md, "Stated answers")."""
+    stated answers of 0.80 (``ancre eval --fit-confidence``; docs/benchmarks.md, "Stated
+    answers")."""
     max_question_chars: int = 1000
 
     @classmethod

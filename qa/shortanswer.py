@@ -186,11 +186,13 @@ def _stem(word: str) -> str:
     return fold(word)[:5]
 
 
-def fits_strictly(q_type: AnswerType, question: str, text: str, sentence: str) -> bool:
+def fits_strictly(
+    q_type: AnswerType, question: str, text: str, sentence: str, passage: str = ""
+) -> bool:
     """Whether ``text`` is plainly of the kind asked, as a stated answer must be (``fits_type``
     only passes over what cannot be the answer): 'qui' and 'où' a name (a capitalised word
     past any determiner: 'le cinquième échelon du football français' names no one), 'quand' a
-    date, 'combien de X' a number given in X, 'combien coûte X' an amount from a sentence
+    date, 'combien de X' a number given in X, 'combien coûte X' an amount from a passage
     that speaks of X (a ticket's price is not the line's budget)."""
     if not fits_type(q_type, text):
         return False
@@ -213,7 +215,8 @@ def fits_strictly(q_type: AnswerType, question: str, text: str, sentence: str) -
         thing = COST.search(question)
         if thing is None:
             return True
-        return _stem(thing.group(1)) in {_stem(w) for w in re.findall(r"\w+", sentence)}
+        words = re.findall(r"\w+", (passage or sentence))
+        return _stem(thing.group(1)) in {_stem(w) for w in words}
     return True
 
 

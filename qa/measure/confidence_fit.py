@@ -22,8 +22,10 @@ from ancre.qa.learned import Model
 from .calibrate import auc
 from .metrics import Row, calibration_metrics, precision_coverage
 
-TARGET_PRECISION = 0.70
-"""The precision of stated answers that ``state_above`` is chosen for."""
+TARGET_PRECISION = 0.80
+"""The precision on the training articles that ``state_above`` is chosen for: above the
+issue's 0.70, because the same threshold gave 0.10-0.15 less on the validation articles
+(other articles, as a user's are: docs/benchmarks.md, "Stated answers")."""
 C = 0.03
 """scikit-learn's inverse penalty: strong, the signals are few and correlated."""
 THRESHOLDS = [round(0.3 + 0.05 * i, 2) for i in range(11)]
