@@ -152,3 +152,34 @@ def test_english_sample_questions_find_the_passages_of_the_french_ones(sample_in
     assert recall_at(french, 5) >= 0.9, french
     assert recall_at(english, 5) >= recall_at(french, 5) - 0.05, english
     assert recall_at(english, 1) >= recall_at(french, 1) - 0.1, (french, english)
+
+
+ENGLISH_ARTICLES = {
+    "bridge.txt": "Kingsbridge suspension bridge reopens\n\nThe renovation of the Kingsbridge "
+    "suspension bridge cost 8.6 million pounds. Workers replaced every cable of the bridge "
+    "over fourteen months.",
+    "school.txt": "Kingsbridge school gets a new roof\n\nThe Kingsbridge school roof was "
+    "repaired in the summer. The mayor of Kingsbridge said that pupils returned in September.",
+}
+
+
+def test_a_french_question_finds_the_passage_of_an_english_index(tmp_path):
+    from ancre.index import IndexSettings, build
+
+    for name, text in ENGLISH_ARTICLES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    settings = IndexSettings(index_dir=str(tmp_path / "index"), language="english")
+    build(
+        [tmp_path / name for name in ENGLISH_ARTICLES], settings=settings, embedder=HashEmbedder()
+    )
+    r = Retriever.open(tmp_path / "index", embedder=HashEmbedder())
+    try:
+        question = "Combien a coûté le pont suspendu de Kingsbridge ?"
+        q = r.query(question)
+        assert q.language == "french" and q.index_language == "english"
+        assert "suspension bridge" in q.text and "Kingsbridge" in q.text
+        assert q.unknown == ()
+        assert r.search(q, 2)[0].doc_id.endswith("bridge.txt")
+        assert r.search(replace(q, text=question), 2)[0].doc_id.endswith("school.txt")
+    finally:
+        r.close()
