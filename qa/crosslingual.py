@@ -162,31 +162,35 @@ def translate(
 def build_query(
     asked: str,
     index_language: str,
-    known: Callable[[list[str]], Mapping[str, int]],
+    known: Callable[[list[str]], Mapping[str, int]] | None = None,
     translator: Translator | None = None,
 ) -> Query:
     """The ``Query`` for ``asked`` over an index in ``index_language``; ``known`` gives the
-    index's chunk frequency of analysed terms (``Retriever.term_stats``'s second part);
-    ``translator`` (optional) adds its version of the question to the searched text."""
+    index's chunk frequency of analysed terms (``Retriever.term_stats``'s second part; None:
+    not looked up, ``unknown`` stays empty); ``translator`` (optional) adds its version of the
+    question to the searched text."""
     language = question_language(asked, index_language)
+    found: list[tuple[str, tuple[str, ...]]] = []
+    machine = ""
     if language == index_language:
-        content = [w for w in WORD.findall(asked) if analyze(w, index_language)]
-        terms = {w: analyze(w, index_language) for w in content}
-        df = known(sorted({t for ts in terms.values() for t in ts}))
-        unknown = [w for w in content if not any(df.get(t, 0) for t in terms[w])]
-        return Query(asked, asked, language, index_language, (), tuple(content), tuple(unknown))
-    kept, found, content = translate(asked, language, index_language)
-    machine = translator(asked, language, index_language).strip() if translator else ""
-    text = " ".join([*kept, *(w for _, meaning in found for w in meaning), machine]).strip()
-    options = {w: analyze(w, index_language) for w in kept}
-    for phrase, meaning in found:  # a name that is a word too keeps both ('March', 'mars')
-        options[phrase] = options.get(phrase, []) + analyze(" ".join(meaning), index_language)
-    content = [w for w in content if options.get(w)]  # not a lone letter ('line C')
-    df = known(sorted({t for ts in options.values() for t in ts}))
-    unknown = [w for w in content if not any(df.get(t, 0) for t in options[w])]
+        text = asked
+        options = {w: analyze(w, index_language) for w in WORD.findall(asked)}
+        content = list(options)
+    else:
+        kept, found, content = translate(asked, language, index_language)
+        machine = translator(asked, language, index_language).strip() if translator else ""
+        text = " ".join([*kept, *(w for _, meaning in found for w in meaning), machine])
+        options = {w: analyze(w, index_language) for w in kept}
+        for phrase, meaning in found:  # a name that is a word too keeps both ('March', 'mars')
+            options[phrase] = options.get(phrase, []) + analyze(" ".join(meaning), index_language)
+    content = [w for w in content if options.get(w)]  # not a stop word nor a lone letter
+    unknown = []
+    if known is not None:
+        df = known(sorted({t for w in content for t in options[w]}))
+        unknown = [w for w in content if not any(df.get(t, 0) for t in options[w])]
     return Query(
         asked,
-        text or asked,
+        text.strip() or asked,
         language,
         index_language,
         tuple(found),

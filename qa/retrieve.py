@@ -187,13 +187,12 @@ class Retriever:
         """(idf, chunk frequency) of analysed terms; see StoreReader.term_stats."""
         return self.reader.term_stats(terms)
 
-    def query(self, question: str) -> Query:
+    def query(self, question: str, *, lookup: bool = True) -> Query:
         """What ``search`` looks for: ``question`` itself, or, in another language than the
-        index's, its names and numbers with its other words translated; and which of its
-        content words the index does not know (``Query.unknown_share``)."""
-        return build_query(
-            question, self.language, lambda terms: self.term_stats(terms)[1], self.translator
-        )
+        index's, its names and numbers with its other words translated; and (``lookup``)
+        which of its content words the index does not know (``Query.unknown_share``)."""
+        known = (lambda terms: self.term_stats(terms)[1]) if lookup else None
+        return build_query(question, self.language, known, self.translator)
 
     def search(
         self,
@@ -210,7 +209,7 @@ class Retriever:
         the best ``rerank.POOL`` of them are reordered by the learned reranker, whose
         probability becomes their ``score``. A question in another language than the
         index's is searched with its translated words (``Query.text``)."""
-        q = query if isinstance(query, Query) else self.query(query)
+        q = query if isinstance(query, Query) else self.query(query, lookup=False)
         fused = self._fused(q, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight)
         if not rerank or len(fused) < 2:
             return fused[:k]

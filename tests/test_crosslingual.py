@@ -77,6 +77,8 @@ def test_unknown_share_counts_the_content_words_the_index_lacks():
     assert not same.crosslingual and same.text == same.asked
     assert set(same.unknown) == {"zèbres", "Quimperlé"}
     assert build_query("How?", "french", known_terms()).unknown_share == 0.0
+    not_looked_up = build_query("How many zebras live in Quimperlé?", "french")
+    assert not_looked_up.unknown == () and not_looked_up.text == everything.text
 
 
 def test_an_index_in_a_language_without_word_list_searches_the_question_as_asked():
