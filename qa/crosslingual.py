@@ -72,35 +72,47 @@ def _key(words: list[str], language: str) -> tuple[str, ...]:
     return tuple(analyze(" ".join(words), language, stem=True) or [fold(w) for w in words])
 
 
-@lru_cache(maxsize=4)
-def word_list(source: str, target: str) -> Mapping[tuple[str, ...], tuple[str, ...]]:
-    """The word list read from ``source`` to ``target`` (``english``/``french``): the stems
-    of a word or phrase -> its words in ``target`` (empty: a function word). Empty for any
-    other pair of languages."""
-    if {source, target} != {"english", "french"}:
-        return {}
+@lru_cache(maxsize=1)
+def _entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(English word or phrase, its French words) of the word list, in file order."""
     path = files("ancre.qa").joinpath(WORD_LIST)
-    table: dict[tuple[str, ...], list[str]] = {}
+    entries = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         english, tab, french = line.partition("\t")
-        if not tab or not english.strip():
+        if not tab or not english.strip() or "\t" in french:
             raise ValueError(f"qa/{WORD_LIST} line {n}: expected 'english<TAB>french, ...'")
-        fr = [w.strip() for w in french.split(",") if w.strip()]
+        entries.append((english.strip(), tuple(w.strip() for w in french.split(",") if w.strip())))
+    return tuple(entries)
+
+
+@lru_cache(maxsize=4)
+def word_list(source: str, target: str) -> Mapping[tuple[str, ...], tuple[str, ...]]:
+    """The word list read from ``source`` to ``target`` (``english``/``french``): the stems
+    of a word or phrase -> its words in ``target``. Empty for any other pair of languages."""
+    if {source, target} != {"english", "french"}:
+        return {}
+    table: dict[tuple[str, ...], list[str]] = {}
+    for english, french in _entries():
         if source == "english":
-            pairs = [(english.split(), fr)]
+            pairs = [(english.split(), list(french))] if french else []
         else:
-            pairs = [(w.split(), [english.strip()]) for w in fr]
+            pairs = [(w.split(), [english]) for w in french]
         for words, meaning in pairs:
-            key = tuple(fold(w) for w in words) if not meaning else _key(words, source)
-            if source == "english" and not meaning:  # function words stay as written
-                table.setdefault(key, [])
-                continue
+            key = _key(words, source)
             if key:
-                table.setdefault(key, [])
-                table[key] += [m for m in meaning if m not in table[key]]
+                known = table.setdefault(key, [])
+                known += [m for m in meaning if m not in known]
     return {k: tuple(v) for k, v in table.items()}
+
+
+@lru_cache(maxsize=4)
+def list_function_words(language: str) -> frozenset[str]:
+    """The words the list marks as function words (no translation), folded: 'will', 'can'."""
+    if language != "english":
+        return frozenset()
+    return frozenset(fold(english) for english, french in _entries() if not french)
 
 
 def _is_name_or_number(word: str, first: bool) -> bool:
@@ -116,10 +128,10 @@ def translate(
     translations found; the content words) of ``question`` from ``source`` to ``target``.
     The longest phrase of the list wins ('town hall' -> 'mairie')."""
     table = word_list(source, target)
-    own_function = function_words(source)
+    own_function = function_words(source) | list_function_words(source)
 
     def function(word: str) -> bool:
-        return fold(word) in own_function or table.get((fold(word),)) == ()
+        return fold(word) in own_function
 
     words = WORD.findall(question.replace("’", "'"))
     kept: list[str] = []
@@ -145,7 +157,7 @@ def translate(
                 function(span[-1]) or any(_is_name_or_number(w, False) for w in span[1:])
             ):
                 continue
-            meaning = table.get(tuple(fold(w) for w in span)) or table.get(_key(span, source))
+            meaning = table.get(_key(span, source))
             if meaning:
                 found.append((" ".join(span), meaning))
                 content.append(" ".join(span))
