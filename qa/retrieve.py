@@ -26,6 +26,7 @@ from ancre.index import (
     resolve_model,
 )
 
+from .crosslingual import Query, Translator, build_query
 from .extract import NAME
 from .records import Passage
 from .rerank import POOL
@@ -105,13 +106,24 @@ def turn_text(turn) -> str:
     return str(turn[0]) if isinstance(turn, (tuple, list)) else str(turn)
 
 
+def dense_texts(q: Query) -> list[str]:
+    """What the encoder embeds for a query: the question, and its translation too when the
+    index is in another language (each chunk keeps its best cosine)."""
+    return [q.asked] if q.text == q.asked else [q.asked, q.text]
+
+
 class Retriever:
     """Hybrid search over one index (a directory or Milvus: any ``StoreReader``).
     Thread-safe; follows index rebuilds (``refresh``)."""
 
-    def __init__(self, reader: StoreReader, embedder: Embedder):
+    def __init__(
+        self, reader: StoreReader, embedder: Embedder, translator: Translator | None = None
+    ):
         self.reader = reader
         self.embedder = embedder
+        self.translator = translator
+        """Optional: translates a question in another language than the index's, next to
+        the word list (``crosslingual.build_query``)."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -181,9 +193,16 @@ class Retriever:
         """(idf, chunk frequency) of analysed terms; see StoreReader.term_stats."""
         return self.reader.term_stats(terms)
 
+    def query(self, question: str, *, lookup: bool = True) -> Query:
+        """What ``search`` looks for: ``question`` itself, or, in another language than the
+        index's, its names and numbers with its other words translated; and (``lookup``)
+        which of its content words the index does not know (``Query.unknown_share``)."""
+        known = (lambda terms: self.term_stats(terms)[1]) if lookup else None
+        return build_query(question, self.language, known, self.translator)
+
     def search(
         self,
-        query: str,
+        query: str | Query,
         k: int,
         filters: Filters | None = None,
         *,
@@ -191,20 +210,21 @@ class Retriever:
         dense_weight: float = 1.0,
         rerank: bool = True,
     ) -> list[Passage]:
-        """The ``k`` best chunks for ``query``: ``lexical_weight`` x BM25/max(BM25) +
-        ``dense_weight`` x cosine; then (``rerank``) the best ``rerank.POOL`` of them are
-        reordered by the learned reranker, whose probability becomes their ``score``."""
-        fused = self._fused(
-            query, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight
-        )
+        """The ``k`` best chunks for ``query`` (a question, or ``self.query(question)``):
+        ``lexical_weight`` x BM25/max(BM25) + ``dense_weight`` x cosine; then (``rerank``)
+        the best ``rerank.POOL`` of them are reordered by the learned reranker, whose
+        probability becomes their ``score``. A question in another language than the
+        index's is searched with its translated words (``Query.text``)."""
+        q = query if isinstance(query, Query) else self.query(query, lookup=False)
+        fused = self._fused(q, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight)
         if not rerank or len(fused) < 2:
             return fused[:k]
-        idf = self.term_stats(list(dict.fromkeys(analyze(query, self.language))))[0]
-        return reorder(query, fused, idf, self.language)[:k]
+        idf = self.term_stats(list(dict.fromkeys(analyze(q.text, self.language))))[0]
+        return reorder(q.text, fused, idf, self.language)[:k]
 
     def _fused(
         self,
-        query: str,
+        q: Query,
         k: int,
         filters: Filters | None,
         lexical_weight: float,
@@ -212,17 +232,20 @@ class Retriever:
     ) -> list[Passage]:
         lw, dw = lexical_weight, dense_weight
         pool = CANDIDATES * (4 if filters else 1)
-        lexical = dict(self.reader.lexical_search(query, pool)) if lw > 0 else {}
+        lexical = dict(self.reader.lexical_search(q.text, pool)) if lw > 0 else {}
         dense: dict[int, float] = {}
         if dw > 0:
-            qvec = self.embedder.embed([query])
-            dense = dict(self.reader.dense_search(qvec, pool)[0])
+            texts = dense_texts(q)
+            qvecs = self.embedder.embed(texts)
+            for hits in self.reader.dense_search(qvecs, pool):
+                for cid, cos in hits:
+                    dense[cid] = max(cos, dense.get(cid, -1.0))
         ids = list(dict.fromkeys([*lexical, *dense]))
         if not ids:
             return []
         missing = [i for i in ids if i not in dense]
         if missing and dw > 0:  # cosine of lexical-only candidates, from their stored vectors
-            sims = self.reader.chunk_vectors(missing) @ qvec[0]
+            sims = (self.reader.chunk_vectors(missing) @ qvecs.T).max(axis=1)
             dense.update(zip(missing, map(float, sims), strict=True))
         top_bm25 = max(lexical.values(), default=0.0) or 1.0
         rows = self.reader.chunks(ids)
