@@ -8,8 +8,8 @@ import pytest
 
 from ancre.index import IndexReader, IndexSettings, analyze, build, remove
 from ancre.index.lexical import fts_query
-from ancre.index.postings import Postings
-from ancre.index.store import postings_path
+from ancre.index.stores.directory.layout import postings_path
+from ancre.index.stores.directory.postings import Postings
 from conftest import HashEmbedder
 
 WORDS = [

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ancre.index import IndexReader, IndexSettings, build, remove
-from ancre.index import vectors as V
+from ancre.index.stores.directory import vectors as V
 from conftest import HashEmbedder
 
 

@@ -1,74 +1,55 @@
 """Write document changes into an index directory, in batches that each commit atomically
-(the directory store's ``StoreWriter``; Milvus has its own, milvus_build.py).
+(the directory store's ``StoreWriter``; chunking, embedding and ``due()`` are the
+``BaseWriter``'s).
 
-``Writer`` holds the directory's build lock. ``put`` chunks a document at once and queues its
-chunks; once enough are queued they are embedded in batches sorted by length across
-documents (similar lengths pad little), so embedding goes on while files are read. ``due()``
-says when to ``commit()``: every ``commit_docs`` documents or ``commit_seconds`` seconds.
-A commit writes the vectors of a new generation in full, then moves the SQLite tables and
-the manifest to it in one transaction: a kill at any moment leaves the last committed batch
-whole, and Ctrl-C during a commit is held back until the commit is done.
+``DirectoryWriter`` holds the directory's build lock. A commit writes the vectors of a new
+generation in full, then moves the SQLite tables and the manifest to it in one transaction:
+a kill at any moment leaves the last committed batch whole, and Ctrl-C during a commit is
+held back until the commit is done.
 
 A change of model (or ``--rebuild``) re-embeds the chunks as they are, resumably, while
-readers keep the old model (``reembed.py``); a chunker or language change chunks every
-document again and writes it in a single final commit, so that the index never mixes two
-encoders: interrupted, that one starts over.
+readers keep the old model (``reembed.py``), then switches to them in one such commit; a
+chunker or language change chunks every document again and writes it in a single final
+commit, so that the index never mixes two encoders: interrupted, that one starts over.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ...embed import Embedder, load_embedder
+from ...loaders import Document
+from ...settings import IndexSettings
+from ..base import interrupts_deferred
+from ..basewriter import BaseWriter, Planned
+from ..manifest import READABLE_FORMATS, reembed_reason, wanted_manifest
 from . import vectors as vector_kinds
-from .chunker import Chunker, ChunkSpan, embed_text
-from .embed import Embedder, load_embedder
-from .lexical import analyze
-from .loaders import Document
-from .reembed import drop_stale_staging, reembed_chunks
-from .settings import IndexSettings
-from .store import (
-    READABLE_FORMATS,
+from .layout import (
     connect,
-    interrupts_deferred,
     lock_for_build,
     postings_path,
     read_manifest,
-    reembed_reason,
     remove_leftovers,
     stored_postings,
     vectors_path,
-    wanted_manifest,
     write_atomic,
     write_vectors,
 )
+from .reembed import Staging
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH = 256
-"""Texts handed to the embedder at a time, taken from a length-sorted window."""
-EMBED_WINDOW = 4 * EMBED_BATCH
-"""Queued chunks that start an embedding pass: the wider the window, the closer the
-lengths in each batch."""
 
-
-@dataclass
-class _Planned:
-    """A document waiting for its commit, with the vectors of its chunks once embedded."""
-
-    doc: Document
-    digest: str
-    spans: list[ChunkSpan]
-    vectors: Any = None
-
-
-class Writer:
+class DirectoryWriter(BaseWriter):
     """Applies document changes to an index directory (one at a time, under its lock)."""
 
     def __init__(
@@ -80,7 +61,6 @@ class Writer:
         rebuild: bool = False,
         progress: bool = False,
     ):
-        self.settings = settings
         self.index_dir = Path(settings.index_dir)
         self._filelock = lock_for_build(self.index_dir, wait)
         try:
@@ -88,55 +68,42 @@ class Writer:
             old = read_manifest(self.conn)
             if old and old.get("format_version") not in READABLE_FORMATS:
                 rebuild = True
-            self.legacy_ids = bool(old) and (
-                old.get("format_version") == 1 or bool(old.get("legacy_ids"))
-            )
-            """Some ids may still be in format 1 (bare paths): a build re-keys them."""
             model = settings.embed_model or old.get("embed_model", "")
             precision = settings.embed_precision or old.get("embed_precision", "")
-            self.embedder = embedder or load_embedder(
+            embedder = embedder or load_embedder(
                 model,
                 settings.embed_backend,
                 settings.cache_dir,
                 settings.embed_batch_size,
                 precision,
             )
+            super().__init__(settings, embedder, progress)
+            self.legacy_ids = bool(old) and (
+                old.get("format_version") == 1 or bool(old.get("legacy_ids"))
+            )
+            """Some ids may still be in format 1 (bare paths): a build re-keys them."""
             self.old = old
             self.generation = int(old.get("generation", 0))
-            self.reembed_reason = self._needs_reembed(old, rebuild)
-            wanted = wanted_manifest(settings, self.embedder.model_id, None, self.embedder.encoder)
-            self._target = wanted
+            self._target = wanted_manifest(settings, embedder.model_id, None, embedder.encoder)
+            self.reembed_reason = reembed_reason(old, self._target, rebuild, converts_vectors=True)
             self.chunks_stay = bool(self.reembed_reason) and all(
-                old.get(key) == wanted[key] for key in ("chunker", "language")
+                old.get(key) == self._target[key] for key in ("chunker", "language")
             )
             """Only the encoder changes: the chunks stay and their vectors are re-embedded
             resumably (see reembed.py)."""
-            self._vectors = None
-            self._postings = None
-            self._chunker: Chunker | None = None
-            self._pending: dict[str, _Planned] = {}
-            self._queue: list[tuple[_Planned, int]] = []
-            self._removals: list[str] = []
-            self._rekeys: list[tuple[str, str, str]] = []
-            self._last_commit = time.monotonic()
-            self.commits = 0
-            """Commits made by this writer."""
-            self._progress = progress
-            self._bar = None
+            self.staging = Staging(self.conn, self.index_dir)
+            self._vectors: Any = None
+            self._postings: Any = None
             if old:
                 self._tidy()
         except BaseException:
             self._filelock.release()
             raise
 
-    def _needs_reembed(self, old: dict[str, Any], rebuild: bool) -> str:
-        wanted = wanted_manifest(self.settings, self.embedder.model_id, None, self.embedder.encoder)
-        return reembed_reason(old, wanted, rebuild, converts_vectors=True)
-
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
         between the commit and its copy."""
-        drop_stale_staging(self.conn, self.index_dir, self._target if self.chunks_stay else None)
+        self.staging.drop_unless(self._target if self.chunks_stay else None)
         removed = remove_leftovers(self.index_dir, self.generation)
         if removed:
             log.info("removed leftovers of an interrupted build: %s", ", ".join(removed))
@@ -149,10 +116,6 @@ class Writer:
             write_atomic(copy, json.dumps(self.old, indent=2).encode())
 
     # ---- reading the current state
-    def known(self) -> dict[str, str]:
-        """doc_id -> content hash of the indexed documents."""
-        return dict(self.conn.execute("SELECT doc_id, hash FROM documents"))
-
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) in the index."""
         docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
@@ -201,51 +164,6 @@ class Writer:
             self._postings = found if found is not None else stored_postings(self.conn)
         return self._postings
 
-    def reembed(self, progress: bool = False) -> int:
-        """Embed every indexed document again (``reembed_reason`` says why). When only the
-        encoder changes, this is done now, resumably, and returns the chunks embedded; else
-        the documents are chunked again and go into the next commit (returns 0)."""
-        if self.chunks_stay:
-            return reembed_chunks(self, self._target, progress or self._progress)
-        for doc in self.stored_documents():
-            self.put(doc)
-        return 0
-
-    def adopt(self, generation: int, manifest: dict[str, Any], vectors: Any, postings: Any) -> None:
-        """The index was moved to ``generation`` (by ``reembed_chunks``)."""
-        self.generation, self.old, self._vectors = generation, manifest, vectors
-        self._postings = postings
-        self.reembed_reason, self.chunks_stay = "", False
-        self._last_commit = time.monotonic()
-        self.commits += 1
-
-    # ---- changes
-    @property
-    def chunker(self) -> Chunker:
-        if self._chunker is None:
-            self._chunker = Chunker(
-                self.embedder.count_tokens,
-                self.settings.chunk_tokens,
-                self.settings.chunk_overlap,
-                self.embedder.max_tokens,
-            )
-        return self._chunker
-
-    def put(self, doc: Document) -> None:
-        """Add or replace ``doc`` at the next commit; its chunks are embedded meanwhile."""
-        planned = _Planned(doc, doc.hash, self.chunker.split(doc.text, doc.title))
-        self._pending[doc.doc_id] = planned
-        self._queue.extend((planned, i) for i in range(len(planned.spans)))
-        if len(self._queue) >= EMBED_WINDOW:
-            self._embed_queue()
-
-    def remove(self, doc_id: str) -> None:
-        self._removals.append(doc_id)
-
-    def rekey(self, old_id: str, new_id: str, source: str) -> None:
-        """Give an indexed document a new id (and source) without embedding it again."""
-        self._rekeys.append((old_id, new_id, source))
-
     def upgrade_due(self) -> bool:
         """The files of the index should be written again though no document changed: the
         vector index should change kind (or retrain) for the setting and the size, or the
@@ -258,54 +176,50 @@ class Writer:
         layout = self.old.get("vectors") or {"kind": self.old.get("vector_index", "flat")}
         return vector_kinds.layout_due(layout, self.settings.vector_index, self.counts()[1])
 
-    def due(self) -> bool:
-        """Time to commit: enough documents, or enough time, since the last commit. Never
-        while re-embedding everything (see the module docstring)."""
-        if self.reembed_reason or not (self._pending or self._removals or self._rekeys):
-            return False
-        return (
-            len(self._pending) >= self.settings.commit_docs
-            or time.monotonic() - self._last_commit >= self.settings.commit_seconds
-        )
-
-    def _embed_queue(self) -> None:
-        """Embed the queued chunks, longest first in batches of similar length."""
-        import numpy as np
-
-        queue = [(p, i) for p, i in self._queue if self._pending.get(p.doc.doc_id) is p]
-        self._queue = []
-        queue.sort(key=lambda item: item[0].spans[item[1]].tokens, reverse=True)
-        if self._progress and self._bar is None and queue:
-            from tqdm import tqdm
-
-            self._bar = tqdm(desc="embedding", unit="chunk")
-        for start in range(0, len(queue), EMBED_BATCH):
-            batch = queue[start : start + EMBED_BATCH]
-            texts = [embed_text(p.doc.title, p.spans[i].text) for p, i in batch]
-            vectors = np.asarray(self.embedder.embed(texts), dtype="float32")
-            for (planned, i), vector in zip(batch, vectors, strict=True):
-                if planned.vectors is None:
-                    planned.vectors = np.zeros((len(planned.spans), len(vector)), "float32")
-                planned.vectors[i] = vector
-            if self._bar is not None:
-                self._bar.update(len(batch))
-
-    def commit(self, progress: bool = False) -> int:
-        """Embed what is still queued, then write everything put, removed or re-keyed since
-        the last commit, atomically. Returns the number of chunks embedded."""
-        nothing = not (self._pending or self._removals or self._rekeys or self.reembed_reason)
-        if nothing and self.old and not self.upgrade_due():
+    # ---- re-embedding
+    def reembed(self, progress: bool = False) -> int:
+        """Embed every indexed document again (``reembed_reason`` says why). When only the
+        encoder changes, this is done now, resumably, and returns the chunks embedded; else
+        the documents are chunked again and go into the next commit (returns 0)."""
+        if not self.chunks_stay:
+            for doc in self.stored_documents():
+                self.put(doc)
             return 0
-        self._progress = self._progress or progress
-        self._embed_queue()
-        with interrupts_deferred():
-            return self._write()
+        staged, embedded = self.staging.embed(
+            self.embedder, self._target, self.settings, progress or self._progress
+        )
+        self._switch(staged)
+        return embedded
 
-    def _write(self) -> int:
-        import numpy as np
+    def _switch(self, staged: Any) -> None:
+        """One commit moves the index to the staged vectors and the new settings; the
+        chunks stay, and so do their postings, under the new generation."""
+        gen = self.generation + 1
+        staged = vector_kinds.fit(staged, self.settings.vector_index)
+        manifest = self._manifest(gen, staged)
+        postings = self.postings()
+        try:
+            with interrupts_deferred():
+                write_vectors(vectors_path(self.index_dir, gen), staged)
+                postings.save(postings_path(self.index_dir, gen))
+                self._publish(
+                    gen,
+                    manifest,
+                    staged,
+                    postings,
+                    lambda c: c.execute("DELETE FROM meta WHERE key='staging'"),
+                    files_written=True,
+                )
+        finally:
+            if self.generation == gen:  # switched, even if interrupted right after
+                self.staging.clear()
 
-        plan = list(self._pending.values())
-        replaced = [p.doc.doc_id for p in plan] + self._removals
+    # ---- commits
+    def _must_write(self) -> bool:
+        return bool(self.reembed_reason) or not self.old or self.upgrade_due()
+
+    def _write(self, plan: list[Planned], removals: list[str]) -> int:
+        replaced = [p.doc.doc_id for p in plan] + removals
         touches_vectors = (
             bool(replaced) or bool(self.reembed_reason) or not self.old or self.upgrade_due()
         )
@@ -316,10 +230,9 @@ class Writer:
         next_id = (self.conn.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0) + 1
         rows, fts_rows, parts = [], [], []
         for p in plan:
-            for s in p.spans:
+            for s, body in zip(p.spans, self.lexical(p), strict=True):
                 rows.append((next_id, p.doc.doc_id, s.ord, s.start, s.end, s.text))
-                body = analyze(embed_text(p.doc.title, s.text), self.settings.language)
-                fts_rows.append((next_id, " ".join(body)))
+                fts_rows.append((next_id, body))
                 next_id += 1
             if p.spans:
                 parts.append(p.vectors)
@@ -335,17 +248,8 @@ class Writer:
             postings = self.postings().updated(old_ids, new_ids, bodies)
             write_vectors(vectors_path(self.index_dir, gen), vectors)
             postings.save(postings_path(self.index_dir, gen))
-        manifest = wanted_manifest(
-            self.settings, self.embedder.model_id, vectors.d, self.embedder.encoder
-        )
-        # to the microsecond: after an interruption, an equal manifest means "committed"
-        built_at = datetime.now().astimezone().isoformat(timespec="microseconds")
-        manifest.update(generation=gen, built_at=built_at, vectors=vector_kinds.describe(vectors))
-        if self.legacy_ids:
-            manifest["legacy_ids"] = True
-        c = self.conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
+
+        def statements(c: sqlite3.Connection) -> None:
             for old_id, new_id, source in self._rekeys:
                 c.execute(
                     "UPDATE documents SET doc_id = ?, source = ? WHERE doc_id = ?",
@@ -354,6 +258,37 @@ class Writer:
                 c.execute("UPDATE chunks SET doc_id = ? WHERE doc_id = ?", (new_id, old_id))
             self._delete_docs(replaced, old_ids)
             self._insert(plan, rows, fts_rows)
+
+        manifest = self._manifest(gen, vectors)
+        self._publish(gen, manifest, vectors, postings, statements, files_written=touches_vectors)
+        return len(rows)
+
+    def _manifest(self, gen: int, vectors: Any) -> dict[str, Any]:
+        manifest = dict(self._target, embed_dim=vectors.d, generation=gen)
+        # to the microsecond: after an interruption, an equal manifest means "committed"
+        manifest["built_at"] = datetime.now().astimezone().isoformat(timespec="microseconds")
+        manifest["vectors"] = vector_kinds.describe(vectors)
+        if self.legacy_ids:
+            manifest["legacy_ids"] = True
+        return manifest
+
+    def _publish(
+        self,
+        gen: int,
+        manifest: dict[str, Any],
+        vectors: Any,
+        postings: Any,
+        statements: Callable[[sqlite3.Connection], Any],
+        *,
+        files_written: bool,
+    ) -> None:
+        """Run ``statements`` and move the manifest to ``gen`` in one SQLite transaction
+        (the files of ``gen`` are written already when ``files_written``). Interrupted
+        before its COMMIT, the index stays as it was and those files are deleted."""
+        c = self.conn
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            statements(c)
             c.execute("INSERT OR REPLACE INTO meta VALUES ('manifest', ?)", (json.dumps(manifest),))
             c.execute("COMMIT")
         except BaseException:
@@ -361,27 +296,24 @@ class Writer:
                 c.execute("ROLLBACK")
             if read_manifest(c) == manifest:  # it came right after COMMIT: the batch is in
                 self._committed(gen, manifest, vectors, postings)
+                self._written()
                 raise
-            if touches_vectors:
+            if files_written:
                 vectors_path(self.index_dir, gen).unlink(missing_ok=True)
                 postings_path(self.index_dir, gen).unlink(missing_ok=True)
-            self._vectors = None  # the copy in memory went ahead of the tables: read again
+            self._vectors = None  # the copy in memory may have gone ahead of the tables
             raise
         self._committed(gen, manifest, vectors, postings)
-        return len(rows)
 
     def _committed(self, gen: int, manifest: dict[str, Any], vectors: Any, postings: Any) -> None:
         """Bookkeeping once a batch is in: the writer's state, then the files around it."""
         self.generation, self.old, self._vectors = gen, manifest, vectors
         self._postings = postings
-        self.reembed_reason = ""
-        self._pending, self._removals, self._rekeys = {}, [], []
-        self._last_commit = time.monotonic()
-        self.commits += 1
+        self.reembed_reason, self.chunks_stay = "", False
         remove_leftovers(self.index_dir, gen)
         write_atomic(self.index_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
 
-    def _insert(self, plan: list[_Planned], rows: list[tuple], fts_rows: list[tuple]) -> None:
+    def _insert(self, plan: list[Planned], rows: list[tuple], fts_rows: list[tuple]) -> None:
         now = time.time()
         self.conn.executemany(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -423,13 +355,6 @@ class Writer:
         c.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        super().close()
         self.conn.close()
         self._filelock.release()
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
