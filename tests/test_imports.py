@@ -69,8 +69,9 @@ def ancre_packages() -> dict[str, Path]:
 def test_every_folder_of_python_modules_is_a_listed_package():
     listed = {folder.resolve() for folder in ancre_packages().values()}
     for top in ("index", "qa", "ui"):
-        for init in (ROOT / top).rglob("__init__.py"):
-            assert init.parent.resolve() in listed, f"{init.parent} is missing from pyproject.toml"
+        for folder in {path.parent for path in (ROOT / top).rglob("*.py")}:
+            assert folder.resolve() in listed, f"{folder} is missing from pyproject.toml"
+            assert (folder / "__init__.py").is_file(), f"{folder} has no __init__.py"
 
 
 def test_no_module_of_ancre_imports_itself_through_others():

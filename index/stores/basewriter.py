@@ -21,6 +21,7 @@ from ..lexical import analyze
 from ..loaders import Document
 from ..settings import IndexSettings
 from .base import interrupts_deferred
+from .manifest import FORMAT_VERSION, reembed_reason, wanted_manifest
 
 T = TypeVar("T")
 
@@ -50,17 +51,31 @@ def longest_first(items: list[T], tokens: Callable[[T], int], size: int) -> Iter
 
 
 class BaseWriter:
-    """Queues document changes and embeds their chunks; ``commit()`` hands each batch to
-    the store's ``_write``. Subclasses open the store (and its build lock) first."""
+    """Holds a store's build lock and its embedding model, queues document changes and
+    embeds their chunks; ``commit()`` hands each batch to the store's ``_write``."""
 
-    reembed_reason: str = ""
-    """Why every document must be embedded again (model or chunker changed), or ""."""
+    formats: tuple[int, ...] = (FORMAT_VERSION,)
+    """Format versions the store reads as they are; any other is built again."""
+    converts_vectors = False
+    """The store changes its vector index kind from the stored vectors (``reembed_reason``)."""
     legacy_ids: bool = False
     """The store may hold format-1 document ids, which a build re-keys."""
+    reembed_reason: str = ""
+    """Why every document must be embedded again (model or chunker changed), or ""."""
 
-    def __init__(self, settings: IndexSettings, embedder: Embedder, progress: bool = False):
+    def __init__(
+        self,
+        settings: IndexSettings,
+        *,
+        embedder: Embedder | None = None,
+        wait: float = 0.0,
+        rebuild: bool = False,
+        progress: bool = False,
+    ):
+        """Take the store's build lock (``BuildLocked`` after ``wait`` seconds) and see
+        whether the settings or ``rebuild`` mean embedding everything again. ``embedder``
+        replaces the model the settings (or else the store) name; tests pass a fake."""
         self.settings = settings
-        self.embedder = embedder
         self.commits = 0
         """Commits made by this writer."""
         self._chunker: Chunker | None = None
@@ -71,6 +86,39 @@ class BaseWriter:
         self._last_commit = time.monotonic()
         self._progress = progress
         self._bar: Any = None
+        old = self._open(wait)
+        try:
+            if old and old.get("format_version") not in self.formats:
+                rebuild = True
+            self.embedder = embedder or self._load_embedder(old)
+            # without the vector size: asking the model for it would load it, and an
+            # unchanged build never needs the model
+            self._target = wanted_manifest(
+                settings, self.embedder.model_id, None, self.embedder.encoder
+            )
+            self.reembed_reason = reembed_reason(
+                old, self._target, rebuild, converts_vectors=self.converts_vectors
+            )
+            self._opened(old)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, wait: float) -> dict[str, Any]:
+        """Take the store's build lock and return its manifest ({} for a new store); holds
+        nothing if it fails."""
+        raise NotImplementedError
+
+    def _load_embedder(self, old: dict[str, Any]) -> Embedder:
+        """The model the settings name, else the one the store was built with."""
+        raise NotImplementedError
+
+    def _opened(self, old: dict[str, Any]) -> None:
+        """The store's own state, once the embedder and the reason to re-embed are known."""
+
+    def _release(self) -> None:
+        """Let go of the store and its build lock."""
+        raise NotImplementedError
 
     @property
     def chunker(self) -> Chunker:
@@ -176,9 +224,11 @@ class BaseWriter:
         self.commits += 1
 
     def close(self) -> None:
+        """Release the build lock."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        self._release()
 
     def __enter__(self):
         return self

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,15 @@ def connect(index_dir: Path, readonly: bool = False) -> sqlite3.Connection:
         conn.executescript(SCHEMA)
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
+
+
+def pages(conn: sqlite3.Connection, sql: str, first: Any, size: int) -> Iterator[list[tuple]]:
+    """The rows of ``sql`` a page of ``size`` at a time: ``sql`` takes the last key seen and
+    a limit, and orders by that key, its first column (``first``: below every key)."""
+    last = first
+    while rows := conn.execute(sql, (last, size)).fetchall():
+        yield rows
+        last = rows[-1][0]
 
 
 def read_manifest(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ...embed import Embedder
 from ...settings import IndexSettings
 from ..basewriter import longest_first
 from . import vectors as vector_kinds
-from .layout import write_vectors
+from .layout import pages, write_vectors
 
 STAGED = "staged-vectors.faiss"
 PAGE = 1024
@@ -83,16 +83,12 @@ class Staging:
             from tqdm import tqdm
 
             bar = tqdm(total=total, desc="re-embedding", unit="chunk")
-        embedded, docs, saved_at, last = 0, set(), time.monotonic(), 0
-        while True:
-            rows = self.conn.execute(
-                "SELECT c.id, c.doc_id, c.text, d.title FROM chunks c "
-                "JOIN documents d ON d.doc_id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?",
-                (last, PAGE),
-            ).fetchall()
-            if not rows:
-                break
-            last = rows[-1][0]
+        embedded, docs, saved_at = 0, set(), time.monotonic()
+        sql = (
+            "SELECT c.id, c.doc_id, c.text, d.title FROM chunks c "
+            "JOIN documents d ON d.doc_id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?"
+        )
+        for rows in pages(self.conn, sql, 0, PAGE):
             if done is not None:
                 ids = np.array([r[0] for r in rows], dtype="int64")
                 rows = [r for r, seen in zip(rows, np.isin(ids, done), strict=True) if not seen]

@@ -28,14 +28,14 @@ import numpy as np
 
 from ...embed import Embedder, load_embedder
 from ...loaders import Document
-from ...settings import IndexSettings
 from ..base import interrupts_deferred
 from ..basewriter import BaseWriter, Planned
-from ..manifest import READABLE_FORMATS, reembed_reason, wanted_manifest
+from ..manifest import READABLE_FORMATS
 from . import vectors as vector_kinds
 from .layout import (
     connect,
     lock_for_build,
+    pages,
     postings_path,
     read_manifest,
     remove_leftovers,
@@ -52,53 +52,50 @@ log = logging.getLogger(__name__)
 class DirectoryWriter(BaseWriter):
     """Applies document changes to an index directory (one at a time, under its lock)."""
 
-    def __init__(
-        self,
-        settings: IndexSettings,
-        *,
-        embedder: Embedder | None = None,
-        wait: float = 0.0,
-        rebuild: bool = False,
-        progress: bool = False,
-    ):
-        self.index_dir = Path(settings.index_dir)
+    formats = READABLE_FORMATS
+    converts_vectors = True
+
+    def _open(self, wait: float) -> dict[str, Any]:
+        self.index_dir = Path(self.settings.index_dir)
         self._filelock = lock_for_build(self.index_dir, wait)
         try:
             self.conn = connect(self.index_dir)
-            old = read_manifest(self.conn)
-            if old and old.get("format_version") not in READABLE_FORMATS:
-                rebuild = True
-            model = settings.embed_model or old.get("embed_model", "")
-            precision = settings.embed_precision or old.get("embed_precision", "")
-            embedder = embedder or load_embedder(
-                model,
-                settings.embed_backend,
-                settings.cache_dir,
-                settings.embed_batch_size,
-                precision,
-            )
-            super().__init__(settings, embedder, progress)
-            self.legacy_ids = bool(old) and (
-                old.get("format_version") == 1 or bool(old.get("legacy_ids"))
-            )
-            """Some ids may still be in format 1 (bare paths): a build re-keys them."""
-            self.old = old
-            self.generation = int(old.get("generation", 0))
-            self._target = wanted_manifest(settings, embedder.model_id, None, embedder.encoder)
-            self.reembed_reason = reembed_reason(old, self._target, rebuild, converts_vectors=True)
-            self.chunks_stay = bool(self.reembed_reason) and all(
-                old.get(key) == self._target[key] for key in ("chunker", "language")
-            )
-            """Only the encoder changes: the chunks stay and their vectors are re-embedded
-            resumably (see reembed.py)."""
-            self.staging = Staging(self.conn, self.index_dir)
-            self._vectors: Any = None
-            self._postings: Any = None
-            if old:
-                self._tidy()
+            return read_manifest(self.conn)
         except BaseException:
             self._filelock.release()
             raise
+
+    def _load_embedder(self, old: dict[str, Any]) -> Embedder:
+        s = self.settings
+        return load_embedder(
+            s.embed_model or old.get("embed_model", ""),
+            s.embed_backend,
+            s.cache_dir,
+            s.embed_batch_size,
+            s.embed_precision or old.get("embed_precision", ""),
+        )
+
+    def _opened(self, old: dict[str, Any]) -> None:
+        self.legacy_ids = bool(old) and (
+            old.get("format_version") == 1 or bool(old.get("legacy_ids"))
+        )
+        """Some ids may still be in format 1 (bare paths): a build re-keys them."""
+        self.old = old
+        self.generation = int(old.get("generation", 0))
+        self.chunks_stay = bool(self.reembed_reason) and all(
+            old.get(key) == self._target[key] for key in ("chunker", "language")
+        )
+        """Only the encoder changes: the chunks stay and their vectors are re-embedded
+        resumably (see reembed.py)."""
+        self.staging = Staging(self.conn, self.index_dir)
+        self._vectors: Any = None
+        self._postings: Any = None
+        if old:
+            self._tidy()
+
+    def _release(self) -> None:
+        self.conn.close()
+        self._filelock.release()
 
     def _tidy(self) -> None:
         """Remove what an interrupted build left, and restore manifest.json if a kill came
@@ -128,18 +125,13 @@ class DirectoryWriter(BaseWriter):
 
     def stored_documents(self, page: int = 500) -> Iterator[Document]:
         """The indexed documents, read a page at a time."""
-        last = ""
-        while True:
-            rows = self.conn.execute(
-                "SELECT doc_id, text, title, url, date, author, source, metadata FROM documents "
-                "WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
-                (last, page),
-            ).fetchall()
-            if not rows:
-                return
+        sql = (
+            "SELECT doc_id, text, title, url, date, author, source, metadata FROM documents "
+            "WHERE doc_id > ? ORDER BY doc_id LIMIT ?"
+        )
+        for rows in pages(self.conn, sql, "", page):
             for r in rows:
                 yield Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7] or "{}"))
-            last = rows[-1][0]
 
     def vectors(self):
         import faiss
@@ -353,8 +345,3 @@ class DirectoryWriter(BaseWriter):
         c.executemany("DELETE FROM fts WHERE rowid = ?", [(i,) for i in chunk_ids])
         c.executemany("DELETE FROM chunks WHERE doc_id = ?", [(d,) for d in doc_ids])
         c.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
-
-    def close(self) -> None:
-        super().close()
-        self.conn.close()
-        self._filelock.release()

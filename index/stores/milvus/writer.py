@@ -13,11 +13,9 @@ import numpy as np
 
 from ...embed import Embedder, load_embedder
 from ...loaders import Document
-from ...settings import IndexSettings
 from ..base import StoreError, interrupts_deferred
 from ..basewriter import BaseWriter, Planned
 from ..location import MilvusAddress
-from ..manifest import FORMAT_VERSION, reembed_reason, wanted_manifest
 from .collections import CollectionWriter, PreparedDocument
 
 log = logging.getLogger(__name__)
@@ -26,38 +24,29 @@ log = logging.getLogger(__name__)
 class MilvusWriter(BaseWriter):
     """Applies document changes to a Milvus store, one build at a time (its lease)."""
 
-    def __init__(
-        self,
-        settings: IndexSettings,
-        *,
-        embedder: Embedder | None = None,
-        wait: float = 0.0,
-        rebuild: bool = False,
-        progress: bool = False,
-    ):
-        self.store = CollectionWriter(
-            MilvusAddress.parse(settings.store), settings.store_token, wait=wait
-        )
+    legacy_ids = False
+    """Milvus stores start at format 2: no format-1 ids to re-key."""
+
+    def _open(self, wait: float) -> dict[str, Any]:
+        address = MilvusAddress.parse(self.settings.store)
+        self.store = CollectionWriter(address, self.settings.store_token, wait=wait)
         try:
-            old = self.store.manifest
-            if old and old.get("format_version") != FORMAT_VERSION:
-                rebuild = True
-            model = settings.embed_model or old.get("embed_model", "")
-            embedder = embedder or load_embedder(
-                model, settings.embed_backend, settings.cache_dir, settings.embed_batch_size
-            )
-            super().__init__(settings, embedder, progress)
-            # without the vector size: asking the model for it would load it, and an
-            # unchanged build never needs the model
-            self._target = wanted_manifest(settings, embedder.model_id, None, embedder.encoder)
-            self.reembed_reason = reembed_reason(old, self._target, rebuild)
-            if self.store.staging.get("target") != self._target or not self.reembed_reason:
-                self.store.drop_staging()  # built for other settings: of no use now
+            return self.store.manifest
         except BaseException:
             self.store.close()
             raise
-        self.legacy_ids = False
-        """Milvus stores start at format 2: no format-1 ids to re-key."""
+
+    def _load_embedder(self, old: dict[str, Any]) -> Embedder:
+        s = self.settings
+        model = s.embed_model or old.get("embed_model", "")
+        return load_embedder(model, s.embed_backend, s.cache_dir, s.embed_batch_size)
+
+    def _opened(self, old: dict[str, Any]) -> None:
+        if self.store.staging.get("target") != self._target or not self.reembed_reason:
+            self.store.drop_staging()  # built for other settings: of no use now
+
+    def _release(self) -> None:
+        self.store.close()
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -129,7 +118,3 @@ class MilvusWriter(BaseWriter):
         manifest = {**self._target, "embed_dim": self.embedder.dim}
         self.store.write(prepared, removals, manifest, staged=staged)
         return sum(len(p.spans) for p in plan)
-
-    def close(self) -> None:
-        super().close()
-        self.store.close()
