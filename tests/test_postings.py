@@ -1,5 +1,6 @@
-"""In-memory BM25 postings (index/postings.py): the same ranking and scores as SQLite FTS5,
-kept by the writer generation by generation. Fast: fake embedder, files under tmp_path."""
+"""In-memory BM25 postings (index/stores/directory/postings.py): the same ranking and scores
+as SQLite FTS5, kept by the writer generation by generation. Fast: fake embedder, files under
+tmp_path."""
 
 import sqlite3
 

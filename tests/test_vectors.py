@@ -1,5 +1,5 @@
-"""The vector index kinds (index/vectors.py) and the writer that keeps them: fast, fake
-embedder, indexes under tmp_path."""
+"""The vector index kinds (index/stores/directory/vectors.py) and the writer that keeps them:
+fast, fake embedder, indexes under tmp_path."""
 
 from dataclasses import replace
 
