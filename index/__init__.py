@@ -13,9 +13,9 @@ from .loaders import EXTENSIONS, Document, Notice, Skipped, legacy_id, printable
 from .native import passive_openmp
 from .privacy import no_telemetry
 from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
-from .store import IndexReader
 from .stores import (
     BuildLocked,
+    ChunkRow,
     StoreError,
     StoreReader,
     StoreWriter,
@@ -25,13 +25,22 @@ from .stores import (
     open_reader,
     open_writer,
 )
-from .writer import Writer
+from .stores.directory.reader import DirectoryReader
+from .stores.directory.writer import DirectoryWriter
+
+IndexReader = DirectoryReader
+"""The directory store's reader under its former name (``ancre bench`` and its tests)."""
+Writer = DirectoryWriter
+"""The directory store's writer under its former name (``ancre bench`` and its tests)."""
 
 __all__ = [
     "APOSTROPHES",
     "EXTENSIONS",
     "BuildLocked",
     "BuildReport",
+    "ChunkRow",
+    "DirectoryReader",
+    "DirectoryWriter",
     "Document",
     "Embedder",
     "IndexReader",

@@ -20,16 +20,14 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from .quiet import quiet_loading, quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -95,30 +93,6 @@ def resolve_model(name: str) -> tuple[str, str]:
     if name.startswith(("/", ".", "~")) or not HUB_ID.match(name):
         raise ValueError(f"embedding model {name}: no such folder")
     return name, name  # a Hugging Face id: needs the network on first use
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Model libraries print progress bars ("Loading weights") and deprecation warnings that
-    say nothing to an ancre user: shown only when ancre logs details (``-v``). transformers
-    is quietened once something imported it (importing it here would import torch)."""
-    if log.isEnabledFor(logging.INFO):
-        yield
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-        quiet_transformers()
-
-
-def quiet_transformers() -> None:
-    """transformers' progress bars and notices off, if it is imported and ancre is quiet."""
-    if "transformers" not in sys.modules or log.isEnabledFor(logging.INFO):
-        return
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
 
 
 def _installed(module: str) -> bool:

@@ -1,6 +1,7 @@
 """Text analysis for the lexical (BM25) index: case and accent folding, elisions, stop
-words and Snowball stemming (PyStemmer). The index itself is SQLite FTS5 (see store.py),
-fed with the analysed tokens so that any language works with the same code."""
+words and Snowball stemming (PyStemmer). The index itself is SQLite FTS5 (see
+stores/directory/layout.py), fed with the analysed tokens so that any language works with
+the same code."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .privacy import no_telemetry
+from .quiet import quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,6 @@ def _convert(location: str, xml: Path, tokenizer) -> None:
     from transformers import AutoModel
 
     log.info("converting %s to OpenVINO once, into %s", location, xml.parent)
-    from .embed import quiet_transformers
-
     quiet_transformers()
     bert = AutoModel.from_pretrained(location, attn_implementation="eager").eval()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .stores import MilvusAddress, is_milvus
+from .stores.location import MilvusAddress, is_milvus
 
 T = TypeVar("T")
 

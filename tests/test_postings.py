@@ -1,5 +1,6 @@
-"""In-memory BM25 postings (index/postings.py): the same ranking and scores as SQLite FTS5,
-kept by the writer generation by generation. Fast: fake embedder, files under tmp_path."""
+"""In-memory BM25 postings (index/stores/directory/postings.py): the same ranking and scores
+as SQLite FTS5, kept by the writer generation by generation. Fast: fake embedder, files under
+tmp_path."""
 
 import sqlite3
 
@@ -8,8 +9,8 @@ import pytest
 
 from ancre.index import IndexReader, IndexSettings, analyze, build, remove
 from ancre.index.lexical import fts_query
-from ancre.index.postings import Postings
-from ancre.index.store import postings_path
+from ancre.index.stores.directory.layout import postings_path
+from ancre.index.stores.directory.postings import Postings
 from conftest import HashEmbedder
 
 WORDS = [

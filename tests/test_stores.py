@@ -126,7 +126,10 @@ def test_update_and_remove_are_seen_after_refresh(store):
         w.remove("médiathèque/b.md")
         w.remove("nope")
         assert w.commit() == 1
-        assert w.known() == {"tram.txt": new_tram.hash, "port.txt": PORT.hash}
+        assert w.known_sources() == {
+            "tram.txt": (new_tram.hash, ""),
+            "port.txt": (PORT.hash, PORT.source),
+        }
     assert r.refresh() and not r.refresh()
     assert not r.chunks([i for i, doc_id in old.items() if doc_id != "port.txt"])
     left = all_rows(r)
@@ -149,7 +152,7 @@ def test_another_model_reembeds_everything_even_the_vector_size(store):
     with writer(store, embedder=small) as w:
         assert w.reembed_reason == "embed_model changed: hash-256 -> hash-64"
         assert w.reembed() == n and not w.reembed_reason
-        assert w.counts() == (3, n) and w.known()["tram.txt"] == TRAM.hash
+        assert w.counts() == (3, n) and w.known_sources()["tram.txt"] == (TRAM.hash, TRAM.source)
     assert r.refresh() and r.manifest["embed_model"] == "hash-64"
     [(cid, score), *_] = r.dense_search(small.embed([embed_text(TRAM.title, TRAM.text)]), 5)[0]
     assert score == pytest.approx(1.0, abs=1e-3) and r.chunks([cid])[cid].doc_id == "tram.txt"

@@ -1,5 +1,5 @@
-"""The vector index kinds (index/vectors.py) and the writer that keeps them: fast, fake
-embedder, indexes under tmp_path."""
+"""The vector index kinds (index/stores/directory/vectors.py) and the writer that keeps them:
+fast, fake embedder, indexes under tmp_path."""
 
 from dataclasses import replace
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ancre.index import IndexReader, IndexSettings, build, remove
-from ancre.index import vectors as V
+from ancre.index.stores.directory import vectors as V
 from conftest import HashEmbedder
 
 

@@ -32,7 +32,7 @@ from ancre.index import (
     embed_text,
     load_embedder,
 )
-from ancre.index import vectors as vector_kinds
+from ancre.index.stores.directory import vectors as vector_kinds
 from ancre.qa.rerank import POOL
 from ancre.qa.retrieve import Retriever
 from ancre.qa.settings import AnswerSettings

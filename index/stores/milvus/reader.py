@@ -12,7 +12,7 @@ Layout, for a store named C (``C`` is the collection part of the URI)::
 
 A document is visible when its head row's ``ver`` equals its chunks' ``ver``: a build writes
 the chunks, then the head row (the switch), then deletes the older chunks, so readers never
-see a document half-written and a killed build is repaired by the next one (milvus_write.py).
+see a document half-written and a killed build is repaired by the next one (collections.py).
 Re-embedding writes a new layout g+1 and switches the manifest to it in one row.
 
 BM25 runs on ancre's own analysed tokens through a whitespace analyser, so that lexical
@@ -21,8 +21,6 @@ scores and term statistics follow the same analysis as the directory store (lexi
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -30,112 +28,28 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .lexical import analyze
-from .store import FORMAT_VERSION, ChunkRow
-from .stores import PIP_MILVUS, MilvusAddress, StoreError
+from ...lexical import analyze
+from ..base import ChunkRow, StoreError
+from ..location import MilvusAddress
+from ..manifest import FORMAT_VERSION
+from .client import (
+    chunks_name,
+    connect,
+    docs_name,
+    is_missing_collection,
+    no_index,
+    read_meta,
+    translate,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_TEXT = 65535
-"""Milvus' largest VARCHAR, in UTF-8 bytes."""
 PROBE = 16384
 """Milvus' largest top-k: a BM25 search this wide counts a term's chunks exactly below it."""
 MATCH, PROBE_MODE = "match", "probe"
 HNSW_EF = 64
 """The directory store's FAISS HNSW search parameter."""
-
-
-def doc_key(doc_id: str) -> str:
-    """A fixed-length, expression-safe key for a document id (ids may hold any character)."""
-    return hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:40]
-
-
-def chunks_name(collection: str, layout: int) -> str:
-    return f"{collection}_chunks_{layout}"
-
-
-def docs_name(collection: str, layout: int) -> str:
-    return f"{collection}_docs_{layout}"
-
-
-def quoted(values: list[str]) -> str:
-    """A Milvus list literal of hex keys (safe characters only)."""
-    return "[" + ",".join(f'"{v}"' for v in values) + "]"
-
-
-def connect(address: MilvusAddress, token: str = "", timeout: float = 10.0):
-    """A client of the Milvus at ``address``; one-line StoreErrors for what a user can fix."""
-    try:
-        from pymilvus import MilvusClient
-    except ImportError:
-        raise StoreError(f"the Milvus store needs pymilvus: {PIP_MILVUS}") from None
-    # pymilvus logs every failed call with a traceback; ancre reports them in one line.
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
-    try:
-        return MilvusClient(uri=address.uri, token=token, timeout=timeout)
-    except Exception as err:
-        if not _listening(address):
-            raise translate(err, address) from None
-    # The server is there: a channel it closed (gRPC GOAWAY, e.g. "too_many_pings" after a
-    # long idle time) fails its next call once and then reconnects. One more try.
-    try:
-        return MilvusClient(uri=address.uri, token=token, timeout=timeout)
-    except Exception as err:
-        raise translate(err, address) from None
-
-
-def _listening(address: MilvusAddress) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection((address.host, address.port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def translate(err: Exception, address: MilvusAddress) -> StoreError:
-    """A Milvus or gRPC failure as one line saying what to do."""
-    text = str(getattr(err, "message", "") or err)
-    code = getattr(err, "code", None)
-    low = text.lower()
-    where = f"{address.host}:{address.port}"
-    if code == 2 or "fail connecting" in low or "unavailable" in low:
-        return StoreError(
-            f"cannot reach Milvus at {where}: start it (see docs/milvus.md) or fix "
-            "--store / ANCRE_STORE"
-        )
-    if any(w in low for w in ("auth", "credential", "password", "permission denied")):
-        return StoreError(
-            f"Milvus at {where} refused the token: check --store-token / ANCRE_STORE_TOKEN"
-        )
-    if "unimplemented" in low:
-        return StoreError(f"{where} does not answer as Milvus' gRPC port (default 19530)")
-    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
-    return StoreError(f"Milvus at {address}: {first}")
-
-
-def is_missing_collection(err: Exception) -> bool:
-    return "collection not found" in str(getattr(err, "message", "") or err).lower()
-
-
-def read_meta(client, address: MilvusAddress, key: str) -> dict[str, Any]:
-    """A meta row's JSON value ({} when absent, or when the store does not exist yet)."""
-    try:
-        rows = client.get(address.collection, ids=[key], output_fields=["value"])
-    except Exception as err:
-        if is_missing_collection(err):
-            return {}
-        raise translate(err, address) from None
-    return json.loads(rows[0]["value"]) if rows else {}
-
-
-def no_index(address: MilvusAddress) -> StoreError:
-    return StoreError(
-        f"{address} holds no finished index build: run "
-        f"`ancre index build SOURCE... --store {address}`"
-    )
 
 
 class MilvusReader:
@@ -337,9 +251,6 @@ class MilvusReader:
         if len(hits[0]) < PROBE:
             return len(hits[0])
         return self._count(lambda: self.chunks_collection, f'lex like "% {term} %"')
-
-    def idf(self, terms: list[str]) -> dict[str, float]:
-        return self.term_stats(terms)[0]
 
     def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
         """(BM25 idf, chunk frequency), the same formula as the directory store."""

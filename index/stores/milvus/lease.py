@@ -11,9 +11,10 @@ import time
 import uuid
 from typing import Any
 
-from .milvus import read_meta
-from .milvus_schema import put_meta
-from .stores import BuildLocked, MilvusAddress
+from ..base import BuildLocked
+from ..location import MilvusAddress
+from .client import read_meta
+from .schema import put_meta
 
 log = logging.getLogger(__name__)
 

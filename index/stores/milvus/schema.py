@@ -1,12 +1,13 @@
-"""The collections of a Milvus store (see milvus.py for the layout), created and dropped."""
+"""The collections of a Milvus store (see reader.py for the layout), created and dropped."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .milvus import MAX_TEXT, chunks_name, docs_name, translate
-from .stores import MilvusAddress, StoreError
+from ..base import StoreError
+from ..location import MilvusAddress
+from .client import MAX_TEXT, chunks_name, docs_name, translate
 
 BM25 = {"bm25_k1": 1.2, "bm25_b": 0.75}
 """The parameters of SQLite FTS5's bm25(), which the directory store uses."""

@@ -1,6 +1,6 @@
 """Writing the collections of a Milvus store: each document written so that no reader ever
 sees it half-done, and a killed build repaired by the next. (The StoreWriter that drives it,
-with the embedding model, is milvus_build.py.)
+with the embedding model, is writer.py.)
 
 A commit ``j`` (the manifest's next generation):
 
@@ -32,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from .chunker import ChunkSpan
-from .loaders import Document
-from .milvus import MAX_TEXT, chunks_name, connect, doc_key, docs_name, quoted, read_meta
-from .milvus import translate as translated
-from .milvus_lease import Lease
-from .milvus_schema import create_layout, drop_layout, ensure_meta, put_meta
-from .stores import MilvusAddress, StoreError
+from ...chunker import ChunkSpan
+from ...loaders import Document
+from ..base import StoreError
+from ..location import MilvusAddress
+from .client import MAX_TEXT, chunks_name, connect, doc_key, docs_name, quoted, read_meta
+from .client import translate as translated
+from .lease import Lease
+from .schema import create_layout, drop_layout, ensure_meta, put_meta
 
 log = logging.getLogger(__name__)
 

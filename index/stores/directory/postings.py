@@ -8,7 +8,7 @@ scoring the same postings as arrays takes well under a millisecond per term.
 The postings are derived from the store's FTS5 table (the analysed tokens of each chunk),
 never a source of truth: the writer keeps them in ``lexical-<generation>.npz`` beside
 ``vectors-<generation>.faiss``, written in full before the SQLite transaction that moves the
-index to that generation (store.py's commit protocol), so a reader always loads the postings
+index to that generation (writer.py's commit protocol), so a reader always loads the postings
 of the generation it reads. A directory without that file (built before it existed) is
 searched through FTS5 until its next commit writes one.
 

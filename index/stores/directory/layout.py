@@ -1,0 +1,142 @@
+"""The files of an index directory: a SQLite store (documents, chunks, FTS5 lexical index,
+manifest) beside a FAISS file of chunk vectors.
+
+Layout of ``index_dir``::
+
+    store.sqlite        documents, chunks, fts (BM25 over analysed tokens), meta (manifest)
+    vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids
+    lexical-<gen>.npz   BM25 postings of the fts table, in memory when read (postings.py)
+    manifest.json       a readable copy of the manifest
+    .lock               held by the one build that may write
+
+A write is one SQLite transaction that also moves ``meta.generation`` to a vectors file
+(and a postings file) already written in full: a crash at any point leaves the previous
+generation whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..base import BuildLocked, StoreError
+from .postings import Postings
+
+STORE = "store.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, hash TEXT NOT NULL, title TEXT, url TEXT, date TEXT,
+    author TEXT, source TEXT, metadata TEXT, text TEXT NOT NULL, n_chunks INTEGER,
+    indexed_at REAL);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, ord INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(body, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
+"""
+
+
+def lock_for_build(index_dir: Path, wait: float):
+    """The directory's build lock (an OS file lock: a killed build releases it)."""
+    from filelock import FileLock, Timeout
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise BuildLocked(
+            f"another build is writing {index_dir}; wait for it to finish and run again"
+        ) from None
+    return lock
+
+
+def vectors_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"vectors-{generation}.faiss"
+
+
+def postings_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / f"lexical-{generation}.npz"
+
+
+def stored_postings(conn: sqlite3.Connection) -> Postings:
+    """BM25 postings built from the fts table as committed (an index without its postings
+    file: its writer makes one at its next commit)."""
+    rows = conn.execute("SELECT rowid, body FROM fts").fetchall()
+    return Postings.from_texts([r[0] for r in rows], [r[1] for r in rows])
+
+
+def connect(index_dir: Path, readonly: bool = False) -> sqlite3.Connection:
+    path = index_dir / STORE
+    if readonly:
+        if not path.exists():
+            raise StoreError(
+                f"no index in {index_dir}: build one with `ancre index build SOURCE... "
+                f"--index-dir {index_dir}`"
+            )
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def pages(conn: sqlite3.Connection, sql: str, first: Any, size: int) -> Iterator[list[tuple]]:
+    """The rows of ``sql`` a page of ``size`` at a time: ``sql`` takes the last key seen and
+    a limit, and orders by that key, its first column (``first``: below every key)."""
+    last = first
+    while rows := conn.execute(sql, (last, size)).fetchall():
+        yield rows
+        last = rows[-1][0]
+
+
+def read_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='manifest'").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"the index store is unreadable ({err})") from None
+    return json.loads(row[0]) if row else {}
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_vectors(path: Path, index) -> None:
+    """Write a FAISS index in full under ``path`` (straight to disk: no copy in memory)."""
+    import faiss
+
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    faiss.write_index(index, str(tmp))
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def remove_leftovers(index_dir: Path, generation: int) -> list[str]:
+    """Delete what an interrupted build may leave: vectors of other generations and
+    half-written ``*.tmp<pid>`` files. Only the holder of the build lock may call this."""
+    keep = {vectors_path(index_dir, generation).name, postings_path(index_dir, generation).name}
+    removed = []
+    for path in index_dir.iterdir():
+        stale = path.name.startswith(("vectors-", "lexical-")) and path.name not in keep
+        if (stale or ".tmp" in path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed

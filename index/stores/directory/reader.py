@@ -1,0 +1,195 @@
+"""The read side of an index directory (see layout.py for its files): dense search in the
+FAISS vectors, BM25 in the postings (or SQLite FTS5), chunk look-up in SQLite."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...lexical import analyze, fts_query
+from ..base import ChunkRow, StoreError
+from ..manifest import FORMAT_VERSION, READABLE_FORMATS
+from . import vectors as vector_kinds
+from .layout import connect, postings_path, read_manifest, vectors_path
+from .postings import Postings
+
+
+class DirectoryReader:
+    """Read side of an index directory: dense and lexical search, chunk lookup.
+
+    Thread-safe. ``refresh()`` switches to a newer generation written by a build, so readers
+    answer from the previous index until the new one is committed."""
+
+    def __init__(self, index_dir: str | Path):
+        self.index_dir = Path(index_dir).expanduser()
+        self._lock = threading.RLock()
+        self._conn = connect(self.index_dir, readonly=True)
+        self.generation = -1
+        self.manifest: dict[str, Any] = {}
+        self.vectors = None
+        self.postings: Postings | None = None
+        """BM25 postings of this generation (None: FTS5 serves lexical search)."""
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Load the newest committed generation; True when it changed."""
+        import faiss
+
+        with self._lock:
+            for _attempt in range(5):
+                manifest = read_manifest(self._conn)
+                if not manifest:
+                    raise StoreError(
+                        f"{self.index_dir} holds no finished index build: run "
+                        f"`ancre index build SOURCE... --index-dir {self.index_dir}`"
+                    )
+                if manifest.get("format_version") not in READABLE_FORMATS:
+                    raise StoreError(
+                        f"index format {manifest.get('format_version')} in {self.index_dir}, "
+                        f"this ancre reads {FORMAT_VERSION}: rebuild it with "
+                        f"`ancre index build SOURCE... --rebuild --index-dir {self.index_dir}`"
+                    )
+                gen = manifest["generation"]
+                if gen == self.generation:
+                    return False
+                path = vectors_path(self.index_dir, gen)
+                try:
+                    vectors = faiss.read_index(str(path))
+                except RuntimeError:
+                    if path.exists():
+                        raise StoreError(f"cannot read {path}") from None
+                    continue  # a build replaced it meanwhile: read the manifest again
+                vector_kinds.tune(vectors, manifest.get("vectors", {}))
+                postings = Postings.load(postings_path(self.index_dir, gen))
+                self.manifest, self.generation, self.vectors = manifest, gen, vectors
+                self.postings = postings
+                return True
+            raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
+
+    @property
+    def size(self) -> int:
+        return int(self.vectors.ntotal) if self.vectors is not None else 0
+
+    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        if self.size == 0:
+            return [[] for _ in range(len(query_vectors))]
+        with self._lock:
+            vectors = self.vectors
+        scores, ids = vectors.search(np.ascontiguousarray(query_vectors, dtype="float32"), k)
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]
+
+    def lexical_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """BM25, best first; scores are positive (FTS5's bm25(), negated). From the
+        in-memory postings, else FTS5 (an index written before they existed)."""
+        with self._lock:
+            postings = self.postings
+        if postings is None:
+            return self.fts_search(text, k)
+        return postings.search(analyze(text, self.manifest.get("language", "french")), k)
+
+    def fts_search(self, text: str, k: int) -> list[tuple[int, float]]:
+        """The same BM25 from SQLite FTS5 (what ``ancre bench`` compares the postings with);
+        ties in any order."""
+        query = fts_query(analyze(text, self.manifest.get("language", "french")))
+        if not query:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT rowid, -bm25(fts) AS s FROM fts WHERE fts MATCH ? ORDER BY s DESC LIMIT ?",
+                (query, k),
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def doc_freq(self, terms: list[str]) -> dict[str, int]:
+        """How many chunks hold each analysed term."""
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return {}
+        with self._lock:
+            postings = self.postings
+        if postings is not None:
+            return {t: postings.doc_freq(t) for t in unique}
+        marks = ",".join("?" * len(unique))
+        with self._lock:
+            df = dict(
+                self._conn.execute(
+                    f"SELECT term, doc FROM fts_vocab WHERE term IN ({marks})", unique
+                )
+            )
+        return {t: int(df.get(t, 0)) for t in unique}
+
+    def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+        """(BM25 idf, chunk frequency) of analysed terms, from one look-up."""
+        df = self.doc_freq(terms)
+        with self._lock:
+            postings = self.postings
+            if postings is not None:
+                n = postings.size or 1
+            else:
+                n = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0] or 1
+        idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
+        return idf, df
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.text, d.title, d.url, '
+                f"d.date FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                f"WHERE c.id IN ({marks})",
+                ids,
+            ).fetchall()
+        return {r[0]: ChunkRow(*r) for r in rows}
+
+    def chunk_vectors(self, ids: list[int]) -> np.ndarray:
+        """The stored vectors of chunk ``ids``, one row per id."""
+        with self._lock:
+            return np.stack([self.vectors.reconstruct(int(i)) for i in ids])
+
+    def ids(self) -> np.ndarray:
+        """The chunk ids of the stored vectors (int64): in the order they were added, or
+        ascending for an ivf index (chunk ids grow as chunks are added)."""
+        with self._lock:
+            if self.vectors is None:
+                return np.zeros(0, dtype="int64")
+            return vector_kinds.ids_of(self.vectors)
+
+    def documents(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, title, url, date, author, source, n_chunks, indexed_at "
+                "FROM documents ORDER BY doc_id"
+            ).fetchall()
+        keys = ("doc_id", "title", "url", "date", "author", "source", "n_chunks", "indexed_at")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+            chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        disk = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
+        return {
+            "index_dir": str(self.index_dir),
+            "documents": docs,
+            "chunks": chunks,
+            "vectors": self.size,
+            "disk_bytes": disk,
+            **self.manifest,
+        }
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> DirectoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
