@@ -89,11 +89,12 @@ class Answerer:
         retriever.refresh()
         # a follow-up with no question before it is not searched: it is asked in full
         unclear = lacks_context(question, history)
-        query = retrieval_query(question, history, retriever.language)
+        searched = retriever.query(retrieval_query(question, history, retriever.language))
+        query = searched.text  # in the index's language: translated when the question is not
         passages = []
         if not unclear:
             passages = retriever.search(
-                query,
+                searched,
                 s.top_k,
                 filters,
                 lexical_weight=s.lexical_weight,
@@ -176,8 +177,9 @@ class Answerer:
                 language=retriever.language,
             )
             answer.confidence = confidence(answer.signals)
-        searched = analyze(query, retriever.language)
-        stated = likely if _states(answer, s, searched) else ""
+        answer.signals["unknown"] = round(searched.unknown_share, 4)
+        terms = analyze(query, retriever.language)
+        stated = likely if _states(answer, s, terms) else ""
         answer.mode = "stated" if stated else "evidence"
         answer.short_answer = stated
         answer.text, answer.citations = compose(
@@ -189,13 +191,24 @@ class Answerer:
         yield answer
 
 
-def _states(answer: Answer, s: AnswerSettings, searched: list[str]) -> bool:
+UNKNOWN_WORDS = 0.2
+"""Share of a question's content words that the index does not know (even translated) over
+which nothing is stated: the passages cannot be about what those words ask ('Combien coûte un
+ticket de tramway ?' over articles that never write 'ticket')."""
+
+
+def _states(answer: Answer, s: AnswerSettings, terms: list[str]) -> bool:
     """Whether the likely answer is stated: confident enough, plainly of the kind asked (a
-    span that does not fit is never stated), and asked about something: a question of one
-    word and no name ('À quelle minute ?' with nothing before it) is matched by any
-    passage that shares that word."""
-    specific = len(searched) >= 2 or bool(key_names(answer.question))
-    return specific and answer.confidence >= s.state_above and answer.signals.get("fits", 0.0) > 0
+    span that does not fit is never stated), asked about something the index knows, and
+    asked about something at all: a question of one word and no name ('À quelle minute ?'
+    with nothing before it) is matched by any passage that shares that word."""
+    specific = len(terms) >= 2 or bool(key_names(answer.question))
+    return (
+        specific
+        and answer.signals.get("unknown", 0.0) <= UNKNOWN_WORDS
+        and answer.signals.get("fits", 0.0) > 0
+        and answer.confidence >= s.state_above
+    )
 
 
 def _strip_citations(text: str) -> str:

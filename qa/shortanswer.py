@@ -244,7 +244,13 @@ def best_span(
         span = SpanCandidate(described.start, described.end, described.text, {"description"})
         return ShortAnswer(described.text, described.sentence, span, DESCRIBED_SCORE, 1.0)
     first: ShortAnswer | None = None
-    order = list(dict.fromkeys(c.passage.rank for c in ranked))
+    # the best sentence's passage, then (for a count or an amount) the next ones as retrieval
+    # ranked them: a sentence that shares the question's names in a passage retrieval put
+    # last is no place to look for the figure ('9 400 euros' lost to a scam in the same town
+    # is not the bridge's cost)
+    first_rank = ranked[0].passage.rank
+    others = sorted({c.passage.rank for c in ranked} - {first_rank})
+    order = [first_rank, *others]
     tries = order[:COUNT_PASSAGES] if q_type.kind in ("number", "amount") else order[:1]
     for rank in tries:
         same = [c for c in ranked if c.passage.rank == rank]
