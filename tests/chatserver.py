@@ -81,7 +81,8 @@ def start(
     )
     chat = WebChat(
         answerers,
-        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01),
+        # the page, not the models, is tested: what fits is stated whatever the confidence
+        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0),
         ConversationStore.beside(index_dir),
         examples=library,
     )
