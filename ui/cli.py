@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
             flags = {k: v for k, v in vars(args).items() if v is not None}
             serve_settings = from_env(ServeSettings, only_known=True, **flags)
             return serve(serve_settings, index_settings, answer_settings)
+        if args.command == "serve":
+            from .apiserve import serve_api
+            from .serve import ServeSettings
+
+            flags = {k: v for k, v in vars(args).items() if v is not None}
+            serve_settings = from_env(ServeSettings, only_known=True, **flags)
+            return serve_api(serve_settings, index_settings, answer_settings)
         if args.command == "eval":
             return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":

@@ -53,6 +53,14 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _api_key(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--api-key",
+        help="bearer token the API (/v1) requires, several separated by commas (ANCRE_API_KEY; "
+        "prefer the variable: a flag shows in the process list)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ancre",
@@ -112,6 +120,7 @@ def parser() -> argparse.ArgumentParser:
         "(ANCRE_AUTH; prefer --auth-file or the variable: a flag shows in the process list)",
     )
     c.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    _api_key(c)
     c.add_argument(
         "--allow-dir",
         action="append",
@@ -131,6 +140,32 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--llm", help="generator (see `ancre ask --help`)")
     c.add_argument(
+        "--no-sample",
+        action="store_true",
+        default=None,
+        help="do not index the bundled sample articles when the index is empty",
+    )
+
+    sv = sub.add_parser("serve", help="serve the OpenAI-compatible API (/v1) without the page")
+    _common(sv)
+    sv.add_argument("--host", help="address to listen on (ANCRE_HOST; default 127.0.0.1)")
+    _precision(sv)
+    sv.add_argument("--port", type=int, help="port (ANCRE_PORT; default 7860)")
+    sv.add_argument(
+        "--auth",
+        help="USER:PASSWORD accounts, as for `ancre chat` (ANCRE_AUTH); a client "
+        "sends USER:PASSWORD as its API key",
+    )
+    sv.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    _api_key(sv)
+    sv.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the API answers to besides localhost (repeatable; ANCRE_ALLOW_HOST)",
+    )
+    sv.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    sv.add_argument(
         "--no-sample",
         action="store_true",
         default=None,
