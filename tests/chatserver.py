@@ -89,5 +89,5 @@ def start(
     )
     demo = create_app(chat, library)
     settings = ServeSettings(port=free_port(), allow_host=allow_host)
-    launch(demo, settings, auth, api_routes(answerers, chat.settings, Gate([], auth or [])))
+    launch(demo, settings, auth, *api_routes(answerers, chat.settings, Gate([], auth or [])))
     return ChatServer(f"http://127.0.0.1:{settings.port}/", index_dir, demo, generator)

@@ -271,7 +271,7 @@ def test_ancre_serve_answers_with_the_real_models(tmp_path):
     port = free_port()
     env = {**os.environ, "ANCRE_API_KEY": KEY, "ANCRE_INDEX_DIR": str(tmp_path / "index")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ancre.ui", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ancre.ui.cli", "serve", "--port", str(port)],
         env=env,
         stderr=subprocess.PIPE,
         text=True,

@@ -23,11 +23,18 @@ if TYPE_CHECKING:
 
 def api_routes(
     answerers: AnswererFactory, answers: AnswerSettings, gate: Gate, capacity: int = CAPACITY
-) -> list:
-    """The API's mounts: ``/v1`` (OpenAI-compatible)."""
+) -> tuple[list, Any]:
+    """The API's routes and the lifespan they need: ``/v1`` (OpenAI-compatible), and
+    ``/mcp`` (MCP over streamable HTTP) where the ``mcp`` package is installed."""
     from starlette.routing import Mount
 
-    return [Mount("/v1", create_api(answerers, answers, gate=gate, capacity=capacity))]
+    routes: list = [Mount("/v1", create_api(answerers, answers, gate=gate, capacity=capacity))]
+    from .mcp_server import create_mcp, has_mcp, http_routes
+
+    if not has_mcp():
+        return routes, None
+    more, lifespan = http_routes(create_mcp(answerers, answers), gate)
+    return routes + more, lifespan
 
 
 def api_app(
@@ -43,8 +50,10 @@ def api_app(
 
     from .middleware import HostCheck, allowed_hosts
 
+    routes, lifespan = api_routes(answerers, answers, gate, capacity)
     return Starlette(
-        routes=api_routes(answerers, answers, gate, capacity),
+        routes=routes,
+        lifespan=lifespan,
         middleware=[
             Middleware(
                 HostCheck,
@@ -118,7 +127,10 @@ def serve_api(
         print(f"ancre: error: {err}", file=sys.stderr)
         return 1
     threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
-    say(f"OpenAI-compatible API on {running.url}/v1 (model {MODEL}; Ctrl-C to stop)")
+    say(
+        f"OpenAI-compatible API on {running.url}/v1 (model {MODEL}), MCP on "
+        f"{running.url}/mcp (Ctrl-C to stop)"
+    )
     try:
         running.thread.join()
     except KeyboardInterrupt:

@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             flags = {k: v for k, v in vars(args).items() if v is not None}
             serve_settings = from_env(ServeSettings, only_known=True, **flags)
             return serve_api(serve_settings, index_settings, answer_settings)
+        if args.command == "mcp":
+            from .mcp_server import serve_stdio
+
+            return serve_stdio(index_settings, answer_settings)
         if args.command == "eval":
             return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":

@@ -172,6 +172,11 @@ def parser() -> argparse.ArgumentParser:
         help="do not index the bundled sample articles when the index is empty",
     )
 
+    m = sub.add_parser("mcp", help="serve the MCP tools (search, ask, list_documents) on stdio")
+    _common(m)
+    _precision(m)
+    m.add_argument("--llm", help="generator (see `ancre ask --help`)")
+
     e = sub.add_parser("eval", help="measure answer quality on a question set")
     _common(e)
     e.add_argument("questions", nargs="*", help="JSON Lines or SQuAD-format JSON files")

@@ -228,7 +228,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     demo = create_app(chat, library)
     gate = Gate(api_keys(settings), auth or [])
     try:
-        launch(demo, settings, auth, api_routes(chat.answerers, answers, gate))
+        launch(demo, settings, auth, *api_routes(chat.answerers, answers, gate))
     except OSError as err:
         if "port" not in str(err).lower():
             raise
@@ -243,7 +243,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     say(
         f"web chat on {demo.local_url}"
         + (f" and {demo.share_url}" if demo.share_url else "")
-        + f"; OpenAI-compatible API on {demo.local_url.rstrip('/')}/v1 (Ctrl-C to stop)"
+        + f"; API on {demo.local_url.rstrip('/')}/v1 and /mcp (Ctrl-C to stop)"
     )
     demo.block_thread()  # returns on Ctrl-C, after closing the server
     return 0
