@@ -53,6 +53,15 @@ def _index_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _chat_mode(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--llm-chat",
+        choices=["auto", "chat", "completion"],
+        help="prompt the generator through its chat template (an instruct model), or with the "
+        "plain completion prompt; auto: chat where the model has a template (ANCRE_LLM_CHAT)",
+    )
+
+
 def _api_key(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--api-key",
@@ -104,6 +113,7 @@ def parser() -> argparse.ArgumentParser:
         help="gemma, smollm2, none, a .gguf path, hf:REPO/FILE.gguf or "
         "openai:http://HOST:PORT/v1 (ANCRE_LLM)",
     )
+    _chat_mode(q)
     q.add_argument("--temperature", type=float)
     q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
     q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
@@ -139,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
         "--share", action="store_true", default=None, help="also open a public Gradio link"
     )
     c.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(c)
     c.add_argument(
         "--no-sample",
         action="store_true",
@@ -165,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
         help="a host name the API answers to besides localhost (repeatable; ANCRE_ALLOW_HOST)",
     )
     sv.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(sv)
     sv.add_argument(
         "--no-sample",
         action="store_true",
@@ -176,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
     _common(m)
     _precision(m)
     m.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(m)
 
     e = sub.add_parser("eval", help="measure answer quality on a question set")
     _common(e)
@@ -209,6 +222,7 @@ def parser() -> argparse.ArgumentParser:
         "the shipped ones)",
     )
     e.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(e)
     e.add_argument("--top-k", type=int)
 
     be = sub.add_parser("bench", help="measure speed, memory and scale")
@@ -219,6 +233,7 @@ def parser() -> argparse.ArgumentParser:
     )
     be.add_argument("--json", dest="json_out", metavar="OUT")
     be.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(be)
     be.add_argument("--quick", action="store_true", help="fewer repetitions")
     be.add_argument(
         "--only",
