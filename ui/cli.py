@@ -283,6 +283,8 @@ def cmd_bench(
     from ancre.qa.measure.report import Figures, write_json
     from ancre.samples import ARTICLES
 
+    from .apibench import bench_api
+
     sizes = bench.parse_sizes(args.sizes)
     only = bench.parse_only(args.only)
     corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES
@@ -305,6 +307,7 @@ def cmd_bench(
         repeats=1 if args.quick else 3,
         fig=fig,
         only=only,
+        api_bench=bench_api,
     )
     elapsed = time.perf_counter() - t0
     print(f"(bench took {elapsed:.0f} s)")

@@ -238,8 +238,9 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument(
         "--only",
         metavar="BENCHES",
-        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start "
-        "(default: all; recipe = ancre index build against the LangChain tutorial's recipe)",
+        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start,api "
+        "(default: all; recipe = ancre index build against the LangChain tutorial's recipe; "
+        "api = the OpenAI-compatible API's overhead and first streamed chunk)",
     )
 
     cf = sub.add_parser("config", help="show the settings in effect")
