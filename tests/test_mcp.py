@@ -146,3 +146,26 @@ def test_mcp_over_streamable_http_under_the_chat(tmp_path):
     finally:
         chat.close()
         locked.close()
+
+
+@pytest.mark.slow
+def test_ancre_mcp_answers_with_the_real_models(tmp_path):
+    """``ancre mcp`` as a desktop client starts it: the sample articles indexed on first
+    run, the default embedding model and generator."""
+    import os
+
+    env = {"ANCRE_INDEX_DIR": str(tmp_path / "index"), "HOME": os.environ.get("HOME", "")}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "ancre.ui.cli", "mcp"], env=env
+    )
+
+    async def session():
+        async with Client(params, read_timeout_seconds=300) as client:
+            found = await client.call_tool("search", {"query": "ouverture de la ligne C"})
+            asked = await client.call_tool("ask", {"question": TRAMWAY})
+            return found, asked
+
+    found, asked = asyncio.run(session())
+    assert "tramway" in found.structured_content["passages"][0]["title"].lower()
+    assert "13 septembre 2025" in asked.structured_content["text"]
+    assert asked.structured_content["citations"]
