@@ -38,7 +38,7 @@ MODEL = "ancre"
 """The model id of the served index."""
 CAPACITY = 16
 """Answers made or waiting at once; one more request gets a 429."""
-ROLES = ("system", "developer", "user", "assistant", "tool")
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
 class ApiError(Exception):
@@ -151,10 +151,8 @@ def read_request(body: Any, max_chars: int) -> tuple[str, str, list[dict], bool]
     turns = []
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise ApiError(
-                400, f"messages[{i}]: a role among {', '.join(ROLES)} is required", None,
-                f"messages.[{i}].role",
-            )  # fmt: skip
+            roles = ", ".join(ROLES)
+            raise ApiError(400, f"messages[{i}]: a role among {roles} is required", None, "role")
         turns.append({"role": m["role"], "content": strip_sources(text_of(m.get("content")))})
     last = max((i for i, m in enumerate(turns) if m["role"] == "user"), default=None)
     if last is None:
@@ -292,10 +290,8 @@ def create_api(
             asked_model, question, history, stream = read_request(body, settings.max_question_chars)
             check(request, asked_model)
             if not slots.take():
-                raise ApiError(
-                    429, "too many questions at once; retry shortly", "rate_limit_exceeded",
-                    kind="requests",
-                )  # fmt: skip
+                busy = "too many questions at once; retry shortly"
+                raise ApiError(429, busy, "rate_limit_exceeded", kind="requests")
         except ApiError as err:
             return error(err)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
