@@ -294,3 +294,13 @@ def test_ancre_serve_answers_with_the_real_models(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_api_keys_come_from_the_flag_or_the_environment(monkeypatch):
+    from ancre.index import from_env
+    from ancre.ui.serve import api_keys
+
+    monkeypatch.setenv("ANCRE_API_KEY", "sk-one, sk-two")
+    assert api_keys(from_env(ServeSettings, only_known=True)) == ["sk-one", "sk-two"]
+    assert api_keys(from_env(ServeSettings, only_known=True, api_key="sk-flag")) == ["sk-flag"]
+    assert api_keys(ServeSettings()) == []
