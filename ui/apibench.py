@@ -160,6 +160,8 @@ def _bench_page(
     n = f"{len(questions)} sample questions x {repeats}, alternating which is asked first"
     fig.add("api", "page_answer_p50_s", median(pages), "s", f"p50, the page's /ask, {n}")
     fig.add("api", "v1_first_chunk_p50_s", median(firsts), "s", f"p50, /v1 streamed, {n}")
+    fig.add("api", "page_answer_p95_s", percentile(pages, 95), "s", "p95, the page's /ask")
+    fig.add("api", "v1_first_chunk_p95_s", percentile(firsts, 95), "s", "p95, /v1 streamed")
     fig.add("api", "ask_p50_s", median(direct), "s", "p50, ask() in-process on the same")
     fig.add(
         "api",
