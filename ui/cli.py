@@ -53,6 +53,17 @@ def main(argv: list[str] | None = None) -> int:
             flags = {k: v for k, v in vars(args).items() if v is not None}
             serve_settings = from_env(ServeSettings, only_known=True, **flags)
             return serve(serve_settings, index_settings, answer_settings)
+        if args.command == "serve":
+            from .apiserve import serve_api
+            from .serve import ServeSettings
+
+            flags = {k: v for k, v in vars(args).items() if v is not None}
+            serve_settings = from_env(ServeSettings, only_known=True, **flags)
+            return serve_api(serve_settings, index_settings, answer_settings)
+        if args.command == "mcp":
+            from .mcp_server import serve_stdio
+
+            return serve_stdio(index_settings, answer_settings)
         if args.command == "eval":
             return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":
@@ -289,6 +300,8 @@ def cmd_bench(
     from ancre.qa.measure.report import Figures, write_json
     from ancre.samples import ARTICLES
 
+    from .apibench import bench_api
+
     sizes = bench.parse_sizes(args.sizes)
     only = bench.parse_only(args.only)
     corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES
@@ -311,6 +324,7 @@ def cmd_bench(
         repeats=1 if args.quick else 3,
         fig=fig,
         only=only,
+        api_bench=bench_api,
     )
     elapsed = time.perf_counter() - t0
     print(f"(bench took {elapsed:.0f} s)")

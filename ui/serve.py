@@ -36,6 +36,9 @@ class ServeSettings:
     """USER:PASSWORD (several separated by commas) required to open the page."""
     auth_file: str = ""
     """A file of USER:PASSWORD lines, the same for a file kept out of the command line."""
+    api_key: str = ""
+    """Bearer tokens the API (``/v1``, ``/mcp``) accepts besides the ``--auth`` accounts
+    (ANCRE_API_KEY; several separated by commas)."""
     allow_dir: tuple[str, ...] = ()
     """Server folders the page may index (ANCRE_ALLOW_DIR: separated by the path separator)."""
     allow_host: tuple[str, ...] = ()
@@ -129,9 +132,20 @@ def warm_up(settings: AnswerSettings, index_settings: IndexSettings) -> None:
         log.warning("warm-up failed: %s", err)
 
 
-def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | None = None) -> Any:
+def api_keys(settings: ServeSettings) -> list[str]:
+    return [k.strip() for k in settings.api_key.split(",") if k.strip()]
+
+
+def launch(
+    demo: Any,
+    settings: ServeSettings,
+    auth: list[tuple[str, str]] | None = None,
+    routes: list | None = None,
+    lifespan: Any = None,
+) -> Any:
     """Start serving ``demo`` (returns at once; ``demo.close()`` stops it): the queue, the
-    Host check, the page's language, the login."""
+    Host check, the page's language, the login; ``routes`` (the API's mounts) come before
+    the page's own, ``lifespan`` runs with the server."""
     from starlette.middleware import Middleware
 
     from .app import i18n_tables, theme
@@ -156,6 +170,8 @@ def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | Non
         quiet=True,
         prevent_thread_lock=True,
         app_kwargs={
+            "routes": list(routes or []),
+            **({"lifespan": lifespan} if lifespan is not None else {}),
             "middleware": [
                 Middleware(
                     HostCheck,
@@ -164,7 +180,7 @@ def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | Non
                     share=settings.share,
                 ),
                 Middleware(PageLanguage),
-            ]
+            ],
         },
     )
     return demo
@@ -176,10 +192,12 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ancre import qa
 
+    from .apiserve import api_routes
     from .app import create_app
     from .chat import WebChat
     from .conversations import ConversationStore
     from .library import Library
+    from .openai_api import Gate
 
     try:
         auth = credentials(settings)
@@ -208,8 +226,9 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
         examples=library,
     )
     demo = create_app(chat, library)
+    gate = Gate(api_keys(settings), auth or [])
     try:
-        launch(demo, settings, auth)
+        launch(demo, settings, auth, *api_routes(chat.answerers, answers, gate))
     except OSError as err:
         if "port" not in str(err).lower():
             raise
@@ -224,7 +243,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     say(
         f"web chat on {demo.local_url}"
         + (f" and {demo.share_url}" if demo.share_url else "")
-        + " (Ctrl-C to stop)"
+        + f"; API on {demo.local_url.rstrip('/')}/v1 and /mcp (Ctrl-C to stop)"
     )
     demo.block_thread()  # returns on Ctrl-C, after closing the server
     return 0
