@@ -20,6 +20,8 @@ if __name__ == "__main__":
         build([ARTICLES], index_dir=index_dir, embedder=embedder)
     retriever = Retriever.open(index_dir, embedder=embedder)
     generator = SlowGenerator(reply, 0.0, model_id="scripted-1b.gguf")
-    settings = AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01)
+    settings = AnswerSettings(
+        llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0
+    )
     server = create_mcp(lambda options: Answerer(retriever, generator, options), settings)
     server.run("stdio")

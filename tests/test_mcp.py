@@ -51,7 +51,7 @@ def test_tools_search_ask_and_documents_over_stdio(tmp_path):
     assert json.loads(found.content[0].text) == found.structured_content  # for text-only clients
 
     answer = asked.structured_content
-    assert not asked.is_error and answer["mode"] == "generated"
+    assert not asked.is_error and answer["mode"] == "stated" and answer["generated"]
     assert answer["short_answer"] == "Le samedi 13 septembre 2025"
     assert "13 septembre 2025" in answer["citations"][0]["sentence"]
     assert "passages" not in answer and "text" in answer
@@ -99,7 +99,7 @@ class Rows:
     """A store reader holding one document in three overlapping chunks, and another."""
 
     def __init__(self, text: str):
-        from ancre.index.store import ChunkRow
+        from ancre.index import ChunkRow
 
         spans = [(0, 30), (20, 55), (45, len(text))]
         self.rows = {

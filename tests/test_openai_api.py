@@ -31,7 +31,9 @@ def serve(root, *, capacity: int = 16, delay: float = 0.0, gate: Gate | None = N
     build([ARTICLES], index_dir=index_dir, embedder=embedder)
     retriever = Retriever.open(index_dir, embedder=embedder)
     generator = SlowGenerator(reply, delay, model_id="scripted-1b.gguf")
-    answers = AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01)
+    answers = AnswerSettings(
+        llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0
+    )
 
     def answerers(options: AnswerSettings) -> Answerer:
         return Answerer(retriever, generator, options)
@@ -77,7 +79,11 @@ def test_a_plain_completion_carries_the_answer_and_its_citations(client):
     first = extra["citations"][0]
     assert first["number"] == 1 and "13 septembre 2025" in first["sentence"]
     assert first["sentence"] in first["passage"] and first["title"] and first["date"]
-    assert extra["ancre"]["mode"] == "generated" and not extra["ancre"]["abstained"]
+    assert (
+        extra["ancre"]["mode"] == "stated"
+        and extra["ancre"]["generated"]
+        and not extra["ancre"]["abstained"]
+    )
     assert extra["ancre"]["models"]["llm"] == "scripted-1b.gguf"
 
 

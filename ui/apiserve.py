@@ -4,21 +4,18 @@ before its page (``/v1``)."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ancre.index import IndexSettings
 from ancre.qa import AnswerSettings
 
-from .openai_api import CAPACITY, MODEL, Gate, create_api
+from .openai_api import CAPACITY, Gate, create_api
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from .chat import AnswererFactory
-    from .serve import ServeSettings
 
 
 def api_routes(
@@ -40,11 +37,12 @@ def api_routes(
 def api_app(
     answerers: AnswererFactory,
     answers: AnswerSettings,
-    settings: ServeSettings,
+    settings: Any,
     gate: Gate,
     capacity: int = CAPACITY,
 ) -> Starlette:
-    """The API alone, as ``ancre serve`` serves it (Host check included)."""
+    """The API alone, as ``ancre serve`` serves it (Host check included): ``settings`` are
+    the server's (``serve.ServeSettings``: its host and allowed host names)."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
 
@@ -94,45 +92,3 @@ def start(app: Any, host: str, port: int) -> Running:
         time.sleep(0.02)
     shown = f"[{host}]" if ":" in host else host
     return Running(f"http://{shown}:{port}", server, thread)
-
-
-def serve_api(
-    settings: ServeSettings, index_settings: IndexSettings, answers: AnswerSettings
-) -> int:
-    """``ancre serve``: build the sample corpus on first run, then serve the API until
-    Ctrl-C."""
-    from ancre import qa
-
-    from .serve import api_keys, build_sample, credentials, has_index, is_local, say, warm_up
-
-    try:
-        gate = Gate(api_keys(settings), credentials(settings) or [])
-    except ValueError as err:
-        print(f"ancre: error: {err}", file=sys.stderr)
-        return 2
-    if not has_index(index_settings):
-        if settings.no_sample:
-            say("no index yet: run `ancre index build SOURCE...` first")
-            return 1
-        build_sample(index_settings)
-    if not is_local(settings.host) and gate.open:
-        say(
-            f"warning: listening on {settings.host} without --api-key or --auth: anyone who "
-            "can reach this machine can read the indexed articles"
-        )
-    app = api_app(lambda options: qa.answerer(options, index_settings), answers, settings, gate)
-    try:
-        running = start(app, settings.host, settings.port)
-    except OSError as err:
-        print(f"ancre: error: {err}", file=sys.stderr)
-        return 1
-    threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
-    say(
-        f"OpenAI-compatible API on {running.url}/v1 (model {MODEL}), MCP on "
-        f"{running.url}/mcp (Ctrl-C to stop)"
-    )
-    try:
-        running.thread.join()
-    except KeyboardInterrupt:
-        running.close()
-    return 0

@@ -54,14 +54,13 @@ def main(argv: list[str] | None = None) -> int:
             serve_settings = from_env(ServeSettings, only_known=True, **flags)
             return serve(serve_settings, index_settings, answer_settings)
         if args.command == "serve":
-            from .apiserve import serve_api
-            from .serve import ServeSettings
+            from .serve import ServeSettings, serve_api
 
             flags = {k: v for k, v in vars(args).items() if v is not None}
             serve_settings = from_env(ServeSettings, only_known=True, **flags)
             return serve_api(serve_settings, index_settings, answer_settings)
         if args.command == "mcp":
-            from .mcp_server import serve_stdio
+            from .serve import serve_stdio
 
             return serve_stdio(index_settings, answer_settings)
         if args.command == "eval":

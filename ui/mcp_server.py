@@ -9,7 +9,6 @@ only say what to look for.
 
 import contextlib
 import re
-import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, unquote
@@ -244,18 +243,3 @@ def http_routes(server: "MCPServer", gate: "Gate") -> tuple[list, Any]:
             yield
 
     return [Route("/mcp", Guarded(), methods=["GET", "POST", "DELETE"])], lifespan
-
-
-def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:
-    """``ancre mcp``: the server over stdin/stdout (logs on stderr)."""
-    from ancre import qa
-
-    from .serve import build_sample, has_index
-
-    require_mcp()
-    if not has_index(index_settings):
-        build_sample(index_settings)
-    server = create_mcp(lambda options: qa.answerer(options, index_settings), answers)
-    print("ancre: MCP server on stdio", file=sys.stderr, flush=True)
-    server.run("stdio")
-    return 0

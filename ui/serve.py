@@ -247,3 +247,61 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     )
     demo.block_thread()  # returns on Ctrl-C, after closing the server
     return 0
+
+
+def serve_api(
+    settings: ServeSettings, index_settings: IndexSettings, answers: AnswerSettings
+) -> int:
+    """``ancre serve``: build the sample corpus on first run, then serve the API until
+    Ctrl-C."""
+    from ancre import qa
+
+    from .apiserve import api_app, start
+    from .openai_api import MODEL, Gate
+
+    try:
+        gate = Gate(api_keys(settings), credentials(settings) or [])
+    except ValueError as err:
+        print(f"ancre: error: {err}", file=sys.stderr)
+        return 2
+    if not has_index(index_settings):
+        if settings.no_sample:
+            say("no index yet: run `ancre index build SOURCE...` first")
+            return 1
+        build_sample(index_settings)
+    if not is_local(settings.host) and gate.open:
+        say(
+            f"warning: listening on {settings.host} without --api-key or --auth: anyone who "
+            "can reach this machine can read the indexed articles"
+        )
+    app = api_app(lambda options: qa.answerer(options, index_settings), answers, settings, gate)
+    try:
+        running = start(app, settings.host, settings.port)
+    except OSError as err:
+        print(f"ancre: error: {err}", file=sys.stderr)
+        return 1
+    threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
+    say(
+        f"OpenAI-compatible API on {running.url}/v1 (model {MODEL}), MCP on "
+        f"{running.url}/mcp (Ctrl-C to stop)"
+    )
+    try:
+        running.thread.join()
+    except KeyboardInterrupt:
+        running.close()
+    return 0
+
+
+def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:
+    """``ancre mcp``: the server over stdin/stdout (logs on stderr)."""
+    from ancre import qa
+
+    from .mcp_server import create_mcp, require_mcp
+
+    require_mcp()
+    if not has_index(index_settings):
+        build_sample(index_settings)
+    server = create_mcp(lambda options: qa.answerer(options, index_settings), answers)
+    print("ancre: MCP server on stdio", file=sys.stderr, flush=True)
+    server.run("stdio")
+    return 0
