@@ -272,6 +272,13 @@ def cmd_bench(
     from ancre.qa.measure.report import Figures, write_json
     from ancre.samples import ARTICLES
 
+    if args.html:
+        from ancre.qa.measure.htmlbench import bench_html
+
+        rows = bench_html(args.html)
+        if args.json_out:
+            print(f"wrote {write_json(args.json_out, {'html': str(args.html), 'rows': rows})}")
+        return EXIT_OK
     sizes = bench.parse_sizes(args.sizes)
     only = bench.parse_only(args.only)
     corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES

@@ -181,6 +181,13 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--llm", help="generator (see `ancre ask --help`)")
     be.add_argument("--quick", action="store_true", help="fewer repetitions")
     be.add_argument(
+        "--html",
+        metavar="CORPUS_DIR",
+        help="instead: score the reader of web pages on a corpus laid out like trafilatura's "
+        "tests/ (evaldata.json, eval/, cache/): precision, recall, F1, boilerplate kept, "
+        "pages refused, pages per second against ancre's former reader",
+    )
+    be.add_argument(
         "--only",
         metavar="BENCHES",
         help="some of ingestion,recipe,embedding,retrieval,generation,cold_start "
