@@ -20,11 +20,13 @@ from ancre.index import (
     StoreReader,
     analyze,
     describe_location,
+    is_milvus,
     load_embedder,
     location_flag,
     open_reader,
     resolve_model,
 )
+from ancre.index.nearcopies import alternates
 
 from .extract import NAME
 from .records import Passage
@@ -103,9 +105,11 @@ class Retriever:
     """Hybrid search over one index (a directory or Milvus: any ``StoreReader``).
     Thread-safe; follows index rebuilds (``refresh``)."""
 
-    def __init__(self, reader: StoreReader, embedder: Embedder):
+    def __init__(self, reader: StoreReader, embedder: Embedder, index_dir: str | Path = ""):
         self.reader = reader
         self.embedder = embedder
+        self.index_dir = index_dir
+        """Where the table of near-copies lies ("" for none: a Milvus store)."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -161,7 +165,7 @@ class Retriever:
             embedder = load_embedder(
                 model, s.embed_backend, s.cache_dir, s.embed_batch_size, encoder=encoder
             )
-        return cls(reader, embedder)
+        return cls(reader, embedder, "" if is_milvus(s.store) else s.index_dir)
 
     @property
     def language(self) -> str:
@@ -191,10 +195,18 @@ class Retriever:
         fused = self._fused(
             query, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight
         )
-        if not rerank or len(fused) < 2:
-            return fused[:k]
-        idf = self.term_stats(list(dict.fromkeys(analyze(query, self.language))))[0]
-        return reorder(query, fused, idf, self.language)[:k]
+        if rerank and len(fused) >= 2:
+            idf = self.term_stats(list(dict.fromkeys(analyze(query, self.language))))[0]
+            fused = reorder(query, fused, idf, self.language)
+        return self._with_alternates(fused[:k])
+
+    def _with_alternates(self, passages: list[Passage]) -> list[Passage]:
+        """Each passage's ``also``: its document's near-copies that were not indexed."""
+        if self.index_dir:
+            found = alternates(self.index_dir, [p.doc_id for p in passages])
+            for p in passages:
+                p.also = found.get(p.doc_id, [])
+        return passages
 
     def _fused(
         self,

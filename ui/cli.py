@@ -91,7 +91,9 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
                 print(f"{report.rekeyed} documents of an older index given collision-free ids")
             print(
                 f"{report.added} added, {report.updated} updated, {report.removed} removed, "
-                f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+                f"{report.unchanged} unchanged, {len(report.skipped)} skipped"
+                + (f", {report.near_copies} near-copies" if report.near_copies else "")
+                + "; "
                 f"{report.chunks} chunks embedded in {report.seconds:.1f} s"
             )
             print(
@@ -320,10 +322,15 @@ def cmd_bench(
 
 
 def format_answer(answer) -> str:
+    from .i18n import t
+
     lines = [answer.text, ""]
     for c in answer.citations:
         where = " · ".join(x for x in (c.date, c.url or c.doc_id) if x)
         lines.append(f"[{c.number}] {c.title} ({where})")
+        if c.also:
+            names = ", ".join(dict.fromkeys(a.name for a in c.also))
+            lines.append("    " + t(answer.language, "also_published", names=names))
     lines.append(f"({answer.mode}, {answer.timings.get('total', 0):.1f} s)")
     return "\n".join(lines)
 
