@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .loaders import Document
 
 FILE = "nearcopies.sqlite"
-THRESHOLD = 0.6
+THRESHOLD = 0.5
 """Estimated Jaccard resemblance of word shingles from which two documents are one story."""
 SHINGLE = 5
 """Words per shingle."""

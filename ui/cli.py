@@ -281,6 +281,13 @@ def cmd_bench(
         if args.json_out:
             print(f"wrote {write_json(args.json_out, {'html': str(args.html), 'rows': rows})}")
         return EXIT_OK
+    if args.copies:
+        from ancre.qa.measure.copies import bench_copies
+
+        figures = bench_copies(args.copies, settings=settings)
+        if args.json_out:
+            print(f"wrote {write_json(args.json_out, figures)}")
+        return EXIT_OK
     sizes = bench.parse_sizes(args.sizes)
     only = bench.parse_only(args.only)
     corpus = Path(args.corpus).expanduser() if args.corpus else ARTICLES

@@ -188,6 +188,13 @@ def parser() -> argparse.ArgumentParser:
         "pages refused, pages per second against ancre's former reader",
     )
     be.add_argument(
+        "--copies",
+        metavar="DIR",
+        help="instead: index DIR/corpus.jsonl with and without near-copies of 30%% of its "
+        "articles and compare recall@5 and distinct stories in the top 5 of "
+        "DIR/questions.jsonl",
+    )
+    be.add_argument(
         "--only",
         metavar="BENCHES",
         help="some of ingestion,recipe,embedding,retrieval,generation,cold_start "
