@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .embed import Embedder
-from .loaders import Document, Notice, Skipped, legacy_id, load_sources, printable
+from .feeds import WebLimits, load_all
+from .loaders import Document, Notice, Skipped, legacy_id, printable
 from .nearcopies import NearCopies
 from .settings import IndexSettings
 from .stores import StoreWriter, is_milvus, open_writer
@@ -212,7 +213,8 @@ def build(
         if not is_milvus(settings.store):
             copies = NearCopies(settings.index_dir, w.known_sources())
         plan = _Plan(w, report, copies)
-        for item in load_sources(sources, settings.max_file_mb):
+        limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6))
+        for item in load_all(sources, settings.max_file_mb, limits):
             if isinstance(item, Notice):
                 report.warnings.append(item)
             elif isinstance(item, Skipped):

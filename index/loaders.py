@@ -204,10 +204,16 @@ def normalize_text(text: str) -> str:
 
 
 def _checked(doc: Document, path: Path) -> Document:
+    return checked(doc, source_of(path))
+
+
+def checked(doc: Document, source: str) -> Document:
+    """``doc`` with its text normalised and ``source`` (a file, or the URL of a page) set;
+    ``LoadError`` when no text is left."""
     doc.text = normalize_text(doc.text)
     if not doc.text:
         raise LoadError("no text found")
-    doc.source = source_of(path)
+    doc.source = source
     for name in ("text", "title", "url", "date", "author"):
         setattr(doc, name, _no_surrogates(getattr(doc, name)))
     return doc
