@@ -105,6 +105,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             for w in report.warnings:
                 print(f"warning {w}", file=sys.stderr)
         return EXIT_SKIPPED if report.skipped else EXIT_OK
+    if args.action == "watch":
+        return cmd_watch(args, settings)
     if args.action == "remove":
         removed, missing = index.remove(args.doc_ids, settings=settings)
         print(f"{len(removed)} removed")
@@ -259,6 +261,28 @@ def _index_eval_corpus(sources: list, settings: IndexSettings, explicit_dir: boo
         + (f"; re-embedded everything: {report.reembedded}" if report.reembedded else ""),
         file=sys.stderr,
     )
+
+
+def cmd_watch(args: argparse.Namespace, settings: IndexSettings) -> int:
+    """Build the sources every ``--every``, one line per run, until interrupted."""
+    from ancre import index
+
+    from .watch import parse_every, watch
+
+    every = parse_every(args.every)
+
+    def once() -> str:
+        r = index.build(args.sources, settings=settings, wait=every)
+        for s in r.skipped:
+            print(f"skipped {s}", file=sys.stderr)
+        return (
+            f"{r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
+            f"{len(r.skipped)} skipped, {r.near_copies} near-copies; "
+            f"{r.documents_total} documents ({r.seconds:.1f} s)"
+        )
+
+    watch(once, every, runs=args.runs, show=lambda line: print(line, flush=True))
+    return EXIT_OK
 
 
 def cmd_bench(

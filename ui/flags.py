@@ -29,7 +29,9 @@ def _precision(p: argparse.ArgumentParser) -> None:
 
 
 def _index_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders")
+    p.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="files, folders, or http(s) feed or page URLs"
+    )
     _precision(p)
     p.add_argument(
         "--embed-model",
@@ -75,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
     a = isub.add_parser("add", help="add or update documents (same as build, never prunes)")
     _common(a)
     _index_options(a)
+    w = isub.add_parser(
+        "watch", help="build SOURCEs (folders, files, feed and page URLs) again on a schedule"
+    )
+    _common(w)
+    _index_options(w)
+    w.add_argument("--every", default="30m", help="interval: 45s, 30m, 2h, 1d (default 30m)")
+    w.add_argument("--runs", type=int, help="stop after this many runs (default: never)")
     r = isub.add_parser("remove", help="remove documents by id")
     _common(r)
     r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
