@@ -194,11 +194,13 @@ def build(
     rebuild: bool = False,
     progress: bool = False,
     wait: float = 0.0,
+    public_only: bool = False,
 ) -> BuildReport:
     """Index the documents under ``sources`` into ``index_dir`` (a directory or a
     ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
     ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
-    settings name (tests pass a fake)."""
+    settings name (tests pass a fake); ``public_only`` refuses URLs of this machine or its
+    private network (the chat server's sources)."""
     settings = _settings(settings, index_dir)
     report = BuildReport()
     with open_writer(
@@ -213,7 +215,7 @@ def build(
         if not is_milvus(settings.store):
             copies = NearCopies(settings.index_dir, w.known_sources())
         plan = _Plan(w, report, copies)
-        limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6))
+        limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
         for item in load_all(sources, settings.max_file_mb, limits):
             if isinstance(item, Notice):
                 report.warnings.append(item)

@@ -170,3 +170,20 @@ def test_timeout_is_quick(site):
     with pytest.raises(FetchError, match="no answer"):
         fetch(f"{site.base}/slow", timeout=0.3)
     assert time.perf_counter() - t0 < 3
+
+
+def test_the_chat_library_refuses_file_urls_and_private_addresses(site, tmp_path):
+    from ancre.ui.library import Library
+
+    serve_feed(site)
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), fetch_timeout=0.5)
+    closed = Library(s, embedder=HashEmbedder())
+    (refused,) = closed.add_url("file:///etc/passwd")
+    assert (refused.state, refused.key) == ("refused", "url_refused")
+    assert "only http" in refused.text("en")
+    (refused,) = closed.add_url(f"{site.base}/tram")
+    assert "private network" in refused.text("fr") and not site.agents  # nothing was fetched
+    opened = Library(s, embedder=HashEmbedder(), allow_private_urls=True)
+    statuses = opened.add_url(f"{site.base}/tram")
+    assert [(x.state, dict(x.values).get("added")) for x in statuses] == [("added", 1)]
+    assert "1 added" in statuses[0].text("en")

@@ -136,6 +136,13 @@ def parser() -> argparse.ArgumentParser:
         "ANCRE_ALLOW_HOST); other Host headers are refused",
     )
     c.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        default=None,
+        help="let the Documents tab read URLs of this machine and its private network "
+        "(refused by default: the page must not become a way to read internal addresses)",
+    )
+    c.add_argument(
         "--share", action="store_true", default=None, help="also open a public Gradio link"
     )
     c.add_argument("--llm", help="generator (see `ancre ask --help`)")
