@@ -120,7 +120,10 @@ class NearCopies:
     def copy_of(self, doc: Document, *, indexed: bool = False) -> str | None:
         """The id of the kept document ``doc`` is a near-copy of (it is then recorded as
         its alternate), or None (``doc`` is then kept: its signature recorded). An
-        ``indexed`` document, unchanged in the index, is always kept."""
+        ``indexed`` document, unchanged in the index, is always kept (its signature is only
+        computed when the table lacks it: an index built before near-copies were)."""
+        if indexed and doc.doc_id in self.kept:
+            return None
         sig = signature(doc.text)
         if sig is None:
             self._drop(doc.doc_id)
