@@ -141,3 +141,19 @@ def test_copies_bench_keeps_the_top_passages_distinct(tmp_path):
     assert grouped["documents_indexed"] == plain["documents_indexed"]
     assert grouped["distinct_stories_top5"] == plain["distinct_stories_top5"]
     assert grouped["recall@5"] == plain["recall@5"] == 1.0
+
+
+def test_a_card_names_the_other_outlets_once():
+    from ancre.ui.render import Source, card, source_panel
+
+    also = (
+        Alternate("a", "Crue", "https://www.ledauphine.example/1", sitename="Le Dauphiné"),
+        Alternate("b", "Crue", "https://www.ledauphine.example/2", sitename="Le Dauphiné"),
+        Alternate("c", "Crue", "javascript:alert(1)"),
+    )
+    s = Source(1, "Crue du Rhône", "2026-03-10", "https://afp.example/1", "afp-1", "x", "x", also)
+    html = card(0, s, "fr")
+    assert "aussi publié par Le Dauphiné, Crue" in html
+    panel = source_panel(0, s, "en")
+    assert "also published by" in panel and 'href="https://www.ledauphine.example/1"' in panel
+    assert "javascript:" not in panel
