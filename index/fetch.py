@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from .walk import LoadError
@@ -22,7 +23,12 @@ SCHEMES = ("http", "https")
 
 
 class FetchError(LoadError):
-    """A URL that cannot be read; the message says why."""
+    """A URL that cannot be read; the message says why, ``kind`` what kind of refusal it
+    is (for a page to say it in its own language)."""
+
+    def __init__(self, message: str, kind: Literal["scheme", "private", "other"] = "other"):
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass
@@ -42,7 +48,10 @@ def check_url(url: str, *, public_only: bool) -> None:
     resolves to, an address of this machine, its private network or a reserved range."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in SCHEMES:
-        raise FetchError(f"only http:// and https:// addresses are read, not {parts.scheme}:")
+        raise FetchError(
+            f"only http:// and https:// addresses are read, not {parts.scheme or 'this'}:",
+            "scheme",
+        )
     if not parts.hostname:
         raise FetchError("no host in the address")
     if not public_only:
@@ -56,7 +65,8 @@ def check_url(url: str, *, public_only: bool) -> None:
         if not address.is_global or address.is_multicast:
             raise FetchError(
                 f"{parts.hostname} is an address of this machine or a private network "
-                f"({address}): refused (start the server with --allow-private-urls to read it)"
+                f"({address}): refused (start the server with --allow-private-urls to read it)",
+                "private",
             )
 
 

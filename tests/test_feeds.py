@@ -179,10 +179,10 @@ def test_the_chat_library_refuses_file_urls_and_private_addresses(site, tmp_path
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), fetch_timeout=0.5)
     closed = Library(s, embedder=HashEmbedder())
     (refused,) = closed.add_url("file:///etc/passwd")
-    assert (refused.state, refused.key) == ("refused", "url_refused")
-    assert "only http" in refused.text("en")
+    assert (refused.state, refused.key) == ("refused", "url_scheme")
+    assert "seules les adresses http:// et https://" in refused.text("fr")
     (refused,) = closed.add_url(f"{site.base}/tram")
-    assert "private network" in refused.text("fr") and not site.agents  # nothing was fetched
+    assert "private network" in refused.text("en") and not site.agents  # nothing was fetched
     opened = Library(s, embedder=HashEmbedder(), allow_private_urls=True)
     statuses = opened.add_url(f"{site.base}/tram")
     assert [(x.state, dict(x.values).get("added")) for x in statuses] == [("added", 1)]

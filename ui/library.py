@@ -151,6 +151,8 @@ class Library:
         try:
             check_url(url, public_only=not self.allow_private_urls)
         except FetchError as err:
+            if err.kind != "other":
+                return [FileStatus(url, "refused", f"url_{err.kind}")]
             return [FileStatus(url, "refused", "url_refused", (("reason", str(err)),))]
         if not self._lock.acquire(blocking=False):
             return [FileStatus("", "refused", "busy")]
