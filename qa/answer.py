@@ -251,6 +251,7 @@ def compose(
         sentence_start=first.sentence.start,
         sentence_end=first.sentence.end,
         support=round(support(short or first.sentence.text, first.sentence.text, language), 3),
+        also=list(p.also),
     )
     quote = f"> « {''.join(parts)} » [{p.rank}]"
     if short:

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ancre.index.nearcopies import Alternate
+
 
 @dataclass
 class Passage:
@@ -29,6 +31,8 @@ class Passage:
     """BM25 score divided by the best BM25 score of the query."""
     dense_score: float = 0.0
     """Cosine similarity of the question and the chunk."""
+    also: list[Alternate] = field(default_factory=list)
+    """The same story published elsewhere (near-copies not indexed, ``nearcopies``)."""
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Citation:
     sentence_end: int
     support: float = 0.0
     """How well the answer's sentence is backed by ``sentence`` (0..1)."""
+    also: list[Alternate] = field(default_factory=list)
+    """The same story published elsewhere ("aussi publié par ...")."""
 
 
 Mode = Literal["stated", "evidence", "abstained", "incomplete"]

@@ -453,3 +453,23 @@ def test_a_new_question_scrolls_into_view(server, browser):
     asked = tab.page.locator("#ancre-chat .ancre-user").last.bounding_box()
     assert chat["y"] <= asked["y"] and asked["y"] + asked["height"] <= chat["y"] + chat["height"]
     tab.close()
+
+
+def test_the_url_box_refuses_other_schemes_and_private_addresses(server, browser):
+    tab = Tab(browser, server.url)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    box = page.locator("#ancre-url textarea, #ancre-url input").first
+    for address, said in (
+        ("file:///etc/passwd", "seules les adresses http:// et https:// sont lues"),
+        ("http://127.0.0.1:9/admin", "réseau privé"),
+    ):
+        box.fill(address)
+        page.locator("#ancre-url-go").click()
+        page.wait_for_function(
+            "(said) => document.querySelector('#ancre-report')?.innerText.includes(said)",
+            arg=said,
+            timeout=WAIT_MS,
+        )
+    assert not tab.problems, tab.problems
+    tab.close()

@@ -29,7 +29,9 @@ def _precision(p: argparse.ArgumentParser) -> None:
 
 
 def _index_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders")
+    p.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="files, folders, or http(s) feed or page URLs"
+    )
     _precision(p)
     p.add_argument(
         "--embed-model",
@@ -92,6 +94,13 @@ def parser() -> argparse.ArgumentParser:
     a = isub.add_parser("add", help="add or update documents (same as build, never prunes)")
     _common(a)
     _index_options(a)
+    w = isub.add_parser(
+        "watch", help="build SOURCEs (folders, files, feed and page URLs) again on a schedule"
+    )
+    _common(w)
+    _index_options(w)
+    w.add_argument("--every", default="30m", help="interval: 45s, 30m, 2h, 1d (default 30m)")
+    w.add_argument("--runs", type=int, help="stop after this many runs (default: never)")
     r = isub.add_parser("remove", help="remove documents by id")
     _common(r)
     r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
@@ -144,6 +153,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a host name the page answers to besides localhost (repeatable; "
         "ANCRE_ALLOW_HOST); other Host headers are refused",
+    )
+    c.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        default=None,
+        help="let the Documents tab read URLs of this machine and its private network "
+        "(refused by default: the page must not become a way to read internal addresses)",
     )
     c.add_argument(
         "--share", action="store_true", default=None, help="also open a public Gradio link"
@@ -248,6 +264,20 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--llm", help="generator (see `ancre ask --help`)")
     _chat_mode(be)
     be.add_argument("--quick", action="store_true", help="fewer repetitions")
+    be.add_argument(
+        "--html",
+        metavar="CORPUS_DIR",
+        help="instead: score the reader of web pages on a corpus laid out like trafilatura's "
+        "tests/ (evaldata.json, eval/, cache/): precision, recall, F1, boilerplate kept, "
+        "pages refused, pages per second against ancre's former reader",
+    )
+    be.add_argument(
+        "--copies",
+        metavar="DIR",
+        help="instead: index DIR/corpus.jsonl with and without near-copies of 30%% of its "
+        "articles and compare recall@5 and distinct stories in the top 5 of "
+        "DIR/questions.jsonl",
+    )
     be.add_argument(
         "--only",
         metavar="BENCHES",

@@ -46,6 +46,8 @@ class ServeSettings:
     share: bool = False
     no_sample: bool = False
     max_upload_mb: float = MAX_UPLOAD_MB
+    allow_private_urls: bool = False
+    """The Documents tab may read URLs of this machine and its private network."""
 
     def __post_init__(self) -> None:
         for name, sep in (("allow_dir", os.pathsep), ("allow_host", ",")):
@@ -218,7 +220,12 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
             f"warning: listening on {settings.host} without --auth: anyone who can reach "
             "this machine can read the indexed articles"
         )
-    library = Library(index_settings, allow_dirs=folders, max_upload_mb=settings.max_upload_mb)
+    library = Library(
+        index_settings,
+        allow_dirs=folders,
+        max_upload_mb=settings.max_upload_mb,
+        allow_private_urls=settings.allow_private_urls,
+    )
     chat = WebChat(
         lambda options: qa.answerer(options, index_settings),
         answers,
