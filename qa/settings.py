@@ -55,6 +55,10 @@ class AnswerSettings:
     dev, Gemma 3 270M, short answer holds a gold answer: train sample (302 answerable,
     where 0.85 was chosen) 0.268 -> 0.298, validation (473) 0.288 -> 0.290; the whole
     answer holds one as often (0.570, 0.600); 31% and 40% of the questions skip the model."""
+    abstain_unfitting_below: float = 0.35
+    """Evidence score under which ancre also abstains when no span of the passages is of the
+    kind asked (a date for 'quand', a name for 'qui'...): weak evidence and nothing that could
+    answer (docs/benchmarks.md, "Stated answers")."""
     state_above: float = 0.65
     """Confidence (``qa/confidence.py``) from which the short answer is stated in bold; below
     it the closest passage is given to read. Chosen on the training articles for a precision of
