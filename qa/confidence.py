@@ -15,6 +15,7 @@ import re
 
 from ancre.index import analyze, fold
 
+from . import nlp
 from .evidence import Evidence
 from .learned import Model, load_model
 from .qtype import KINDS
@@ -66,6 +67,8 @@ def signals(
     }
     for name in EVIDENCE:
         f[name] = evidence.features.get(name, 0.0)
+    if q_type.kind in ENTITY_KINDS and nlp.available(language):
+        f["entity_kind"] = _entity_kind(stated, ENTITY_KINDS[q_type.kind])
     f[f"q_{q_type.kind if q_type.kind in KINDS else 'other'}"] = 1.0
     if short is not None:
         f["span_score"] = short.score
@@ -79,6 +82,19 @@ def signals(
         if generated:
             f["agrees"] = _overlap(stated, short.text, language)
     return f
+
+
+ENTITY_KINDS = {"person": {"PER", "ORG"}, "place": {"LOC"}}
+"""The parser's entity labels that name what 'qui' and 'où' ask for."""
+
+
+def _entity_kind(text: str, wanted: set[str]) -> float:
+    """1 when the parser finds an entity of a wanted label in ``text``, 0 when it finds
+    entities of other labels only ('Vernay-sur-Sarthe' for 'qui'), 0.5 when it finds none."""
+    ents = nlp.parse([text])[0].ents
+    if not ents:
+        return 0.5
+    return float(any(e.label_ in wanted for e in ents))
 
 
 def _echoed(stated: str, passages: list[Passage]) -> float:
