@@ -28,10 +28,10 @@ from .extract import Candidate, choose_context, previous_sentence, starts_with_a
 from .likelihood import TokenScorer
 from .llm import Generator
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
+from .qtype import fits_type
 from .records import Answer, AnswerStream, Citation, Event
 from .retrieve import Filters, Retriever, lacks_context, retrieval_query
 from .settings import AnswerSettings
-from .shortanswer import fits_type
 from .verify import CITATION, support, verify_draft
 
 

@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 
 from ancre.index import analyze, fold
 
-from .extract import NAME, YEAR, Candidate, other_years_last, rank_sentences
+from .extract import Candidate, other_years_last, rank_sentences
 from .learned import Model, load_model
+from .lexicon import CAPITAL, NAME_IN_SENTENCE, NAME_WORD, YEAR, name_pattern
 from .likelihood import TokenScorer, reused_gain
-from .qtype import AnswerType
+from .qtype import AnswerType, question_type
 from .records import Passage
 from .rerank import rerank_by_likelihood
 from .retrieve import Retriever
-from .shortanswer import ShortAnswer, best_span, question_type
+from .shortanswer import ShortAnswer, best_span
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Evidence:
     short: ShortAnswer | None = None
     """The best answer span of those sentences."""
     q_type: AnswerType = field(default_factory=lambda: AnswerType("other"))
-    """The type of answer asked for (``shortanswer.question_type``)."""
+    """The type of answer asked for (``qtype.question_type``)."""
     absent: str = ""
     """A name of several words that the question asks about and that no passage mentions
     ('Tour de France'): the passages cannot answer, so ancre abstains and says so."""
@@ -46,16 +47,14 @@ class Evidence:
 
 def key_names(question: str) -> list[str]:
     """The names and numbers the question is about ('Lasègue', 'Bellerive-sur-Loire', '2024')."""
-    names = [m.group() for m in NAME.finditer(question)]
+    names = [m.group() for m in NAME_IN_SENTENCE.finditer(question)]
     names += [w for w in question.split() if any(c.isdigit() for c in w)]
     return names
 
 
-CAPITALISED = r"[A-ZÀ-ÖØ-Þ][\w’'-]*[a-zß-öø-ÿ][\w’'-]*"
+CAPITALISED = rf"[{CAPITAL}][\w’'-]*[a-zß-öø-ÿ][\w’'-]*"
 """A capitalised word that is not all capitals (a question typed in capitals names nothing)."""
-LONG_NAME = re.compile(
-    rf"{CAPITALISED}(?:\s+(?:(?:de|du|des|la|le|les|l['’]|d['’]|of|the)\s*)?{CAPITALISED})*"
-)
+LONG_NAME = re.compile(name_pattern(CAPITALISED))
 
 
 def absent_name(question: str, passages: list[Passage]) -> str:
@@ -73,7 +72,7 @@ def absent_name(question: str, passages: list[Passage]) -> str:
     seen = {  # 'Tite-Live' is seen for 'Tite Live'
         fold(part)
         for p in passages
-        for w in re.findall(r"[A-ZÀ-ÖØ-Þ][\w’'-]+", p.title + " " + p.text)
+        for w in re.findall(NAME_WORD, p.title + " " + p.text)
         for part in (w, *w.split("-"))
     }
     for m in LONG_NAME.finditer(question):

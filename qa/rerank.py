@@ -25,10 +25,10 @@ from itertools import pairwise
 
 from ancre.index import analyze
 
-from .extract import answer_type_bonus, sentences
+from .extract import sentences
 from .learned import Model, load_model
 from .likelihood import TokenScorer, question_gains
-from .qtype import KINDS, answer_type
+from .qtype import KINDS, answer_type, answer_type_bonus
 from .records import Passage
 
 POOL = 30

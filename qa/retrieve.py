@@ -27,7 +27,7 @@ from ancre.index import (
 )
 
 from .crosslingual import Query, Translator, build_query
-from .extract import NAME
+from .lexicon import NAME_IN_SENTENCE
 from .records import Passage
 from .rerank import POOL
 from .rerank import rerank as reorder
@@ -68,7 +68,7 @@ def is_follow_up(question: str, language: str = "french") -> bool:
     before it, it found that question's articles instead."""
     if FOLLOW_UP.match(question):
         return True
-    return len(analyze(question, language)) <= 3 and not NAME.search(question)
+    return len(analyze(question, language)) <= 3 and not NAME_IN_SENTENCE.search(question)
 
 
 def lacks_context(question: str, history: list | None) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ancre.index import analyze, fold
 
+from .lexicon import MONTHS, NAME, NUMBER_WORDS, POINTING
 from .qtype import KINDS, AnswerType
 
 MAX_WORDS = 15
@@ -67,11 +68,6 @@ TYPE_MATCH = {
     "number": {"quantity"},
     "amount": {"quantity"},
 }
-MONTHS = (
-    "janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
-    "d[ée]cembre|january|february|march|april|may|june|july|august|september|october|"
-    "november|december"
-)
 DATE = re.compile(
     rf"\b(?:(?:le |the )?(?:1er|\d{{1,2}})\s+(?:{MONTHS})(?:\s+\d{{3,4}})?|"
     rf"(?:en |in )?(?:{MONTHS})\s+\d{{3,4}}|"
@@ -80,11 +76,6 @@ DATE = re.compile(
     r"[IVXL]+e\s+si[èe]cle|\d{1,2}e\s+si[èe]cle|"
     r"(?:années|the)\s+\d{2,4}s?)\b",
     re.I,
-)
-NUMBER_WORDS = (
-    "un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|"
-    "quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|"
-    "milliard|milliards|one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
 )
 UNIT_STOP = (
     "a|à|au|aux|ont|est|sont|était|et|ou|en|le|la|les|l|de|du|des|pour|par|sur|dans|avec|"
@@ -98,15 +89,8 @@ QUANTITY = re.compile(
     rf"\s+(?!(?:{UNIT_STOP})\b)[^\W\d_]+(?:\s+(?:de\s+|d['’])[^\W\d_]+)?)?",
     re.I,
 )
-ANAPHOR = re.compile(
-    r"(?:il|elle|ils|elles|ce|cet|cette|ces|celui|celle|ceux|celles|cela|ceci|ça|lui|leur|"
-    r"he|she|they|it|this|these|those|that)\b",
-    re.I,
-)
+ANAPHOR = re.compile(rf"(?:{POINTING})\b", re.I)
 """A word that points back to something named before ('ces pays', 'il', 'cette décision')."""
-NAME = re.compile(
-    r"\b[A-ZÉÈÀÂÎÔÇ][\w’'-]+(?:\s+(?:de |d['’]|du |von |van |la )?[A-ZÉÈÀÂÎÔÇ][\w’'-]+)*"
-)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from ancre.qa import Answer, AnswerSettings, Event, Filters, ask, is_follow_up
 from ancre.qa.evidence import absent_name
 from ancre.qa.extract import Candidate, Sentence
 from ancre.qa.prompting import build_prompt
-from ancre.qa.shortanswer import fits_type, question_type
+from ancre.qa.qtype import fits_type, question_type
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
