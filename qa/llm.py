@@ -41,7 +41,11 @@ BUNDLED = {"gemma": "Gemma 3 270M", "smollm2": "SmolLM2 135M Instruct"}
 
 @runtime_checkable
 class Generator(Protocol):
-    """What the answerer needs of a language model. Tests pass a scripted fake."""
+    """What the answerer needs of a language model. Tests pass a scripted fake.
+
+    Optional capabilities, each its own protocol that a generator may also meet:
+    ``PrefixKeeper`` (keeps the prompts' fixed start between questions) and
+    ``likelihood.TokenScorer`` (scores tokens: the evidence model's likelihood feature)."""
 
     model_id: str
 
@@ -53,6 +57,15 @@ class Generator(Protocol):
         stop: list[str] | None = None,
     ) -> Iterator[str]:
         """Text pieces of the completion of ``prompt``, as they come."""
+        ...
+
+
+@runtime_checkable
+class PrefixKeeper(Protocol):
+    """A generator that keeps the KV state of the prompts' fixed start (llama.cpp)."""
+
+    def keep_prefix(self, text: str) -> None:
+        """The prompts that follow start with ``text``."""
         ...
 
 

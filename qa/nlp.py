@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 
+from .errors import NLPUnavailable
 from .regexfactor import factor_alternatives
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,6 @@ _lock = threading.Lock()
 _load_lock = threading.Lock()
 _preloading = False
 _parsed: OrderedDict[str, object] = OrderedDict()
-
-
-class NLPUnavailable(RuntimeError):
-    """spaCy or its French model is not installed; the message gives the pip command."""
 
 
 def french():

@@ -122,9 +122,9 @@ def warm_up(settings: AnswerSettings, index_settings: IndexSettings) -> None:
     """Load the index, the embedding model and the generator in the background, through
     the public API: the first answer does not wait for them."""
     try:
-        from ancre.qa import answerer
+        from ancre.qa import open_answerer
 
-        answerer(settings, index_settings).ask("ancre")
+        open_answerer(settings, index_settings).ask("ancre")
     except Exception as err:  # the first question will report it
         log.warning("warm-up failed: %s", err)
 
@@ -202,7 +202,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
         )
     library = Library(index_settings, allow_dirs=folders, max_upload_mb=settings.max_upload_mb)
     chat = WebChat(
-        lambda options: qa.answerer(options, index_settings),
+        lambda options: qa.open_answerer(options, index_settings),
         answers,
         ConversationStore.beside(index_settings.index_dir),
         examples=library,
