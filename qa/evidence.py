@@ -65,10 +65,8 @@ def absent_name(question: str, passages: list[Passage]) -> str:
     else that shared its other words ('Qui a gagné l'étape du Tour de France arrivée à
     Port-Joubert ?' quoted the town's football club); the evidence model weighs words, and
     'tour' and 'France' are common enough elsewhere. Names of one word are left to the
-    evidence model: as a rule they cost more answerable questions than they saved on PIAF dev
-    (a misspelt or differently written name). This rule, on PIAF dev's validation articles:
-    1 more of 120 unanswerable questions abstained for 1 more of 473 answerable ones (train: 1
-    of 219 for 2 of 1,050)."""
+    evidence model: as a rule they cost more answerable questions than they saved (a misspelt
+    or differently written name; docs/benchmarks.md, "Evidence and abstention")."""
     seen = {  # 'Tite-Live' is seen for 'Tite Live'
         fold(part)
         for p in passages
@@ -169,9 +167,8 @@ def follow_up_weights(
 UNSURE = (0.1, 0.7)
 """The plain model's scores for which the question's likelihood is weighed too. Why: it
 costs a pass of the language model over the top passage (about as long as the answer's own
-prompt); outside this band the plain model's decision was the same as the model with the
-likelihood for every question of PIAF dev's samples (train and validation), and 43-53% of
-them fall outside it."""
+prompt); outside this band the plain model decided as the model with the likelihood did
+(docs/benchmarks.md, "Evidence and abstention")."""
 
 
 def weigh_evidence(

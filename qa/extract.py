@@ -111,7 +111,7 @@ def rank_sentences(
     is among the candidate sentences (the article's topic words, present everywhere, count
     less than the word that singles out one sentence); plus the expected answer type (a date
     for 'quand', a number for 'combien'...), new information beyond the question, and the
-    passage's retrieval score. Weights measured on PIAF dev (docs/benchmarks.md). ``asked``:
+    passage's retrieval score (weights measured: docs/benchmarks.md). ``asked``:
     the question as asked when ``question`` is a follow-up's searched text; its type counts."""
     q_terms = list(dict.fromkeys(analyze(question, language)))
     pool = []

@@ -1,10 +1,10 @@
 """Hybrid retrieval: BM25 (French-aware FTS5) and dense (FAISS) candidates, fused by a
 weighted sum of the max-normalised BM25 score and the cosine similarity.
 
-Why this fusion: on PIAF (French) the English MiniLM encoder is weak, and reciprocal-rank
-fusion let its noise pull good lexical hits down (recall@5 0.74 against 0.84 for BM25
-alone), while a score fusion that keeps BM25 in charge and uses the cosine to break ties and
-rescue paraphrases measured above both (see docs/benchmarks.md).
+Why this fusion: on French text the English MiniLM encoder is weak, and reciprocal-rank fusion
+let its noise pull good lexical hits down, while a score fusion that keeps BM25 in charge and
+uses the cosine to break ties and rescue paraphrases measured above both (docs/benchmarks.md,
+"Retrieval fusion").
 """
 
 from __future__ import annotations

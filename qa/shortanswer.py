@@ -3,7 +3,8 @@
 The sentences come ranked from ``extract.rank_sentences``; the few best are parsed (French:
 spaCy, see ``nlp``), cut into candidate spans (``spans``), and every candidate of every
 sentence is scored at once, so the model chooses the sentence and the span together (the
-right sentence is ranked first only about half of the time on PIAF dev). The model
+right sentence is ranked first only about half of the time: docs/benchmarks.md, "Sentences
+and spans"). The model
 (``qa/weights/spans.json``, or ``spans-rules.json`` where no parser is available) was fitted
 on the dev set's training articles by ``ancre.qa.measure.train``.
 """
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SENTENCES = 5
 """Best-ranked sentences of the best sentence's passage whose spans compete (the sentence
-ranked first holds the gold answer for 51% of PIAF dev questions)."""
+ranked first holds the answer only half of the time)."""
 
 
 @dataclass
@@ -65,7 +66,7 @@ def span_rows(
     if not ranked:
         return [], []
     # one passage, the best sentence's: the answer and its quote cite the same source, and
-    # spans from other passages won nothing on PIAF dev (0.283 -> 0.285 of answerable)
+    # spans from other passages won nothing (docs/benchmarks.md, "Sentences and spans")
     top = [c for c in ranked if c.passage.rank == ranked[0].passage.rank][:SENTENCES]
     if parsed is None:
         parsed = nlp.available(language)
@@ -183,8 +184,8 @@ def _named(short: ShortAnswer, q_type: AnswerType, parsed: bool) -> ShortAnswer:
     its sentence and the sentence before names someone: a news article names a person once,
     then describes them ('Un an après sa défaite, Gilles Fabre a pris sa revanche. Le chef
     d’entreprise de 62 ans a remporté...'). The name's sentence becomes the one cited, and the
-    quote carries both. Needs the French parser's entities; fired for 1 of 1,199 PIAF dev
-    questions (encyclopedic text repeats names), changing no answer's correctness."""
+    quote carries both. Needs the French parser's entities; rare on encyclopedic text, which
+    repeats names (docs/benchmarks.md, "Sentences and spans")."""
     span, sent = short.span, short.sentence
     text = span.text
     if (

@@ -1,14 +1,14 @@
 """Candidate answer spans cut out of the sentences that may answer, with their features.
 
-A PIAF answer is a phrase of its sentence far more often than a named entity (an oracle over
-entities alone reached 15.5% of a held-out sample, with noun chunks 28.5%), so the
-candidates of a French sentence are its named entities, dates and quantities (rules), noun
-chunks, and the subtrees of its dependency parse: the object or complement of a verb, an
-apposition, a clause. Each candidate gets features (the question's answer type, the span's
-kind and entity label, how far it sits from the question's words, whether its governing word
-is one the question asks about, its length, whether it repeats the question) that a learned
-model (``shortanswer``) turns into a score. Languages without a parser get rule candidates:
-dates, quantities, capitalised names and the pieces of the sentence between commas.
+An answer is a phrase of its sentence far more often than a named entity (docs/benchmarks.md,
+"Sentences and spans"), so the candidates of a French sentence are its named entities, dates and
+quantities (rules), noun chunks, and the subtrees of its dependency parse: the object or
+complement of a verb, an apposition, a clause. Each candidate gets features (the question's
+answer type, the span's kind and entity label, how far it sits from the question's words,
+whether its governing word is one the question asks about, its length, whether it repeats the
+question) that a learned model (``shortanswer``) turns into a score. Languages without a parser
+get rule candidates: dates, quantities, capitalised names and the pieces of the sentence between
+commas.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .lexicon import MONTHS, NAME, NUMBER_WORDS, POINTING
 from .qtype import KINDS, AnswerType
 
 MAX_WORDS = 15
-"""Longest candidate, in words (95% of PIAF dev answers have at most 14)."""
+"""Longest candidate, in words (nearly every gold answer is shorter: docs/benchmarks.md,
+"Sentences and spans")."""
 SUBTREE_DEPS = {
     "obj",
     "obl",
