@@ -1,10 +1,12 @@
 """Retake the README's screenshots of the web chat with the real default models.
 
-    python docs/screenshots.py            # writes docs/screenshot-chat.png, screenshot-phone.png
+    python docs/screenshots.py   # docs/screenshot-chat.png, screenshot-phone.png and
+                                 # docs/screenshots/{desktop,phone}-{stated,evidence,abstained}.png
 
 It starts ``ancre chat`` on a fresh index of the sample articles (in a temporary folder),
 asks the questions below in Chromium (Playwright, Debian's /usr/bin/chromium), and saves the
-desktop and phone views. Nothing here is imported by ancre or its tests.
+desktop and phone views after each answer: one the articles let ancre state, one it answers
+with the closest passage, one it abstains on. Nothing here is imported by ancre or its tests.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 QUESTIONS = [
-    "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?",
-    "Et combien de stations desservira-t-elle ?",
+    "Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis en 2025 ?",
+    "Quelle température record a été relevée à Port-Joubert pendant la canicule d’août 2025 ?",
     "Quel est le cours de l’once d’or à la Bourse de Tokyo aujourd’hui ?",
 ]
 WAIT_MS = 120_000
@@ -46,8 +48,10 @@ def wait_served(url: str, server: subprocess.Popen, seconds: float = 300) -> Non
     sys.exit(f"{url} did not answer in {seconds:.0f} s")
 
 
-def ask_all(page) -> None:
+def ask_all(page, size: str) -> None:
+    """Ask each question; a screenshot of the page after each answer, named by its mode."""
     box = page.locator("#ancre-question textarea")
+    (DOCS / "screenshots").mkdir(exist_ok=True)
     for n, question in enumerate(QUESTIONS, 1):
         box.fill(question)
         box.press("Enter")
@@ -57,6 +61,13 @@ def ask_all(page) -> None:
             arg=n,
             timeout=WAIT_MS,
         )
+        last = page.locator("#ancre-chat .ancre-turn").last
+        mode = last.locator(".ancre-mode").get_attribute("class").split("ancre-mode-")[-1]
+        last.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        path = DOCS / "screenshots" / f"{size}-{mode}.png"
+        page.screenshot(path=str(path))
+        print(f"wrote {path.relative_to(DOCS.parent)}")
 
 
 def main() -> None:
@@ -81,7 +92,7 @@ def main() -> None:
                     page = context.new_page()
                     page.goto(url)
                     page.wait_for_selector("#ancre-chat .ancre-thread", timeout=WAIT_MS)
-                    ask_all(page)
+                    ask_all(page, "desktop" if name == "chat" else "phone")
                     page.wait_for_timeout(500)
                     page.screenshot(path=str(DOCS / f"screenshot-{name}.png"))
                     print(f"wrote docs/screenshot-{name}.png")

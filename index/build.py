@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from .embed import Embedder
-from .loaders import Document, Notice, Skipped, legacy_id, load_sources, printable
+from .feeds import WebLimits, load_all
+from .loaders import Document, Notice, Skipped, legacy_id, printable
+from .nearcopies import NearCopies
 from .settings import IndexSettings
-from .stores import StoreWriter, open_writer
+from .stores import StoreWriter, is_milvus, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class BuildReport:
     """Documents of a format-1 index given their collision-free id (not re-embedded)."""
     commits: int = 0
     """Batches this build committed."""
+    near_copies: int = 0
+    """Documents not indexed because they are near-copies of an indexed one (kept as its
+    alternate sources, ``nearcopies``)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,8 +87,8 @@ def _under(path: str, root: str) -> bool:
 class _Plan:
     """What to do with each loaded document, given what the index holds."""
 
-    def __init__(self, w: StoreWriter, report: BuildReport):
-        self.w, self.report = w, report
+    def __init__(self, w: StoreWriter, report: BuildReport, copies: NearCopies | None = None):
+        self.w, self.report, self.copies = w, report, copies
         self.known = w.known_sources()
         self.by_hash = {h: d for d, (h, _) in self.known.items()}
         self.seen: dict[str, str] = {}
@@ -107,6 +112,8 @@ class _Plan:
         entry = self.known.get(doc.doc_id)
         if entry is not None and entry[0] == digest:
             r.unchanged += 1
+            if self.copies is not None:
+                self.copies.copy_of(doc, indexed=True)
             return
         if entry is not None and _real(entry[1]) != doc.source and not _gone(entry[1]):
             r.skipped.append(
@@ -120,6 +127,12 @@ class _Plan:
         twin = self.by_hash.get(digest)
         if twin is not None and twin != doc.doc_id and twin in self.known:
             r.skipped.append(Skipped(doc.source, f"exact duplicate of already indexed {twin!r}"))
+            return
+        if self.copies is not None and self.copies.copy_of(doc) is not None:
+            if entry is not None:  # indexed before, now a copy of another: its alternate
+                self.w.remove(doc.doc_id)
+                r.removed += 1
+            r.near_copies += 1
             return
         self.by_hash[digest] = doc.doc_id
         if entry is not None:
@@ -181,11 +194,13 @@ def build(
     rebuild: bool = False,
     progress: bool = False,
     wait: float = 0.0,
+    public_only: bool = False,
 ) -> BuildReport:
     """Index the documents under ``sources`` into ``index_dir`` (a directory or a
     ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
     ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
-    settings name (tests pass a fake)."""
+    settings name (tests pass a fake); ``public_only`` refuses URLs of this machine or its
+    private network (the chat server's sources)."""
     settings = _settings(settings, index_dir)
     report = BuildReport()
     with open_writer(
@@ -196,8 +211,12 @@ def build(
         if w.reembed_reason:
             log.info("re-embedding every document: %s", w.reembed_reason)
             report.chunks += w.reembed(progress)
-        plan = _Plan(w, report)
-        for item in load_sources(sources, settings.max_file_mb):
+        copies = None
+        if not is_milvus(settings.store):
+            copies = NearCopies(settings.index_dir, w.known_sources())
+        plan = _Plan(w, report, copies)
+        limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
+        for item in load_all(sources, settings.max_file_mb, limits):
             if isinstance(item, Notice):
                 report.warnings.append(item)
             elif isinstance(item, Skipped):
@@ -207,10 +226,15 @@ def build(
             if w.due():
                 report.chunks += w.commit()
         if prune:
-            for doc_id in plan.prunable(sources):
+            pruned = plan.prunable(sources)
+            for doc_id in pruned:
                 w.remove(doc_id)
                 report.removed += 1
+            if copies is not None:
+                copies.forget(pruned)
         report.chunks += w.commit()
+        if copies is not None:
+            copies.close()
         report.commits = w.commits
         report.documents_total, report.chunks_total = w.counts()
     report.seconds = time.perf_counter() - t0

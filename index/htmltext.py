@@ -1,4 +1,5 @@
-"""The article in a web page: its title, date, author, link and paragraphs.
+"""A web page read as a browser shows it: its title, date, author, link and paragraphs.
+ancre's reader where trafilatura finds no article (``webpage``).
 
 Pages saved from the web are often broken (a <title> or <p> never closed); the text is read
 as a browser lays it out, so that nothing visible is lost: block elements make paragraphs,

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from .decode import decode, decode_bytes
-from .htmltext import read_html
 from .walk import LoadError, Notice, Skipped, printable, walk
 
 __all__ = [
@@ -205,10 +204,16 @@ def normalize_text(text: str) -> str:
 
 
 def _checked(doc: Document, path: Path) -> Document:
+    return checked(doc, source_of(path))
+
+
+def checked(doc: Document, source: str) -> Document:
+    """``doc`` with its text normalised and ``source`` (a file, or the URL of a page) set;
+    ``LoadError`` when no text is left."""
     doc.text = normalize_text(doc.text)
     if not doc.text:
         raise LoadError("no text found")
-    doc.source = source_of(path)
+    doc.source = source
     for name in ("text", "title", "url", "date", "author"):
         setattr(doc, name, _no_surrogates(getattr(doc, name)))
     return doc
@@ -280,7 +285,11 @@ def headline(line: str, limit: int = 90) -> str:
 
 
 def _html(text: str, path: Path, base_id: str) -> Document:
-    page = read_html(text)
+    """A web page: its article (``webpage.read_article``); the site's name and the page's
+    language go into the metadata."""
+    from .webpage import read_article
+
+    page = read_article(text)
     doc = Document(
         doc_id=base_id,
         text=page.text,
@@ -288,6 +297,7 @@ def _html(text: str, path: Path, base_id: str) -> Document:
         url=page.url,
         date=page.date,
         author=page.author,
+        metadata={k: v for k, v in (("sitename", page.sitename), ("language", page.language)) if v},
     )
     return _checked(doc, path)
 

@@ -71,6 +71,11 @@ class IndexSettings:
     the stored vectors, nothing is embedded again (vectors.py)."""
     max_file_mb: float = 50.0
     """Files larger than this are skipped with a message."""
+    max_page_mb: float = 5.0
+    """Web pages and feeds larger than this are skipped with a message (read as they come:
+    a larger one is never held whole)."""
+    fetch_timeout: float = 20.0
+    """Seconds to wait for a web server to connect, and then for each part of its answer."""
     commit_docs: int = 500
     """A build commits what it has embedded every this many documents..."""
     commit_seconds: float = 60.0

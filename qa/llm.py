@@ -31,7 +31,9 @@ from .gguf import (
     resolve_gguf,
     safe_loading,
 )
-from .settings import AnswerSettings
+from .settings import AnswerSettings, ChatMode
+
+CHAT_MODES = ChatMode.__args__
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class LlamaCpp:
         n_ctx: int = 2048,
         n_threads: int = 0,
         state_dir: Path | None = None,
+        chat: ChatMode = "auto",
     ):
         if importlib.util.find_spec("llama_cpp") is None:
             raise LLMError("llama-cpp-python is missing: pip install llama-cpp-python")
@@ -96,6 +99,7 @@ class LlamaCpp:
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self.state_dir = state_dir
+        self.chat = chat
         self._prefix = ""
         self.lock = threading.Lock()
         self._model = None
@@ -136,6 +140,16 @@ class LlamaCpp:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False))
 
+    @property
+    def chat_template(self) -> str:
+        """The model's chat template (``tokenizer.chat_template``; empty for a base model)."""
+        return str(self._llm.metadata.get("tokenizer.chat_template") or "")
+
+    def speaks_chat(self) -> bool:
+        """Whether prompts go through the chat template (``chat``: 'auto' where there is
+        one)."""
+        return self.chat == "chat" or (self.chat == "auto" and bool(self.chat_template))
+
     def keep_prefix(self, text: str) -> None:
         """The prompts that follow start with ``text``: keep its KV state in ``state_dir``
         (saved after the first generation that evaluates it, loaded by fresh processes)."""
@@ -158,6 +172,10 @@ class LlamaCpp:
         stop: list[str] | None = None,
     ) -> Iterator[str]:
         llm = self._llm
+        messages = getattr(prompt, "messages", ())
+        if messages and self.speaks_chat():
+            yield from self._chat(llm, list(messages), max_tokens, temperature, stop)
+            return
         with self.lock:
             kept, path = self._kept(llm, prompt)
             restored = kept is not None and kvstate.restore(llm, path, kept)
@@ -173,6 +191,25 @@ class LlamaCpp:
                 yield part["choices"][0]["text"]
             if kept is not None and not restored and not path.exists():
                 kvstate.save(llm, path, kept)
+
+    def _chat(
+        self, llm, messages: list[dict], max_tokens: int, temperature: float, stop: list[str] | None
+    ) -> Iterator[str]:
+        """The reply to ``messages`` through the model's chat template (llama.cpp's chat
+        completion); the same sampling as a completion."""
+        with self.lock:
+            for part in llm.create_chat_completion(
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=40,
+                repeat_penalty=1.1,
+                stop=stop or [],
+                stream=True,
+            ):
+                text = part["choices"][0]["delta"].get("content") or ""
+                if text:
+                    yield text
 
     def decode_time(self) -> tuple[float, int]:
         """llama.cpp's own count of one-token decodes since the model loaded and the
@@ -243,19 +280,49 @@ class LlamaCpp:
         return tokens, kvstate.state_path(self.state_dir, self.model_path, self.n_ctx, tokens)
 
 
-class OpenAIServer:
-    """Any OpenAI-compatible completion endpoint (llama.cpp server, vLLM, Ollama, ...)."""
+CHAT_REFUSED = (400, 404, 405, 422, 501)
+"""Statuses with which a server refuses a chat request it cannot serve (no template, no
+such endpoint): 'auto' then falls back to ``/completions``."""
 
-    def __init__(self, base_url: str, model: str = "", timeout: float = 120.0):
+
+class OpenAIServer:
+    """Any OpenAI-compatible server (llama.cpp server, vLLM, Ollama, LM Studio...): an
+    instruct model through ``/chat/completions`` (its chat template), a base model through
+    ``/completions``. ``chat='auto'`` asks a llama.cpp server's ``/props`` whether its model
+    has a template, else tries chat and falls back to completions if the server refuses."""
+
+    def __init__(
+        self, base_url: str, model: str = "", timeout: float = 120.0, chat: ChatMode = "auto"
+    ):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.model_id = f"{model or 'default'}@{self.base_url}"
         self.timeout = timeout
         self.n_ctx = 4096
+        self.chat = chat
+        self._speaks_chat: bool | None = {"chat": True, "completion": False}.get(chat)
         self.lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 3 + 1  # the server tokenises; this only sizes the prompt
+
+    def speaks_chat(self) -> bool:
+        """Whether prompts go to ``/chat/completions`` (probed once for 'auto')."""
+        if self._speaks_chat is None:
+            self._speaks_chat = self._probe()
+        return self._speaks_chat
+
+    def _probe(self) -> bool:
+        """A llama.cpp server says in ``/props`` whether its model has a chat template;
+        any other server is taken to speak chat until it refuses a chat request."""
+        root = self.base_url.removesuffix("/v1")
+        try:
+            with urllib.request.urlopen(f"{root}/props", timeout=min(self.timeout, 5)) as resp:
+                props = json.loads(resp.read())
+        except (OSError, ValueError):
+            return True
+        template = props.get("chat_template") if isinstance(props, dict) else None
+        return template is None or bool(template)
 
     def generate(
         self,
@@ -264,8 +331,7 @@ class OpenAIServer:
         temperature: float = 0.0,
         stop: list[str] | None = None,
     ) -> Iterator[str]:
-        body = {
-            "prompt": prompt,
+        body: dict = {
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stream": True,
@@ -273,8 +339,27 @@ class OpenAIServer:
         }
         if self.model:
             body["model"] = self.model
+        messages = list(getattr(prompt, "messages", ()))
+        if messages and self.speaks_chat():
+            try:
+                resp = self._post("chat/completions", {**body, "messages": messages})
+            except urllib.error.HTTPError as err:
+                if self.chat == "chat" or err.code not in CHAT_REFUSED:
+                    raise LLMError(f"the LLM server at {self.base_url} answered {err}") from None
+                log.info("%s refused a chat request (%s): using /completions", self.base_url, err)
+                self._speaks_chat = False
+            else:
+                yield from self._pieces(resp, lambda c: (c.get("delta") or {}).get("content"))
+                return
+        try:
+            resp = self._post("completions", {**body, "prompt": str(prompt)})
+        except urllib.error.HTTPError as err:
+            raise LLMError(f"the LLM server at {self.base_url} answered {err}") from None
+        yield from self._pieces(resp, lambda c: c.get("text"))
+
+    def _post(self, path: str, body: dict):
         req = urllib.request.Request(
-            f"{self.base_url}/completions",
+            f"{self.base_url}/{path}",
             data=json.dumps(body).encode(),
             headers={
                 "Content-Type": "application/json",
@@ -282,9 +367,15 @@ class OpenAIServer:
             },
         )
         try:
-            resp = urllib.request.urlopen(req, timeout=self.timeout)
+            return urllib.request.urlopen(req, timeout=self.timeout)
+        except urllib.error.HTTPError:
+            raise
         except (urllib.error.URLError, OSError) as err:
             raise LLMError(f"cannot reach the LLM server at {self.base_url}: {err}") from None
+
+    @staticmethod
+    def _pieces(resp, text_of) -> Iterator[str]:
+        """The text pieces of a streamed (server-sent events) reply."""
         with resp:
             for raw in resp:
                 line = raw.decode("utf-8").strip()
@@ -294,7 +385,7 @@ class OpenAIServer:
                 if data == "[DONE]":
                     break
                 choices = json.loads(data).get("choices") or [{}]
-                text = choices[0].get("text") or ""
+                text = text_of(choices[0]) or ""
                 if text:
                     yield text
 
@@ -323,10 +414,15 @@ def load_generator(
     spec = spec.strip()
     if spec in ("", "none"):
         return None
+    if s.llm_chat not in CHAT_MODES:
+        raise ValueError(
+            f"llm_chat {s.llm_chat!r} (--llm-chat, ANCRE_LLM_CHAT): expected one of "
+            + ", ".join(CHAT_MODES)
+        )
     if spec.startswith("openai:"):
-        return OpenAIServer(spec[len("openai:") :], s.llm_model_name)
+        return OpenAIServer(spec[len("openai:") :], s.llm_model_name, chat=s.llm_chat)
     cache_dir = cache_dir or default_cache_dir()
-    key = (spec, s.n_ctx, s.n_threads, s.llm_embedding_type, cache_dir)
+    key = (spec, s.n_ctx, s.n_threads, s.llm_embedding_type, cache_dir, s.llm_chat)
     with _cache_lock:
         if key not in _cache:
             path = resolve_gguf(spec, cache_dir)
@@ -334,5 +430,5 @@ def load_generator(
                 path = requantized(path, s.llm_embedding_type, cache_dir)
             log.info("loading %s", path)
             state_dir = Path(cache_dir).expanduser() / "llama-state"
-            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads, state_dir)
+            _cache[key] = LlamaCpp(path, s.n_ctx, s.n_threads, state_dir, chat=s.llm_chat)
         return _cache[key]

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ancre.index.nearcopies import Alternate
+
 if TYPE_CHECKING:
     from ancre.index import ChunkRow
 
@@ -65,6 +67,8 @@ class Passage:
     """BM25 score divided by the best BM25 score of the query."""
     dense_score: float = 0.0
     """Cosine similarity of the question and the chunk."""
+    also: list[Alternate] = field(default_factory=list)
+    """The same story published elsewhere (near-copies not indexed, ``nearcopies``)."""
 
     @classmethod
     def of(
@@ -106,6 +110,8 @@ class Citation:
     sentence_end: int
     support: float = 0.0
     """How well the answer's sentence is backed by ``sentence`` (0..1)."""
+    also: list[Alternate] = field(default_factory=list)
+    """The same story published elsewhere ("aussi publié par ...")."""
 
     @classmethod
     def of(cls, passage: Passage, sentence: Located, support: float = 0.0) -> Citation:
@@ -122,6 +128,7 @@ class Citation:
             sentence_start=sentence.start,
             sentence_end=sentence.end,
             support=support,
+            also=list(passage.also),
         )
 
 

@@ -20,11 +20,13 @@ from ancre.index import (
     StoreReader,
     analyze,
     describe_location,
+    is_milvus,
     load_embedder,
     location_flag,
     open_reader,
     resolve_model,
 )
+from ancre.index.nearcopies import alternates
 
 from .crosslingual import Query, Translator, build_query
 from .lexicon import NAME_IN_SENTENCE
@@ -104,13 +106,19 @@ class Retriever:
     Thread-safe; follows index rebuilds (``refresh``)."""
 
     def __init__(
-        self, reader: StoreReader, embedder: Embedder, translator: Translator | None = None
+        self,
+        reader: StoreReader,
+        embedder: Embedder,
+        translator: Translator | None = None,
+        index_dir: str | Path = "",
     ):
         self.reader = reader
         self.embedder = embedder
         self.translator = translator
         """Optional: translates a question in another language than the index's, next to
         the word list (``crosslingual.build_query``)."""
+        self.index_dir = index_dir
+        """Where the table of near-copies lies ("" for none: a Milvus store)."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -166,7 +174,7 @@ class Retriever:
             embedder = load_embedder(
                 model, s.embed_backend, s.cache_dir, s.embed_batch_size, encoder=encoder
             )
-        return cls(reader, embedder)
+        return cls(reader, embedder, index_dir="" if is_milvus(s.store) else s.index_dir)
 
     @property
     def language(self) -> str:
@@ -201,13 +209,22 @@ class Retriever:
         ``lexical_weight`` x BM25/max(BM25) + ``dense_weight`` x cosine; then (``rerank``)
         the best ``rerank.POOL`` of them are reordered by the learned reranker, whose
         probability becomes their ``score``. A question in another language than the
-        index's is searched with its translated words (``Query.text``)."""
+        index's is searched with its translated words (``Query.text``). Each passage carries
+        its document's near-copies (``also``)."""
         q = query if isinstance(query, Query) else self.query(query, lookup=False)
         fused = self._fused(q, max(k, POOL if rerank else k), filters, lexical_weight, dense_weight)
-        if not rerank or len(fused) < 2:
-            return fused[:k]
-        idf = self.term_stats(list(dict.fromkeys(analyze(q.text, self.language))))[0]
-        return reorder(q.text, fused, idf, self.language)[:k]
+        if rerank and len(fused) >= 2:
+            idf = self.term_stats(list(dict.fromkeys(analyze(q.text, self.language))))[0]
+            fused = reorder(q.text, fused, idf, self.language)
+        return self._with_alternates(fused[:k])
+
+    def _with_alternates(self, passages: list[Passage]) -> list[Passage]:
+        """Each passage's ``also``: its document's near-copies that were not indexed."""
+        if self.index_dir:
+            found = alternates(self.index_dir, [p.doc_id for p in passages])
+            for p in passages:
+                p.also = found.get(p.doc_id, [])
+        return passages
 
     def _fused(
         self,

@@ -4,9 +4,11 @@ and the llama.cpp sizes, which pick the generator that is loaded (and cached).""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ancre.index import from_env
+
+ChatMode = Literal["auto", "chat", "completion"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ class AnswerSettings:
     or 'openai:http://host:port/v1' for an OpenAI-compatible server."""
     llm_model_name: str = ""
     """Model name sent to an OpenAI-compatible server (its default when empty)."""
+    llm_chat: ChatMode = "auto"
+    """How the generator is prompted: 'chat' through the model's chat template (a GGUF's
+    ``tokenizer.chat_template``, a server's ``/chat/completions``), 'completion' with the
+    plain prompt, 'auto' chat where the model has a template (a server: probed, chat unless
+    it refuses chat requests)."""
     temperature: float = 0.0
     max_tokens: int = 48
     n_ctx: int = 2048

@@ -61,10 +61,12 @@ def start(
     allow_dirs: tuple[str, ...] = (),
     allow_host: tuple[str, ...] = (),
 ) -> ChatServer:
+    from ancre.ui.apiserve import api_routes
     from ancre.ui.app import create_app
     from ancre.ui.chat import WebChat
     from ancre.ui.conversations import ConversationStore
     from ancre.ui.library import Library
+    from ancre.ui.openai_api import Gate
     from ancre.ui.serve import ServeSettings, launch
 
     index_dir = root / "index"
@@ -81,11 +83,12 @@ def start(
     )
     chat = WebChat(
         answerers,
-        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01),
+        # the page, not the models, is tested: what fits is stated whatever the confidence
+        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0),
         ConversationStore.beside(index_dir),
         examples=library,
     )
     demo = create_app(chat, library)
     settings = ServeSettings(port=free_port(), allow_host=allow_host)
-    launch(demo, settings, auth)
+    launch(demo, settings, auth, *api_routes(answerers, chat.settings, Gate([], auth or [])))
     return ChatServer(f"http://127.0.0.1:{settings.port}/", index_dir, demo, generator)

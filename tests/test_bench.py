@@ -267,3 +267,24 @@ def test_quick_bench_on_samples(tmp_path, capsys):
     assert all(
         f"{s}.{k}" in data["how"] for s in ("ingestion", "index") for k in data[s] if k != "notes"
     )
+
+
+def test_the_api_bench_measures_the_overhead_and_the_first_streamed_chunk(tiny_index):
+    from chatserver import TRAMWAY, reply
+
+    from ancre.index import IndexSettings
+    from ancre.qa import Answerer, AnswerSettings, Retriever
+    from ancre.qa.measure.report import Figures
+    from ancre.ui import apibench
+    from conftest import HashEmbedder, ScriptedGenerator
+
+    embedder = HashEmbedder()
+    settings = AnswerSettings(span_first_above=1.01)
+    qa = Answerer(Retriever.open(tiny_index, embedder=embedder), ScriptedGenerator(reply), settings)
+    fig = Figures()
+    apibench.bench_api(IndexSettings(index_dir=str(tiny_index)), settings, [TRAMWAY], 1, fig, qa=qa)
+    api = fig.data["api"]
+    assert 0 < api["overhead_p50_s"] < 1 and api["stream_first_chunk_p50_s"] > 0
+    assert api["page_answer_p50_s"] > 0 and api["v1_first_chunk_p50_s"] > 0
+    assert api["first_chunk_vs_page"] == api["v1_first_chunk_p50_s"] / api["page_answer_p50_s"]
+    assert "p50" in fig.data["how"]["api.overhead_p50_s"]

@@ -338,7 +338,7 @@ def test_one_language_per_page_with_a_switch(server, browser):
     assert "Drop File Here" in page.inner_text("#ancre-files")  # Gradio's own strings too
     page.get_by_role("tab", name="Chat").click()
     tab.ask(TRAMWAY)
-    assert "Checked" in page.inner_text("#ancre-chat")
+    assert "% sure" in page.inner_text("#ancre-chat")
     open_sidebar(page)
     page.get_by_label("Français").check()
     page.wait_for_function(
@@ -346,7 +346,7 @@ def test_one_language_per_page_with_a_switch(server, browser):
         timeout=WAIT_MS,
     )
     page.wait_for_selector("#ancre-chat .ancre-turn", timeout=WAIT_MS)
-    assert "Vérifiée" in page.inner_text("#ancre-chat")  # the conversation came along
+    assert "sûre à" in page.inner_text("#ancre-chat")  # the conversation came along
     page.get_by_role("tab", name="Documents").click()
     assert "Déposez le fichier ici" in page.inner_text("#ancre-files")
     tab.close()
@@ -401,7 +401,8 @@ def test_gradio_client_asks_through_the_named_endpoint(server):
     assert set(api["named_endpoints"]) == {"/ask", "/documents"}
     answer = client.predict(TRAMWAY, 0, "", None, api_name="/ask")
     assert answer["short_answer"].startswith("Le samedi 13 septembre 2025")
-    assert answer["mode"] == "generated" and answer["citations"][0]["sentence"]
+    assert answer["mode"] == "stated" and answer["generated"]
+    assert answer["citations"][0]["sentence"] and 0 < answer["confidence"] < 1
     assert {"text", "passages", "abstained", "timings"} <= set(answer)
     docs = client.predict("tramway", api_name="/documents")
     assert len(docs) == 1 and "tramway" in docs[0]["title"]
@@ -425,7 +426,7 @@ def test_the_api_honours_auth(auth_server):
     assert refused.value.code == 401
     client = Client(auth_server.url, auth=("alice", "s3cret"), verbose=False)
     answer = client.predict(TRAMWAY, 0, "none", None, api_name="/ask")
-    assert answer["mode"] == "extractive" and "13 septembre 2025" in json.dumps(answer)
+    assert not answer["generated"] and "13 septembre 2025" in json.dumps(answer)
 
 
 def test_under_auth_conversations_follow_the_user(auth_server, browser):
@@ -451,4 +452,24 @@ def test_a_new_question_scrolls_into_view(server, browser):
     chat = tab.page.locator("#ancre-chat").bounding_box()
     asked = tab.page.locator("#ancre-chat .ancre-user").last.bounding_box()
     assert chat["y"] <= asked["y"] and asked["y"] + asked["height"] <= chat["y"] + chat["height"]
+    tab.close()
+
+
+def test_the_url_box_refuses_other_schemes_and_private_addresses(server, browser):
+    tab = Tab(browser, server.url)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    box = page.locator("#ancre-url textarea, #ancre-url input").first
+    for address, said in (
+        ("file:///etc/passwd", "seules les adresses http:// et https:// sont lues"),
+        ("http://127.0.0.1:9/admin", "réseau privé"),
+    ):
+        box.fill(address)
+        page.locator("#ancre-url-go").click()
+        page.wait_for_function(
+            "(said) => document.querySelector('#ancre-report')?.innerText.includes(said)",
+            arg=said,
+            timeout=WAIT_MS,
+        )
+    assert not tab.problems, tab.problems
     tab.close()

@@ -75,3 +75,17 @@ def test_config_shows_env_overrides(monkeypatch, capsys):
     monkeypatch.setenv("ANCRE_TOP_K", "sept")
     assert main(["config"]) == 1
     assert "ANCRE_TOP_K='sept' is not a valid int" in capsys.readouterr().err
+
+
+def test_index_watch_runs_twice(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("Premier\n\nLe tramway de Lyon a ouvert en 2001.", "utf-8")
+    idx = str(tmp_path / "idx")
+    assert (
+        main(["index", "watch", str(src), "--every", "0.2s", "--runs", "2", "--index-dir", idx])
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert "1 added" in lines[0] and "1 unchanged" in lines[1]

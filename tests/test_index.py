@@ -155,7 +155,11 @@ def test_killed_build_keeps_every_committed_batch_with_the_real_model(tmp_path):
     build([src], settings=s)
     big = tmp_path / "big"
     for i in range(150):
-        write(big / f"{i}.txt", f"Article {i}\n\n" + "Une phrase assez longue sur le sujet. " * 80)
+        # each article its own (the same text 150 times would be one story: near-copies)
+        write(
+            big / f"{i}.txt",
+            f"Article {i}\n\n" + f"Une phrase assez longue sur le sujet {i}. " * 80,
+        )
     code = (
         "import sys; from ancre.index import IndexSettings, build; "
         f"build([{str(src)!r}, {str(big)!r}], "

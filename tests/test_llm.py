@@ -291,3 +291,131 @@ def test_what_another_thread_prints_while_a_model_loads_is_not_lost():
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [f"line {i}" for i in range(300)]
     assert out.stderr.splitlines() == [f"err {i}" for i in range(300)]  # llama.cpp logs nothing
+
+
+class Recorder:
+    """A stand-in OpenAI-compatible server on 127.0.0.1 that records the paths asked and
+    streams a fixed reply; ``chat_status`` refuses chat requests with that status, ``props``
+    is what ``/props`` answers (None: 404, like a server that has none)."""
+
+    def __init__(self, chat_status: int = 200, props: dict | None = None):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.paths: list[str] = []
+        self.bodies: list[dict] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                recorder.paths.append(self.path)
+                if self.path == "/props" and props is not None:
+                    self._send(200, json.dumps(props).encode(), "application/json")
+                else:
+                    self._send(404, b"{}", "application/json")
+
+            def do_POST(self):
+                recorder.paths.append(self.path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                recorder.bodies.append(body)
+                if self.path.endswith("/chat/completions"):
+                    if chat_status != 200:
+                        self._send(chat_status, b'{"error": {}}', "application/json")
+                        return
+                    part = {"choices": [{"delta": {"content": "12 millions [2]."}}]}
+                else:
+                    part = {"choices": [{"text": " 12 millions [2]."}]}
+                events = f"data: {json.dumps(part)}\n\ndata: [DONE]\n\n".encode()
+                self._send(200, events, "text/event-stream")
+
+            def _send(self, status, data, kind):
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def chat_prompt():
+    from ancre.qa.prompting import Prompt, chat_messages
+
+    passage = "Passage [2] : Le pont a coûté 12 millions d'euros."
+    return Prompt(
+        f"{passage}\nQuestion : Combien ?\nRéponse :", chat_messages(passage, "Combien ?", "fr")
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "chat_status", "props", "expected"),
+    [
+        ("auto", 200, None, ["/props", "/v1/chat/completions"]),
+        ("auto", 404, None, ["/props", "/v1/chat/completions", "/v1/completions"]),
+        ("auto", 200, {"chat_template": ""}, ["/props", "/v1/completions"]),
+        ("auto", 200, {"chat_template": "{{ messages }}"}, ["/props", "/v1/chat/completions"]),
+        ("completion", 200, None, ["/v1/completions"]),
+        ("chat", 200, {"chat_template": ""}, ["/v1/chat/completions"]),
+    ],
+)
+def test_a_server_is_asked_through_chat_when_its_model_speaks_it(
+    mode, chat_status, props, expected
+):
+    server = Recorder(chat_status, props)
+    try:
+        llm = load_generator(f"openai:{server.url}", AnswerSettings(llm_chat=mode))
+        assert "".join(llm.generate(chat_prompt(), 16)).strip() == "12 millions [2]."
+        assert server.paths == expected
+        sent = server.bodies[-1]
+        if expected[-1].endswith("/chat/completions"):
+            assert sent["messages"][-1]["content"].endswith("Question : Combien ?")
+            assert "prompt" not in sent
+        else:
+            assert sent["prompt"].endswith("Réponse :") and "messages" not in sent
+        "".join(llm.generate(chat_prompt(), 16))  # decided once: no second probe
+        assert server.paths.count("/props") <= 1
+        assert "".join(llm.generate("Une invite simple", 16))  # a plain prompt: completions
+        assert server.paths[-1] == "/v1/completions"
+    finally:
+        server.close()
+
+
+def test_a_chat_refusal_is_an_error_when_chat_was_asked_for():
+    server = Recorder(chat_status=400)
+    try:
+        llm = load_generator(f"openai:{server.url}", AnswerSettings(llm_chat="chat"))
+        with pytest.raises(LLMError, match="answered"):
+            list(llm.generate(chat_prompt(), 16))
+    finally:
+        server.close()
+
+
+def test_an_unknown_chat_mode_names_the_accepted_ones():
+    with pytest.raises(ValueError, match="auto, chat, completion"):
+        load_generator("openai:http://127.0.0.1:1/v1", AnswerSettings(llm_chat="maybe"))
+
+
+@pytest.mark.slow
+def test_an_instruct_gguf_is_prompted_through_its_chat_template():
+    smollm2 = load_generator("smollm2", AnswerSettings())
+    assert "<|im_start|>" in smollm2.chat_template and smollm2.speaks_chat()
+    assert not load_generator("gemma", AnswerSettings()).speaks_chat()  # a base model
+    text = "".join(smollm2.generate(chat_prompt(), 24, stop=["\n"]))
+    assert "12" in text
+
+
+@pytest.mark.slow
+def test_a_llama_cpp_server_serves_the_instruct_model_on_chat_completions(llama_server):
+    server = OpenAIServer(llama_server)
+    assert server.speaks_chat()  # llama-cpp-python's server has no /props: chat is tried
+    text = "".join(server.generate(chat_prompt(), 24, stop=["\n"]))
+    assert "12" in text and server.speaks_chat()  # it was not refused

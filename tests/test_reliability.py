@@ -482,7 +482,8 @@ def test_leftovers_are_cleaned_when_the_next_build_has_nothing_to_do(tmp_path):
     report = build([src], settings=s, embedder=FAKE)
     assert report.unchanged == 3 and report.chunks == 0
     names = sorted(p.name for p in idx.iterdir() if p.is_file() and not p.name.startswith("."))
-    assert names == ["lexical-1.npz", "manifest.json", "store.sqlite", "vectors-1.faiss"] + [
+    expected = ["lexical-1.npz", "manifest.json", "nearcopies.sqlite", "store.sqlite"]
+    assert names == [*expected, "vectors-1.faiss"] + [
         n for n in names if n.startswith("store.sqlite-")
     ]
     assert json.loads((idx / "manifest.json").read_text())["generation"] == 1

@@ -53,6 +53,16 @@ def main(argv: list[str] | None = None) -> int:
             flags = {k: v for k, v in vars(args).items() if v is not None}
             serve_settings = from_env(ServeSettings, only_known=True, **flags)
             return serve(serve_settings, index_settings, answer_settings)
+        if args.command == "serve":
+            from .serve import ServeSettings, serve_api
+
+            flags = {k: v for k, v in vars(args).items() if v is not None}
+            serve_settings = from_env(ServeSettings, only_known=True, **flags)
+            return serve_api(serve_settings, index_settings, answer_settings)
+        if args.command == "mcp":
+            from .serve import serve_stdio
+
+            return serve_stdio(index_settings, answer_settings)
         if args.command == "eval":
             return cmd_eval(args, index_settings, answer_settings)
         if args.command == "bench":
@@ -91,7 +101,9 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
                 print(f"{report.rekeyed} documents of an older index given collision-free ids")
             print(
                 f"{report.added} added, {report.updated} updated, {report.removed} removed, "
-                f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+                f"{report.unchanged} unchanged, {len(report.skipped)} skipped"
+                + (f", {report.near_copies} near-copies" if report.near_copies else "")
+                + "; "
                 f"{report.chunks} chunks embedded in {report.seconds:.1f} s"
             )
             print(
@@ -103,6 +115,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
             for w in report.warnings:
                 print(f"warning {w}", file=sys.stderr)
         return EXIT_SKIPPED if report.skipped else EXIT_OK
+    if args.action == "watch":
+        return cmd_watch(args, settings)
     if args.action == "remove":
         removed, missing = index.remove(args.doc_ids, settings=settings)
         print(f"{len(removed)} removed")
@@ -276,6 +290,28 @@ def _index_eval_corpus(sources: list, settings: IndexSettings, explicit_dir: boo
     )
 
 
+def cmd_watch(args: argparse.Namespace, settings: IndexSettings) -> int:
+    """Build the sources every ``--every``, one line per run, until interrupted."""
+    from ancre import index
+
+    from .watch import parse_every, watch
+
+    every = parse_every(args.every)
+
+    def once() -> str:
+        r = index.build(args.sources, settings=settings, wait=every)
+        for s in r.skipped:
+            print(f"skipped {s}", file=sys.stderr)
+        return (
+            f"{r.added} added, {r.updated} updated, {r.unchanged} unchanged, "
+            f"{len(r.skipped)} skipped, {r.near_copies} near-copies; "
+            f"{r.documents_total} documents ({r.seconds:.1f} s)"
+        )
+
+    watch(once, every, runs=args.runs, show=lambda line: print(line, flush=True))
+    return EXIT_OK
+
+
 def cmd_bench(
     args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
 ) -> int:
@@ -288,6 +324,22 @@ def cmd_bench(
     from ancre.qa.measure.questions import read_question_table
     from ancre.qa.measure.report import Figures, write_json
     from ancre.samples import ARTICLES
+
+    if args.html:
+        from ancre.qa.measure.htmlbench import bench_html
+
+        rows = bench_html(args.html)
+        if args.json_out:
+            print(f"wrote {write_json(args.json_out, {'html': str(args.html), 'rows': rows})}")
+        return EXIT_OK
+    if args.copies:
+        from ancre.qa.measure.copies import bench_copies
+
+        figures = bench_copies(args.copies, settings=settings)
+        if args.json_out:
+            print(f"wrote {write_json(args.json_out, figures)}")
+        return EXIT_OK
+    from .apibench import bench_api
 
     sizes = bench.parse_sizes(args.sizes)
     only = bench.parse_only(args.only)
@@ -311,6 +363,7 @@ def cmd_bench(
         repeats=1 if args.quick else 3,
         fig=fig,
         only=only,
+        api_bench=bench_api,
     )
     elapsed = time.perf_counter() - t0
     print(f"(bench took {elapsed:.0f} s)")
@@ -330,10 +383,15 @@ def cmd_bench(
 
 
 def format_answer(answer) -> str:
+    from .i18n import t
+
     lines = [answer.text, ""]
     for c in answer.citations:
         where = " · ".join(x for x in (c.date, c.url or c.doc_id) if x)
         lines.append(f"[{c.number}] {c.title} ({where})")
+        if c.also:
+            names = ", ".join(dict.fromkeys(a.name for a in c.also))
+            lines.append("    " + t(answer.language, "also_published", names=names))
     sure = f", {answer.confidence:.0%} sure" if answer.mode in ("stated", "evidence") else ""
     lines.append(f"({answer.mode}{sure}, {answer.timings.get('total', 0):.1f} s)")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The Documents tab: the library of indexed documents (search, remove with a confirmation
 naming the document), uploads indexed as soon as they arrive with one status line per file,
-and the server folders that ``--allow-dir`` allows. Layout and wiring only; the work is
-``Library``'s."""
+a box for a feed's or a page's URL, and the server folders that ``--allow-dir`` allows.
+Layout and wiring only; the work is ``Library``'s."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -84,6 +84,11 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
             elem_id="ancre-folder",
         )
         folder_go = gr.Button(i18n("folder_button"), elem_id="ancre-folder-go")
+    with gr.Row():
+        url = gr.Textbox(
+            label=i18n("url_label"), placeholder="https://", elem_id="ancre-url", scale=4
+        )
+        url_go = gr.Button(i18n("url_button"), elem_id="ancre-url-go", scale=1)
     search = gr.Textbox(
         placeholder=i18n("search_placeholder"), show_label=False, elem_id="ancre-search"
     )
@@ -124,6 +129,12 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         statuses = library.add_folder(int(choice if choice is not None else -1), step)
         return render_statuses(statuses, lang), *refreshed(lang, query)
 
+    def on_url(address, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+        lang = lang_of(request)
+        step = lambda f, _desc: progress(f, desc=t(lang, "indexing"))  # noqa: E731
+        statuses = library.add_url(address or "", step)
+        return render_statuses(statuses, lang), *refreshed(lang, query)
+
     index_out = [report, documents, chat_summary, summary]
     index_opts: dict[str, Any] = {
         "api_visibility": "private",
@@ -133,6 +144,8 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
     }
     uploads.upload(on_upload, [uploads, search], [*index_out, uploads], **index_opts)
     folder_go.click(on_folder, [folder, search], index_out, **index_opts)
+    url_go.click(on_url, [url, search], index_out, **index_opts)
+    url.submit(on_url, [url, search], index_out, **index_opts)
 
     def on_search(query, request: gr.Request):
         lang = lang_of(request)

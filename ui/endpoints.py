@@ -18,9 +18,9 @@ def register(chat: "WebChat", library: "Library") -> None:
     ) -> dict:
         """Answer ``question`` from the indexed articles. Returns the Answer as JSON: text
         (with [n] markers), short_answer, citations (the supporting sentence of each cited
-        passage), passages, mode (generated, extractive, abstained), timings. ``top_k``
-        (0: the server's) passages are retrieved; ``llm`` picks a generator ('' for the
-        server's, 'none' for extractive answers); ``history`` holds earlier
+        passage), passages, mode (stated, evidence, abstained, incomplete), confidence,
+        timings. ``top_k`` (0: the server's) passages are retrieved; ``llm`` picks a
+        generator ('' for the server's, 'none' for extractive answers); ``history`` holds earlier
         {"role", "content"} turns for a follow-up question. Nothing is stored."""
         return chat.ask(question, chat.options(top_k, llm or None, None), history).to_dict()
 

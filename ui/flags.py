@@ -29,7 +29,9 @@ def _precision(p: argparse.ArgumentParser) -> None:
 
 
 def _index_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files or folders")
+    p.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="files, folders, or http(s) feed or page URLs"
+    )
     _precision(p)
     p.add_argument(
         "--embed-model",
@@ -50,6 +52,23 @@ def _index_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         help="seconds to wait for another build to finish (default: refuse at once)",
+    )
+
+
+def _chat_mode(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--llm-chat",
+        choices=["auto", "chat", "completion"],
+        help="prompt the generator through its chat template (an instruct model), or with the "
+        "plain completion prompt; auto: chat where the model has a template (ANCRE_LLM_CHAT)",
+    )
+
+
+def _api_key(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--api-key",
+        help="bearer token the API (/v1) requires, several separated by commas (ANCRE_API_KEY; "
+        "prefer the variable: a flag shows in the process list)",
     )
 
 
@@ -75,6 +94,13 @@ def parser() -> argparse.ArgumentParser:
     a = isub.add_parser("add", help="add or update documents (same as build, never prunes)")
     _common(a)
     _index_options(a)
+    w = isub.add_parser(
+        "watch", help="build SOURCEs (folders, files, feed and page URLs) again on a schedule"
+    )
+    _common(w)
+    _index_options(w)
+    w.add_argument("--every", default="30m", help="interval: 45s, 30m, 2h, 1d (default 30m)")
+    w.add_argument("--runs", type=int, help="stop after this many runs (default: never)")
     r = isub.add_parser("remove", help="remove documents by id")
     _common(r)
     r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
@@ -96,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
         help="gemma, smollm2, none, a .gguf path, hf:REPO/FILE.gguf or "
         "openai:http://HOST:PORT/v1 (ANCRE_LLM)",
     )
+    _chat_mode(q)
     q.add_argument("--temperature", type=float)
     q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
     q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
@@ -112,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
         "(ANCRE_AUTH; prefer --auth-file or the variable: a flag shows in the process list)",
     )
     c.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    _api_key(c)
     c.add_argument(
         "--allow-dir",
         action="append",
@@ -127,15 +155,56 @@ def parser() -> argparse.ArgumentParser:
         "ANCRE_ALLOW_HOST); other Host headers are refused",
     )
     c.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        default=None,
+        help="let the Documents tab read URLs of this machine and its private network "
+        "(refused by default: the page must not become a way to read internal addresses)",
+    )
+    c.add_argument(
         "--share", action="store_true", default=None, help="also open a public Gradio link"
     )
     c.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(c)
     c.add_argument(
         "--no-sample",
         action="store_true",
         default=None,
         help="do not index the bundled sample articles when the index is empty",
     )
+
+    sv = sub.add_parser("serve", help="serve the OpenAI-compatible API (/v1) without the page")
+    _common(sv)
+    sv.add_argument("--host", help="address to listen on (ANCRE_HOST; default 127.0.0.1)")
+    _precision(sv)
+    sv.add_argument("--port", type=int, help="port (ANCRE_PORT; default 7860)")
+    sv.add_argument(
+        "--auth",
+        help="USER:PASSWORD accounts, as for `ancre chat` (ANCRE_AUTH); a client "
+        "sends USER:PASSWORD as its API key",
+    )
+    sv.add_argument("--auth-file", help="file of USER:PASSWORD lines (ANCRE_AUTH_FILE)")
+    _api_key(sv)
+    sv.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the API answers to besides localhost (repeatable; ANCRE_ALLOW_HOST)",
+    )
+    sv.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(sv)
+    sv.add_argument(
+        "--no-sample",
+        action="store_true",
+        default=None,
+        help="do not index the bundled sample articles when the index is empty",
+    )
+
+    m = sub.add_parser("mcp", help="serve the MCP tools (search, ask, list_documents) on stdio")
+    _common(m)
+    _precision(m)
+    m.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(m)
 
     e = sub.add_parser("eval", help="measure answer quality on a question set")
     _common(e)
@@ -182,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
         "stated answers by threshold; with --weights-out, write confidence.json there",
     )
     e.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(e)
     e.add_argument("--top-k", type=int)
 
     be = sub.add_parser("bench", help="measure speed, memory and scale")
@@ -192,12 +262,28 @@ def parser() -> argparse.ArgumentParser:
     )
     be.add_argument("--json", dest="json_out", metavar="OUT")
     be.add_argument("--llm", help="generator (see `ancre ask --help`)")
+    _chat_mode(be)
     be.add_argument("--quick", action="store_true", help="fewer repetitions")
+    be.add_argument(
+        "--html",
+        metavar="CORPUS_DIR",
+        help="instead: score the reader of web pages on a corpus laid out like trafilatura's "
+        "tests/ (evaldata.json, eval/, cache/): precision, recall, F1, boilerplate kept, "
+        "pages refused, pages per second against ancre's former reader",
+    )
+    be.add_argument(
+        "--copies",
+        metavar="DIR",
+        help="instead: index DIR/corpus.jsonl with and without near-copies of 30%% of its "
+        "articles and compare recall@5 and distinct stories in the top 5 of "
+        "DIR/questions.jsonl",
+    )
     be.add_argument(
         "--only",
         metavar="BENCHES",
-        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start "
-        "(default: all; recipe = ancre index build against the LangChain tutorial's recipe)",
+        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start,api "
+        "(default: all; recipe = ancre index build against the LangChain tutorial's recipe; "
+        "api = the OpenAI-compatible API's overhead and first streamed chunk)",
     )
 
     cf = sub.add_parser("config", help="show the settings in effect")

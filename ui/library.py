@@ -54,11 +54,13 @@ class Library:
         embedder: Embedder | None = None,
         allow_dirs: Sequence[str | Path] = (),
         max_upload_mb: float = MAX_UPLOAD_MB,
+        allow_private_urls: bool = False,
     ):
         self.index_settings = index_settings
         self.embedder = embedder
         self.allow_dirs = [Path(d).expanduser().resolve() for d in allow_dirs]
         self.max_upload_mb = max_upload_mb
+        self.allow_private_urls = allow_private_urls
         self._lock = threading.Lock()
 
     # ---- reading
@@ -138,6 +140,54 @@ class Library:
         if stored:
             statuses += self._index(stored, progress, discard=True)
         return statuses
+
+    def add_url(self, url: str, progress: Progress | None = None) -> list[FileStatus]:
+        """Index a feed's entries or a page from its URL: http(s) only, and not this
+        machine's or its private network's addresses unless the server allows them."""
+        from ancre import index
+        from ancre.index.fetch import FetchError, check_url
+
+        url = (url or "").strip()
+        try:
+            check_url(url, public_only=not self.allow_private_urls)
+        except FetchError as err:
+            if err.kind != "other":
+                return [FileStatus(url, "refused", f"url_{err.kind}")]
+            return [FileStatus(url, "refused", "url_refused", (("reason", str(err)),))]
+        if not self._lock.acquire(blocking=False):
+            return [FileStatus("", "refused", "busy")]
+        try:
+            if progress:
+                progress(0.05, "indexing")
+            report = index.build(
+                [url],
+                settings=self.index_settings,
+                embedder=self.embedder,
+                public_only=not self.allow_private_urls,
+            )
+        except index.BuildLocked:
+            return [FileStatus("", "refused", "busy")]
+        except (index.StoreError, OSError, ValueError, RuntimeError):
+            log.exception("build failed")
+            return [FileStatus("", "refused", "build_failed")]
+        finally:
+            self._lock.release()
+        if progress:
+            progress(1.0, "done")
+        out = [
+            FileStatus(s.path, "refused", "url_refused", (("reason", s.reason),))
+            for s in report.skipped
+        ]
+        changed = report.added + report.updated
+        values = (
+            ("added", report.added),
+            ("updated", report.updated),
+            ("unchanged", report.unchanged),
+        )
+        if changed or report.unchanged or not out:
+            state = "added" if changed else "unchanged"
+            out.insert(0, FileStatus(url, state, "status_url", values))
+        return out
 
     def add_folder(self, choice: int, progress: Progress | None = None) -> list[FileStatus]:
         """Index allowed folder number ``choice``; files are named relative to it."""

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ancre.index.nearcopies import Alternate
 from ancre.qa import Answer, Citation, Passage
 
 from .i18n import count, date, number, t
@@ -80,16 +81,18 @@ class Source:
     sentence: str
     body: str
     """The passage as HTML, the supporting sentence marked."""
+    also: tuple[Alternate, ...] = ()
+    """The same story published elsewhere."""
 
 
 def _from_citation(c: Citation) -> Source:
     body = highlight(c.text, c.sentence_start, c.sentence_end)
-    return Source(c.number, c.title, c.date, c.url, c.doc_id, c.sentence, body)
+    return Source(c.number, c.title, c.date, c.url, c.doc_id, c.sentence, body, tuple(c.also))
 
 
 def _from_passage(p: Passage) -> Source:
     first = re.split(r"(?<=[.!?])\s", p.text.strip(), maxsplit=1)[0]
-    return Source(p.rank, p.title, p.date, p.url, p.doc_id, first, esc_lines(p.text))
+    return Source(p.rank, p.title, p.date, p.url, p.doc_id, first, esc_lines(p.text), tuple(p.also))
 
 
 def sources_of(answer: Answer) -> list[Source]:
@@ -140,8 +143,16 @@ def card(turn: int, s: Source, lang: str) -> str:
         f'<button type="button" class="ancre-card" data-src="{source_key(turn, s.number)}">'
         f'<span class="ancre-card-num">{s.number}</span><span class="ancre-card-text">'
         f'<span class="ancre-card-title">{esc(s.title or file_name(s.doc_id))}</span>'
-        f'<span class="ancre-card-meta">{esc(meta)}</span></span></button>'
+        f'<span class="ancre-card-meta">{esc(meta)}</span>{_also(s, lang)}</span></button>'
     )
+
+
+def _also(s: Source, lang: str) -> str:
+    """« aussi publié par ... »: the outlets of the story's near-copies (``nearcopies``)."""
+    if not s.also:
+        return ""
+    names = ", ".join(dict.fromkeys(a.name for a in s.also))
+    return f'<span class="ancre-card-also">{esc(t(lang, "also_published", names=names))}</span>'
 
 
 def source_panel(turn: int, s: Source, lang: str) -> str:
@@ -156,6 +167,14 @@ def source_panel(turn: int, s: Source, lang: str) -> str:
     elif s.url:
         meta.append(esc(s.url))
     meta.append(esc(file_name(s.doc_id)))
+    if s.also:
+        links = [
+            f'<a href="{esc(safe_url(a.url))}" {NEW_TAB}>{esc(a.name)}</a>'
+            if safe_url(a.url)
+            else esc(a.name)
+            for a in s.also
+        ]
+        meta.append(esc(t(lang, "also_published", names="")) + ", ".join(links))
     return (
         f'<section class="ancre-source" id="ancre-src-{source_key(turn, s.number)}">'
         f'<h3 class="ancre-source-head"><span class="ancre-source-num">{s.number}</span>'

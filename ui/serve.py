@@ -36,6 +36,9 @@ class ServeSettings:
     """USER:PASSWORD (several separated by commas) required to open the page."""
     auth_file: str = ""
     """A file of USER:PASSWORD lines, the same for a file kept out of the command line."""
+    api_key: str = ""
+    """Bearer tokens the API (``/v1``, ``/mcp``) accepts besides the ``--auth`` accounts
+    (ANCRE_API_KEY; several separated by commas)."""
     allow_dir: tuple[str, ...] = ()
     """Server folders the page may index (ANCRE_ALLOW_DIR: separated by the path separator)."""
     allow_host: tuple[str, ...] = ()
@@ -43,6 +46,8 @@ class ServeSettings:
     share: bool = False
     no_sample: bool = False
     max_upload_mb: float = MAX_UPLOAD_MB
+    allow_private_urls: bool = False
+    """The Documents tab may read URLs of this machine and its private network."""
 
     def __post_init__(self) -> None:
         for name, sep in (("allow_dir", os.pathsep), ("allow_host", ",")):
@@ -129,9 +134,20 @@ def warm_up(settings: AnswerSettings, index_settings: IndexSettings) -> None:
         log.warning("warm-up failed: %s", err)
 
 
-def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | None = None) -> Any:
+def api_keys(settings: ServeSettings) -> list[str]:
+    return [k.strip() for k in settings.api_key.split(",") if k.strip()]
+
+
+def launch(
+    demo: Any,
+    settings: ServeSettings,
+    auth: list[tuple[str, str]] | None = None,
+    routes: list | None = None,
+    lifespan: Any = None,
+) -> Any:
     """Start serving ``demo`` (returns at once; ``demo.close()`` stops it): the queue, the
-    Host check, the page's language, the login."""
+    Host check, the page's language, the login; ``routes`` (the API's mounts) come before
+    the page's own, ``lifespan`` runs with the server."""
     from starlette.middleware import Middleware
 
     from .app import i18n_tables, theme
@@ -156,6 +172,8 @@ def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | Non
         quiet=True,
         prevent_thread_lock=True,
         app_kwargs={
+            "routes": list(routes or []),
+            **({"lifespan": lifespan} if lifespan is not None else {}),
             "middleware": [
                 Middleware(
                     HostCheck,
@@ -164,7 +182,7 @@ def launch(demo: Any, settings: ServeSettings, auth: list[tuple[str, str]] | Non
                     share=settings.share,
                 ),
                 Middleware(PageLanguage),
-            ]
+            ],
         },
     )
     return demo
@@ -176,10 +194,12 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ancre import qa
 
+    from .apiserve import api_routes
     from .app import create_app
     from .chat import WebChat
     from .conversations import ConversationStore
     from .library import Library
+    from .openai_api import Gate
 
     try:
         auth = credentials(settings)
@@ -200,7 +220,12 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
             f"warning: listening on {settings.host} without --auth: anyone who can reach "
             "this machine can read the indexed articles"
         )
-    library = Library(index_settings, allow_dirs=folders, max_upload_mb=settings.max_upload_mb)
+    library = Library(
+        index_settings,
+        allow_dirs=folders,
+        max_upload_mb=settings.max_upload_mb,
+        allow_private_urls=settings.allow_private_urls,
+    )
     chat = WebChat(
         lambda options: qa.open_answerer(options, index_settings),
         answers,
@@ -208,8 +233,9 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
         examples=library,
     )
     demo = create_app(chat, library)
+    gate = Gate(api_keys(settings), auth or [])
     try:
-        launch(demo, settings, auth)
+        launch(demo, settings, auth, *api_routes(chat.answerers, answers, gate))
     except OSError as err:
         if "port" not in str(err).lower():
             raise
@@ -224,7 +250,67 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     say(
         f"web chat on {demo.local_url}"
         + (f" and {demo.share_url}" if demo.share_url else "")
-        + " (Ctrl-C to stop)"
+        + f"; API on {demo.local_url.rstrip('/')}/v1 and /mcp (Ctrl-C to stop)"
     )
     demo.block_thread()  # returns on Ctrl-C, after closing the server
+    return 0
+
+
+def serve_api(
+    settings: ServeSettings, index_settings: IndexSettings, answers: AnswerSettings
+) -> int:
+    """``ancre serve``: build the sample corpus on first run, then serve the API until
+    Ctrl-C."""
+    from ancre import qa
+
+    from .apiserve import api_app, start
+    from .openai_api import MODEL, Gate
+
+    try:
+        gate = Gate(api_keys(settings), credentials(settings) or [])
+    except ValueError as err:
+        print(f"ancre: error: {err}", file=sys.stderr)
+        return 2
+    if not has_index(index_settings):
+        if settings.no_sample:
+            say("no index yet: run `ancre index build SOURCE...` first")
+            return 1
+        build_sample(index_settings)
+    if not is_local(settings.host) and gate.open:
+        say(
+            f"warning: listening on {settings.host} without --api-key or --auth: anyone who "
+            "can reach this machine can read the indexed articles"
+        )
+    app = api_app(
+        lambda options: qa.open_answerer(options, index_settings), answers, settings, gate
+    )
+    try:
+        running = start(app, settings.host, settings.port)
+    except OSError as err:
+        print(f"ancre: error: {err}", file=sys.stderr)
+        return 1
+    threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
+    say(
+        f"OpenAI-compatible API on {running.url}/v1 (model {MODEL}), MCP on "
+        f"{running.url}/mcp (Ctrl-C to stop)"
+    )
+    try:
+        running.thread.join()
+    except KeyboardInterrupt:
+        running.close()
+    return 0
+
+
+def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:
+    """``ancre mcp``: the server over stdin/stdout (logs on stderr)."""
+    from ancre import qa
+
+    from .mcp_server import create_mcp, require_mcp
+
+    require_mcp()
+    if not has_index(index_settings):
+        build_sample(index_settings)
+    server = create_mcp(lambda options: qa.open_answerer(options, index_settings), answers)
+    print("ancre: MCP server on stdio", file=sys.stderr, flush=True)
+    server.run("stdio")
     return 0

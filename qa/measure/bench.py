@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 EMBED_TEXTS = 300
 """Chunk texts embedded by each backend."""
-SECTIONS = ("ingestion", "recipe", "embedding", "retrieval", "generation", "cold_start")
+SECTIONS = ("ingestion", "recipe", "embedding", "retrieval", "generation", "cold_start", "api")
 """What ``--only`` can choose (the ingestion builds always run: the others use their index)."""
 
 
@@ -64,9 +65,12 @@ def run_benches(
     repeats: int,
     fig: Figures,
     only: set[str] = frozenset(SECTIONS),
+    api_bench: Callable[[IndexSettings, AnswerSettings, list[str], int, Figures], None]
+    | None = None,
 ) -> None:
     """Every bench in turn (or those in ``only``), on temporary indexes of ``corpus`` asked
-    ``questions``."""
+    ``questions``. ``api_bench`` measures the served API (the command line passes
+    ``ancre.ui.apibench.bench_api``: the read path does not import the UI)."""
     if is_milvus(index_settings.store):
         raise ValueError(
             "ancre bench measures index directories (FAISS, SQLite, their files) in temporary "
@@ -89,6 +93,8 @@ def run_benches(
             bench_generation(indexed, settings, questions, repeats, fig)
         if "cold_start" in only:
             bench_cold_start(indexed, settings, questions[0], repeats, fig)
+        if "api" in only and api_bench is not None:
+            api_bench(indexed, settings, questions, repeats, fig)
     bench_memory(fig)
 
 
