@@ -59,7 +59,9 @@ def spy(retriever):
 def chat(spy, tmp_path):
     return WebChat(
         spy,
-        AnswerSettings(llm="scripted", max_question_chars=200, span_first_above=1.01),
+        AnswerSettings(
+            llm="scripted", max_question_chars=200, span_first_above=1.01, state_above=0.0
+        ),
         store(tmp_path),
     )
 

@@ -230,3 +230,15 @@ def test_the_wrong_answers_once_stated_in_bold_are_not(sample_index, question, w
     answer = ask(question, index_dir=sample_index, llm="none")
     assert wrong not in answer.short_answer
     assert answer.mode in ("evidence", "abstained") or answer.signals["fits"] == 1.0
+
+
+def test_the_cli_underlines_the_likely_answer_of_an_evidence_answer_in_a_terminal(tiny_index):
+    from ancre.ui.cli import UNDERLINE, format_answer
+
+    answer = asked(tiny_index, TRAM, state_above=1.01)
+    shown = format_answer(answer, mark=True)
+    assert UNDERLINE[0] + answer.likely_answer + UNDERLINE[1] in shown
+    assert "\x1b" not in format_answer(answer)  # piped: plain text
+    assert shown.endswith(
+        f"(evidence, {answer.confidence:.0%} sure, {answer.timings['total']:.1f} s)"
+    )

@@ -175,7 +175,7 @@ def cmd_ask(
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
-    print(format_answer(answer))
+    print(format_answer(answer, mark=sys.stdout.isatty()))
     return EXIT_OK
 
 
@@ -382,10 +382,19 @@ def cmd_bench(
     return EXIT_OK
 
 
-def format_answer(answer) -> str:
+UNDERLINE = ("\x1b[4m", "\x1b[24m")
+
+
+def format_answer(answer, mark: bool = False) -> str:
+    """The answer as ``ancre ask`` prints it: its text, its sources, how it was given. With
+    ``mark`` (a terminal), the likely answer of an evidence answer is underlined in its quote:
+    what to look at, not a claim."""
     from .i18n import t
 
-    lines = [answer.text, ""]
+    text = answer.text
+    if mark and answer.mode == "evidence" and answer.likely_answer in text:
+        text = text.replace(answer.likely_answer, answer.likely_answer.join(UNDERLINE), 1)
+    lines = [text, ""]
     for c in answer.citations:
         where = " · ".join(x for x in (c.date, c.url or c.doc_id) if x)
         lines.append(f"[{c.number}] {c.title} ({where})")
