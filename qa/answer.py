@@ -23,12 +23,12 @@ from ancre.index import analyze
 
 from . import nlp
 from .confidence import confidence, signals
-from .evidence import key_names, rescored, weigh_evidence
+from .evidence import Evidence, key_names, rescored, weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
 from .llm import Generator, PrefixKeeper
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
-from .qtype import fits_type
+from .qtype import fits_strictly, fits_type
 from .records import Answer, AnswerStream, Citation, Event, Turn, turns
 from .retrieve import Filters, Retriever, lacks_context, retrieval_query
 from .settings import AnswerSettings
@@ -124,7 +124,11 @@ class Answerer:
             models=models,
             timings=timings,
         )
-        if not evidence.candidates or evidence.score < s.abstain_threshold:
+        if (
+            not evidence.candidates
+            or evidence.score < s.abstain_threshold
+            or (evidence.score < s.abstain_unfitting_below and not _fitting(question, evidence))
+        ):
             answer.abstained, answer.mode = True, "incomplete" if unclear else "abstained"
             answer.text = (
                 render("followup", lang)
@@ -189,6 +193,17 @@ class Answerer:
         timings["total"] = time.perf_counter() - t0
         yield Event("answer", answer.text)
         yield answer
+
+
+def _fitting(question: str, evidence: Evidence) -> bool:
+    """Whether the best span is plainly of the kind asked (``fits_strictly``)."""
+    short = evidence.short
+    if short is None:
+        return False
+    sentence, passage = short.sentence.sentence.text, short.sentence.passage
+    return fits_strictly(
+        evidence.q_type, question, short.text, sentence, f"{passage.title}\n{passage.text}"
+    )
 
 
 UNKNOWN_WORDS = 0.2

@@ -51,6 +51,10 @@ class AnswerSettings:
     more: always ask it). Where the evidence is that strong the span was at least as often
     right as Gemma's short answer, and the answer comes without waiting for the model
     (docs/benchmarks.md, "Answer settings")."""
+    abstain_unfitting_below: float = 0.35
+    """Evidence score under which ancre also abstains when no span of the passages is of the
+    kind asked (a date for 'quand', a name for 'qui'...): weak evidence and nothing that could
+    answer (docs/benchmarks.md, "Stated answers")."""
     state_above: float = 0.65
     """Confidence (``qa/confidence.py``) from which the short answer is stated in bold; below
     it the closest passage is given to read. Chosen on the training articles for a precision of

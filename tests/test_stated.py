@@ -242,3 +242,15 @@ def test_the_cli_underlines_the_likely_answer_of_an_evidence_answer_in_a_termina
     assert shown.endswith(
         f"(evidence, {answer.confidence:.0%} sure, {answer.timings['total']:.1f} s)"
     )
+
+
+def test_nothing_of_the_kind_asked_and_weak_evidence_abstains(tiny_index):
+    """Spectators of a flood: no span gives a count of spectators; under
+    ``abstain_unfitting_below`` ancre abstains rather than quote a passage that cannot answer."""
+    question = "Combien de spectateurs ont assisté à la crue de l'Orgeval ?"
+    kept = asked(tiny_index, question, abstain_unfitting_below=0.0, abstain_threshold=0.0)
+    assert not kept.abstained and kept.signals["fits"] == 0.0, kept.likely_answer
+    dropped = asked(tiny_index, question, abstain_unfitting_below=1.01, abstain_threshold=0.0)
+    assert dropped.abstained and dropped.mode == "abstained" and not dropped.citations
+    fitting = asked(tiny_index, TRAM, abstain_unfitting_below=1.01)
+    assert not fitting.abstained  # its best span is a date
