@@ -6,10 +6,10 @@ print(answer.text, answer.citations)
 """
 
 from .answer import Answerer
-from .api import answerer, ask, open_retriever
+from .api import answerer, ask, open_answerer, open_retriever
 from .llm import BUNDLED, Generator, LLMError, installed_generators, load_generator
-from .records import Answer, AnswerStream, Citation, Event, Passage
-from .retrieve import Filters, Retriever, is_follow_up
+from .records import Answer, AnswerStream, Citation, Event, Passage, Turn
+from .retrieve import Filters, Retriever
 from .settings import AnswerSettings
 
 __all__ = [
@@ -25,10 +25,11 @@ __all__ = [
     "LLMError",
     "Passage",
     "Retriever",
+    "Turn",
     "answerer",
     "ask",
     "installed_generators",
-    "is_follow_up",
     "load_generator",
+    "open_answerer",
     "open_retriever",
 ]

@@ -26,12 +26,12 @@ from .confidence import confidence, signals
 from .evidence import Evidence, key_names, rescored, weigh_evidence
 from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .likelihood import TokenScorer
-from .llm import Generator
+from .llm import Generator, PrefixKeeper
 from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
-from .records import Answer, AnswerStream, Citation, Event
+from .qtype import fits_strictly, fits_type
+from .records import Answer, AnswerStream, Citation, Event, Turn, turns
 from .retrieve import Filters, Retriever, lacks_context, retrieval_query
 from .settings import AnswerSettings
-from .shortanswer import fits_strictly, fits_type
 from .verify import CITATION, support, verify_draft
 
 
@@ -65,8 +65,9 @@ class Answerer:
         options: AnswerSettings | None = None,
     ) -> AnswerStream:
         """Events as the answer is made (stages, unverified draft pieces, then the verified
-        text), and the final Answer from ``.answer()``. ``options`` replaces this
-        answerer's settings for this call (top_k, weights, temperature, threshold...)."""
+        text), and the final Answer from ``.answer()``. ``history``: the conversation before
+        (``Turn``s, or chat message dicts, or (question, answer) pairs). ``options`` replaces
+        this answerer's settings for this call (top_k, weights, temperature, threshold...)."""
         s = options or self.settings
         question = " ".join(question.split())
         if not question:
@@ -76,10 +77,10 @@ class Answerer:
                 f"the question is {len(question)} characters long; the limit is "
                 f"{s.max_question_chars}"
             )
-        return AnswerStream(self._run(question, history, filters, s))
+        return AnswerStream(self._run(question, turns(history), filters, s))
 
     def _run(
-        self, question: str, history: list | None, filters: Filters | None, s: AnswerSettings
+        self, question: str, history: list[Turn], filters: Filters | None, s: AnswerSettings
     ) -> Iterator[Event | Answer]:
         t0 = time.perf_counter()
         yield Event("stage", "retrieving")
@@ -144,9 +145,8 @@ class Answerer:
         if self.generator is not None and not certain:
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
-            keep = getattr(self.generator, "keep_prefix", None)  # optional (llama.cpp)
-            if keep is not None:
-                keep(prompt_prefix(lang))
+            if isinstance(self.generator, PrefixKeeper):
+                self.generator.keep_prefix(prompt_prefix(lang))
             draft = []
             with self._generate_lock:
                 for piece in self.generator.generate(
@@ -254,20 +254,8 @@ def compose(
     parts = [quoted[0].text]
     for a, b in pairwise(quoted):
         parts.append((" " if not p.text[a.end : b.start].strip() else " … ") + b.text)
-    citation = Citation(
-        number=p.rank,
-        doc_id=p.doc_id,
-        title=p.title,
-        url=p.url,
-        date=p.date,
-        chunk_id=p.chunk_id,
-        text=p.text,
-        sentence=first.sentence.text,
-        sentence_start=first.sentence.start,
-        sentence_end=first.sentence.end,
-        support=round(support(short or first.sentence.text, first.sentence.text, language), 3),
-        also=list(p.also),
-    )
+    backed = support(short or first.sentence.text, first.sentence.text, language)
+    citation = Citation.of(p, first.sentence, round(backed, 3))
     quote = f"> « {''.join(parts)} » [{p.rank}]"
     if short:
         return f"{short} [{p.rank}]\n\n{quote}", [citation]

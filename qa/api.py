@@ -8,6 +8,7 @@ option, honoured on every call. Switching the generator reuses the loaded index.
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -46,7 +47,7 @@ def open_retriever(
         return _retrievers[key]
 
 
-def answerer(
+def open_answerer(
     settings: AnswerSettings | None = None,
     index_settings: IndexSettings | None = None,
     *,
@@ -61,6 +62,14 @@ def answerer(
     if generator is None:
         generator = load_generator(s.llm, s, xs.cache_dir)
     return Answerer(retriever, generator, s)
+
+
+def answerer(*args: Any, **kwargs: Any) -> Answerer:
+    """Deprecated name of ``open_answerer``."""
+    warnings.warn(
+        "ancre.qa.answerer() is now ancre.qa.open_answerer()", DeprecationWarning, stacklevel=2
+    )
+    return open_answerer(*args, **kwargs)
 
 
 @overload
@@ -104,7 +113,7 @@ def ask(
     xs = index_settings or IndexSettings.from_env()
     if index_dir is not None:
         xs = xs.at(index_dir)
-    parts = answerer(s, xs, embedder=embedder, generator=generator).stream(
+    parts = open_answerer(s, xs, embedder=embedder, generator=generator).stream(
         question, history=history, filters=filters
     )
     return parts if stream else parts.answer()

@@ -18,9 +18,9 @@ from ancre.index import analyze, fold
 from . import nlp
 from .evidence import Evidence
 from .learned import Model, load_model
-from .qtype import KINDS
+from .qtype import KINDS, fits_strictly
 from .records import Passage
-from .shortanswer import ShortAnswer, fits_strictly
+from .shortanswer import ShortAnswer
 
 SPAN_ROW = (
     "words",

@@ -18,15 +18,8 @@ from itertools import pairwise
 
 from . import nlp
 from .extract import Candidate
+from .spans import MAX_WORDS
 
-PARTICLES = r"(?:de|du|des|d['’]|le|la|van|von|der|den|di|da|del|dos|ben|ibn|al|el|mc)"
-WHO_IS = re.compile(
-    r"^\s*(?i:qui|who)\s+(?i:est|était|etait|fut|sont|is|was)\s+"
-    rf"(?P<name>[A-ZÀ-ÖØ-Þ][\w’'.-]*(?:\s+(?:{PARTICLES}\s*)?[A-ZÀ-ÖØ-Þ][\w’'.-]*)*)"
-    r"\s*\?*\s*$"
-)
-"""'Qui est Sophie Lemaire ?', 'Who was Jane Doe?': the question asks who a named person
-is (a description), not for a name."""
 DETERMINER = re.compile(
     r"\b(?:(?:le|la|les|son|sa|ses|leur|notre|the|its|his|her|their)(?=\W)|l['’])", re.IGNORECASE
 )
@@ -38,13 +31,6 @@ AFTER = re.compile(
     r",\s+(?P<d>[a-zà-öø-ÿ][^,;:.!?()«»\"“”]{2,120}?)\s*(?=[,;:.!?)»]|$|\s(?:qui|who)\b)"
 )
 STOP = re.compile(r"[,;:.!?()«»\"“”]")
-MAX_WORDS = 15
-
-
-def who_is(question: str) -> str:
-    """The name that ``question`` asks about, when it asks who that person is; else ''."""
-    m = WHO_IS.match(question)
-    return m.group("name") if m else ""
 
 
 @dataclass

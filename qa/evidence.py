@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 
 from ancre.index import analyze, fold
 
-from .extract import NAME, YEAR, Candidate, other_years_last, rank_sentences
+from .extract import Candidate, other_years_last, rank_sentences
 from .learned import Model, load_model
+from .lexicon import CAPITAL, NAME_IN_SENTENCE, NAME_WORD, YEAR, name_pattern
 from .likelihood import TokenScorer, reused_gain
-from .qtype import AnswerType
+from .qtype import AnswerType, question_type
 from .records import Passage
 from .rerank import rerank_by_likelihood
 from .retrieve import Retriever
-from .shortanswer import ShortAnswer, best_span, question_type
+from .shortanswer import ShortAnswer, best_span
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Evidence:
     short: ShortAnswer | None = None
     """The best answer span of those sentences."""
     q_type: AnswerType = field(default_factory=lambda: AnswerType("other"))
-    """The type of answer asked for (``shortanswer.question_type``)."""
+    """The type of answer asked for (``qtype.question_type``)."""
     absent: str = ""
     """A name of several words that the question asks about and that no passage mentions
     ('Tour de France'): the passages cannot answer, so ancre abstains and says so."""
@@ -46,16 +47,14 @@ class Evidence:
 
 def key_names(question: str) -> list[str]:
     """The names and numbers the question is about ('Lasègue', 'Bellerive-sur-Loire', '2024')."""
-    names = [m.group() for m in NAME.finditer(question)]
+    names = [m.group() for m in NAME_IN_SENTENCE.finditer(question)]
     names += [w for w in question.split() if any(c.isdigit() for c in w)]
     return names
 
 
-CAPITALISED = r"[A-ZÀ-ÖØ-Þ][\w’'-]*[a-zß-öø-ÿ][\w’'-]*"
+CAPITALISED = rf"[{CAPITAL}][\w’'-]*[a-zß-öø-ÿ][\w’'-]*"
 """A capitalised word that is not all capitals (a question typed in capitals names nothing)."""
-LONG_NAME = re.compile(
-    rf"{CAPITALISED}(?:\s+(?:(?:de|du|des|la|le|les|l['’]|d['’]|of|the)\s*)?{CAPITALISED})*"
-)
+LONG_NAME = re.compile(name_pattern(CAPITALISED))
 
 
 def absent_name(question: str, passages: list[Passage]) -> str:
@@ -66,14 +65,12 @@ def absent_name(question: str, passages: list[Passage]) -> str:
     else that shared its other words ('Qui a gagné l'étape du Tour de France arrivée à
     Port-Joubert ?' quoted the town's football club); the evidence model weighs words, and
     'tour' and 'France' are common enough elsewhere. Names of one word are left to the
-    evidence model: as a rule they cost more answerable questions than they saved on PIAF dev
-    (a misspelt or differently written name). This rule, on PIAF dev's validation articles:
-    1 more of 120 unanswerable questions abstained for 1 more of 473 answerable ones (train: 1
-    of 219 for 2 of 1,050)."""
+    evidence model: as a rule they cost more answerable questions than they saved (a misspelt
+    or differently written name; docs/benchmarks.md, "Evidence and abstention")."""
     seen = {  # 'Tite-Live' is seen for 'Tite Live'
         fold(part)
         for p in passages
-        for w in re.findall(r"[A-ZÀ-ÖØ-Þ][\w’'-]+", p.title + " " + p.text)
+        for w in re.findall(NAME_WORD, p.title + " " + p.text)
         for part in (w, *w.split("-"))
     }
     for m in LONG_NAME.finditer(question):
@@ -170,9 +167,8 @@ def follow_up_weights(
 UNSURE = (0.1, 0.7)
 """The plain model's scores for which the question's likelihood is weighed too. Why: it
 costs a pass of the language model over the top passage (about as long as the answer's own
-prompt); outside this band the plain model's decision was the same as the model with the
-likelihood for every question of PIAF dev's samples (train and validation), and 43-53% of
-them fall outside it."""
+prompt); outside this band the plain model decided as the model with the likelihood did
+(docs/benchmarks.md, "Evidence and abstention")."""
 
 
 def weigh_evidence(

@@ -1,8 +1,6 @@
 """Pick the sentences of the retrieved passages that answer a question (extractive).
 
 - ``sentences(text)``: sentence spans with offsets;
-- ``answer_type_bonus``: does a sentence hold the kind of answer the question asks for
-  (a date for 'quand', an amount for 'combien a coûté'...);
 - ``rank_sentences``: the passages' sentences, best answer first;
 - ``choose_context``: the few sentences the generator reads.
 """
@@ -16,10 +14,10 @@ from dataclasses import dataclass
 
 from ancre.index import analyze
 
+from .lexicon import ANAPHORS, YEAR
+from .qtype import answer_type_bonus
 from .records import Passage
 
-NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-ZÉÈÀÂÎÔÇ][\w’'-]+")
-"""A capitalised word that does not start a sentence: a name, a place, an organisation."""
 CONTEXT_SENTENCES = 3
 """Sentences shown to the LLM (tiny models lose their way in long contexts)."""
 ABBREVIATIONS = {
@@ -91,53 +89,6 @@ def _add(out: list[Sentence], text: str, start: int, end: int) -> None:
     out.append(Sentence(s, s + len(stripped), stripped))
 
 
-QUESTION_TYPES = [
-    (
-        re.compile(
-            r"\b(combien|how much)\b.*\b(co[uû]t|pay|vend|sold|cost)|"
-            r"\bquel(le)? (est |était |a été )?(le |la )?(co[uû]t|prix|montant|budget)",
-            re.I,
-        ),
-        re.compile(r"€|\$|£|\b(euros?|dollars?|francs?|livres?)\b", re.I),
-    ),
-    (
-        re.compile(
-            r"\b(quand|quelle (date|annee|année|epoque|époque)|en quelle|depuis quand|"
-            r"when|what year|which year)\b",
-            re.I,
-        ),
-        re.compile(
-            r"\b(1\d{3}|20\d{2})\b|"
-            r"\b(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|"
-            r"novembre|d[ée]cembre|si[eè]cle|january|february|march|april|may|june|july|"
-            r"august|september|october|november|december|century)\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(
-            r"\b(combien|quel (nombre|montant|pourcentage|âge|age)|how (many|much|old))\b", re.I
-        ),
-        re.compile(
-            r"\d|\b(un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|"
-            r"dix|cent|mille|million|milliard)s?\b",
-            re.I,
-        ),
-    ),
-    (
-        re.compile(r"\b(qui|who|whom)\b", re.I),
-        NAME,
-    ),
-]
-
-
-def answer_type_bonus(question: str, sentence: str) -> float:
-    for q_pattern, s_pattern in QUESTION_TYPES:
-        if q_pattern.search(question):
-            return 1.0 if s_pattern.search(sentence) else 0.0
-    return 0.5
-
-
 @dataclass
 class Candidate:
     passage: Passage
@@ -160,7 +111,7 @@ def rank_sentences(
     is among the candidate sentences (the article's topic words, present everywhere, count
     less than the word that singles out one sentence); plus the expected answer type (a date
     for 'quand', a number for 'combien'...), new information beyond the question, and the
-    passage's retrieval score. Weights measured on PIAF dev (docs/benchmarks.md). ``asked``:
+    passage's retrieval score (weights measured: docs/benchmarks.md). ``asked``:
     the question as asked when ``question`` is a follow-up's searched text; its type counts."""
     q_terms = list(dict.fromkeys(analyze(question, language)))
     pool = []
@@ -191,9 +142,6 @@ def rank_sentences(
         out.append(Candidate(passage, s, score, coverage))
     out.sort(key=lambda c: -c.score)
     return out
-
-
-YEAR = re.compile(r"\b(1\d{3}|20\d{2})\b")
 
 
 def other_years_last(years_asked: set[str], ranked: list[Candidate]) -> list[Candidate]:
@@ -236,12 +184,7 @@ def choose_context(question: str, candidates: list[Candidate]) -> list[Candidate
     return sorted(context, key=lambda c: c.sentence.start)
 
 
-ANAPHOR = re.compile(
-    r"^\W*(?:\w+\W+){0,5}?(?:il|elle|ils|elles|ce|cet|cette|ces|celui-ci|celle-ci|ceux-ci|"
-    r"celles-ci|ce dernier|cette dernière|ces derniers|ces dernières|cela|ceci|"
-    r"he|she|they|it|this|these|those)\b",
-    re.IGNORECASE,
-)
+ANAPHOR = re.compile(rf"^\W*(?:\w+\W+){{0,5}}?(?:{ANAPHORS})\b", re.IGNORECASE)
 """A sentence whose first words point back ('Ces pays ont indiqué...', 'Dans une déclaration
 conjointe, ces pays...', 'Il fut...'): it does not name what it speaks about."""
 

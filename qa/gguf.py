@@ -15,11 +15,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .errors import LLMError
+
 log = logging.getLogger(__name__)
-
-
-class LLMError(RuntimeError):
-    """The model cannot be loaded or reached; the message says what to do."""
 
 
 def smollm2_path() -> Path:

@@ -6,9 +6,8 @@ passage as well. A language model can: the question's tokens are more probable a
 passage that it was written on than after an unrelated one. The feature is the pointwise
 mutual information of the question and the top passage: the gain in log-probability of the
 question's tokens between "{passage} Question : {question}" and "Question : {question}" (a
-zero-shot relevance signal), summed over the tokens (the sum separated better than the mean
-on PIAF dev's held-out articles: AUC 0.870 against 0.843 alone, 0.906 against 0.894 with the
-other evidence features).
+zero-shot relevance signal), summed over the tokens (the sum separated better than the mean:
+docs/benchmarks.md, "Evidence and abstention").
 
 Only a generator that can score tokens (``TokenScorer``: llama.cpp in-process) gives it; the
 evidence model then is the one fitted with it (``qa/weights/evidence-llm.json``).

@@ -43,7 +43,11 @@ BUNDLED = {"gemma": "Gemma 3 270M", "smollm2": "SmolLM2 135M Instruct"}
 
 @runtime_checkable
 class Generator(Protocol):
-    """What the answerer needs of a language model. Tests pass a scripted fake."""
+    """What the answerer needs of a language model. Tests pass a scripted fake.
+
+    Optional capabilities, each its own protocol that a generator may also meet:
+    ``PrefixKeeper`` (keeps the prompts' fixed start between questions) and
+    ``likelihood.TokenScorer`` (scores tokens: the evidence model's likelihood feature)."""
 
     model_id: str
 
@@ -58,6 +62,15 @@ class Generator(Protocol):
         ...
 
 
+@runtime_checkable
+class PrefixKeeper(Protocol):
+    """A generator that keeps the KV state of the prompts' fixed start (llama.cpp)."""
+
+    def keep_prefix(self, text: str) -> None:
+        """The prompts that follow start with ``text``."""
+        ...
+
+
 class LlamaCpp:
     """A GGUF model run in-process by llama-cpp-python. One generation at a time.
 
@@ -67,18 +80,9 @@ class LlamaCpp:
     (llama-cpp-python reuses the longest prefix shared with the previous prompt) and, once
     declared with ``keep_prefix``, in ``state_dir`` for fresh processes (see kvstate.py).
 
-    Not used, measured: prompt-lookup speculative decoding. On 2 cores one batched pass over
-    k tokens costs far more than one token's (1.3-1.5x for 2, 1.9-2.6x for 4, 2.8-3.6x for 8),
-    and drafts copied from the prompt gave 1.8-2.6 tokens per pass on the sample answers:
-    0.85-1.2x by estimate. llama-cpp-python's ``draft_model`` also forces ``logits_all``, which
-    computes and copies the 262k logits of every prompt token.
-
-    Where a generated token's time goes (Gemma 3 270M, ``ancre bench``): 41.3 ms in llama.cpp's
-    decode, 1.5 ms in Python (llama-cpp-python's loop, sampling, detokenising), so a leaner
-    loop cannot buy much. Of the decode, 57% is the tied 262k x 640 Q8_0 output matrix (ggml's
-    Q8_0 dot product reaches about 7.5 GB/s on one core where a plain read of the matrix
-    reaches 12) and 20% the Q5_0 layers. Measured and not used, because each changed the
-    greedy answers: flash attention (2-5% less CPU), ``n_ubatch`` 128 (no gain)."""
+    Almost all of a token's time is llama.cpp's decode, so the Python loop stays plain;
+    speculative decoding, flash attention and other batch sizes were measured and left out
+    (docs/benchmarks.md, "The llama.cpp generator")."""
 
     def __init__(
         self,

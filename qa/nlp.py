@@ -1,14 +1,9 @@
 """French language analysis from spaCy's ``fr_core_news_sm`` pipeline, loaded once, lazily.
 
-Measured on PIAF dev before use (docs/benchmarks.md):
-- sentence splitting: the parser cut 17 of 1,523 gold answers across two sentences (mostly
-  before a name: "... lorsque | Bernie Ecclestone, propriétaire ..."), the rules of
-  ``extract.sentences`` 2: sentences stay rule-based;
-- lemmas for the lexical index: chunk recall@5 0.843 with lemmas, 0.858 with Snowball stems
-  (0.856 stems of lemmas): the index keeps the stems;
-- what it is used for: the parts of speech, dependency parse, named entities and noun
-  chunks of the few sentences that may hold the answer, to cut answer spans out of them
-  (``spans``).
+Used for the parts of speech, dependency parse, named entities and noun chunks of the few
+sentences that may hold the answer, to cut answer spans out of them (``spans``). Not for
+sentence splitting nor for the lexical index's terms: the rules and the stems measured better
+(docs/benchmarks.md, "French analysis").
 
 English and other languages have no pipeline here (none is installable offline): their
 candidates come from rules only.
@@ -25,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 
+from .errors import NLPUnavailable
 from .regexfactor import factor_alternatives
 
 log = logging.getLogger(__name__)
@@ -38,10 +34,6 @@ _lock = threading.Lock()
 _load_lock = threading.Lock()
 _preloading = False
 _parsed: OrderedDict[str, object] = OrderedDict()
-
-
-class NLPUnavailable(RuntimeError):
-    """spaCy or its French model is not installed; the message gives the pip command."""
 
 
 def french():

@@ -1,6 +1,12 @@
-"""What kind of answer a question asks for: a person for 'qui', a place for 'où', a date for
-'quand', a quantity for 'combien', and for 'quel + noun' that noun's kind ('quel pape' -> a
-person, 'quelle ville' -> a place, 'quelle année' -> a date).
+"""What kind of answer a question asks for, and whether a text can be that answer: the one
+place that decides both.
+
+- ``answer_type``: a person for 'qui', a place for 'où', a date for 'quand', a quantity for
+  'combien', and for 'quel + noun' that noun's kind ('quel pape' -> a person, 'quelle ville' ->
+  a place, 'quelle année' -> a date); ``question_type`` for a follow-up;
+- ``answer_type_bonus``: whether a sentence holds the kind of answer asked (sentence ranking);
+- ``fits_type`` / ``fits_strictly``: whether a span can be / plainly is of the kind asked;
+- ``who_is``: 'Qui est X ?' asks for a description of X, not for a name.
 
 Rules on the question's words (French and English): the question is short and its
 interrogative word is explicit, so a parser adds little here; the answer's candidates are
@@ -14,6 +20,17 @@ import re
 from dataclasses import dataclass
 
 from ancre.index import fold
+
+from .lexicon import (
+    CALENDAR,
+    CAPITAL,
+    CENTURIES,
+    MONTHS,
+    NAME_IN_SENTENCE,
+    NUMBER_WORDS,
+    YEAR,
+    name_pattern,
+)
 
 KINDS = (
     "person",
@@ -129,3 +146,182 @@ def answer_type(question: str) -> AnswerType:
     if which:
         return AnswerType("thing", focus)
     return AnswerType("other")
+
+
+def question_type(asked: str, query: str = "") -> AnswerType:
+    """The type of answer asked for. A follow-up is searched with the question before it
+    ('Quand ouvrira la ligne C ? Et combien de stations ?'): its own interrogative word decides
+    when it has one, the searched text's otherwise ('Et en 2025 ?' after 'Qui a gagné ?')."""
+    own = answer_type(asked)
+    return own if own.kind != "other" or not query else answer_type(query)
+
+
+QUESTION_TYPES = [
+    (
+        re.compile(
+            r"\b(combien|how much)\b.*\b(co[uû]t|pay|vend|sold|cost)|"
+            r"\bquel(le)? (est |était |a été )?(le |la )?(co[uû]t|prix|montant|budget)",
+            re.I,
+        ),
+        re.compile(r"€|\$|£|\b(euros?|dollars?|francs?|livres?)\b", re.I),
+    ),
+    (
+        re.compile(
+            r"\b(quand|quelle (date|annee|année|epoque|époque)|en quelle|depuis quand|"
+            r"when|what year|which year)\b",
+            re.I,
+        ),
+        re.compile(rf"{YEAR.pattern}|\b({MONTHS}|{CENTURIES})\b", re.I),
+    ),
+    (
+        re.compile(
+            r"\b(combien|quel (nombre|montant|pourcentage|âge|age)|how (many|much|old))\b", re.I
+        ),
+        re.compile(rf"\d|\b({NUMBER_WORDS})s?\b", re.I),
+    ),
+    (
+        re.compile(r"\b(qui|who|whom)\b", re.I),
+        NAME_IN_SENTENCE,
+    ),
+]
+"""(what the question asks, what a sentence that answers it holds): an amount, a date, a
+count, a name; the first whose question pattern matches decides."""
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    """1 when ``sentence`` holds the kind of answer ``question`` asks for (an amount for
+    'combien a coûté', a date for 'quand'...), 0 when it does not, 0.5 for other questions."""
+    for q_pattern, s_pattern in QUESTION_TYPES:
+        if q_pattern.search(question):
+            return 1.0 if s_pattern.search(sentence) else 0.0
+    return 0.5
+
+
+_INITIAL_OR_WORD = rf"[{CAPITAL}][\w’'.-]*"
+WHO_IS = re.compile(
+    r"^\s*(?i:qui|who)\s+(?i:est|était|etait|fut|sont|is|was)\s+"
+    rf"(?P<name>{name_pattern(_INITIAL_OR_WORD)})"
+    r"\s*\?*\s*$"
+)
+"""'Qui est Sophie Lemaire ?', 'Who was Jane Doe?': the question asks who a named person
+is (a description), not for a name."""
+
+
+def who_is(question: str) -> str:
+    """The name that ``question`` asks about, when it asks who that person is; else ''."""
+    m = WHO_IS.match(question)
+    return m.group("name") if m else ""
+
+
+DATE_FILLERS = "vers depuis des ans annee annees siecle siecles heure heures the since year years"
+DATE_WORDS = CALENDAR | {fold(w) for w in NUMBER_WORDS.split("|")} | set(DATE_FILLERS.split())
+"""Folded words of three letters or more that a date or a number is written with
+('dimanche 23 mars 2025', 'depuis 1868', 'deux cents ans'), besides its digits."""
+CURRENCY = re.compile(
+    r"[€$£¥]|\b(euros?|dollars?|francs?|livres?|yens?|yuans?|roubles?|pesos?|dinars?|"
+    r"dirhams?|couronnes?|centimes?|pounds?|gratuite?s?|free)\b",
+    re.IGNORECASE,
+)
+"""What an amount of money is written with: 'combien a coûté' is answered by one."""
+NUMERAL = re.compile(
+    rf"\d|\b({NUMBER_WORDS}|dizaines?|douzaines?|centaines?|milliers?|moitie|tiers|quart|"
+    r"dozens?|hundreds?|thousands?|millions?|billions?|half|third|quarter)\b"
+)
+"""What a count or a measure is written with, in figures or in words ('une coudée et demie'),
+in folded text."""
+FOLDED_DATE = re.compile(
+    rf"\b(\d{{1,2}}(er)?\s+)?({'|'.join(sorted(CALENDAR))})(\s+\d{{4}})?\b|"
+    r"\b(en|depuis|des|avant|apres|vers|jusqu['’]en|in|since|until)\s+(1\d{3}|20\d{2})\b"
+)
+"""A date written out, in folded text ('samedi 13 septembre 2025', 'en 1868'): its figures
+count nothing."""
+PREDICATE = re.compile(
+    r"^(est|sont|était|étaient|fut|furent|sera|seront|serait|a|ont|avait|avaient|eut|eurent|"
+    r"aura|auront|aurait|n['’]est|n['’]a|s['’]est|se|peut|peuvent|doit|doivent|devient|"
+    r"reste|permet|fait|font|is|are|was|were|has|have|had)\b",
+    re.IGNORECASE,
+)
+"""A span that opens on a finite verb ('est avant tout un animal sauvage', 'a ainsi validé
+sa montée') says something of the subject: it does not name a person, a place, a date, a
+quantity or a thing (docs/benchmarks.md, "Short answers")."""
+NAMING_KINDS = frozenset({"person", "place", "date", "number", "amount", "thing"})
+
+
+def fits_type(q_type: AnswerType, text: str) -> bool:
+    """False for a short answer that cannot be of the type asked for. A date or a number
+    alone ('2025', 'dimanche 23 mars 2025'), or a phrase that opens on a figure, for 'qui'
+    or 'où' (a word of three letters or more that is not a date's or a number's is needed).
+    No figure or number word, but those of a date, or a year alone, for 'combien'
+    ('circuleront le samedi 13 septembre' for 'combien de stations'). No currency for
+    'combien a coûté'. A predicate ('a ainsi validé...') for any question that asks to name
+    something.
+
+    Used for a verified draft and for the span model's candidates alike. It only passes over
+    what cannot be the answer: preferring spans of the asked type outright measured worse,
+    as people and places are often described (docs/benchmarks.md, "Short answers")."""
+    kind = q_type.kind
+    if kind in NAMING_KINDS and PREDICATE.match(text):
+        return False
+    if kind == "amount":
+        return bool(CURRENCY.search(text))
+    if kind == "number":
+        return not YEAR.fullmatch(text.strip()) and bool(
+            NUMERAL.search(FOLDED_DATE.sub(" ", fold(text)))
+        )
+    if kind not in ("person", "place"):
+        return True
+    if text[:1].isdigit():  # '2 à 1 lors de la journée' is a score, not who or where
+        return False
+    return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))
+
+
+DETERMINER = re.compile(
+    r"^(le|la|les|l['’]|un|une|des|du|de|d['’]|ce|cet|cette|ces|son|sa|ses|leur|leurs|the|a|an)\b",
+    re.IGNORECASE,
+)
+UNIT = re.compile(r"\b(?:combien\s+(?:de|d['’])|how\s+many)\s*([^\W\d_]{3,})", re.IGNORECASE)
+"""'combien d'hectares', 'how many stations': the unit a count must be given in."""
+COST = re.compile(
+    r"\b(?:co[uû]t\w*|pay\w*|vend\w*|cost\w*|pric\w*|prix|tarif\w*)\s+"
+    r"(?:(?:le|la|les|l['’]|un|une|des|du|the|a|an)\s*)?([^\W\d_]{3,})",
+    re.IGNORECASE,
+)
+"""'combien coûte un ticket', 'how much did the renovation cost': the thing priced."""
+
+
+def _stem(word: str) -> str:
+    return fold(word)[:5]
+
+
+def fits_strictly(
+    q_type: AnswerType, question: str, text: str, sentence: str, passage: str = ""
+) -> bool:
+    """Whether ``text`` is plainly of the kind asked, as a stated answer must be (``fits_type``
+    only passes over what cannot be the answer): 'qui' and 'où' a name (a capitalised word
+    past any determiner: 'le cinquième échelon du football français' names no one), 'quand' a
+    date, 'combien de X' a number given in X, 'combien coûte X' an amount from a passage
+    that speaks of X (a ticket's price is not the line's budget)."""
+    if not fits_type(q_type, text):
+        return False
+    kind, folded = q_type.kind, fold(text)
+    if kind == "person" and who_is(question):  # 'Qui est X ?': a description answers
+        return True
+    if kind in ("person", "place"):
+        words = DETERMINER.sub("", text.strip()).split()
+        return any(w[:1].isupper() for w in words)
+    if kind == "date":
+        return bool(YEAR.search(text) or FOLDED_DATE.search(folded) or re.search(r"\d", text))
+    if kind == "number":
+        unit = UNIT.search(question)
+        if unit is None:
+            return True
+        at = sentence.find(text)
+        after = sentence[at + len(text) : at + len(text) + 40] if at >= 0 else ""
+        return _stem(unit.group(1)) in {_stem(w) for w in re.findall(r"\w+", text + " " + after)}
+    if kind == "amount":
+        thing = COST.search(question)
+        if thing is None:
+            return True
+        words = re.findall(r"\w+", (passage or sentence))
+        return _stem(thing.group(1)) in {_stem(w) for w in words}
+    return True

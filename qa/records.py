@@ -1,13 +1,49 @@
-"""The typed records the read path returns: Passage, Citation, Answer, and the stream of
-Events that leads to an Answer."""
+"""The typed records the read path takes and returns: Turn (conversation history), Passage,
+Citation, Answer, and the stream of Events that leads to an Answer."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ancre.index.nearcopies import Alternate
+
+if TYPE_CHECKING:
+    from ancre.index import ChunkRow
+
+Role = Literal["user", "assistant", ""]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of the conversation before a question."""
+
+    role: Role
+    """'user' for a question asked before; '' when the caller did not say."""
+    text: str
+
+    @classmethod
+    def of(cls, turn: Turn | dict | tuple | list | str) -> Turn:
+        """``turn`` as a Turn: a chat message dict (``{"role", "content"}``), a (question,
+        answer) pair as Gradio gives it (a question asked), or a bare text (no role)."""
+        if isinstance(turn, Turn):
+            return turn
+        if isinstance(turn, dict):
+            content = turn.get("content", "")
+            role = turn.get("role", "")
+            return cls(
+                role if role in ("user", "assistant") else "",
+                content if isinstance(content, str) else str(content),
+            )
+        if isinstance(turn, (tuple, list)):
+            return cls("user", str(turn[0]))
+        return cls("", str(turn))
+
+
+def turns(history: list | None) -> list[Turn]:
+    """The conversation ``history`` as Turns (``Turn.of`` each), once, at the public boundary."""
+    return [Turn.of(t) for t in history or []]
 
 
 @dataclass
@@ -34,6 +70,26 @@ class Passage:
     also: list[Alternate] = field(default_factory=list)
     """The same story published elsewhere (near-copies not indexed, ``nearcopies``)."""
 
+    @classmethod
+    def of(
+        cls, row: ChunkRow, rank: int, score: float, lexical_score: float, dense_score: float
+    ) -> Passage:
+        """The passage of a stored chunk ``row``, ranked ``rank`` with these scores."""
+        return cls(
+            rank=rank,
+            chunk_id=row.chunk_id,
+            doc_id=row.doc_id,
+            title=row.title,
+            url=row.url,
+            date=row.date,
+            text=row.text,
+            start=row.start,
+            end=row.end,
+            score=float(score),
+            lexical_score=float(lexical_score),
+            dense_score=float(dense_score),
+        )
+
 
 @dataclass
 class Citation:
@@ -56,6 +112,32 @@ class Citation:
     """How well the answer's sentence is backed by ``sentence`` (0..1)."""
     also: list[Alternate] = field(default_factory=list)
     """The same story published elsewhere ("aussi publié par ...")."""
+
+    @classmethod
+    def of(cls, passage: Passage, sentence: Located, support: float = 0.0) -> Citation:
+        """The citation of ``passage`` by its ``sentence`` (offsets in the passage's text)."""
+        return cls(
+            number=passage.rank,
+            doc_id=passage.doc_id,
+            title=passage.title,
+            url=passage.url,
+            date=passage.date,
+            chunk_id=passage.chunk_id,
+            text=passage.text,
+            sentence=sentence.text,
+            sentence_start=sentence.start,
+            sentence_end=sentence.end,
+            support=support,
+            also=list(passage.also),
+        )
+
+
+class Located(Protocol):
+    """A piece of a passage's text and its offsets (``extract.Sentence``)."""
+
+    text: str
+    start: int
+    end: int
 
 
 Mode = Literal["stated", "evidence", "abstained", "incomplete"]

@@ -25,10 +25,10 @@ from itertools import pairwise
 
 from ancre.index import analyze
 
-from .extract import answer_type_bonus, sentences
+from .extract import sentences
 from .learned import Model, load_model
 from .likelihood import TokenScorer, question_gains
-from .qtype import KINDS, answer_type
+from .qtype import KINDS, answer_type, answer_type_bonus
 from .records import Passage
 
 POOL = 30
@@ -173,9 +173,8 @@ def rerank_by_likelihood(
     renumbered from 1, and the gain of each passage scored, by chunk_id (empty when the
     reranker was sure). A rescored passage's ``score`` becomes the combined probability:
     the sentence ranker and the span model weigh a sentence by its passage's score, and
-    with the reranker's they kept quoting the passage it had put first (on 316 PIAF
-    validation questions the first passage held the answer for 0.663 -> 0.714, the cited
-    one for no more)."""
+    with the reranker's they kept quoting the passage it had put first (docs/benchmarks.md,
+    "Evidence and abstention")."""
     if not reranker_unsure(passages, margin):
         return passages, {}
     head = passages[:depth]

@@ -1,10 +1,10 @@
 """Hybrid retrieval: BM25 (French-aware FTS5) and dense (FAISS) candidates, fused by a
 weighted sum of the max-normalised BM25 score and the cosine similarity.
 
-Why this fusion: on PIAF (French) the English MiniLM encoder is weak, and reciprocal-rank
-fusion let its noise pull good lexical hits down (recall@5 0.74 against 0.84 for BM25
-alone), while a score fusion that keeps BM25 in charge and uses the cosine to break ties and
-rescue paraphrases measured above both (see docs/benchmarks.md).
+Why this fusion: on French text the English MiniLM encoder is weak, and reciprocal-rank fusion
+let its noise pull good lexical hits down, while a score fusion that keeps BM25 in charge and
+uses the cosine to break ties and rescue paraphrases measured above both (docs/benchmarks.md,
+"Retrieval fusion").
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from ancre.index import (
 from ancre.index.nearcopies import alternates
 
 from .crosslingual import Query, Translator, build_query
-from .extract import NAME
-from .records import Passage
+from .lexicon import NAME_IN_SENTENCE
+from .records import Passage, Turn
 from .rerank import POOL
 from .rerank import rerank as reorder
 
@@ -70,20 +70,20 @@ def is_follow_up(question: str, language: str = "french") -> bool:
     before it, it found that question's articles instead."""
     if FOLLOW_UP.match(question):
         return True
-    return len(analyze(question, language)) <= 3 and not NAME.search(question)
+    return len(analyze(question, language)) <= 3 and not NAME_IN_SENTENCE.search(question)
 
 
-def lacks_context(question: str, history: list | None) -> bool:
+def lacks_context(question: str, history: list[Turn]) -> bool:
     """A question that starts like a follow-up ('Et combien de stations ?') asked with no
     question before it: what it refers to is unknown, and searched on its own it finds
     whatever shares its few words (a weather station)."""
-    asked_before = any(turn_role(t) == "user" for t in (history or []))
+    asked_before = any(t.role == "user" for t in history)
     return not asked_before and bool(FOLLOW_UP.match(question))
 
 
-def retrieval_query(question: str, history: list | None, language: str) -> str:
+def retrieval_query(question: str, history: list[Turn], language: str) -> str:
     """The question, plus the question it follows when this one is a follow-up."""
-    previous = [turn_text(t) for t in (history or []) if turn_role(t) == "user"]
+    previous = [t.text for t in history if t.role == "user"]
     if not previous or not is_follow_up(question, language):
         return question
     # the subject: the questions since the last one that could be searched on its own
@@ -93,19 +93,6 @@ def retrieval_query(question: str, history: list | None, language: str) -> str:
         len(previous) - 1,
     )
     return " ".join([*previous[start:], question])
-
-
-def turn_role(turn) -> str:
-    if isinstance(turn, dict):
-        return turn.get("role", "")
-    return "user" if isinstance(turn, (tuple, list)) else ""
-
-
-def turn_text(turn) -> str:
-    if isinstance(turn, dict):
-        content = turn.get("content", "")
-        return content if isinstance(content, str) else str(content)
-    return str(turn[0]) if isinstance(turn, (tuple, list)) else str(turn)
 
 
 def dense_texts(q: Query) -> list[str]:
@@ -278,20 +265,7 @@ class Retriever:
             scored.append((lw * lex + dw * cos, lex, cos, row))
         scored.sort(key=lambda s: -s[0])
         return [
-            Passage(
-                rank=r + 1,
-                chunk_id=row.chunk_id,
-                doc_id=row.doc_id,
-                title=row.title,
-                url=row.url,
-                date=row.date,
-                text=row.text,
-                start=row.start,
-                end=row.end,
-                score=float(score),
-                lexical_score=float(lex),
-                dense_score=float(cos),
-            )
+            Passage.of(row, r + 1, score, lex, cos)
             for r, (score, lex, cos, row) in enumerate(scored[:k])
         ]
 

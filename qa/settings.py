@@ -41,20 +41,16 @@ class AnswerSettings:
     llm_embedding_type: str = ""
     """Store a llama.cpp model's token-embedding (and tied output) matrix as this type
     ('q4_0', 'q5_0', 'q8_0'), converted once into the cache; empty keeps the file's own.
-    Gemma 3 270M reads its 262k-word matrix (Q8_0, 178 of 253 MB) for every generated token.
-    Off by default: on PIAF dev (100 + 100 questions) short answers containing a gold answer
-    fell from 0.35 to 0.26 with q4_0 and 0.33 with q5_0, for 7% and 3% more tokens/s on the
-    shared 2-core machine (generation there is not bound by memory bandwidth)."""
+    Off by default: the smaller matrix lost more answers than the little speed it bought
+    (docs/benchmarks.md, "Answer settings")."""
     abstain_threshold: float = 0.28
     """Evidence score under which ancre says the articles don't tell: the score at 10% false
-    abstention on PIAF dev's training articles (``qa/weights/evidence.json``)."""
+    abstention on the training articles (``qa/weights/evidence.json``)."""
     span_first_above: float = 0.85
     """Evidence score from which the best span is stated without asking the generator (1.0 or
     more: always ask it). Where the evidence is that strong the span was at least as often
-    right as Gemma's short answer, and the answer comes without waiting for the model. PIAF
-    dev, Gemma 3 270M, short answer holds a gold answer: train sample (302 answerable,
-    where 0.85 was chosen) 0.268 -> 0.298, validation (473) 0.288 -> 0.290; the whole
-    answer holds one as often (0.570, 0.600); 31% and 40% of the questions skip the model."""
+    right as Gemma's short answer, and the answer comes without waiting for the model
+    (docs/benchmarks.md, "Answer settings")."""
     abstain_unfitting_below: float = 0.35
     """Evidence score under which ancre also abstains when no span of the passages is of the
     kind asked (a date for 'quand', a name for 'qui'...): weak evidence and nothing that could

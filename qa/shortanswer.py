@@ -3,7 +3,8 @@
 The sentences come ranked from ``extract.rank_sentences``; the few best are parsed (French:
 spaCy, see ``nlp``), cut into candidate spans (``spans``), and every candidate of every
 sentence is scored at once, so the model chooses the sentence and the span together (the
-right sentence is ranked first only about half of the time on PIAF dev). The model
+right sentence is ranked first only about half of the time: docs/benchmarks.md, "Sentences
+and spans"). The model
 (``qa/weights/spans.json``, or ``spans-rules.json`` where no parser is available) was fitted
 on the dev set's training articles by ``ancre.qa.measure.train``.
 """
@@ -17,18 +18,17 @@ from dataclasses import dataclass
 from ancre.index import analyze, fold
 
 from . import nlp
-from .describe import describe, who_is
-from .extract import YEAR, Candidate, previous_sentence
+from .describe import describe
+from .extract import Candidate, previous_sentence
 from .learned import Model, load_model
-from .qtype import AnswerType, answer_type
-from .spans import NUMBER_WORDS, SpanCandidate, candidates, question_info, span_features
-from .verify import CALENDAR
+from .qtype import AnswerType, answer_type, fits_type, who_is
+from .spans import SpanCandidate, candidates, question_info, span_features
 
 log = logging.getLogger(__name__)
 
 SENTENCES = 5
 """Best-ranked sentences of the best sentence's passage whose spans compete (the sentence
-ranked first holds the gold answer for 51% of PIAF dev questions)."""
+ranked first holds the answer only half of the time)."""
 
 
 @dataclass
@@ -66,7 +66,7 @@ def span_rows(
     if not ranked:
         return [], []
     # one passage, the best sentence's: the answer and its quote cite the same source, and
-    # spans from other passages won nothing on PIAF dev (0.283 -> 0.285 of answerable)
+    # spans from other passages won nothing (docs/benchmarks.md, "Sentences and spans")
     top = [c for c in ranked if c.passage.rank == ranked[0].passage.rank][:SENTENCES]
     if parsed is None:
         parsed = nlp.available(language)
@@ -94,130 +94,6 @@ def span_rows(
             pairs.append((sent, span))
             rows.append(row)
     return pairs, rows
-
-
-def question_type(asked: str, query: str = "") -> AnswerType:
-    """The type of answer asked for. A follow-up is searched with the question before it
-    ('Quand ouvrira la ligne C ? Et combien de stations ?'): its own interrogative word decides
-    when it has one, the searched text's otherwise ('Et en 2025 ?' after 'Qui a gagné ?')."""
-    own = answer_type(asked)
-    return own if own.kind != "other" or not query else answer_type(query)
-
-
-DATE_FILLERS = "vers depuis des ans annee annees siecle siecles heure heures the since year years"
-DATE_WORDS = CALENDAR | {fold(w) for w in NUMBER_WORDS.split("|")} | set(DATE_FILLERS.split())
-"""Folded words of three letters or more that a date or a number is written with
-('dimanche 23 mars 2025', 'depuis 1868', 'deux cents ans'), besides its digits."""
-
-
-CURRENCY = re.compile(
-    r"[€$£¥]|\b(euros?|dollars?|francs?|livres?|yens?|yuans?|roubles?|pesos?|dinars?|"
-    r"dirhams?|couronnes?|centimes?|pounds?|gratuite?s?|free)\b",
-    re.IGNORECASE,
-)
-"""What an amount of money is written with: 'combien a coûté' is answered by one."""
-NUMERAL = re.compile(
-    rf"\d|\b({NUMBER_WORDS}|dizaines?|douzaines?|centaines?|milliers?|moitie|tiers|quart|"
-    r"dozens?|hundreds?|thousands?|millions?|billions?|half|third|quarter)\b"
-)
-"""What a count or a measure is written with, in figures or in words ('une coudée et demie'),
-in folded text."""
-DATE = re.compile(
-    rf"\b(\d{{1,2}}(er)?\s+)?({'|'.join(sorted(CALENDAR))})(\s+\d{{4}})?\b|"
-    r"\b(en|depuis|des|avant|apres|vers|jusqu['’]en|in|since|until)\s+(1\d{3}|20\d{2})\b"
-)
-"""A date written out, in folded text ('samedi 13 septembre 2025', 'en 1868'): its figures
-count nothing."""
-PREDICATE = re.compile(
-    r"^(est|sont|était|étaient|fut|furent|sera|seront|serait|a|ont|avait|avaient|eut|eurent|"
-    r"aura|auront|aurait|n['’]est|n['’]a|s['’]est|se|peut|peuvent|doit|doivent|devient|"
-    r"reste|permet|fait|font|is|are|was|were|has|have|had)\b",
-    re.IGNORECASE,
-)
-"""A span that opens on a finite verb ('est avant tout un animal sauvage', 'a ainsi validé
-sa montée') says something of the subject: it does not name a person, a place, a date, a
-quantity or a thing (7 of 1,523 PIAF dev gold answers open so; 11 of the 12 such short
-answers stated on the validation articles were wrong)."""
-NAMING_KINDS = frozenset({"person", "place", "date", "number", "amount", "thing"})
-
-
-def fits_type(q_type: AnswerType, text: str) -> bool:
-    """False for a short answer that cannot be of the type asked for. A date or a number
-    alone ('2025', 'dimanche 23 mars 2025'), or a phrase that opens on a figure, for 'qui'
-    or 'où' (a word of three letters or more that is not a date's or a number's is needed;
-    no PIAF dev gold answer to either opens on a figure). No figure or number word, but those
-    of a date, or a year alone, for 'combien' ('circuleront le samedi 13 septembre' for
-    'combien de stations'). No currency for 'combien a coûté'. A predicate ('a ainsi validé...') for
-    any question that asks to name something.
-
-    Used for a verified draft and for the span model's candidates alike. Preferring spans of
-    the asked type outright measured worse on PIAF dev (short answer holds the gold 0.247 ->
-    0.237: people and places are often described, 'le comité et des communes riveraines'):
-    these only pass over what cannot be the answer."""
-    kind = q_type.kind
-    if kind in NAMING_KINDS and PREDICATE.match(text):
-        return False
-    if kind == "amount":
-        return bool(CURRENCY.search(text))
-    if kind == "number":
-        return not YEAR.fullmatch(text.strip()) and bool(NUMERAL.search(DATE.sub(" ", fold(text))))
-    if kind not in ("person", "place"):
-        return True
-    if text[:1].isdigit():  # '2 à 1 lors de la journée' is a score, not who or where
-        return False
-    return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))
-
-
-DETERMINER = re.compile(
-    r"^(le|la|les|l['’]|un|une|des|du|de|d['’]|ce|cet|cette|ces|son|sa|ses|leur|leurs|the|a|an)\b",
-    re.IGNORECASE,
-)
-UNIT = re.compile(r"\b(?:combien\s+(?:de|d['’])|how\s+many)\s*([^\W\d_]{3,})", re.IGNORECASE)
-"""'combien d'hectares', 'how many stations': the unit a count must be given in."""
-COST = re.compile(
-    r"\b(?:co[uû]t\w*|pay\w*|vend\w*|cost\w*|pric\w*|prix|tarif\w*)\s+"
-    r"(?:(?:le|la|les|l['’]|un|une|des|du|the|a|an)\s*)?([^\W\d_]{3,})",
-    re.IGNORECASE,
-)
-"""'combien coûte un ticket', 'how much did the renovation cost': the thing priced."""
-
-
-def _stem(word: str) -> str:
-    return fold(word)[:5]
-
-
-def fits_strictly(
-    q_type: AnswerType, question: str, text: str, sentence: str, passage: str = ""
-) -> bool:
-    """Whether ``text`` is plainly of the kind asked, as a stated answer must be (``fits_type``
-    only passes over what cannot be the answer): 'qui' and 'où' a name (a capitalised word
-    past any determiner: 'le cinquième échelon du football français' names no one), 'quand' a
-    date, 'combien de X' a number given in X, 'combien coûte X' an amount from a passage
-    that speaks of X (a ticket's price is not the line's budget)."""
-    if not fits_type(q_type, text):
-        return False
-    kind, folded = q_type.kind, fold(text)
-    if kind == "person" and who_is(question):  # 'Qui est X ?': a description answers
-        return True
-    if kind in ("person", "place"):
-        words = DETERMINER.sub("", text.strip()).split()
-        return any(w[:1].isupper() for w in words)
-    if kind == "date":
-        return bool(YEAR.search(text) or DATE.search(folded) or re.search(r"\d", text))
-    if kind == "number":
-        unit = UNIT.search(question)
-        if unit is None:
-            return True
-        at = sentence.find(text)
-        after = sentence[at + len(text) : at + len(text) + 40] if at >= 0 else ""
-        return _stem(unit.group(1)) in {_stem(w) for w in re.findall(r"\w+", text + " " + after)}
-    if kind == "amount":
-        thing = COST.search(question)
-        if thing is None:
-            return True
-        words = re.findall(r"\w+", (passage or sentence))
-        return _stem(thing.group(1)) in {_stem(w) for w in words}
-    return True
 
 
 def best_span(
@@ -308,8 +184,8 @@ def _named(short: ShortAnswer, q_type: AnswerType, parsed: bool) -> ShortAnswer:
     its sentence and the sentence before names someone: a news article names a person once,
     then describes them ('Un an après sa défaite, Gilles Fabre a pris sa revanche. Le chef
     d’entreprise de 62 ans a remporté...'). The name's sentence becomes the one cited, and the
-    quote carries both. Needs the French parser's entities; fired for 1 of 1,199 PIAF dev
-    questions (encyclopedic text repeats names), changing no answer's correctness."""
+    quote carries both. Needs the French parser's entities; rare on encyclopedic text, which
+    repeats names (docs/benchmarks.md, "Sentences and spans")."""
     span, sent = short.span, short.sentence
     text = span.text
     if (

@@ -1,14 +1,14 @@
 """Candidate answer spans cut out of the sentences that may answer, with their features.
 
-A PIAF answer is a phrase of its sentence far more often than a named entity (an oracle over
-entities alone reached 15.5% of a held-out sample, with noun chunks 28.5%), so the
-candidates of a French sentence are its named entities, dates and quantities (rules), noun
-chunks, and the subtrees of its dependency parse: the object or complement of a verb, an
-apposition, a clause. Each candidate gets features (the question's answer type, the span's
-kind and entity label, how far it sits from the question's words, whether its governing word
-is one the question asks about, its length, whether it repeats the question) that a learned
-model (``shortanswer``) turns into a score. Languages without a parser get rule candidates:
-dates, quantities, capitalised names and the pieces of the sentence between commas.
+An answer is a phrase of its sentence far more often than a named entity (docs/benchmarks.md,
+"Sentences and spans"), so the candidates of a French sentence are its named entities, dates and
+quantities (rules), noun chunks, and the subtrees of its dependency parse: the object or
+complement of a verb, an apposition, a clause. Each candidate gets features (the question's
+answer type, the span's kind and entity label, how far it sits from the question's words,
+whether its governing word is one the question asks about, its length, whether it repeats the
+question) that a learned model (``shortanswer``) turns into a score. Languages without a parser
+get rule candidates: dates, quantities, capitalised names and the pieces of the sentence between
+commas.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 
 from ancre.index import analyze, fold
 
+from .lexicon import MONTHS, NAME, NUMBER_WORDS, POINTING
 from .qtype import KINDS, AnswerType
 
 MAX_WORDS = 15
-"""Longest candidate, in words (95% of PIAF dev answers have at most 14)."""
+"""Longest candidate, in words (nearly every gold answer is shorter: docs/benchmarks.md,
+"Sentences and spans")."""
 SUBTREE_DEPS = {
     "obj",
     "obl",
@@ -67,11 +69,6 @@ TYPE_MATCH = {
     "number": {"quantity"},
     "amount": {"quantity"},
 }
-MONTHS = (
-    "janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|"
-    "d[ée]cembre|january|february|march|april|may|june|july|august|september|october|"
-    "november|december"
-)
 DATE = re.compile(
     rf"\b(?:(?:le |the )?(?:1er|\d{{1,2}})\s+(?:{MONTHS})(?:\s+\d{{3,4}})?|"
     rf"(?:en |in )?(?:{MONTHS})\s+\d{{3,4}}|"
@@ -80,11 +77,6 @@ DATE = re.compile(
     r"[IVXL]+e\s+si[èe]cle|\d{1,2}e\s+si[èe]cle|"
     r"(?:années|the)\s+\d{2,4}s?)\b",
     re.I,
-)
-NUMBER_WORDS = (
-    "un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|"
-    "quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|cents|mille|million|millions|"
-    "milliard|milliards|one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand"
 )
 UNIT_STOP = (
     "a|à|au|aux|ont|est|sont|était|et|ou|en|le|la|les|l|de|du|des|pour|par|sur|dans|avec|"
@@ -98,15 +90,8 @@ QUANTITY = re.compile(
     rf"\s+(?!(?:{UNIT_STOP})\b)[^\W\d_]+(?:\s+(?:de\s+|d['’])[^\W\d_]+)?)?",
     re.I,
 )
-ANAPHOR = re.compile(
-    r"(?:il|elle|ils|elles|ce|cet|cette|ces|celui|celle|ceux|celles|cela|ceci|ça|lui|leur|"
-    r"he|she|they|it|this|these|those|that)\b",
-    re.I,
-)
+ANAPHOR = re.compile(rf"(?:{POINTING})\b", re.I)
 """A word that points back to something named before ('ces pays', 'il', 'cette décision')."""
-NAME = re.compile(
-    r"\b[A-ZÉÈÀÂÎÔÇ][\w’'-]+(?:\s+(?:de |d['’]|du |von |van |la )?[A-ZÉÈÀÂÎÔÇ][\w’'-]+)*"
-)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from itertools import pairwise
 from ancre.index import APOSTROPHES, analyze, fold, function_words
 
 from .extract import Candidate, sentences
+from .lexicon import CALENDAR
 from .records import Passage
 
 BACKING_MIN = 0.9
@@ -53,13 +54,6 @@ def numbers_backed(claim: str, evidence: str) -> bool:
 WORD = re.compile(r"[^\W\d_]+")
 OPENS = '.!?…:;«»"“”([—–'
 """Punctuation after which a capital letter opens a sentence rather than names something."""
-MONTHS_AND_DAYS = (
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre "
-    "lundi mardi mercredi jeudi vendredi samedi dimanche january february march april june "
-    "july august september october november december monday tuesday wednesday thursday "
-    "friday saturday sunday"
-)
-CALENDAR = frozenset(fold(w) for w in MONTHS_AND_DAYS.split())
 
 
 def naming_words(claim: str, language: str = "french") -> set[str]:

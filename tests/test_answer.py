@@ -9,11 +9,12 @@ import re
 import pytest
 
 from ancre.index import IndexSettings
-from ancre.qa import Answer, AnswerSettings, Event, Filters, ask, is_follow_up
+from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
 from ancre.qa.evidence import absent_name
 from ancre.qa.extract import Candidate, Sentence
 from ancre.qa.prompting import build_prompt
-from ancre.qa.shortanswer import fits_type, question_type
+from ancre.qa.qtype import fits_type, question_type
+from ancre.qa.retrieve import is_follow_up
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -300,12 +301,14 @@ def test_per_call_fusion_weights_are_honoured(tiny_index):
 
 def test_switching_the_generator_reuses_the_loaded_index(tiny_index):
     """Choosing another generator once loaded the index and the embedder a second time."""
-    from ancre.qa import answerer
+    from ancre.qa import open_answerer
 
     embedder = HashEmbedder()
     xs = IndexSettings(index_dir=str(tiny_index))
-    a = answerer(AnswerSettings(llm="none"), xs, embedder=embedder)
-    b = answerer(AnswerSettings(llm="none"), xs, embedder=embedder, generator=ScriptedGenerator())
+    a = open_answerer(AnswerSettings(llm="none"), xs, embedder=embedder)
+    b = open_answerer(
+        AnswerSettings(llm="none"), xs, embedder=embedder, generator=ScriptedGenerator()
+    )
     assert a.retriever is b.retriever and a.generator is None and b.generator is not None
     calls = embedder.calls
     a.ask(TRAM)

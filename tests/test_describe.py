@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ancre.qa.describe import describe, who_is
+from ancre.qa.describe import describe
 from ancre.qa.extract import Candidate, sentences
+from ancre.qa.qtype import who_is
 from ancre.qa.shortanswer import best_span
 from conftest import make_passage, rank_for
 

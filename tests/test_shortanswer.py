@@ -20,9 +20,9 @@ from ancre.qa.extract import (
 )
 from ancre.qa.learned import Model, from_dict
 from ancre.qa.nlp import parse
-from ancre.qa.qtype import answer_type
+from ancre.qa.qtype import answer_type, fits_type
 from ancre.qa.rerank import passage_features, rerank
-from ancre.qa.shortanswer import best_span, fits_type
+from ancre.qa.shortanswer import best_span
 from ancre.qa.spans import MAX_WORDS, candidates, rule_candidates
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder, ScriptedGenerator, make_passage, rank_for

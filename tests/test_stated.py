@@ -17,8 +17,7 @@ from ancre.qa.confidence import confidence
 from ancre.qa.learned import Model
 from ancre.qa.measure import confidence_fit
 from ancre.qa.measure.metrics import Row, calibration_metrics, precision_coverage
-from ancre.qa.qtype import answer_type
-from ancre.qa.shortanswer import fits_strictly
+from ancre.qa.qtype import answer_type, fits_strictly
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder
 

@@ -9,6 +9,7 @@ import string
 import pytest
 
 from ancre.qa import Answer, Citation, Passage
+from ancre.qa.extract import Sentence
 from ancre.ui import i18n
 from ancre.ui.render import (
     TurnView,
@@ -53,19 +54,7 @@ def passage(rank=1, text=PASSAGE, title=TITLE, url=URL, doc_id=None) -> Passage:
 
 def citation(p: Passage, sentence: str = SENTENCE) -> Citation:
     start = p.text.index(sentence)
-    return Citation(
-        number=p.rank,
-        doc_id=p.doc_id,
-        title=p.title,
-        url=p.url,
-        date=p.date,
-        chunk_id=p.chunk_id,
-        text=p.text,
-        sentence=sentence,
-        sentence_start=start,
-        sentence_end=start + len(sentence),
-        support=1.0,
-    )
+    return Citation.of(p, Sentence(start, start + len(sentence), sentence), 1.0)
 
 
 def answer(

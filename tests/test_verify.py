@@ -1,4 +1,5 @@
-from ancre.qa.extract import answer_type_bonus, rank_sentences, sentences
+from ancre.qa.extract import rank_sentences, sentences
+from ancre.qa.qtype import answer_type_bonus
 from ancre.qa.records import Passage
 from ancre.qa.verify import check_generated, is_repetitive, support
 

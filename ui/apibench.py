@@ -76,13 +76,13 @@ def bench_api(
 ) -> None:
     """The API's figures for ``questions`` answered by ``qa`` (default: the answerer that
     ``settings`` and ``index_settings`` name; tests pass one over fakes)."""
-    from ancre.qa import answerer
+    from ancre.qa import open_answerer
 
     from .apiserve import api_app, start
     from .openai_api import Gate
     from .serve import ServeSettings
 
-    qa = qa or answerer(settings, index_settings)
+    qa = qa or open_answerer(settings, index_settings)
     answer = qa.ask(questions[0])  # loads the models, and the Answer replayed below
     replay = Replay(answer)
     free = ServeSettings(port=_free_port())

@@ -186,7 +186,7 @@ def cmd_eval(
     then evaluate, calibrate, or compare two ``--json`` outputs."""
     from dataclasses import asdict, replace
 
-    from ancre.qa import answerer
+    from ancre.qa import open_answerer
     from ancre.qa.measure import calibrate, evaluate, metrics, questions, report
 
     if args.compare:
@@ -217,7 +217,7 @@ def cmd_eval(
     if args.corpus or squad_corpus:
         _index_eval_corpus(args.corpus or squad_corpus, index_settings, bool(args.index_dir))
     generating = not (args.calibrate or args.retrieval_only)
-    qa = answerer(settings if generating else replace(settings, llm="none"), index_settings)
+    qa = open_answerer(settings if generating else replace(settings, llm="none"), index_settings)
     if args.calibrate:
         if args.weights_out:
             from ancre.qa.measure import train

@@ -127,9 +127,9 @@ def warm_up(settings: AnswerSettings, index_settings: IndexSettings) -> None:
     """Load the index, the embedding model and the generator in the background, through
     the public API: the first answer does not wait for them."""
     try:
-        from ancre.qa import answerer
+        from ancre.qa import open_answerer
 
-        answerer(settings, index_settings).ask("ancre")
+        open_answerer(settings, index_settings).ask("ancre")
     except Exception as err:  # the first question will report it
         log.warning("warm-up failed: %s", err)
 
@@ -227,7 +227,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
         allow_private_urls=settings.allow_private_urls,
     )
     chat = WebChat(
-        lambda options: qa.answerer(options, index_settings),
+        lambda options: qa.open_answerer(options, index_settings),
         answers,
         ConversationStore.beside(index_settings.index_dir),
         examples=library,
@@ -281,7 +281,9 @@ def serve_api(
             f"warning: listening on {settings.host} without --api-key or --auth: anyone who "
             "can reach this machine can read the indexed articles"
         )
-    app = api_app(lambda options: qa.answerer(options, index_settings), answers, settings, gate)
+    app = api_app(
+        lambda options: qa.open_answerer(options, index_settings), answers, settings, gate
+    )
     try:
         running = start(app, settings.host, settings.port)
     except OSError as err:
@@ -308,7 +310,7 @@ def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:
     require_mcp()
     if not has_index(index_settings):
         build_sample(index_settings)
-    server = create_mcp(lambda options: qa.answerer(options, index_settings), answers)
+    server = create_mcp(lambda options: qa.open_answerer(options, index_settings), answers)
     print("ancre: MCP server on stdio", file=sys.stderr, flush=True)
     server.run("stdio")
     return 0

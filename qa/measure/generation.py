@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ancre.index import Embedder, IndexSettings
 from ancre.qa.answer import Answerer
-from ancre.qa.api import answerer
+from ancre.qa.api import open_answerer
 from ancre.qa.evidence import weigh_evidence
 from ancre.qa.extract import choose_context
 from ancre.qa.llm import Generator, load_generator
@@ -48,7 +48,7 @@ def bench_generation(
             "s",
             f"load_generator({s.llm!r}) -> {generator.model_id if generator else '?'}",
         )
-    qa = answerer(s, index_settings, embedder=embedder, generator=generator)
+    qa = open_answerer(s, index_settings, embedder=embedder, generator=generator)
     retriever = qa.retriever
     prompts = []
     for q in questions:
