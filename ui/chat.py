@@ -122,14 +122,24 @@ class WebChat:
         self._loaded: set[str] = set()
 
     # ---- per-question options and checks
+    def generators(self) -> list[str]:
+        """The generators a page or API client may pick: those the page offers (the server's
+        own and the bundled ones installed), never a spec chosen by the client."""
+        return [value for _, value in generator_choices(self.settings.llm, "en")]
+
     def options(
         self, top_k: float | None = None, llm: str | None = None, temperature: float | None = None
     ) -> AnswerSettings:
-        """This question's settings (the shared ones are never changed)."""
+        """This question's settings (the shared ones are never changed). A generator other
+        than those of ``generators()`` is refused with ``ValueError``: a client must not make
+        the server contact another address, download, or open a server file."""
         changes: dict[str, Any] = {}
         if top_k:
             changes["top_k"] = int(top_k)
         if llm:
+            allowed = self.generators()
+            if llm not in allowed:
+                raise ValueError(f"unknown generator {llm!r}: choose one of {', '.join(allowed)}")
             changes["llm"] = llm
         if temperature is not None:
             changes["temperature"] = float(temperature)
