@@ -195,12 +195,14 @@ def build(
     progress: bool = False,
     wait: float = 0.0,
     public_only: bool = False,
+    confined: bool = False,
 ) -> BuildReport:
     """Index the documents under ``sources`` into ``index_dir`` (a directory or a
     ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
     ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
     settings name (tests pass a fake); ``public_only`` refuses URLs of this machine or its
-    private network (the chat server's sources)."""
+    private network and ``confined`` refuses files that a symbolic link leads to outside
+    a folder named (both for the chat server's sources)."""
     settings = _settings(settings, index_dir)
     report = BuildReport()
     with open_writer(
@@ -216,7 +218,7 @@ def build(
             copies = NearCopies(settings.index_dir, w.known_sources())
         plan = _Plan(w, report, copies)
         limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
-        for item in load_all(sources, settings.max_file_mb, limits):
+        for item in load_all(sources, settings.max_file_mb, limits, confined=confined):
             if isinstance(item, Notice):
                 report.warnings.append(item)
             elif isinstance(item, Skipped):

@@ -153,3 +153,22 @@ def test_a_server_folder_only_when_allowed(library, tmp_path, incoming):
     ]
     assert str(tmp_path) not in render_statuses(statuses, "fr")
     assert allowed.add_folder(5)[0].key == "folder_refused"
+
+
+def test_a_server_folder_never_reaches_out_through_a_link(library, tmp_path, incoming):
+    """A link in the allowed folder must not expose other files of the server."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write(outside, "secret.txt", "Hors dossier\n\nLe code secret du coffre est 7731.")
+    write(incoming, "ok.txt", "Autorisé\n\nLe musée de Gaillac ouvre le mardi.")
+    (incoming / "secret.txt").symlink_to(outside / "secret.txt")
+    (incoming / "out_link").symlink_to(outside)
+    allowed = Library(library.index_settings, embedder=library.embedder, allow_dirs=[incoming])
+    statuses = allowed.add_folder(0)
+    assert sorted((s.name, s.state, s.key) for s in statuses) == [
+        ("ok.txt", "added", "status_added"),
+        ("out_link", "refused", "reason_outside"),
+        ("secret.txt", "refused", "reason_outside"),
+    ]
+    assert not any("7731" in str(d) or "outside" in str(d) for d in allowed.documents())
+    assert str(tmp_path) not in render_statuses(statuses, "en")

@@ -283,3 +283,26 @@ def test_names_are_escaped_in_messages():
     assert str(weird) == "zoo/bad\\nname\\x1b[31m.txt: line 2: invalid JSON"
     assert printable("é ü 漢字 ok") == "é ü 漢字 ok"
     assert printable(os.fsdecode(b"caf\xe9.txt")) == "caf\\udce9.txt"
+
+
+def test_a_confined_walk_refuses_what_links_lead_to_outside(tmp_path):
+    from ancre.index.walk import OUTSIDE, Skipped, walk
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    (root / "ok.txt").write_text("ok")
+    (root / "sub" / "inner.txt").write_text("inner")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    (root / "sub" / "inside.txt").symlink_to(root / "ok.txt")
+    (root / "out").symlink_to(outside)
+    found = list(walk(root, (".txt",), confined=True))
+    paths = sorted(p.relative_to(root).as_posix() for p in found if not isinstance(p, Skipped))
+    refused = sorted(Path(s.path).name for s in found if isinstance(s, Skipped))
+    assert paths == ["ok.txt", "sub/inner.txt", "sub/inside.txt"]
+    assert refused == ["link.txt", "out"]
+    assert all(s.reason == OUTSIDE for s in found if isinstance(s, Skipped))
+    assert len(list(walk(root, (".txt",)))) == 5, (
+        "the CLI's walk follows links (its user named the folder)"
+    )

@@ -190,7 +190,8 @@ class Library:
         return out
 
     def add_folder(self, choice: int, progress: Progress | None = None) -> list[FileStatus]:
-        """Index allowed folder number ``choice``; files are named relative to it."""
+        """Index allowed folder number ``choice``; files are named relative to it. The walk
+        is confined to the folder: a file that a link leads to outside it is refused."""
         if not 0 <= choice < len(self.allow_dirs):
             return [FileStatus("", "refused", "folder_refused")]
         folder = self.allow_dirs[choice]
@@ -204,7 +205,6 @@ class Library:
             if p.is_file()
             and p.suffix.lower() in EXTENSIONS
             and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-            and p.resolve().is_relative_to(folder)
         }
         return self._index(files, progress, discard=False, root=folder)
 
@@ -230,6 +230,7 @@ class Library:
                     settings=self.index_settings,
                     embedder=self.embedder,
                     progress=progress is not None,
+                    confined=True,
                 )
             except index.BuildLocked:
                 return [FileStatus("", "refused", "busy")]
@@ -264,6 +265,15 @@ class Library:
             else:
                 state = "unchanged"
             out.append(FileStatus(name, state, f"status_{state}", (("passages", passages),)))
+        for s in report.skipped if root else ():  # what the walk refused (a link out, say)
+            raw = Path(s.path)
+            if raw.is_absolute() and raw.is_relative_to(root) and raw.resolve() not in files:
+                key, values = reason_key(s.reason)
+                out.append(
+                    FileStatus(
+                        raw.relative_to(root).as_posix(), "refused", key, tuple(values.items())
+                    )
+                )
         return out
 
     def remove(self, doc_id: str) -> str | None:

@@ -99,6 +99,7 @@ REASONS = (
     ("JSON", "reason_format"),
     ("field", "reason_format"),
     ("duplicate", "reason_duplicate"),
+    ("out of the folder", "reason_outside"),
 )
 
 
