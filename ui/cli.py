@@ -99,6 +99,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
                 print(f"re-embedded everything: {report.reembedded}")
             if report.rekeyed:
                 print(f"{report.rekeyed} documents of an older index given collision-free ids")
+            if report.renamed:
+                print(f"{report.renamed} renamed or moved files kept their documents")
             print(
                 f"{report.added} added, {report.updated} updated, {report.removed} removed, "
                 f"{report.unchanged} unchanged, {len(report.skipped)} skipped"
