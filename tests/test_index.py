@@ -114,6 +114,21 @@ def test_duplicates_within_one_build_are_indexed_once(tmp_path):
     ]
 
 
+class SlowEmbedder(HashEmbedder):
+    def embed(self, texts):
+        time.sleep(0.02 * len(texts))
+        return super().embed(texts)
+
+
+def test_a_small_build_still_commits_every_commit_seconds(tmp_path):
+    """Embedding must not wait for a full window: a kill would lose everything."""
+    for n in range(150):
+        write(tmp_path / "src" / f"{n:03}.txt", f"Article {n}\n\nLa commune numéro {n} vote.")
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), commit_seconds=0.5)
+    report = build([tmp_path / "src"], settings=s, embedder=SlowEmbedder())
+    assert report.added == 150 and report.commits >= 4
+
+
 def test_remove_and_refresh(tmp_path):
     src = small_corpus(tmp_path / "src")
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
