@@ -188,6 +188,8 @@ def load_file(
                 "(saving the file as UTF-8 removes the doubt)",
             )
         )
+    elif decoded.replaced:
+        notes.append(Notice(str(path), f"{decoded.replaced} invalid UTF-8 bytes replaced by �"))
     elif decoded.encoding != "utf-8":
         log.info("%s: decoded as %s", printable(str(path)), decoded.encoding)
     if suffix in (".json", ".jsonl"):

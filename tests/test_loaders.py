@@ -210,6 +210,19 @@ def test_a_doubtful_encoding_is_indexed_with_a_warning_naming_it(tmp_path):
     assert doc.title == "Café" and "encoding guessed as cp1252" in str(notice)
 
 
+def test_a_few_bad_bytes_do_not_garble_a_utf8_file(tmp_path):
+    text = "Élection à Orléans\n\nHélène Dupré a été élue maire d’Orléans dimanche."
+    data = text.encode("utf-8").replace(b"maire", b"ma\xffire\xfe\xc3 ")
+    (tmp_path / "abime.txt").write_bytes(data)
+    items = list(load_sources([tmp_path]))
+    (notice,) = [i for i in items if isinstance(i, Notice)]
+    (doc,) = [i for i in items if not isinstance(i, Notice)]
+    assert doc.title == "Élection à Orléans" and "Hélène Dupré" in doc.text
+    assert "ma\ufffdire\ufffd\ufffd" in doc.text
+    assert "3 invalid UTF-8 bytes replaced" in str(notice)
+    assert decode("Élu à Orléans".encode("cp1252")) == "Élu à Orléans", "cp1252 still guessed"
+
+
 def test_unclosed_title_keeps_the_body(tmp_path):
     """D9: the <title> swallowed the page, and text loose in a <div> was lost."""
     (tmp_path / "m.html").write_text(
