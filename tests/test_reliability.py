@@ -457,7 +457,16 @@ def test_interrupt_right_after_commit_is_a_clean_interrupt(tmp_path):
     assert sorted(p.name for p in Path(s.index_dir).glob("vectors-*")) == ["vectors-2.faiss"]
 
 
-def test_ctrl_c_during_a_commit_waits_for_it(tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt, even when pytest was started with it ignored (in the
+    background, under nohup)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_during_a_commit_waits_for_it(tmp_path, ctrl_c_raises):
     s = settings(tmp_path)
     with Writer(s, embedder=FAKE) as w:
         w.conn = FailAround(w.conn, before=lambda: os.kill(os.getpid(), signal.SIGINT))
