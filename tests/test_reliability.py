@@ -668,3 +668,73 @@ def test_usage_reports_are_switched_off_on_import(tmp_path):
     )
     assert out.stdout.split() == ["blocked", "False", "1"]
     assert not (tmp_path / "intel").exists()
+
+
+def _foreign_vectors(path: Path) -> None:
+    import faiss
+    import numpy as np
+
+    other = faiss.IndexIDMap2(faiss.IndexFlatIP(FAKE.dim))
+    other.add_with_ids(np.ones((2, FAKE.dim), "float32"), np.array([77, 78]))
+    faiss.write_index(other, str(path))
+
+
+DAMAGES = {
+    "vectors truncated": ("vectors-1.faiss", lambda p: p.write_bytes(p.read_bytes()[:100]), True),
+    "vectors missing": ("vectors-1.faiss", lambda p: p.unlink(), True),
+    "vectors of another index": ("vectors-1.faiss", _foreign_vectors, True),
+    "postings truncated": ("lexical-1.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), False),
+    "postings header": ("lexical-1.npz", lambda p: p.write_bytes(b"\x93NUMPY" * 11), False),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_derived_file_is_named_and_repaired_from_the_store(tmp_path, damage):
+    name, harm, vectors = DAMAGES[damage]
+    src = corpus(tmp_path / "src", 4)
+    s = settings(tmp_path)
+    build([src], settings=s, embedder=FAKE)
+    harm(Path(s.index_dir) / name)
+    with pytest.raises(index.StoreError) as err:
+        IndexReader(s.index_dir)
+    message = str(err.value)
+    assert name in message and f"`ancre index repair --index-dir {s.index_dir}`" in message
+    assert "Error in" not in message and "allow_pickle" not in message
+    shutil.rmtree(src)  # the repair reads the store, never the sources
+    embedder = HashEmbedder()
+    report = build([], settings=s, embedder=embedder)
+    assert (report.chunks, embedder.texts) == ((4, 4) if vectors else (0, 0))
+    assert bool(report.reembedded) is vectors and (name in report.reembedded or not vectors)
+    assert consistent(s.index_dir) == 4
+
+
+def test_a_damaged_store_is_named_with_the_way_out(tmp_path):
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE)
+    store = Path(s.index_dir) / "store.sqlite"
+    store.write_bytes(b"garbage!" * 512)
+    for opening in (lambda: IndexReader(s.index_dir), lambda: Writer(s, embedder=FAKE)):
+        with pytest.raises(index.StoreError, match=r"store\.sqlite is damaged .* build the index"):
+            opening()
+
+
+def test_stats_show_the_vector_count(tmp_path, capsys):
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 3)], settings=s, embedder=FAKE)
+    assert main(["index", "stats", "--index-dir", s.index_dir]) == 0
+    assert "vectors: 3\n" in capsys.readouterr().out
+
+
+def test_a_failed_vectors_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import faiss
+
+    from ancre.index.stores.directory.layout import write_vectors
+
+    def full_disk(index, name):
+        Path(name).write_bytes(b"half")
+        raise RuntimeError("Error in faiss::write_index: write error (No space left on device)")
+
+    monkeypatch.setattr(faiss, "write_index", full_disk)
+    with pytest.raises(index.StoreError, match=r"cannot write .*vectors-2\.faiss: no space left"):
+        write_vectors(tmp_path / "vectors-2.faiss", object())
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError, KeyError) as err:
+    except (ValueError, OSError, RuntimeError, KeyError, sqlite3.DatabaseError) as err:
         print(f"ancre: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
@@ -83,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
     from ancre import index
 
-    if args.action in ("build", "add"):
+    if args.action in ("build", "add", "repair"):
         report = index.build(
-            args.sources,
+            getattr(args, "sources", []),
             settings=settings,
             prune=getattr(args, "prune", False),
             rebuild=getattr(args, "rebuild", False),

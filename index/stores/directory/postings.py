@@ -20,11 +20,14 @@ them (``term_key``).
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from ...errors import DamagedFile, repair_command
 
 K1, B = 1.2, 0.75
 FORMAT = 1
@@ -145,7 +148,8 @@ class Postings:
 
     @classmethod
     def load(cls, path: Path) -> Postings | None:
-        """The postings in ``path``, or None if there is none (or of another format)."""
+        """The postings in ``path``, or None if there is none (or of another format);
+        ``DamagedFile`` if it cannot be read."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 if int(data["format"][0]) != FORMAT:
@@ -161,6 +165,9 @@ class Postings:
                 )
         except FileNotFoundError:
             return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            what = f"not a readable postings file: {type(err).__name__}"
+            raise DamagedFile(path, what, repair_command(path.parent)) from None
 
 
 def term_key(token: str) -> str:

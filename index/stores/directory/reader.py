@@ -3,17 +3,19 @@ FAISS vectors, BM25 in the postings (or SQLite FTS5), chunk look-up in SQLite.""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...errors import DamagedFile, repair_command
 from ...lexical import analyze, fts_query
 from ..base import ChunkRow, StoreError
 from ..manifest import FORMAT_VERSION, READABLE_FORMATS
 from . import vectors as vector_kinds
-from .layout import connect, postings_path, read_manifest, vectors_path
+from .layout import connect, postings_path, read_manifest, store_damaged, vectors_path
 from .postings import Postings
 
 
@@ -39,8 +41,9 @@ class DirectoryReader:
         import faiss
 
         with self._lock:
+            missing = None
             for _attempt in range(5):
-                manifest = read_manifest(self._conn)
+                manifest = read_manifest(self._conn, self.index_dir)
                 if not manifest:
                     raise StoreError(
                         f"{self.index_dir} holds no finished index build: run "
@@ -60,14 +63,36 @@ class DirectoryReader:
                     vectors = faiss.read_index(str(path))
                 except RuntimeError:
                     if path.exists():
-                        raise StoreError(f"cannot read {path}") from None
+                        what = "empty" if not path.stat().st_size else "not a readable FAISS file"
+                        raise DamagedFile(path, what, self._repair) from None
+                    if missing == path:  # the same generation twice: no build replaced it
+                        raise DamagedFile(path, "missing", self._repair) from None
+                    missing = path
                     continue  # a build replaced it meanwhile: read the manifest again
+                self._check(path, vectors)
                 vector_kinds.tune(vectors, manifest.get("vectors", {}))
                 postings = Postings.load(postings_path(self.index_dir, gen))
                 self.manifest, self.generation, self.vectors = manifest, gen, vectors
                 self.postings = postings
                 return True
             raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
+
+    @property
+    def _repair(self) -> str:
+        return repair_command(self.index_dir)
+
+    def _check(self, path: Path, vectors: Any) -> None:
+        """What is cheap to check at open: one vector per chunk, under the chunk's id."""
+        try:
+            rows = self._conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(store_damaged(self.index_dir, err)) from None
+        if vectors.ntotal != len(rows):
+            what = f"{vectors.ntotal} vectors for {len(rows)} chunks"
+            raise DamagedFile(path, what, self._repair)
+        ids = np.sort(vector_kinds.ids_of(vectors))
+        if not np.array_equal(ids, np.fromiter((r[0] for r in rows), "int64", len(rows))):
+            raise DamagedFile(path, "its vector ids are not the chunk ids", self._repair)
 
     @property
     def size(self) -> int:
@@ -180,9 +205,10 @@ class DirectoryReader:
             "index_dir": str(self.index_dir),
             "documents": docs,
             "chunks": chunks,
-            "vectors": self.size,
             "disk_bytes": disk,
             **self.manifest,
+            "vectors": self.size,
+            "vector_layout": self.manifest.get("vectors", {}),
         }
 
     def close(self) -> None:
