@@ -172,3 +172,14 @@ def test_a_server_folder_never_reaches_out_through_a_link(library, tmp_path, inc
     ]
     assert not any("7731" in str(d) or "outside" in str(d) for d in allowed.documents())
     assert str(tmp_path) not in render_statuses(statuses, "en")
+
+
+def test_an_upload_during_another_build_is_refused_by_name_and_not_kept(library, incoming):
+    from ancre.index import Writer
+
+    good = write(incoming, "Pont Zorglub.txt", ARTICLE)
+    with Writer(library.index_settings, embedder=library.embedder):  # a CLI build, say
+        statuses = library.add_files([good])
+    assert [(s.name, s.state, s.key) for s in statuses] == [("Pont Zorglub.txt", "refused", "busy")]
+    up = uploads_dir(library.index_settings.index_dir)
+    assert not up.exists() or not any(up.iterdir())

@@ -167,9 +167,14 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         return gr.Group(visible=True), f"<p>{esc(text)}</p>", doc_id, ""
 
     def on_remove(doc_id, query, request: gr.Request):
+        from ancre.index import BuildLocked
+
         lang = lang_of(request)
-        title = library.remove(doc_id) if doc_id else None
-        note = t(lang, "removed", title=title) if title else t(lang, "remove_missing")
+        try:
+            title = library.remove(doc_id) if doc_id else None
+            note = t(lang, "removed", title=title) if title else t(lang, "remove_missing")
+        except BuildLocked:
+            note = t(lang, "busy")
         return hint(note), gr.Group(visible=False), "", *refreshed(lang, query)
 
     documents.remove(

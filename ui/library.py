@@ -219,7 +219,7 @@ class Library:
         from ancre import index
 
         if not self._lock.acquire(blocking=False):
-            return [FileStatus("", "refused", "busy")]
+            return self._refused(files, "busy", discard)
         try:
             if progress:
                 progress(0.05, "indexing")
@@ -233,10 +233,10 @@ class Library:
                     confined=True,
                 )
             except index.BuildLocked:
-                return [FileStatus("", "refused", "busy")]
+                return self._refused(files, "busy", discard)
             except (index.StoreError, OSError, ValueError, RuntimeError):
                 log.exception("build failed")
-                return [FileStatus("", "refused", "build_failed")]
+                return self._refused(files, "build_failed", discard)
             after = self.documents()
         finally:
             self._lock.release()
@@ -275,6 +275,16 @@ class Library:
                     )
                 )
         return out
+
+    def _refused(self, files: dict[Path, str], key: str, discard: bool) -> list[FileStatus]:
+        """Every file refused with ``key`` (another build holds the index, say); uploads
+        that no indexed document comes from are not kept."""
+        if discard:
+            sources = {Path(d.get("source") or "").resolve() for d in self.documents()}
+            for path in files:
+                if path.resolve() not in sources:
+                    path.unlink(missing_ok=True)
+        return [FileStatus(name, "refused", key) for name in files.values()]
 
     def remove(self, doc_id: str) -> str | None:
         """Remove one document (and its uploaded file once nothing of it is left); its title,

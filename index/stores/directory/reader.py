@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +167,7 @@ class DirectoryReader:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        with self._lock:
+        with self._lock, self._store_damage():
             rows = self._conn.execute(
                 f'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.text, d.title, d.url, '
                 f"d.date FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
@@ -187,8 +189,16 @@ class DirectoryReader:
                 return np.zeros(0, dtype="int64")
             return vector_kinds.ids_of(self.vectors)
 
+    @contextmanager
+    def _store_damage(self) -> Iterator[None]:
+        """A damaged page of the store, met while reading it, is named (not a traceback)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            raise StoreError(store_damaged(self.index_dir, err)) from None
+
     def documents(self) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._store_damage():
             rows = self._conn.execute(
                 "SELECT doc_id, title, url, date, author, source, n_chunks, indexed_at "
                 "FROM documents ORDER BY doc_id"
@@ -197,7 +207,7 @@ class DirectoryReader:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self._store_damage():
             docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
             chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         disk = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
