@@ -117,7 +117,9 @@ class WebChat:
         self.settings = settings
         self.store = store
         self.examples = examples
-        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, str], Page] = OrderedDict()
+        """Live pages by (owner, Gradio session hash): the hash is chosen by the client, so
+        another user who sends it must not reach this page's answer or queue."""
         self._pages_lock = threading.Lock()
         self._loaded: set[str] = set()
 
@@ -159,8 +161,9 @@ class WebChat:
     # ---- pages and conversations
     def page(self, viewer: Viewer) -> Page:
         with self._pages_lock:
-            page = self._pages.pop(viewer.page, None) or Page()
-            self._pages[viewer.page] = page
+            key = (viewer.owner, viewer.page)
+            page = self._pages.pop(key, None) or Page()
+            self._pages[key] = page
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
             return page
@@ -168,7 +171,7 @@ class WebChat:
     def close(self, viewer: Viewer) -> None:
         """The page was closed: forget its live state (the conversation stays on disk)."""
         with self._pages_lock:
-            self._pages.pop(viewer.page, None)
+            self._pages.pop((viewer.owner, viewer.page), None)
 
     def current(self, viewer: Viewer) -> str | None:
         return self.page(viewer).conversation
