@@ -183,3 +183,15 @@ def test_an_upload_during_another_build_is_refused_by_name_and_not_kept(library,
     assert [(s.name, s.state, s.key) for s in statuses] == [("Pont Zorglub.txt", "refused", "busy")]
     up = uploads_dir(library.index_settings.index_dir)
     assert not up.exists() or not any(up.iterdir())
+
+
+def test_gradio_copies_of_uploads_are_deleted_once_handled(tmp_path):
+    from ancre.ui.uploads import discard_received
+
+    one, two = tmp_path / "gradio" / "h1" / "a.txt", tmp_path / "gradio" / "h2" / "b.txt"
+    for path in (one, two):
+        path.parent.mkdir(parents=True)
+        path.write_text("x")
+    (two.parent / "other.txt").write_text("y")
+    discard_received([str(one), two])
+    assert not one.parent.exists() and not two.exists() and (two.parent / "other.txt").exists()
