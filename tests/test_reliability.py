@@ -738,3 +738,27 @@ def test_a_failed_vectors_write_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(index.StoreError, match=r"cannot write .*vectors-2\.faiss: no space left"):
         write_vectors(tmp_path / "vectors-2.faiss", object())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_postings_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import numpy as np
+
+    from ancre.index.stores.directory.postings import Postings
+
+    def full_disk(fh, **arrays):
+        fh.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(index.StoreError, match=r"cannot write .*lexical-2\.npz: No space left"):
+        Postings.from_texts([1], ["un texte"]).save(tmp_path / "lexical-2.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_store_file_is_an_index_not_built_yet(tmp_path):
+    s = settings(tmp_path)
+    Path(s.index_dir).mkdir()
+    (Path(s.index_dir) / "store.sqlite").write_bytes(b"")
+    with pytest.raises(index.StoreError, match="holds no finished index build"):
+        IndexReader(s.index_dir)
+    assert build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE).added == 2

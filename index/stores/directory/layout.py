@@ -117,6 +117,8 @@ def read_manifest(conn: sqlite3.Connection, index_dir: Path | None = None) -> di
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='manifest'").fetchone()
     except sqlite3.DatabaseError as err:
+        if "no such table: meta" in str(err):
+            return {}  # an empty store file (a first build stopped by a full disk, say)
         if index_dir is None:
             raise StoreError(f"the index store is unreadable ({err})") from None
         raise StoreError(store_damaged(index_dir, err)) from None
@@ -125,11 +127,15 @@ def read_manifest(conn: sqlite3.Connection, index_dir: Path | None = None) -> di
 
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def write_vectors(path: Path, index) -> None:
