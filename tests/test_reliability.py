@@ -762,3 +762,21 @@ def test_an_empty_store_file_is_an_index_not_built_yet(tmp_path):
     with pytest.raises(index.StoreError, match="holds no finished index build"):
         IndexReader(s.index_dir)
     assert build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE).added == 2
+
+
+def test_a_full_disk_at_the_postings_leaves_the_last_commit_and_no_new_file(tmp_path, monkeypatch):
+    from ancre.index.stores.directory.postings import Postings
+
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE)
+
+    def full_disk(self, path):
+        raise index.StoreError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(Postings, "save", full_disk)
+    with pytest.raises(index.StoreError, match="No space left"):
+        build([corpus(tmp_path / "more", 3)], settings=s, embedder=FAKE)
+    names = sorted(p.name for p in Path(s.index_dir).iterdir() if p.name.startswith("vectors"))
+    assert names == ["vectors-1.faiss"]
+    monkeypatch.undo()
+    assert consistent(s.index_dir) == 2

@@ -282,7 +282,12 @@ class DirectoryWriter(BaseWriter):
             new_ids, bodies = [r[0] for r in fts_rows], [r[1] for r in fts_rows]
             postings = self.postings().updated(old_ids, new_ids, bodies)
             write_vectors(vectors_path(self.index_dir, gen), vectors)
-            postings.save(postings_path(self.index_dir, gen))
+            try:
+                postings.save(postings_path(self.index_dir, gen))
+            except BaseException:  # a full disk: the new vectors are of no use alone
+                vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+                self._vectors = None
+                raise
 
         def statements(c: sqlite3.Connection) -> None:
             for old_id, new_id, source in self._rekeys:
