@@ -780,3 +780,17 @@ def test_a_full_disk_at_the_postings_leaves_the_last_commit_and_no_new_file(tmp_
     assert names == ["vectors-1.faiss"]
     monkeypatch.undo()
     assert consistent(s.index_dir) == 2
+
+
+def test_stats_check_reads_every_page_of_the_store(tmp_path, capsys):
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 40)], settings=s, embedder=FAKE)
+    assert main(["index", "stats", "--check", "--index-dir", s.index_dir]) == 0
+    assert "store_check: ok" in capsys.readouterr().out
+    store = Path(s.index_dir) / "store.sqlite"
+    data = bytearray(store.read_bytes())
+    page = len(data) // 2 // 4096 * 4096
+    data[page : page + 4096] = random.Random(1).randbytes(4096)
+    store.write_bytes(bytes(data))
+    assert main(["index", "stats", "--check", "--index-dir", s.index_dir]) == 1
+    assert "store.sqlite is damaged" in capsys.readouterr().err

@@ -129,6 +129,11 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
     with index.open_reader(settings) as reader:
         docs = reader.documents() if args.action == "list" else []
         stats = reader.stats() if args.action == "stats" else {}
+        if getattr(args, "check", False):
+            check = getattr(reader, "check_store", None)  # a Milvus store checks itself
+            if check is not None:
+                check()
+            stats["store_check"] = "ok"
     if args.action == "list":
         if args.json:
             print(json.dumps(docs, ensure_ascii=False, indent=2))

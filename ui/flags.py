@@ -118,6 +118,9 @@ def parser() -> argparse.ArgumentParser:
     st = isub.add_parser("stats", help="index statistics and how it was built")
     _common(st)
     st.add_argument("--json", action="store_true")
+    st.add_argument(
+        "--check", action="store_true", help="also read every page of the store (SQLite's check)"
+    )
 
     q = sub.add_parser("ask", help="answer a question from the index")
     _common(q)

@@ -221,6 +221,14 @@ class DirectoryReader:
             "vector_layout": self.manifest.get("vectors", {}),
         }
 
+    def check_store(self) -> None:
+        """SQLite's quick check of the whole store (reads every page: on demand only);
+        ``StoreError`` naming the damage."""
+        with self._lock, self._store_damage():
+            found = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)")]
+        if found != ["ok"]:
+            raise StoreError(store_damaged(self.index_dir, "; ".join(found)[:300]))
+
     def close(self) -> None:
         self._conn.close()
 
