@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from .embed import Embedder
+from .errors import StoreError
 from .feeds import WebLimits, load_all
+from .fetch import is_url
 from .loaders import Document, Notice, Skipped, legacy_id, printable
 from .nearcopies import NearCopies
 from .settings import IndexSettings
@@ -48,6 +50,8 @@ class BuildReport:
     """Why every document was re-embedded (model or chunker changed), if it was."""
     rekeyed: int = 0
     """Documents of a format-1 index given their collision-free id (not re-embedded)."""
+    renamed: int = 0
+    """Documents whose file was renamed or moved: they took the new name (not re-embedded)."""
     commits: int = 0
     """Batches this build committed."""
     near_copies: int = 0
@@ -84,6 +88,22 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def distinct(sources: list[str | Path]) -> list[str | Path]:
+    """``sources`` without those named twice or inside another one (a folder given with its
+    sub-folder): each file is read once."""
+    reals = [None if is_url(s) else _real(str(Path(s).expanduser())) for s in sources]
+    out = []
+    for i, (source, real) in enumerate(zip(sources, reals, strict=True)):
+        if real is not None and any(
+            other is not None and _under(real, other) and (other != real or j < i)
+            for j, other in enumerate(reals)
+            if j != i
+        ):
+            continue
+        out.append(source)
+    return out
+
+
 class _Plan:
     """What to do with each loaded document, given what the index holds."""
 
@@ -92,6 +112,8 @@ class _Plan:
         self.known = w.known_sources()
         self.by_hash = {h: d for d, (h, _) in self.known.items()}
         self.seen: dict[str, str] = {}
+        self.first: dict[str, str] = {}
+        """Documents put by this build: id -> source (a later exact duplicate is skipped)."""
         self.loaded: set[str] = set()
         self.problems: set[str] = set()
 
@@ -126,7 +148,13 @@ class _Plan:
             return
         twin = self.by_hash.get(digest)
         if twin is not None and twin != doc.doc_id and twin in self.known:
+            if entry is None and self._renamed(twin, doc):
+                return
             r.skipped.append(Skipped(doc.source, f"exact duplicate of already indexed {twin!r}"))
+            return
+        if twin is not None and twin != doc.doc_id and twin in self.first:
+            first = self.first[twin]
+            r.skipped.append(Skipped(doc.source, f"exact duplicate of {first} (same build)"))
             return
         if self.copies is not None and self.copies.copy_of(doc) is not None:
             if entry is not None:  # indexed before, now a copy of another: its alternate
@@ -135,11 +163,36 @@ class _Plan:
             r.near_copies += 1
             return
         self.by_hash[digest] = doc.doc_id
+        self.first[doc.doc_id] = doc.source
         if entry is not None:
             r.updated += 1
         else:
             r.added += 1
         self.w.put(doc)
+
+    def _renamed(self, twin: str, doc: Document) -> bool:
+        """``doc`` is the indexed ``twin`` whose file is gone (renamed or moved): the
+        document takes its new id and source, without embedding (a store that cannot re-key
+        replaces it). False when the twin's file is still there (a true duplicate)."""
+        source = self.known[twin][1]
+        if twin in self.seen or not source or not _gone(source):
+            return False
+        del self.known[twin]
+        self.by_hash[doc.hash] = doc.doc_id
+        self.first[doc.doc_id] = doc.source
+        try:
+            self.w.rekey(twin, doc.doc_id, doc.source)
+        except StoreError:
+            self.w.remove(twin)
+            self.w.put(doc)
+        else:
+            self.known[doc.doc_id] = (doc.hash, doc.source)
+            self.report.unchanged += 1
+        self.report.renamed += 1
+        if self.copies is not None:
+            self.copies.forget([twin])
+            self.copies.copy_of(doc, indexed=True)
+        return True
 
     def _legacy(self, doc: Document, digest: str) -> bool:
         """A document indexed by a format-1 build under its bare path: give it its new id
@@ -195,12 +248,14 @@ def build(
     progress: bool = False,
     wait: float = 0.0,
     public_only: bool = False,
+    confined: bool = False,
 ) -> BuildReport:
     """Index the documents under ``sources`` into ``index_dir`` (a directory or a
     ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
     ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
     settings name (tests pass a fake); ``public_only`` refuses URLs of this machine or its
-    private network (the chat server's sources)."""
+    private network and ``confined`` refuses files that a symbolic link leads to outside
+    a folder named (both for the chat server's sources)."""
     settings = _settings(settings, index_dir)
     report = BuildReport()
     with open_writer(
@@ -216,7 +271,7 @@ def build(
             copies = NearCopies(settings.index_dir, w.known_sources())
         plan = _Plan(w, report, copies)
         limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
-        for item in load_all(sources, settings.max_file_mb, limits):
+        for item in load_all(distinct(sources), settings.max_file_mb, limits, confined=confined):
             if isinstance(item, Notice):
                 report.warnings.append(item)
             elif isinstance(item, Skipped):

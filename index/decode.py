@@ -1,16 +1,19 @@
 """Bytes to text for articles whose encoding nobody wrote down.
 
 In order: a byte-order mark (UTF-8, UTF-16, UTF-32), strict UTF-8, UTF-16 without a mark
-(recognised by its NUL bytes), then a guess. The guess weighs charset-normalizer's best
-candidate against Windows-1252 with a preference for French: detectors often take French
-cp1252 text (’ « » € œ) for cp1250 or mac_latin2 and index "ŕ la tęte". Latin-1 is the same
-as cp1252 for every printable character, so cp1252 is read first and latin-1 only when the
-bytes are not cp1252. A guess that is not clear-cut is kept, and reported with its name.
+(recognised by its NUL bytes), UTF-8 with a few bad bytes (replaced by U+FFFD: one bad byte
+must not turn every accent of a UTF-8 file into mojibake), then a guess. The guess weighs
+charset-normalizer's best candidate against Windows-1252 with a preference for French:
+detectors often take French cp1252 text (’ « » € œ) for cp1250 or mac_latin2 and index
+"ŕ la tęte". Latin-1 is the same as cp1252 for every printable character, so cp1252 is read
+first and latin-1 only when the bytes are not cp1252. A guess that is not clear-cut is kept,
+and reported with its name.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 from .walk import LoadError
@@ -36,6 +39,12 @@ class Decoded:
     encoding: str
     guessed: bool = False
     """True when the encoding is a guess that may be wrong (say so to the user)."""
+    replaced: int = 0
+    """Invalid bytes of a UTF-8 text replaced by U+FFFD (say so to the user)."""
+
+
+BAD_BYTE = re.compile("[\udc80-\udcff]")
+"""An undecodable byte, as ``surrogateescape`` keeps it."""
 
 
 def decode(data: bytes) -> str:
@@ -61,7 +70,18 @@ def decode_bytes(data: bytes) -> Decoded:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
-    return _guess(data)
+    return _mostly_utf8(data) or _guess(data)
+
+
+def _mostly_utf8(data: bytes) -> Decoded | None:
+    """UTF-8 text with a few invalid bytes: at least twice as many valid multi-byte
+    characters as bad bytes (text in a one-byte encoding has next to no valid sequences)."""
+    text = data.decode("utf-8", "surrogateescape")
+    bad = len(BAD_BYTE.findall(text))
+    good = sum(ord(ch) > 127 for ch in text) - bad
+    if good < 2 * bad:
+        return None
+    return Decoded(BAD_BYTE.sub("\ufffd", text), "utf-8", replaced=bad)
 
 
 def _utf16_without_bom(data: bytes) -> Decoded | None:

@@ -12,3 +12,18 @@ class StoreError(RuntimeError):
 
 class BuildLocked(StoreError):
     """Another build holds the store."""
+
+
+class DamagedFile(StoreError):
+    """A file of the index is missing or damaged; the message names it, says what is wrong
+    and gives the one command that repairs it."""
+
+    def __init__(self, path: object, what: str, repair: str):
+        self.path, self.what = path, what
+        super().__init__(f"{path} is damaged ({what}): repair it with `{repair}`")
+
+
+def repair_command(index_dir: object) -> str:
+    """The command that rebuilds an index directory's derived files (vectors, postings)
+    from its store, without reading the sources again."""
+    return f"ancre index repair --index-dir {index_dir}"

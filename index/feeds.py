@@ -31,15 +31,19 @@ class WebLimits:
 
 
 def load_all(
-    sources: list[str | Path], max_file_mb: float = 50.0, limits: WebLimits = WebLimits()
+    sources: list[str | Path],
+    max_file_mb: float = 50.0,
+    limits: WebLimits = WebLimits(),
+    *,
+    confined: bool = False,
 ) -> Iterator[Document | Skipped | Notice]:
-    """The documents of every source, in order: files and folders (``loaders``), and
-    http(s) URLs (``load_url``)."""
+    """The documents of every source, in order: files and folders (``loaders``; ``confined``:
+    nothing a link leads to outside a folder), and http(s) URLs (``load_url``)."""
     for source in sources:
         if is_url(source):
             yield from load_url(str(source), limits)
         else:
-            yield from load_sources([source], max_file_mb)
+            yield from load_sources([source], max_file_mb, confined=confined)
 
 
 def looks_like_feed(got: Fetched) -> bool:

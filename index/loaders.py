@@ -93,10 +93,11 @@ def source_of(path: Path) -> str:
 
 
 def load_sources(
-    sources: list[str | Path], max_file_mb: float = 50.0
+    sources: list[str | Path], max_file_mb: float = 50.0, *, confined: bool = False
 ) -> Iterator[Document | Skipped | Notice]:
     """Yield the documents of every file under ``sources``, a ``Skipped`` for each file or
-    folder that cannot be read and a ``Notice`` for each doubtful one."""
+    folder that cannot be read and a ``Notice`` for each doubtful one; ``confined`` refuses
+    what a symbolic link leads to outside a folder (``walk``)."""
     for raw in sources:
         source = Path(raw).expanduser()
         if not source.exists():
@@ -107,7 +108,7 @@ def load_sources(
             continue
         root = source if source.is_dir() else source.parent
         key = root_key(root)
-        for path in walk(source, EXTENSIONS):
+        for path in walk(source, EXTENSIONS, confined=confined):
             if isinstance(path, Skipped):
                 yield path
                 continue
@@ -187,6 +188,8 @@ def load_file(
                 "(saving the file as UTF-8 removes the doubt)",
             )
         )
+    elif decoded.replaced:
+        notes.append(Notice(str(path), f"{decoded.replaced} invalid UTF-8 bytes replaced by �"))
     elif decoded.encoding != "utf-8":
         log.info("%s: decoded as %s", printable(str(path)), decoded.encoding)
     if suffix in (".json", ".jsonl"):

@@ -3,7 +3,9 @@
 A folder is walked in name order. Hidden entries (``.git``, ``.DS_Store``) and files of
 other types are passed over on purpose; anything else that cannot be read (a folder without
 permission, a symbolic link that loops or points nowhere) becomes a ``Skipped`` naming it.
-Linked folders are followed once: a link back into a folder being walked is a loop.
+Linked folders are followed once: a link back into a folder being walked is a loop. A
+*confined* walk (the chat server's folders) resolves every file and folder and refuses what
+lies outside the folder it was given, so that a link cannot expose other files of the server.
 """
 
 from __future__ import annotations
@@ -73,12 +75,18 @@ def _link_problem(path: Path) -> str:
     return ""
 
 
-def walk(source: Path, extensions: tuple[str, ...]) -> Iterator[Path | Skipped]:
+OUTSIDE = "symbolic link leads out of the folder"
+
+
+def walk(
+    source: Path, extensions: tuple[str, ...], *, confined: bool = False
+) -> Iterator[Path | Skipped]:
     """The files of ``source`` (a file or a folder) with one of ``extensions``, in name
-    order, and a ``Skipped`` for each folder or link that cannot be walked."""
+    order, and a ``Skipped`` for each folder or link that cannot be walked (or, when
+    ``confined``, that leads out of ``source``)."""
     if source.is_dir():
         root = source.resolve()
-        yield from _walk_dir(source, extensions, (root,), root, set())
+        yield from _walk_dir(source, extensions, (root,), root, set(), confined)
     else:
         yield source
 
@@ -89,6 +97,22 @@ def _walk_dir(
     ancestors: tuple[Path, ...],
     root: Path,
     walked: set[Path],
+    confined: bool,
+) -> Iterator[Path | Skipped]:
+    for item in _entries(folder, extensions, ancestors, root, walked, confined):
+        if confined and isinstance(item, Path) and not item.resolve().is_relative_to(root):
+            yield Skipped(str(item), OUTSIDE)
+        else:
+            yield item
+
+
+def _entries(
+    folder: Path,
+    extensions: tuple[str, ...],
+    ancestors: tuple[Path, ...],
+    root: Path,
+    walked: set[Path],
+    confined: bool,
 ) -> Iterator[Path | Skipped]:
     walked.add(ancestors[-1])
     try:
@@ -119,7 +143,9 @@ def _walk_dir(
                 yield Skipped(str(path), "symbolic link loop (links to a folder above it)")
             elif entry.is_symlink() and (real in walked or real.is_relative_to(root)):
                 yield Skipped(str(path), "link to a folder read through another path")
+            elif confined and not real.is_relative_to(root):
+                yield Skipped(str(path), OUTSIDE)
             else:
-                yield from _walk_dir(path, extensions, (*ancestors, real), root, walked)
+                yield from _walk_dir(path, extensions, (*ancestors, real), root, walked, confined)
         elif suffix in extensions:
             yield path

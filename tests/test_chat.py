@@ -231,3 +231,21 @@ def test_the_store_round_trips_answers_and_checks_owners(tmp_path, chat):
     empty = ConversationStore(tmp_path / "none" / "c.sqlite")
     assert empty.list("x") == [] and empty.turns("x", "y") == []
     assert not (tmp_path / "none").exists()
+
+
+def test_another_user_with_the_same_session_hash_reaches_nothing(chat):
+    """Gradio's session hash is chosen by the client: it is no key to another's page."""
+    chat.submit(ALICE, TRAMWAY, chat.options())
+    chat.submit(ALICE, BAKERY, chat.options())
+    mallory = Viewer("user:mallory", "fr", ALICE.page)
+    assert chat.stop(mallory) == [] and not chat.busy(mallory)
+    assert TRAMWAY not in chat.view(mallory)
+    assert chat.busy(ALICE) and chat.stop(ALICE) == [TRAMWAY, BAKERY]
+
+
+def test_the_generators_offered_are_the_only_ones_taken(chat):
+    assert chat.generators()[0] == "scripted" and "none" in chat.generators()
+    assert chat.options(llm="none").llm == "none"
+    for spec in ("openai:http://127.0.0.1:9/v1", "hf:owner/repo/m.gguf", "/etc/passwd"):
+        with pytest.raises(ValueError, match="unknown generator"):
+            chat.options(llm=spec)

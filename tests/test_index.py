@@ -81,6 +81,54 @@ def test_incremental_rebuild_update_duplicate_prune(tmp_path):
     assert reader.refresh() and reader.size == 2
 
 
+def test_a_renamed_file_or_folder_takes_over_its_document_with_prune(tmp_path):
+    """Not skipped as a duplicate of the document the same build then prunes."""
+    src = small_corpus(tmp_path / "src")
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    build([src], settings=s, embedder=FAKE)
+    (src / "a.txt").rename(src / "a2.txt")
+    (src / "sub").rename(src / "sub2")
+    embedder = HashEmbedder()
+    report = build([src], settings=s, prune=True, embedder=embedder)
+    assert (report.renamed, report.removed, report.added, report.chunks) == (2, 0, 0, 0)
+    assert embedder.texts == 0 and not report.skipped
+    reader = IndexReader(s.index_dir)
+    ids = sorted(d["doc_id"].rsplit("/", 2)[-2:][-1] for d in reader.documents())
+    assert ids == ["a2.txt", "b.md", "c.txt"] and reader.size == 3
+    sources = {d["source"] for d in reader.documents()}
+    assert str((src / "sub2" / "c.txt").resolve()) in sources
+    hit = reader.lexical_search("tramway Lyon", 1)[0][0]
+    assert reader.chunks([hit])[hit].doc_id.endswith("/a2.txt")
+    again = build([src], settings=s, prune=True, embedder=embedder)
+    assert (again.unchanged, again.removed, again.renamed) == (3, 0, 0)
+
+
+def test_duplicates_within_one_build_are_indexed_once(tmp_path):
+    src = small_corpus(tmp_path / "src")
+    write(src / "twin.txt", (src / "a.txt").read_text(encoding="utf-8"))
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    report = build([src, src / "sub", src], settings=s, embedder=FAKE)
+    assert (report.added, report.documents_total) == (3, 3)
+    assert [sk.reason for sk in report.skipped] == [
+        f"exact duplicate of {(src / 'a.txt').resolve()} (same build)"
+    ]
+
+
+class SlowEmbedder(HashEmbedder):
+    def embed(self, texts):
+        time.sleep(0.02 * len(texts))
+        return super().embed(texts)
+
+
+def test_a_small_build_still_commits_every_commit_seconds(tmp_path):
+    """Embedding must not wait for a full window: a kill would lose everything."""
+    for n in range(150):
+        write(tmp_path / "src" / f"{n:03}.txt", f"Article {n}\n\nLa commune numéro {n} vote.")
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), commit_seconds=0.5)
+    report = build([tmp_path / "src"], settings=s, embedder=SlowEmbedder())
+    assert report.added == 150 and report.commits >= 4
+
+
 def test_remove_and_refresh(tmp_path):
     src = small_corpus(tmp_path / "src")
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))

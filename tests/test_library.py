@@ -153,3 +153,45 @@ def test_a_server_folder_only_when_allowed(library, tmp_path, incoming):
     ]
     assert str(tmp_path) not in render_statuses(statuses, "fr")
     assert allowed.add_folder(5)[0].key == "folder_refused"
+
+
+def test_a_server_folder_never_reaches_out_through_a_link(library, tmp_path, incoming):
+    """A link in the allowed folder must not expose other files of the server."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    write(outside, "secret.txt", "Hors dossier\n\nLe code secret du coffre est 7731.")
+    write(incoming, "ok.txt", "Autorisé\n\nLe musée de Gaillac ouvre le mardi.")
+    (incoming / "secret.txt").symlink_to(outside / "secret.txt")
+    (incoming / "out_link").symlink_to(outside)
+    allowed = Library(library.index_settings, embedder=library.embedder, allow_dirs=[incoming])
+    statuses = allowed.add_folder(0)
+    assert sorted((s.name, s.state, s.key) for s in statuses) == [
+        ("ok.txt", "added", "status_added"),
+        ("out_link", "refused", "reason_outside"),
+        ("secret.txt", "refused", "reason_outside"),
+    ]
+    assert not any("7731" in str(d) or "outside" in str(d) for d in allowed.documents())
+    assert str(tmp_path) not in render_statuses(statuses, "en")
+
+
+def test_an_upload_during_another_build_is_refused_by_name_and_not_kept(library, incoming):
+    from ancre.index import Writer
+
+    good = write(incoming, "Pont Zorglub.txt", ARTICLE)
+    with Writer(library.index_settings, embedder=library.embedder):  # a CLI build, say
+        statuses = library.add_files([good])
+    assert [(s.name, s.state, s.key) for s in statuses] == [("Pont Zorglub.txt", "refused", "busy")]
+    up = uploads_dir(library.index_settings.index_dir)
+    assert not up.exists() or not any(up.iterdir())
+
+
+def test_gradio_copies_of_uploads_are_deleted_once_handled(tmp_path):
+    from ancre.ui.uploads import discard_received
+
+    one, two = tmp_path / "gradio" / "h1" / "a.txt", tmp_path / "gradio" / "h2" / "b.txt"
+    for path in (one, two):
+        path.parent.mkdir(parents=True)
+        path.write_text("x")
+    (two.parent / "other.txt").write_text("y")
+    discard_received([str(one), two])
+    assert not one.parent.exists() and not two.exists() and (two.parent / "other.txt").exists()

@@ -210,6 +210,19 @@ def test_a_doubtful_encoding_is_indexed_with_a_warning_naming_it(tmp_path):
     assert doc.title == "Café" and "encoding guessed as cp1252" in str(notice)
 
 
+def test_a_few_bad_bytes_do_not_garble_a_utf8_file(tmp_path):
+    text = "Élection à Orléans\n\nHélène Dupré a été élue maire d’Orléans dimanche."
+    data = text.encode("utf-8").replace(b"maire", b"ma\xffire\xfe\xc3 ")
+    (tmp_path / "abime.txt").write_bytes(data)
+    items = list(load_sources([tmp_path]))
+    (notice,) = [i for i in items if isinstance(i, Notice)]
+    (doc,) = [i for i in items if not isinstance(i, Notice)]
+    assert doc.title == "Élection à Orléans" and "Hélène Dupré" in doc.text
+    assert "ma\ufffdire\ufffd\ufffd" in doc.text
+    assert "3 invalid UTF-8 bytes replaced" in str(notice)
+    assert decode("Élu à Orléans".encode("cp1252")) == "Élu à Orléans", "cp1252 still guessed"
+
+
 def test_unclosed_title_keeps_the_body(tmp_path):
     """D9: the <title> swallowed the page, and text loose in a <div> was lost."""
     (tmp_path / "m.html").write_text(
@@ -283,3 +296,26 @@ def test_names_are_escaped_in_messages():
     assert str(weird) == "zoo/bad\\nname\\x1b[31m.txt: line 2: invalid JSON"
     assert printable("é ü 漢字 ok") == "é ü 漢字 ok"
     assert printable(os.fsdecode(b"caf\xe9.txt")) == "caf\\udce9.txt"
+
+
+def test_a_confined_walk_refuses_what_links_lead_to_outside(tmp_path):
+    from ancre.index.walk import OUTSIDE, Skipped, walk
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    (root / "ok.txt").write_text("ok")
+    (root / "sub" / "inner.txt").write_text("inner")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    (root / "sub" / "inside.txt").symlink_to(root / "ok.txt")
+    (root / "out").symlink_to(outside)
+    found = list(walk(root, (".txt",), confined=True))
+    paths = sorted(p.relative_to(root).as_posix() for p in found if not isinstance(p, Skipped))
+    refused = sorted(Path(s.path).name for s in found if isinstance(s, Skipped))
+    assert paths == ["ok.txt", "sub/inner.txt", "sub/inside.txt"]
+    assert refused == ["link.txt", "out"]
+    assert all(s.reason == OUTSIDE for s in found if isinstance(s, Skipped))
+    assert len(list(walk(root, (".txt",)))) == 5, (
+        "the CLI's walk follows links (its user named the folder)"
+    )

@@ -457,7 +457,16 @@ def test_interrupt_right_after_commit_is_a_clean_interrupt(tmp_path):
     assert sorted(p.name for p in Path(s.index_dir).glob("vectors-*")) == ["vectors-2.faiss"]
 
 
-def test_ctrl_c_during_a_commit_waits_for_it(tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt, even when pytest was started with it ignored (in the
+    background, under nohup)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_during_a_commit_waits_for_it(tmp_path, ctrl_c_raises):
     s = settings(tmp_path)
     with Writer(s, embedder=FAKE) as w:
         w.conn = FailAround(w.conn, before=lambda: os.kill(os.getpid(), signal.SIGINT))
@@ -659,3 +668,129 @@ def test_usage_reports_are_switched_off_on_import(tmp_path):
     )
     assert out.stdout.split() == ["blocked", "False", "1"]
     assert not (tmp_path / "intel").exists()
+
+
+def _foreign_vectors(path: Path) -> None:
+    import faiss
+    import numpy as np
+
+    other = faiss.IndexIDMap2(faiss.IndexFlatIP(FAKE.dim))
+    other.add_with_ids(np.ones((2, FAKE.dim), "float32"), np.array([77, 78]))
+    faiss.write_index(other, str(path))
+
+
+DAMAGES = {
+    "vectors truncated": ("vectors-1.faiss", lambda p: p.write_bytes(p.read_bytes()[:100]), True),
+    "vectors missing": ("vectors-1.faiss", lambda p: p.unlink(), True),
+    "vectors of another index": ("vectors-1.faiss", _foreign_vectors, True),
+    "postings truncated": ("lexical-1.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), False),
+    "postings header": ("lexical-1.npz", lambda p: p.write_bytes(b"\x93NUMPY" * 11), False),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_derived_file_is_named_and_repaired_from_the_store(tmp_path, damage):
+    name, harm, vectors = DAMAGES[damage]
+    src = corpus(tmp_path / "src", 4)
+    s = settings(tmp_path)
+    build([src], settings=s, embedder=FAKE)
+    harm(Path(s.index_dir) / name)
+    with pytest.raises(index.StoreError) as err:
+        IndexReader(s.index_dir)
+    message = str(err.value)
+    assert name in message and f"`ancre index repair --index-dir {s.index_dir}`" in message
+    assert "Error in" not in message and "allow_pickle" not in message
+    shutil.rmtree(src)  # the repair reads the store, never the sources
+    embedder = HashEmbedder()
+    report = build([], settings=s, embedder=embedder)
+    assert (report.chunks, embedder.texts) == ((4, 4) if vectors else (0, 0))
+    assert bool(report.reembedded) is vectors and (name in report.reembedded or not vectors)
+    assert consistent(s.index_dir) == 4
+
+
+def test_a_damaged_store_is_named_with_the_way_out(tmp_path):
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE)
+    store = Path(s.index_dir) / "store.sqlite"
+    store.write_bytes(b"garbage!" * 512)
+    for opening in (lambda: IndexReader(s.index_dir), lambda: Writer(s, embedder=FAKE)):
+        with pytest.raises(index.StoreError, match=r"store\.sqlite is damaged .* build the index"):
+            opening()
+
+
+def test_stats_show_the_vector_count(tmp_path, capsys):
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 3)], settings=s, embedder=FAKE)
+    assert main(["index", "stats", "--index-dir", s.index_dir]) == 0
+    assert "vectors: 3\n" in capsys.readouterr().out
+
+
+def test_a_failed_vectors_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import faiss
+
+    from ancre.index.stores.directory.layout import write_vectors
+
+    def full_disk(index, name):
+        Path(name).write_bytes(b"half")
+        raise RuntimeError("Error in faiss::write_index: write error (No space left on device)")
+
+    monkeypatch.setattr(faiss, "write_index", full_disk)
+    with pytest.raises(index.StoreError, match=r"cannot write .*vectors-2\.faiss: no space left"):
+        write_vectors(tmp_path / "vectors-2.faiss", object())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_postings_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    import numpy as np
+
+    from ancre.index.stores.directory.postings import Postings
+
+    def full_disk(fh, **arrays):
+        fh.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(index.StoreError, match=r"cannot write .*lexical-2\.npz: No space left"):
+        Postings.from_texts([1], ["un texte"]).save(tmp_path / "lexical-2.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_store_file_is_an_index_not_built_yet(tmp_path):
+    s = settings(tmp_path)
+    Path(s.index_dir).mkdir()
+    (Path(s.index_dir) / "store.sqlite").write_bytes(b"")
+    with pytest.raises(index.StoreError, match="holds no finished index build"):
+        IndexReader(s.index_dir)
+    assert build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE).added == 2
+
+
+def test_a_full_disk_at_the_postings_leaves_the_last_commit_and_no_new_file(tmp_path, monkeypatch):
+    from ancre.index.stores.directory.postings import Postings
+
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 2)], settings=s, embedder=FAKE)
+
+    def full_disk(self, path):
+        raise index.StoreError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(Postings, "save", full_disk)
+    with pytest.raises(index.StoreError, match="No space left"):
+        build([corpus(tmp_path / "more", 3)], settings=s, embedder=FAKE)
+    names = sorted(p.name for p in Path(s.index_dir).iterdir() if p.name.startswith("vectors"))
+    assert names == ["vectors-1.faiss"]
+    monkeypatch.undo()
+    assert consistent(s.index_dir) == 2
+
+
+def test_stats_check_reads_every_page_of_the_store(tmp_path, capsys):
+    s = settings(tmp_path)
+    build([corpus(tmp_path / "src", 40)], settings=s, embedder=FAKE)
+    assert main(["index", "stats", "--check", "--index-dir", s.index_dir]) == 0
+    assert "store_check: ok" in capsys.readouterr().out
+    store = Path(s.index_dir) / "store.sqlite"
+    data = bytearray(store.read_bytes())
+    page = len(data) // 2 // 4096 * 4096
+    data[page : page + 4096] = random.Random(1).randbytes(4096)
+    store.write_bytes(bytes(data))
+    assert main(["index", "stats", "--check", "--index-dir", s.index_dir]) == 1
+    assert "store.sqlite is damaged" in capsys.readouterr().err

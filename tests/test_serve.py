@@ -227,3 +227,28 @@ def test_help_imports_neither_gradio_nor_the_models():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "--allow-dir" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "llm, reason",
+    [
+        ("openai:http://127.0.0.1:9/v1", "unknown generator 'openai:http://127.0.0.1:9/v1'"),
+        ("hf:owner/repo/model.gguf", "unknown generator"),
+        ("/etc/passwd", "unknown generator"),
+    ],
+)
+def test_the_api_takes_only_the_offered_generators_and_says_why(server, llm, reason):
+    """A client must not make the server post passages elsewhere, download, or open a file."""
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    with pytest.raises(Exception, match=reason):
+        client.predict("Quand le tramway ouvre-t-il ?", 0, llm, None, api_name="/ask")
+
+
+def test_the_api_says_why_a_question_is_refused(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    with pytest.raises(Exception, match="too long"):
+        client.predict("x" * 400, 0, "", None, api_name="/ask")

@@ -78,7 +78,8 @@ def make_zoo(folder: Path) -> list[Case]:
     zoe = "Zoé\n\nLe conseil municipal a élu Zoé à la tête de la mairie."
     w("utf16_bom.txt", zoe.encode("utf-16"))
     cases.append(Case("utf16_bom.txt", text="élu Zoé à la tête", title="Zoé"))
-    w("utf16_nobom.txt", zoe.encode("utf-16-le"))
+    # not the same text as utf16_bom.txt: one build indexes an exact duplicate once
+    w("utf16_nobom.txt", (zoe + " Sans BOM.").encode("utf-16-le"))
     cases.append(Case("utf16_nobom.txt", text="élu Zoé à la tête", title="Zoé", warned=True))
     w("utf8_bom.md", "\ufeff# Titre avec BOM\n\nUn texte ordinaire.")
     cases.append(Case("utf8_bom.md", text="Un texte ordinaire.", title="Titre avec BOM"))

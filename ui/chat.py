@@ -117,19 +117,31 @@ class WebChat:
         self.settings = settings
         self.store = store
         self.examples = examples
-        self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, str], Page] = OrderedDict()
+        """Live pages by (owner, Gradio session hash): the hash is chosen by the client, so
+        another user who sends it must not reach this page's answer or queue."""
         self._pages_lock = threading.Lock()
         self._loaded: set[str] = set()
 
     # ---- per-question options and checks
+    def generators(self) -> list[str]:
+        """The generators a page or API client may pick: those the page offers (the server's
+        own and the bundled ones installed), never a spec chosen by the client."""
+        return [value for _, value in generator_choices(self.settings.llm, "en")]
+
     def options(
         self, top_k: float | None = None, llm: str | None = None, temperature: float | None = None
     ) -> AnswerSettings:
-        """This question's settings (the shared ones are never changed)."""
+        """This question's settings (the shared ones are never changed). A generator other
+        than those of ``generators()`` is refused with ``ValueError``: a client must not make
+        the server contact another address, download, or open a server file."""
         changes: dict[str, Any] = {}
         if top_k:
             changes["top_k"] = int(top_k)
         if llm:
+            allowed = self.generators()
+            if llm not in allowed:
+                raise ValueError(f"unknown generator {llm!r}: choose one of {', '.join(allowed)}")
             changes["llm"] = llm
         if temperature is not None:
             changes["temperature"] = float(temperature)
@@ -149,8 +161,9 @@ class WebChat:
     # ---- pages and conversations
     def page(self, viewer: Viewer) -> Page:
         with self._pages_lock:
-            page = self._pages.pop(viewer.page, None) or Page()
-            self._pages[viewer.page] = page
+            key = (viewer.owner, viewer.page)
+            page = self._pages.pop(key, None) or Page()
+            self._pages[key] = page
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
             return page
@@ -158,7 +171,7 @@ class WebChat:
     def close(self, viewer: Viewer) -> None:
         """The page was closed: forget its live state (the conversation stays on disk)."""
         with self._pages_lock:
-            self._pages.pop(viewer.page, None)
+            self._pages.pop((viewer.owner, viewer.page), None)
 
     def current(self, viewer: Viewer) -> str | None:
         return self.page(viewer).conversation

@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError, KeyError) as err:
+    except (ValueError, OSError, RuntimeError, KeyError, sqlite3.DatabaseError) as err:
         print(f"ancre: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
@@ -83,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
     from ancre import index
 
-    if args.action in ("build", "add"):
+    if args.action in ("build", "add", "repair"):
         report = index.build(
-            args.sources,
+            getattr(args, "sources", []),
             settings=settings,
             prune=getattr(args, "prune", False),
             rebuild=getattr(args, "rebuild", False),
@@ -99,6 +100,8 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
                 print(f"re-embedded everything: {report.reembedded}")
             if report.rekeyed:
                 print(f"{report.rekeyed} documents of an older index given collision-free ids")
+            if report.renamed:
+                print(f"{report.renamed} renamed or moved files kept their documents")
             print(
                 f"{report.added} added, {report.updated} updated, {report.removed} removed, "
                 f"{report.unchanged} unchanged, {len(report.skipped)} skipped"
@@ -126,6 +129,11 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
     with index.open_reader(settings) as reader:
         docs = reader.documents() if args.action == "list" else []
         stats = reader.stats() if args.action == "stats" else {}
+        if getattr(args, "check", False):
+            check = getattr(reader, "check_store", None)  # a Milvus store checks itself
+            if check is not None:
+                check()
+            stats["store_check"] = "ok"
     if args.action == "list":
         if args.json:
             print(json.dumps(docs, ensure_ascii=False, indent=2))

@@ -11,6 +11,7 @@ from ancre.index import EXTENSIONS
 from .i18n import COOKIE, choose, count, t
 from .library import render_documents, render_statuses
 from .render import esc, summary_line
+from .uploads import discard_received
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -120,7 +121,10 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
     def on_upload(paths, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         lang = lang_of(request)
         step = lambda f, _desc: progress(f, desc=t(lang, "indexing"))  # noqa: E731
-        statuses = library.add_files([str(p) for p in paths or []], step)
+        try:
+            statuses = library.add_files([str(p) for p in paths or []], step)
+        finally:
+            discard_received(paths or [])
         return render_statuses(statuses, lang), *refreshed(lang, query), None
 
     def on_folder(choice, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
@@ -167,9 +171,14 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         return gr.Group(visible=True), f"<p>{esc(text)}</p>", doc_id, ""
 
     def on_remove(doc_id, query, request: gr.Request):
+        from ancre.index import BuildLocked
+
         lang = lang_of(request)
-        title = library.remove(doc_id) if doc_id else None
-        note = t(lang, "removed", title=title) if title else t(lang, "remove_missing")
+        try:
+            title = library.remove(doc_id) if doc_id else None
+            note = t(lang, "removed", title=title) if title else t(lang, "remove_missing")
+        except BuildLocked:
+            note = t(lang, "busy")
         return hint(note), gr.Group(visible=False), "", *refreshed(lang, query)
 
     documents.remove(

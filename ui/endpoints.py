@@ -21,8 +21,20 @@ def register(chat: "WebChat", library: "Library") -> None:
         passage), passages, mode (stated, evidence, abstained, incomplete), confidence,
         timings. ``top_k`` (0: the server's) passages are retrieved; ``llm`` picks a
         generator ('' for the server's, 'none' for extractive answers); ``history`` holds earlier
-        {"role", "content"} turns for a follow-up question. Nothing is stored."""
-        return chat.ask(question, chat.options(top_k, llm or None, None), history).to_dict()
+        {"role", "content"} turns for a follow-up question. Nothing is stored. A refused
+        question or generator, or a missing index, reaches the caller with its reason."""
+        from ancre.index import StoreError
+        from ancre.qa import LLMError
+
+        from .chat import error_key
+        from .i18n import t
+
+        try:
+            return chat.ask(question, chat.options(top_k, llm or None, None), history).to_dict()
+        except ValueError as err:
+            raise gr.Error(str(err), print_exception=False) from err
+        except (StoreError, LLMError) as err:  # their text may name server paths
+            raise gr.Error(t("en", error_key(err)), print_exception=False) from err
 
     def documents(query: str = "") -> list[dict]:
         """The indexed documents (doc_id, title, date, url, n_chunks), newest first;

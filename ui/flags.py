@@ -101,6 +101,14 @@ def parser() -> argparse.ArgumentParser:
     _index_options(w)
     w.add_argument("--every", default="30m", help="interval: 45s, 30m, 2h, 1d (default 30m)")
     w.add_argument("--runs", type=int, help="stop after this many runs (default: never)")
+    rp = isub.add_parser(
+        "repair",
+        help="rebuild the vectors and lexical files from the index store (a damaged or "
+        "missing file), without reading the sources again",
+    )
+    _common(rp)
+    rp.add_argument("--json", action="store_true", help="print the report as JSON")
+    rp.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another build")
     r = isub.add_parser("remove", help="remove documents by id")
     _common(r)
     r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
@@ -110,6 +118,9 @@ def parser() -> argparse.ArgumentParser:
     st = isub.add_parser("stats", help="index statistics and how it was built")
     _common(st)
     st.add_argument("--json", action="store_true")
+    st.add_argument(
+        "--check", action="store_true", help="also read every page of the store (SQLite's check)"
+    )
 
     q = sub.add_parser("ask", help="answer a question from the index")
     _common(q)

@@ -190,7 +190,8 @@ class Library:
         return out
 
     def add_folder(self, choice: int, progress: Progress | None = None) -> list[FileStatus]:
-        """Index allowed folder number ``choice``; files are named relative to it."""
+        """Index allowed folder number ``choice``; files are named relative to it. The walk
+        is confined to the folder: a file that a link leads to outside it is refused."""
         if not 0 <= choice < len(self.allow_dirs):
             return [FileStatus("", "refused", "folder_refused")]
         folder = self.allow_dirs[choice]
@@ -204,7 +205,6 @@ class Library:
             if p.is_file()
             and p.suffix.lower() in EXTENSIONS
             and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-            and p.resolve().is_relative_to(folder)
         }
         return self._index(files, progress, discard=False, root=folder)
 
@@ -219,7 +219,7 @@ class Library:
         from ancre import index
 
         if not self._lock.acquire(blocking=False):
-            return [FileStatus("", "refused", "busy")]
+            return self._refused(files, "busy", discard)
         try:
             if progress:
                 progress(0.05, "indexing")
@@ -230,12 +230,13 @@ class Library:
                     settings=self.index_settings,
                     embedder=self.embedder,
                     progress=progress is not None,
+                    confined=True,
                 )
             except index.BuildLocked:
-                return [FileStatus("", "refused", "busy")]
+                return self._refused(files, "busy", discard)
             except (index.StoreError, OSError, ValueError, RuntimeError):
                 log.exception("build failed")
-                return [FileStatus("", "refused", "build_failed")]
+                return self._refused(files, "build_failed", discard)
             after = self.documents()
         finally:
             self._lock.release()
@@ -264,7 +265,26 @@ class Library:
             else:
                 state = "unchanged"
             out.append(FileStatus(name, state, f"status_{state}", (("passages", passages),)))
+        for s in report.skipped if root else ():  # what the walk refused (a link out, say)
+            raw = Path(s.path)
+            if raw.is_absolute() and raw.is_relative_to(root) and raw.resolve() not in files:
+                key, values = reason_key(s.reason)
+                out.append(
+                    FileStatus(
+                        raw.relative_to(root).as_posix(), "refused", key, tuple(values.items())
+                    )
+                )
         return out
+
+    def _refused(self, files: dict[Path, str], key: str, discard: bool) -> list[FileStatus]:
+        """Every file refused with ``key`` (another build holds the index, say); uploads
+        that no indexed document comes from are not kept."""
+        if discard:
+            sources = {Path(d.get("source") or "").resolve() for d in self.documents()}
+            for path in files:
+                if path.resolve() not in sources:
+                    path.unlink(missing_ok=True)
+        return [FileStatus(name, "refused", key) for name in files.values()]
 
     def remove(self, doc_id: str) -> str | None:
         """Remove one document (and its uploaded file once nothing of it is left); its title,

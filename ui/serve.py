@@ -151,6 +151,7 @@ def launch(
     from starlette.middleware import Middleware
 
     from .app import i18n_tables, theme
+    from .login import LoginGuard
     from .middleware import HostCheck, PageLanguage, allowed_hosts
 
     any_address = settings.host in ("0.0.0.0", "::")
@@ -159,7 +160,7 @@ def launch(
         server_name=settings.host,
         server_port=settings.port,
         share=settings.share,
-        auth=auth,
+        auth=LoginGuard(auth) if auth else None,
         max_file_size=f"{settings.max_upload_mb:g}mb",
         theme=theme(),
         i18n=i18n_tables(),

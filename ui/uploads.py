@@ -99,6 +99,7 @@ REASONS = (
     ("JSON", "reason_format"),
     ("field", "reason_format"),
     ("duplicate", "reason_duplicate"),
+    ("out of the folder", "reason_outside"),
 )
 
 
@@ -111,3 +112,16 @@ def reason_key(reason: str) -> tuple[str, dict[str, object]]:
                 return key, {"extensions": " ".join(EXTENSIONS)}
             return key, {}
     return "reason_unreadable", {}
+
+
+def discard_received(paths: list) -> None:
+    """Delete the copies Gradio keeps of uploaded files (``/tmp/gradio/<hash>/<name>``, and
+    its folder once empty) as soon as they are indexed or refused: kept, any logged-in user
+    could fetch them by path for an hour, refused files included."""
+    for p in paths:
+        path = Path(str(p))
+        try:
+            path.unlink(missing_ok=True)
+            path.parent.rmdir()
+        except OSError:  # the folder holds another upload, or is already gone
+            pass

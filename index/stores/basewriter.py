@@ -28,8 +28,11 @@ T = TypeVar("T")
 EMBED_BATCH = 256
 """Texts handed to the embedder at a time, taken from a length-sorted window."""
 EMBED_WINDOW = 4 * EMBED_BATCH
-"""Queued chunks that start an embedding pass: the wider the window, the closer the
+"""Most queued chunks that start an embedding pass: the wider the window, the closer the
 lengths in each batch."""
+FIRST_WINDOW = 32
+"""Queued chunks that start the first pass, which measures the embedding speed; the next
+windows are sized so that a pass takes at most half of ``commit_seconds``."""
 
 
 @dataclass
@@ -84,6 +87,8 @@ class BaseWriter:
         self._removals: list[str] = []
         self._rekeys: list[tuple[str, str, str]] = []
         self._last_commit = time.monotonic()
+        self._rate: float | None = None
+        """Chunks embedded per second, as last measured."""
         self._progress = progress
         self._bar: Any = None
         old = self._open(wait)
@@ -146,8 +151,16 @@ class BaseWriter:
         planned = self.plan(doc)
         self._pending[doc.doc_id] = planned
         self._queue.extend((planned, i) for i in range(len(planned.spans)))
-        if len(self._queue) >= EMBED_WINDOW:
+        if len(self._queue) >= self._window():
             self._embed_queue()
+
+    def _window(self) -> int:
+        """Queued chunks that start an embedding pass: small enough that ``due()`` is asked
+        again before ``commit_seconds`` pass (a build keeps a batch at least that often)."""
+        if self._rate is None:
+            return FIRST_WINDOW
+        fits = int(self._rate * self.settings.commit_seconds / 2)
+        return max(FIRST_WINDOW, min(EMBED_WINDOW, fits))
 
     def remove(self, doc_id: str) -> None:
         self._removals.append(doc_id)
@@ -174,7 +187,11 @@ class BaseWriter:
         """Embed the queued chunks of the documents still pending."""
         queue = [(p, i) for p, i in self._queue if self._pending.get(p.doc.doc_id) is p]
         self._queue = []
+        start = time.monotonic()
         self.embed_chunks(queue)
+        seconds = time.monotonic() - start
+        if queue and seconds > 0:
+            self._rate = len(queue) / seconds
 
     def embed_chunks(self, chunks: list[tuple[Planned, int]]) -> None:
         """Embed chunks (a planned document, a chunk's index in it) into their documents'

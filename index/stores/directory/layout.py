@@ -101,21 +101,41 @@ def pages(conn: sqlite3.Connection, sql: str, first: Any, size: int) -> Iterator
         last = rows[-1][0]
 
 
-def read_manifest(conn: sqlite3.Connection) -> dict[str, Any]:
+def store_damaged(index_dir: Path, err: Exception) -> str:
+    """What to say of a damaged SQLite store: it is the index's source of truth, so the way
+    out is building the index again from the sources. A full disk is not damage."""
+    if "full" in str(err):
+        return f"cannot write {index_dir / STORE}: the disk is full ({err}); free some space"
+    return (
+        f"{index_dir / STORE} is damaged ({err}): build the index again from its sources "
+        f"into a new folder (`ancre index build SOURCE... --index-dir NEW_DIR`), or move "
+        f"{index_dir} away and build it again"
+    )
+
+
+def read_manifest(conn: sqlite3.Connection, index_dir: Path | None = None) -> dict[str, Any]:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='manifest'").fetchone()
     except sqlite3.DatabaseError as err:
-        raise StoreError(f"the index store is unreadable ({err})") from None
+        if "no such table: meta" in str(err):
+            return {}  # an empty store file (a first build stopped by a full disk, say)
+        if index_dir is None:
+            raise StoreError(f"the index store is unreadable ({err})") from None
+        raise StoreError(store_damaged(index_dir, err)) from None
     return json.loads(row[0]) if row else {}
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def write_vectors(path: Path, index) -> None:
@@ -123,10 +143,15 @@ def write_vectors(path: Path, index) -> None:
     import faiss
 
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    faiss.write_index(index, str(tmp))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        faiss.write_index(index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except (RuntimeError, OSError) as err:
+        tmp.unlink(missing_ok=True)  # never leave a half-written file on a full disk
+        reason = "no space left on device" if "No space left" in str(err) else str(err)
+        raise StoreError(f"cannot write {path}: {reason.strip().splitlines()[-1]}") from None
 
 
 def remove_leftovers(index_dir: Path, generation: int) -> list[str]:

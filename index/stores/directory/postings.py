@@ -20,11 +20,14 @@ them (``term_key``).
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from ...errors import DamagedFile, StoreError, repair_command
 
 K1, B = 1.2, 0.75
 FORMAT = 1
@@ -126,26 +129,32 @@ class Postings:
 
     # ---- files
     def save(self, path: Path) -> None:
-        """Write in full under ``path`` (a temporary file, fsync, rename)."""
+        """Write in full under ``path`` (a temporary file, fsync, rename); on an error (a
+        full disk) the temporary file is removed."""
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array([FORMAT]),
-                terms=np.frombuffer("\n".join(self.terms).encode(), dtype="uint8"),
-                indptr=self.indptr,
-                rows=self.rows,
-                counts=self.counts,
-                ids=self.ids,
-                lengths=self.lengths,
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    format=np.array([FORMAT]),
+                    terms=np.frombuffer("\n".join(self.terms).encode(), dtype="uint8"),
+                    indptr=self.indptr,
+                    rows=self.rows,
+                    counts=self.counts,
+                    ids=self.ids,
+                    lengths=self.lengths,
+                )
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {path}: {err.strerror or err}") from None
 
     @classmethod
     def load(cls, path: Path) -> Postings | None:
-        """The postings in ``path``, or None if there is none (or of another format)."""
+        """The postings in ``path``, or None if there is none (or of another format);
+        ``DamagedFile`` if it cannot be read."""
         try:
             with np.load(path, allow_pickle=False) as data:
                 if int(data["format"][0]) != FORMAT:
@@ -161,6 +170,9 @@ class Postings:
                 )
         except FileNotFoundError:
             return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            what = f"not a readable postings file: {type(err).__name__}"
+            raise DamagedFile(path, what, repair_command(path.parent)) from None
 
 
 def term_key(token: str) -> str:

@@ -3,17 +3,21 @@ FAISS vectors, BM25 in the postings (or SQLite FTS5), chunk look-up in SQLite.""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...errors import DamagedFile, repair_command
 from ...lexical import analyze, fts_query
 from ..base import ChunkRow, StoreError
 from ..manifest import FORMAT_VERSION, READABLE_FORMATS
 from . import vectors as vector_kinds
-from .layout import connect, postings_path, read_manifest, vectors_path
+from .layout import connect, postings_path, read_manifest, store_damaged, vectors_path
 from .postings import Postings
 
 
@@ -39,8 +43,9 @@ class DirectoryReader:
         import faiss
 
         with self._lock:
+            missing = None
             for _attempt in range(5):
-                manifest = read_manifest(self._conn)
+                manifest = read_manifest(self._conn, self.index_dir)
                 if not manifest:
                     raise StoreError(
                         f"{self.index_dir} holds no finished index build: run "
@@ -60,14 +65,36 @@ class DirectoryReader:
                     vectors = faiss.read_index(str(path))
                 except RuntimeError:
                     if path.exists():
-                        raise StoreError(f"cannot read {path}") from None
+                        what = "empty" if not path.stat().st_size else "not a readable FAISS file"
+                        raise DamagedFile(path, what, self._repair) from None
+                    if missing == path:  # the same generation twice: no build replaced it
+                        raise DamagedFile(path, "missing", self._repair) from None
+                    missing = path
                     continue  # a build replaced it meanwhile: read the manifest again
+                self._check(path, vectors)
                 vector_kinds.tune(vectors, manifest.get("vectors", {}))
                 postings = Postings.load(postings_path(self.index_dir, gen))
                 self.manifest, self.generation, self.vectors = manifest, gen, vectors
                 self.postings = postings
                 return True
             raise StoreError(f"vectors of {self.index_dir} keep changing; try again")
+
+    @property
+    def _repair(self) -> str:
+        return repair_command(self.index_dir)
+
+    def _check(self, path: Path, vectors: Any) -> None:
+        """What is cheap to check at open: one vector per chunk, under the chunk's id."""
+        try:
+            rows = self._conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(store_damaged(self.index_dir, err)) from None
+        if vectors.ntotal != len(rows):
+            what = f"{vectors.ntotal} vectors for {len(rows)} chunks"
+            raise DamagedFile(path, what, self._repair)
+        ids = np.sort(vector_kinds.ids_of(vectors))
+        if not np.array_equal(ids, np.fromiter((r[0] for r in rows), "int64", len(rows))):
+            raise DamagedFile(path, "its vector ids are not the chunk ids", self._repair)
 
     @property
     def size(self) -> int:
@@ -140,7 +167,7 @@ class DirectoryReader:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        with self._lock:
+        with self._lock, self._store_damage():
             rows = self._conn.execute(
                 f'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.text, d.title, d.url, '
                 f"d.date FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
@@ -162,8 +189,16 @@ class DirectoryReader:
                 return np.zeros(0, dtype="int64")
             return vector_kinds.ids_of(self.vectors)
 
+    @contextmanager
+    def _store_damage(self) -> Iterator[None]:
+        """A damaged page of the store, met while reading it, is named (not a traceback)."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            raise StoreError(store_damaged(self.index_dir, err)) from None
+
     def documents(self) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._store_damage():
             rows = self._conn.execute(
                 "SELECT doc_id, title, url, date, author, source, n_chunks, indexed_at "
                 "FROM documents ORDER BY doc_id"
@@ -172,7 +207,7 @@ class DirectoryReader:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self._store_damage():
             docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
             chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         disk = sum(p.stat().st_size for p in self.index_dir.iterdir() if p.is_file())
@@ -180,10 +215,19 @@ class DirectoryReader:
             "index_dir": str(self.index_dir),
             "documents": docs,
             "chunks": chunks,
-            "vectors": self.size,
             "disk_bytes": disk,
             **self.manifest,
+            "vectors": self.size,
+            "vector_layout": self.manifest.get("vectors", {}),
         }
+
+    def check_store(self) -> None:
+        """SQLite's quick check of the whole store (reads every page: on demand only);
+        ``StoreError`` naming the damage."""
+        with self._lock, self._store_damage():
+            found = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)")]
+        if found != ["ok"]:
+            raise StoreError(store_damaged(self.index_dir, "; ".join(found)[:300]))
 
     def close(self) -> None:
         self._conn.close()

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ...embed import Embedder, load_embedder
+from ...errors import DamagedFile, StoreError
 from ...loaders import Document
 from ..base import interrupts_deferred
 from ..basewriter import BaseWriter, Planned
@@ -39,6 +40,7 @@ from .layout import (
     postings_path,
     read_manifest,
     remove_leftovers,
+    store_damaged,
     stored_postings,
     vectors_path,
     write_atomic,
@@ -60,7 +62,10 @@ class DirectoryWriter(BaseWriter):
         self._filelock = lock_for_build(self.index_dir, wait)
         try:
             self.conn = connect(self.index_dir)
-            return read_manifest(self.conn)
+            return read_manifest(self.conn, self.index_dir)
+        except sqlite3.DatabaseError as err:
+            self._filelock.release()
+            raise StoreError(store_damaged(self.index_dir, err)) from None
         except BaseException:
             self._filelock.release()
             raise
@@ -92,6 +97,41 @@ class DirectoryWriter(BaseWriter):
         self._postings: Any = None
         if old:
             self._tidy()
+        if old and not self.reembed_reason:
+            self._check_files()
+
+    def _check_files(self) -> None:
+        """Repair what is derived from the store: a vectors file that is missing, unreadable
+        or out of step with the chunks is embedded again from the stored chunks (not from
+        the sources); damaged postings are built again from the fts table."""
+        import faiss
+
+        from .postings import Postings
+
+        path = vectors_path(self.index_dir, self.generation)
+        problem = ""
+        try:
+            vectors = faiss.read_index(str(path))
+        except RuntimeError:
+            problem = "missing" if not path.exists() else "not a readable FAISS file"
+        else:
+            ids = self.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+            stored = np.fromiter((r[0] for r in ids), "int64", len(ids))
+            if vectors.ntotal != len(ids):
+                problem = f"{vectors.ntotal} vectors for {len(ids)} chunks"
+            elif not np.array_equal(np.sort(vector_kinds.ids_of(vectors)), stored):
+                problem = "its vector ids are not the chunk ids"
+            else:
+                self._vectors = vectors
+        if problem:
+            self.reembed_reason = f"{path.name} is damaged ({problem})"
+            self.chunks_stay = True
+            log.warning("%s: embedding the stored chunks again", self.reembed_reason)
+        try:
+            self._postings = Postings.load(postings_path(self.index_dir, self.generation))
+        except DamagedFile as err:
+            log.warning("%s: building it again from the store", err.path)
+            postings_path(self.index_dir, self.generation).unlink(missing_ok=True)
 
     def _release(self) -> None:
         self.conn.close()
@@ -152,7 +192,10 @@ class DirectoryWriter(BaseWriter):
         if self._postings is None:
             from .postings import Postings
 
-            found = Postings.load(postings_path(self.index_dir, self.generation))
+            try:
+                found = Postings.load(postings_path(self.index_dir, self.generation))
+            except DamagedFile:
+                found = None  # derived from the fts table: built again from it
             self._postings = found if found is not None else stored_postings(self.conn)
         return self._postings
 
@@ -239,7 +282,12 @@ class DirectoryWriter(BaseWriter):
             new_ids, bodies = [r[0] for r in fts_rows], [r[1] for r in fts_rows]
             postings = self.postings().updated(old_ids, new_ids, bodies)
             write_vectors(vectors_path(self.index_dir, gen), vectors)
-            postings.save(postings_path(self.index_dir, gen))
+            try:
+                postings.save(postings_path(self.index_dir, gen))
+            except BaseException:  # a full disk: the new vectors are of no use alone
+                vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+                self._vectors = None
+                raise
 
         def statements(c: sqlite3.Connection) -> None:
             for old_id, new_id, source in self._rekeys:
