@@ -275,6 +275,11 @@ def fits_type(q_type: AnswerType, text: str) -> bool:
     return any(len(w) >= 3 and fold(w) not in DATE_WORDS for w in re.findall(r"[^\W\d_]+", text))
 
 
+def is_dated(text: str) -> bool:
+    """Whether ``text`` writes a date or a time: a figure, a month, a day, a century."""
+    return bool(re.search(r"\d", text) or FOLDED_DATE.search(fold(text)))
+
+
 DETERMINER = re.compile(
     r"^(le|la|les|l['’]|un|une|des|du|de|d['’]|ce|cet|cette|ces|son|sa|ses|leur|leurs|the|a|an)\b",
     re.IGNORECASE,

@@ -21,7 +21,7 @@ from . import nlp
 from .describe import describe
 from .extract import Candidate, previous_sentence
 from .learned import Model, load_model
-from .qtype import AnswerType, answer_type, fits_type, who_is
+from .qtype import AnswerType, answer_type, fits_type, is_dated, who_is
 from .spans import SpanCandidate, candidates, question_info, span_features
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,9 @@ def _best_in_passage(
         return None
     scores = model.score(rows)
     ok = [j for j, (_, span) in enumerate(pairs) if fits_type(q_type, span.text)]
+    if q_type.kind == "date":  # 'quand': a span that writes a date, where the passage has one
+        dated = [j for j in ok if is_dated(pairs[j][1].text)]
+        ok = dated or ok
     i = max(ok, key=lambda j: scores[j]) if ok else int(scores.argmax())
     sent, span = pairs[i]
     rivals = [
