@@ -19,18 +19,18 @@ import time
 from collections.abc import Iterator
 from itertools import pairwise
 
-from ancre.index import analyze
+from ancre.index import analyze, detect_language
 
-from . import nlp
-from .confidence import confidence, signals
-from .evidence import Evidence, key_names, rescored, weigh_evidence
-from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
-from .likelihood import TokenScorer
-from .llm import Generator, PrefixKeeper
-from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
-from .qtype import fits_strictly, fits_type
+from .generation.llm import Generator, PrefixKeeper
+from .generation.prompting import abstention_text, build_prompt, prompt_prefix, render
+from .reading import nlp
+from .reading.confidence import confidence, signals
+from .reading.evidence import Evidence, key_names, rescored, weigh_evidence
+from .reading.likelihood import TokenScorer
+from .reading.qtype import fits_strictly, fits_type
+from .reading.sentences import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .records import Answer, AnswerStream, Citation, Event, Turn, turns
-from .retrieve import Filters, Retriever, lacks_context, retrieval_query
+from .retrieval.search import Filters, Retriever, lacks_context, retrieval_query
 from .settings import AnswerSettings
 from .verify import CITATION, support, verify_draft
 

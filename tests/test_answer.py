@@ -10,11 +10,11 @@ import pytest
 
 from ancre.index import IndexSettings
 from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
-from ancre.qa.evidence import absent_name
-from ancre.qa.extract import Candidate, Sentence
-from ancre.qa.prompting import build_prompt
-from ancre.qa.qtype import fits_type, question_type
-from ancre.qa.retrieve import is_follow_up
+from ancre.qa.generation.prompting import build_prompt
+from ancre.qa.reading.evidence import absent_name
+from ancre.qa.reading.qtype import fits_type, question_type
+from ancre.qa.reading.sentences import Candidate, Sentence
+from ancre.qa.retrieval.search import is_follow_up
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -331,7 +331,7 @@ def test_prompt_keeps_the_fixed_part_first():
 
 def test_evidence_features_are_bounded(tiny_index):
     from ancre.qa import open_retriever
-    from ancre.qa.evidence import weigh_evidence
+    from ancre.qa.reading.evidence import weigh_evidence
 
     retriever = open_retriever(IndexSettings(index_dir=str(tiny_index)), embedder=HashEmbedder())
     passages = retriever.search(TRAM, 5)

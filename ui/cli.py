@@ -224,9 +224,9 @@ def cmd_eval(
 
             for path in train.fit_models(asked, qa.retriever, settings, args.weights_out):
                 print(f"wrote {path}")
+        from ancre.qa.generation.llm import load_generator
         from ancre.qa.learned import load_model, save_model
-        from ancre.qa.likelihood import TokenScorer
-        from ancre.qa.llm import load_generator
+        from ancre.qa.reading.likelihood import TokenScorer
 
         # the plain model (no generator, or a server), then the one that weighs the
         # question's likelihood when --llm names a llama.cpp model

@@ -28,9 +28,9 @@ from ancre.index import (
 )
 from ancre.index.nearcopies import alternates
 
+from ..reading.lexicon import NAME_IN_SENTENCE
+from ..records import Passage, Turn
 from .crosslingual import Query, Translator, build_query
-from .lexicon import NAME_IN_SENTENCE
-from .records import Passage, Turn
 from .rerank import POOL
 from .rerank import rerank as reorder
 

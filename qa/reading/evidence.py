@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 
 from ancre.index import analyze, fold
 
-from .extract import Candidate, other_years_last, rank_sentences
-from .learned import Model, load_model
+from ..learned import Model, load_model
+from ..records import Passage
+from ..retrieval.rerank import rerank_by_likelihood
+from ..retrieval.search import Retriever
 from .lexicon import CAPITAL, NAME_IN_SENTENCE, NAME_WORD, YEAR, name_pattern
 from .likelihood import TokenScorer, reused_gain
 from .qtype import AnswerType, question_type
-from .records import Passage
-from .rerank import rerank_by_likelihood
-from .retrieve import Retriever
+from .sentences import Candidate, other_years_last, rank_sentences
 from .shortanswer import ShortAnswer, best_span
 
 

@@ -25,11 +25,11 @@ from itertools import pairwise
 
 from ancre.index import analyze
 
-from .extract import sentences
-from .learned import Model, load_model
-from .likelihood import TokenScorer, question_gains
-from .qtype import KINDS, answer_type, answer_type_bonus
-from .records import Passage
+from ..learned import Model, load_model
+from ..reading.likelihood import TokenScorer, question_gains
+from ..reading.qtype import KINDS, answer_type, answer_type_bonus
+from ..reading.sentences import sentences
+from ..records import Passage
 
 POOL = 30
 """Chunks of the hybrid search that the reranker sees."""

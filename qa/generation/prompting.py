@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import string
 from functools import lru_cache
 from importlib.resources import files
 
-from ancre.index import fold, function_words
-
-from .extract import Candidate
-from .records import Passage
+from ..reading.sentences import Candidate
+from ..records import Passage
 
 LANGUAGES = ("fr", "en")
-
-
-def detect_language(text: str) -> str:
-    """'fr' or 'en' from function words (and French accents); French when unsure."""
-    words = [
-        fold(w) for w in re.findall(r"[\w-]+", text.lower().replace("’", "'").replace("'", " "))
-    ]
-    french, english = function_words("french"), function_words("english")
-    fr = sum(w in french for w in words) + 2 * len(re.findall(r"[éèêàçùâîôû]", text.lower()))
-    en = sum(w in english for w in words)
-    return "en" if en > fr else "fr"
 
 
 @lru_cache(maxsize=32)
