@@ -25,12 +25,14 @@ from .generation.llm import Generator, PrefixKeeper
 from .generation.prompting import abstention_text, build_prompt, prompt_prefix, render
 from .reading import nlp
 from .reading.confidence import confidence, signals
-from .reading.evidence import Evidence, key_names, rescored, weigh_evidence
+from .reading.evidence import Evidence, key_names, weigh_evidence
 from .reading.likelihood import TokenScorer
 from .reading.qtype import fits_strictly, fits_type
 from .reading.sentences import Candidate, choose_context, previous_sentence, starts_with_anaphor
 from .records import Answer, AnswerStream, Citation, Event, Turn, turns
-from .retrieval.search import Filters, Retriever, lacks_context, retrieval_query
+from .retrieval.followup import lacks_context, retrieval_query
+from .retrieval.rerank import rescored
+from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
 from .verify import CITATION, support, verify_draft
 

@@ -14,7 +14,7 @@ from ancre.qa.generation.prompting import build_prompt
 from ancre.qa.reading.evidence import absent_name
 from ancre.qa.reading.qtype import fits_type, question_type
 from ancre.qa.reading.sentences import Candidate, Sentence
-from ancre.qa.retrieval.search import is_follow_up
+from ancre.qa.retrieval.followup import is_follow_up
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from ancre.qa.learned import Model, load_model
-from ancre.qa.reading.evidence import rescored, weigh_evidence
+from ancre.qa.reading.evidence import weigh_evidence
 from ancre.qa.reading.likelihood import TokenScorer, reused_gain
+from ancre.qa.retrieval.rerank import rescored
 from ancre.qa.retrieval.search import Retriever
 from ancre.qa.settings import AnswerSettings
 
