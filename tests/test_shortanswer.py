@@ -11,7 +11,7 @@ import pytest
 
 from ancre.index import build
 from ancre.qa import ask
-from ancre.qa.answer import compose
+from ancre.qa.compose import compose
 from ancre.qa.learned import Model, from_dict
 from ancre.qa.reading.nlp import parse
 from ancre.qa.reading.qtype import answer_type, fits_type

@@ -7,7 +7,6 @@ from functools import lru_cache
 from importlib.resources import files
 
 from ..reading.sentences import Candidate
-from ..records import Passage
 
 LANGUAGES = ("fr", "en")
 
@@ -81,15 +80,3 @@ def build_prompt(question: str, context: list[Candidate], lang: str) -> Prompt:
         render("answer", lang, passages=passage, question=question),
         chat_messages(passage, question, lang),
     )
-
-
-def abstention_text(lang: str, passages: list[Passage], absent: str = "") -> str:
-    """The abstention (naming what no passage mentions, when that is why), then the titles
-    of the closest passages' articles (three at most)."""
-    text = render("absent", lang, what=absent) if absent else render("abstain", lang)
-    closest = list(
-        dict.fromkeys((p.title or p.doc_id) + (f" ({p.date})" if p.date else "") for p in passages)
-    )[:3]
-    if closest:
-        text += "\n\n" + render("closest", lang, titles="\n".join(f"- {c}" for c in closest))
-    return text
