@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from .generation.prompting import render
 from .reading.sentences import Candidate, previous_sentence, starts_with_anaphor
 from .records import Citation, Passage
+from .templates import render
 from .verify import CITATION, support
 
 

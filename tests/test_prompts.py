@@ -1,7 +1,7 @@
 import pytest
 
 from ancre.index import detect_language
-from ancre.qa.generation.prompting import render, template
+from ancre.qa.templates import render, template
 
 
 def test_templates_exist_in_french_and_english():

@@ -20,8 +20,8 @@ from typing import Protocol, runtime_checkable
 
 from ancre.index import detect_language
 
-from ..generation.prompting import render
 from ..records import Passage
+from ..templates import render
 
 
 @runtime_checkable

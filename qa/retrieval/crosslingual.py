@@ -14,7 +14,7 @@ from importlib.resources import files
 
 from ancre.index import analyze, detect_language, fold, function_words
 
-from ..generation.prompting import render
+from ..templates import render
 
 CODES = {"fr": "french", "en": "english"}
 """``prompting.detect_language``'s codes and the index's language (a Snowball name)."""
