@@ -1,4 +1,4 @@
-"""The language data and the patterns compiled from it (``qa/lexicon``)."""
+"""The language data and the patterns compiled from it (``qa/reading/lexicon``)."""
 
 import pytest
 

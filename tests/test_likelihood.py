@@ -1,4 +1,4 @@
-"""The question-likelihood feature of the evidence model (``qa/likelihood.py``): a fake
+"""The question-likelihood feature of the evidence model (``qa/reading/likelihood.py``): a fake
 token scorer for the fast tests, the bundled Gemma for the slow one."""
 
 from __future__ import annotations
