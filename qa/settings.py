@@ -56,10 +56,10 @@ class AnswerSettings:
     kind asked (a date for 'quand', a name for 'qui'...): weak evidence and nothing that could
     answer (docs/benchmarks.md, "Stated answers")."""
     state_above: float = 0.65
-    """Confidence (``qa/reading/confidence.py``) from which the short answer is stated in bold; below
-    it the closest passage is given to read. Chosen on the training articles for a precision of
-    stated answers of 0.80 (``ancre eval --fit-confidence``; docs/benchmarks.md, "Stated
-    answers")."""
+    """Confidence (``qa/reading/confidence.py``) from which the short answer is stated in
+    bold; below it the closest passage is given to read. Chosen on the training articles for
+    a precision of stated answers of 0.80 (``ancre eval --fit-confidence``;
+    docs/benchmarks.md, "Stated answers")."""
     max_question_chars: int = 1000
 
     @classmethod

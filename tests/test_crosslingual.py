@@ -1,4 +1,5 @@
-"""Questions in another language than the index's (qa/retrieval/crosslingual.py, Retriever.query)."""
+"""Questions in another language than the index's (qa/retrieval/crosslingual.py,
+Retriever.query)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ancre.qa import lexicon
+from ancre.qa.reading import lexicon
 from ancre.qa.reading.lexicon import en, fr
 
 

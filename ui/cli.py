@@ -150,7 +150,7 @@ def cmd_ask(
 ) -> int:
     """The verified answer. On a terminal the stage names are shown on stderr while it is
     made; the model's unverified draft is never printed as if it were the answer."""
-    from ancre.qa import nlp
+    from ancre.qa.reading import nlp
 
     nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
     from ancre.qa import Filters, ask
