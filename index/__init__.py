@@ -8,7 +8,7 @@ report = build(["articles/"], index_dir="my-index")   # or index_dir="milvus://h
 from .build import BuildReport, build, remove
 from .chunker import embed_text
 from .embed import Embedder, load_embedder, resolve_model
-from .lexical import APOSTROPHES, analyze, fold, function_words
+from .lexical import APOSTROPHES, analyze, detect_language, fold, function_words
 from .loaders import EXTENSIONS, Document, Notice, Skipped, legacy_id, printable
 from .native import passive_openmp
 from .privacy import no_telemetry
@@ -57,6 +57,7 @@ __all__ = [
     "default_index_dir",
     "describe",
     "describe_location",
+    "detect_language",
     "embed_text",
     "fold",
     "from_env",

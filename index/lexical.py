@@ -81,6 +81,18 @@ def _stemmer(language: str):
         ) from None
 
 
+def detect_language(text: str) -> str:
+    """'fr' or 'en' from function words (and French accents); French when unsure: the
+    language a question is answered in."""
+    words = [
+        fold(w) for w in re.findall(r"[\w-]+", text.lower().replace("’", "'").replace("'", " "))
+    ]
+    french, english = function_words("french"), function_words("english")
+    fr = sum(w in french for w in words) + 2 * len(re.findall(r"[éèêàçùâîôû]", text.lower()))
+    en = sum(w in english for w in words)
+    return "en" if en > fr else "fr"
+
+
 def analyze(text: str, language: str = "french", stem: bool = True) -> list[str]:
     """Tokens for the lexical index: stemmed (unless ``stem=False``), folded, without stop
     words or elisions."""

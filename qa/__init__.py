@@ -7,9 +7,9 @@ print(answer.text, answer.citations)
 
 from .answer import Answerer
 from .api import answerer, ask, open_answerer, open_retriever
-from .llm import BUNDLED, Generator, LLMError, installed_generators, load_generator
+from .generation.llm import BUNDLED, Generator, LLMError, installed_generators, load_generator
 from .records import Answer, AnswerStream, Citation, Event, Passage, Turn
-from .retrieve import Filters, Retriever
+from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
 
 __all__ = [

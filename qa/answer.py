@@ -17,22 +17,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from itertools import pairwise
 
-from ancre.index import analyze
+from ancre.index import analyze, detect_language
 
-from . import nlp
-from .confidence import confidence, signals
-from .evidence import Evidence, key_names, rescored, weigh_evidence
-from .extract import Candidate, choose_context, previous_sentence, starts_with_anaphor
-from .likelihood import TokenScorer
-from .llm import Generator, PrefixKeeper
-from .prompting import abstention_text, build_prompt, detect_language, prompt_prefix, render
-from .qtype import fits_strictly, fits_type
-from .records import Answer, AnswerStream, Citation, Event, Turn, turns
-from .retrieve import Filters, Retriever, lacks_context, retrieval_query
+from .compose import abstention_text, compose, evidence_lead, incomplete_text, strip_citations
+from .generation.llm import Generator, PrefixKeeper
+from .generation.prompting import build_prompt, prompt_prefix
+from .reading import nlp
+from .reading.confidence import confidence, signals
+from .reading.evidence import Evidence, key_names, weigh_evidence
+from .reading.likelihood import TokenScorer
+from .reading.qtype import fits_strictly, fits_type
+from .reading.sentences import choose_context
+from .records import Answer, AnswerStream, Event, Turn, turns
+from .retrieval.followup import lacks_context, retrieval_query
+from .retrieval.rerank import rescored
+from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
-from .verify import CITATION, support, verify_draft
+from .verify import verify_draft
 
 
 class Answerer:
@@ -131,7 +133,7 @@ class Answerer:
         ):
             answer.abstained, answer.mode = True, "incomplete" if unclear else "abstained"
             answer.text = (
-                render("followup", lang)
+                incomplete_text(lang)
                 if unclear
                 else abstention_text(lang, passages, evidence.absent)
             )
@@ -164,7 +166,7 @@ class Answerer:
         span = evidence.short
         drafted = bool(generated and backing is not None and fits_type(evidence.q_type, generated))
         if drafted:
-            likely, first = _strip_citations(generated), backing
+            likely, first = strip_citations(generated), backing
         elif span is not None:
             likely, first = span.text, span.sentence
         else:
@@ -187,7 +189,7 @@ class Answerer:
         answer.mode = "stated" if stated else "evidence"
         answer.short_answer = stated
         answer.text, answer.citations = compose(
-            stated, first, evidence.candidates, retriever.language, lead=render("evidence", lang)
+            stated, first, evidence.candidates, retriever.language, lead=evidence_lead(lang)
         )
         timings.setdefault("first_token", time.perf_counter() - t0)
         timings["total"] = time.perf_counter() - t0
@@ -224,39 +226,3 @@ def _states(answer: Answer, s: AnswerSettings, terms: list[str]) -> bool:
         and answer.signals.get("fits", 0.0) > 0
         and answer.confidence >= s.state_above
     )
-
-
-def _strip_citations(text: str) -> str:
-    return CITATION.sub("", text).strip().rstrip(".")
-
-
-def compose(
-    short: str, first: Candidate, candidates: list[Candidate], language: str, lead: str = ""
-) -> tuple[str, list[Citation]]:
-    """The answer text and its one citation: the short answer with its [n], then the evidence
-    quoted from its passage: the sentence it comes from (the one before it too when it opens
-    with an anaphor: 'ces pays ont indiqué...' needs the sentence naming them) and the
-    passage's next best sentence, in text order. Without a short answer, ``lead`` (the words
-    that say the quote is the closest passage) comes first. One passage only: quoting a
-    second one lowered citation precision (docs/benchmarks.md, "Citations")."""
-    p = first.passage
-    quoted = [first.sentence]
-    if starts_with_anaphor(first.sentence.text):
-        before = previous_sentence(p.text, first.sentence)
-        if before is not None:
-            quoted.insert(0, before)
-    other = next(
-        (c for c in candidates if c.passage.rank == p.rank and c.sentence not in quoted), None
-    )
-    if other is not None:
-        quoted.append(other.sentence)
-    quoted = sorted(dict.fromkeys(quoted, None), key=lambda s: s.start)
-    parts = [quoted[0].text]
-    for a, b in pairwise(quoted):
-        parts.append((" " if not p.text[a.end : b.start].strip() else " … ") + b.text)
-    backed = support(short or first.sentence.text, first.sentence.text, language)
-    citation = Citation.of(p, first.sentence, round(backed, 3))
-    quote = f"> « {''.join(parts)} » [{p.rank}]"
-    if short:
-        return f"{short} [{p.rank}]\n\n{quote}", [citation]
-    return (f"{lead}\n\n{quote}" if lead else quote), [citation]

@@ -16,9 +16,9 @@ from typing import Any, Literal, overload
 from ancre.index import Embedder, IndexSettings
 
 from .answer import Answerer
-from .llm import Generator, load_generator
+from .generation.llm import Generator, load_generator
 from .records import Answer, AnswerStream
-from .retrieve import Filters, Retriever
+from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
 
 _retrievers: dict[tuple, Retriever] = {}

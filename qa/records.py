@@ -162,7 +162,8 @@ class Answer:
     """The words of the quote that most likely answer (the short answer when stated; in an
     'evidence' answer, what a reader should look at, not a claim)."""
     confidence: float = 0.0
-    """Estimated probability that ``likely_answer`` is right (0..1; ``qa/confidence.py``)."""
+    """Estimated probability that ``likely_answer`` is right (0..1;
+    ``qa/reading/confidence.py``)."""
     generated: bool = False
     """The likely answer is the generator's verified draft (else a span of the passage)."""
     signals: dict[str, float] = field(default_factory=dict)

@@ -20,7 +20,7 @@ class AnswerSettings:
     dense_weight: float = 1.0
     """Weight of the cosine similarity in the hybrid fusion."""
     rerank: bool = True
-    """Reorder the fused candidates with the learned reranker (``qa/rerank.py``)."""
+    """Reorder the fused candidates with the learned reranker (``qa/retrieval/rerank.py``)."""
     llm: str = "gemma"
     """Generator: 'gemma' (Gemma 3 270M, bundled), 'smollm2' (SmolLM2-135M-Instruct, bundled),
     'none' (extractive answers only), a .gguf path, 'hf:REPO/FILE.gguf' (needs network),
@@ -56,10 +56,10 @@ class AnswerSettings:
     kind asked (a date for 'quand', a name for 'qui'...): weak evidence and nothing that could
     answer (docs/benchmarks.md, "Stated answers")."""
     state_above: float = 0.65
-    """Confidence (``qa/confidence.py``) from which the short answer is stated in bold; below
-    it the closest passage is given to read. Chosen on the training articles for a precision of
-    stated answers of 0.80 (``ancre eval --fit-confidence``; docs/benchmarks.md, "Stated
-    answers")."""
+    """Confidence (``qa/reading/confidence.py``) from which the short answer is stated in
+    bold; below it the closest passage is given to read. Chosen on the training articles for
+    a precision of stated answers of 0.80 (``ancre eval --fit-confidence``;
+    docs/benchmarks.md, "Stated answers")."""
     max_question_chars: int = 1000
 
     @classmethod

@@ -16,8 +16,8 @@ from itertools import pairwise
 
 from ancre.index import APOSTROPHES, analyze, fold, function_words
 
-from .extract import Candidate, sentences
-from .lexicon import CALENDAR
+from .reading.lexicon import CALENDAR
+from .reading.sentences import Candidate, sentences
 from .records import Passage
 
 BACKING_MIN = 0.9

@@ -106,7 +106,7 @@ def make_passage(text: str, rank: int = 1, **fields) -> Passage:
 def rank_for(question: str, passages: list[Passage]) -> tuple[list, dict[str, float]]:
     """The sentences of ``passages`` ranked for ``question`` (``extract.rank_sentences``),
     every word of the question weighted alike, and that idf for ``best_span``."""
-    from ancre.qa.extract import rank_sentences
+    from ancre.qa.reading.sentences import rank_sentences
 
     idf = {t: 1.0 for t in analyze(question)}
     return rank_sentences(question, passages, idf), idf

@@ -4,7 +4,7 @@ llama.cpp on some machines)."""
 
 import runpy
 
-from ancre.qa.gguf import safe_loading
+from ancre.qa.generation.gguf import safe_loading
 
 if __name__ == "__main__":
     with safe_loading():

@@ -8,13 +8,14 @@ import re
 
 import pytest
 
-from ancre.index import IndexSettings
+from ancre.index import ChunkRow, IndexSettings
 from ancre.qa import Answer, AnswerSettings, Event, Filters, ask
-from ancre.qa.evidence import absent_name
-from ancre.qa.extract import Candidate, Sentence
-from ancre.qa.prompting import build_prompt
-from ancre.qa.qtype import fits_type, question_type
-from ancre.qa.retrieve import is_follow_up
+from ancre.qa.generation.prompting import build_prompt
+from ancre.qa.reading.evidence import absent_name
+from ancre.qa.reading.qtype import fits_type, question_type
+from ancre.qa.reading.sentences import Candidate, Sentence
+from ancre.qa.retrieval.followup import is_follow_up
+from ancre.qa.retrieval.search import fuse
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -331,10 +332,26 @@ def test_prompt_keeps_the_fixed_part_first():
 
 def test_evidence_features_are_bounded(tiny_index):
     from ancre.qa import open_retriever
-    from ancre.qa.evidence import weigh_evidence
+    from ancre.qa.reading.evidence import weigh_evidence
 
     retriever = open_retriever(IndexSettings(index_dir=str(tiny_index)), embedder=HashEmbedder())
     passages = retriever.search(TRAM, 5)
     ev = weigh_evidence(TRAM, passages, retriever)
     assert 0.0 <= ev.score <= 1.0 and ev.score > 0.5
     assert all(-1.0 <= v <= 1.0 for v in ev.features.values())
+
+
+def test_fusion_weighs_normalised_bm25_against_the_cosine_and_drops_what_it_cannot_keep():
+    rows = {
+        i: ChunkRow(i, f"d{i}", 0, 0, 4, "text", f"T{i}", "", f"202{i}-01-01") for i in range(5)
+    }
+    del rows[4]  # removed by a build since it was found
+    lexical = {1: 8.0, 2: 4.0, 4: 6.0}
+    dense = {3: 0.9, 1: 0.1, 0: 0.5}
+    fused = fuse(lexical, dense, rows, k=3)
+    assert [(p.chunk_id, p.rank) for p in fused] == [(1, 1), (3, 2), (2, 3)]
+    assert fused[0].score == pytest.approx(1.0 + 0.1) and fused[2].score == pytest.approx(0.5)
+    lexical_only = fuse(lexical, dense, rows, k=5, dense_weight=0.0)
+    assert [p.chunk_id for p in lexical_only][:2] == [1, 2]
+    recent = fuse(lexical, dense, rows, k=5, filters=Filters(date_from="2022"))
+    assert {p.chunk_id for p in recent} == {2, 3}

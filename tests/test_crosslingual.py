@@ -1,4 +1,5 @@
-"""Questions in another language than the index's (qa/crosslingual.py, Retriever.query)."""
+"""Questions in another language than the index's (qa/retrieval/crosslingual.py,
+Retriever.query)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ancre.qa import Retriever
-from ancre.qa.crosslingual import build_query, model_translator, translate, word_list
 from ancre.qa.measure.metrics import contains_answer, hit_rank, recall_at
+from ancre.qa.retrieval.crosslingual import build_query, model_translator, translate, word_list
 from conftest import HashEmbedder, ScriptedGenerator
 
 SAMPLES = Path(__file__).parent / "data" / "crosslingual_samples.tsv"
@@ -22,7 +23,7 @@ def sample_questions() -> list[dict[str, str]]:
 
 
 def test_the_sample_questions_are_thirty_pairs_of_two_languages():
-    from ancre.qa.prompting import detect_language
+    from ancre.index import detect_language
 
     rows = sample_questions()
     assert len(rows) == 30

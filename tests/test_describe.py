@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ancre.qa.describe import describe
-from ancre.qa.extract import Candidate, sentences
-from ancre.qa.qtype import who_is
-from ancre.qa.shortanswer import best_span
+from ancre.qa.reading.describe import describe
+from ancre.qa.reading.qtype import who_is
+from ancre.qa.reading.sentences import Candidate, sentences
+from ancre.qa.reading.shortanswer import best_span
 from conftest import make_passage, rank_for
 
 TEXT = (

@@ -122,3 +122,98 @@ def test_a_circle_through_a_lazy_import_is_found(tmp_path):
     assert set(circle(graph)) == {"pkg.a", "pkg.sub.b", "pkg.c"}
     (pkg / "c.py").write_text("import pkg.sub\n")
     assert circle(import_graph({"pkg": pkg, "pkg.sub": pkg / "sub"})) == []
+
+
+QA_LAYERS = (
+    ("ancre.qa",),
+    ("ancre.qa.api",),
+    ("ancre.qa.answer",),
+    ("ancre.qa.compose",),
+    ("ancre.qa.retrieval", "ancre.qa.verify"),
+    ("ancre.qa.reading", "ancre.qa.generation"),
+    (
+        "ancre.qa.records",
+        "ancre.qa.settings",
+        "ancre.qa.learned",
+        "ancre.qa.errors",
+        "ancre.qa.templates",
+        "ancre.qa.weights",
+    ),
+)
+"""qa/'s stages, top to bottom; the package itself and its instruments (``ancre.qa.measure``)
+stand above them all."""
+
+ACROSS_A_LAYER = {("ancre.qa.generation.prompting", "ancre.qa.reading.sentences")}
+"""The one import between modules of one layer in different folders: the answer prompt is
+built from the chosen sentences (``Candidate``)."""
+
+RETRIEVAL_READS = {
+    ("ancre.qa.retrieval.followup", "ancre.qa.reading.lexicon"),
+    ("ancre.qa.retrieval.rerank", "ancre.qa.reading.sentences"),
+    ("ancre.qa.retrieval.rerank", "ancre.qa.reading.qtype"),
+    ("ancre.qa.retrieval.rerank", "ancre.qa.reading.likelihood"),
+    ("ancre.qa.retrieval.rerank", "ancre.qa.reading.evidence"),
+}
+"""What retrieval must read: the names that make a question searchable on its own; the
+reranker's sentences, answer kinds and likelihood; and, for ``rescored``, whether the
+question names someone no passage mentions (``evidence.absent_name``)."""
+
+
+def stage(module: str, layers=QA_LAYERS) -> tuple[int, str] | None:
+    """(layer, the longest name of ``layers`` that is ``module`` or holds it), or None."""
+    found = [
+        (len(name), depth, name)
+        for depth, names in enumerate(layers)
+        for name in names
+        if module == name or module.startswith(name + ".")
+    ]
+    return max(found)[1:] if found else None
+
+
+def against_the_layers(graph: dict[str, set[str]], layers=QA_LAYERS, allowed=frozenset()):
+    """The imports that do not go down ``layers``: upwards, or sideways to another folder of
+    the same layer unless ``allowed``."""
+    wrong = set()
+    for module, targets in graph.items():
+        here = stage(module, layers)
+        for target in targets:
+            there = stage(target, layers)
+            if here is None or there is None or here[1] == there[1]:
+                continue
+            if there[0] < here[0] or (there[0] == here[0] and (module, target) not in allowed):
+                wrong.add((module, target))
+    return wrong
+
+
+def test_every_module_of_qa_has_its_stage():
+    graph = import_graph(ancre_packages())
+    qa = [m for m in graph if m.startswith("ancre.qa") and not m.startswith("ancre.qa.measure")]
+    assert len(qa) > 25
+    assert [m for m in qa if stage(m) is None] == []
+
+
+def test_qa_imports_only_down_its_pipeline():
+    graph = import_graph(ancre_packages())
+    assert against_the_layers(graph, allowed=ACROSS_A_LAYER) == set()
+
+
+def test_retrieval_reads_only_what_it_must():
+    graph = import_graph(ancre_packages())
+    reads = {
+        (m, t)
+        for m, ts in graph.items()
+        if m.startswith("ancre.qa.retrieval")
+        for t in ts
+        if t.startswith("ancre.qa.reading")
+    }
+    assert reads <= RETRIEVAL_READS
+
+
+def test_an_import_up_or_across_the_layers_is_found():
+    layers = (("p.top",), ("p.a", "p.b"), ("p.leaf",))
+    graph = {"p.top": {"p.a.x"}, "p.a.x": {"p.leaf", "p.a.y"}, "p.a.y": set(), "p.leaf": set()}
+    assert against_the_layers(graph, layers) == set()
+    graph["p.leaf"] = {"p.top"}
+    graph["p.b"] = {"p.a.y"}
+    assert against_the_layers(graph, layers) == {("p.leaf", "p.top"), ("p.b", "p.a.y")}
+    assert against_the_layers(graph, layers, {("p.b", "p.a.y")}) == {("p.leaf", "p.top")}

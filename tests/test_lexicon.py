@@ -1,9 +1,9 @@
-"""The language data and the patterns compiled from it (``qa/lexicon``)."""
+"""The language data and the patterns compiled from it (``qa/reading/lexicon``)."""
 
 import pytest
 
-from ancre.qa import lexicon
-from ancre.qa.lexicon import en, fr
+from ancre.qa.reading import lexicon
+from ancre.qa.reading.lexicon import en, fr
 
 
 def test_every_language_s_months_and_days_are_calendar_words_but_may():

@@ -1,4 +1,4 @@
-"""The question-likelihood feature of the evidence model (``qa/likelihood.py``): a fake
+"""The question-likelihood feature of the evidence model (``qa/reading/likelihood.py``): a fake
 token scorer for the fast tests, the bundled Gemma for the slow one."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 
 from ancre.index import IndexSettings
 from ancre.qa import AnswerSettings, ask, open_retriever
-from ancre.qa.evidence import UNSURE, weigh_evidence
 from ancre.qa.learned import Model
-from ancre.qa.likelihood import TokenScorer, question_gain
+from ancre.qa.reading.evidence import UNSURE, weigh_evidence
+from ancre.qa.reading.likelihood import TokenScorer, question_gain
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -54,7 +54,7 @@ def test_a_scorer_that_scores_nothing_gives_no_gain():
 
 
 def test_plain_generators_and_servers_are_not_scorers():
-    from ancre.qa.llm import OpenAIServer
+    from ancre.qa.generation.llm import OpenAIServer
 
     assert not isinstance(ScriptedGenerator(), TokenScorer)
     assert not isinstance(OpenAIServer("http://127.0.0.1:9/v1"), TokenScorer)
@@ -104,7 +104,7 @@ def test_the_answerer_abstains_when_the_passage_does_not_explain_the_question(ti
 
 @pytest.mark.slow
 def test_gemma_finds_a_question_likelier_after_the_passage_that_answers_it():
-    from ancre.qa.llm import load_generator
+    from ancre.qa.generation.llm import load_generator
 
     llm = load_generator("gemma", AnswerSettings())
     assert isinstance(llm, TokenScorer)

@@ -11,10 +11,10 @@ import pytest
 
 from ancre.index import IndexSettings
 from ancre.qa import open_retriever
-from ancre.qa.evidence import weigh_evidence
 from ancre.qa.learned import Model
-from ancre.qa.likelihood import question_gains
-from ancre.qa.rerank import (
+from ancre.qa.reading.evidence import weigh_evidence
+from ancre.qa.reading.likelihood import question_gains
+from ancre.qa.retrieval.rerank import (
     LLM_FEATURES,
     likelihood_rows,
     rerank_by_likelihood,
@@ -187,7 +187,7 @@ def test_gemma_keeps_or_improves_the_first_passage_of_the_sample_questions(sampl
     from test_qa import EXPECTED_SHORT
 
     from ancre.qa import AnswerSettings
-    from ancre.qa.llm import load_generator
+    from ancre.qa.generation.llm import load_generator
     from ancre.qa.measure.questions import read_question_table
     from ancre.samples import ARTICLES
 

@@ -15,7 +15,7 @@ import pytest
 
 from ancre.index.native import passive_openmp
 from ancre.qa import AnswerSettings
-from ancre.qa.gguf import (
+from ancre.qa.generation.gguf import (
     repackable,
     requantized,
     resolve_gguf,
@@ -23,7 +23,7 @@ from ancre.qa.gguf import (
     smollm2_path,
     tensor_shapes,
 )
-from ancre.qa.llm import LlamaCpp, LLMError, OpenAIServer, load_generator
+from ancre.qa.generation.llm import LlamaCpp, LLMError, OpenAIServer, load_generator
 from conftest import write_gguf
 
 
@@ -188,8 +188,8 @@ def test_bundled_models_generate():
 @pytest.mark.slow
 def test_kept_prompt_prefix_is_saved_and_gives_the_same_answer_in_a_fresh_model(tmp_path):
     from ancre.index import IndexSettings
-    from ancre.qa.gguf import gemma_path
-    from ancre.qa.prompting import prompt_prefix
+    from ancre.qa.generation.gguf import gemma_path
+    from ancre.qa.generation.prompting import prompt_prefix
 
     model = gemma_path(IndexSettings.from_env().cache_dir)
     prefix = prompt_prefix("fr")
@@ -277,8 +277,8 @@ def test_what_another_thread_prints_while_a_model_loads_is_not_lost():
         "import sys, time\n"
         "from ancre.index import IndexSettings\n"
         "from ancre.qa import AnswerSettings\n"
-        "from ancre.qa.gguf import gemma_path\n"
-        "from ancre.qa.llm import LlamaCpp\n"
+        "from ancre.qa.generation.gguf import gemma_path\n"
+        "from ancre.qa.generation.llm import LlamaCpp\n"
         "path = gemma_path(IndexSettings.from_env().cache_dir)\n"
         "model = LlamaCpp(path, 512, 1)\n"  # loads in a background thread from here
         "for i in range(300):\n"
@@ -348,7 +348,7 @@ class Recorder:
 
 
 def chat_prompt():
-    from ancre.qa.prompting import Prompt, chat_messages
+    from ancre.qa.generation.prompting import Prompt, chat_messages
 
     passage = "Passage [2] : Le pont a coûté 12 millions d'euros."
     return Prompt(

@@ -16,7 +16,7 @@ import pytest
 from ancre.index import IndexSettings, StoreError, build
 from ancre.index.stores import MilvusAddress, open_reader
 from ancre.index.stores.milvus.client import translate
-from ancre.qa.retrieve import Retriever
+from ancre.qa.retrieval.search import Retriever
 from ancre.ui.cli import main
 from conftest import HashEmbedder, free_port
 

@@ -4,7 +4,7 @@ import json
 
 from ancre.index import IndexSettings, build
 from ancre.index.nearcopies import Alternate, alternates, signature
-from ancre.qa.retrieve import Retriever
+from ancre.qa.retrieval.search import Retriever
 from conftest import HashEmbedder
 
 STORY = (

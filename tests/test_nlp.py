@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ancre.qa import nlp
-from ancre.qa.regexfactor import LARGE_CLASS, factor_alternatives, split_alternatives
+from ancre.qa.reading import nlp
+from ancre.qa.reading.regexfactor import LARGE_CLASS, factor_alternatives, split_alternatives
 
 LETTERS = "[" + "".join(chr(c) for c in range(0x61, 0x7B)) + "àâçéèêëîïôûùüÿ" * 20 + "]"
 assert len(LETTERS) > LARGE_CLASS

@@ -1,6 +1,7 @@
 import pytest
 
-from ancre.qa.prompting import detect_language, render, template
+from ancre.index import detect_language
+from ancre.qa.templates import render, template
 
 
 def test_templates_exist_in_french_and_english():
@@ -27,7 +28,7 @@ def test_language_detection():
 
 
 def test_the_answer_prompt_carries_the_same_request_as_chat_messages():
-    from ancre.qa.prompting import Prompt, build_prompt
+    from ancre.qa.generation.prompting import Prompt, build_prompt
     from conftest import make_passage, rank_for
 
     question = "Combien a coûté le pont ?"

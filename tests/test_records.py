@@ -6,7 +6,7 @@ import pytest
 
 from ancre.index import IndexSettings
 from ancre.qa import AnswerSettings, Citation, Turn, ask, open_answerer
-from ancre.qa.extract import sentences
+from ancre.qa.reading.sentences import sentences
 from ancre.qa.records import turns
 from conftest import HashEmbedder, make_passage
 

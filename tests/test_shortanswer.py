@@ -11,19 +11,19 @@ import pytest
 
 from ancre.index import build
 from ancre.qa import ask
-from ancre.qa.answer import compose
-from ancre.qa.extract import (
+from ancre.qa.compose import compose
+from ancre.qa.learned import Model, from_dict
+from ancre.qa.reading.nlp import parse
+from ancre.qa.reading.qtype import answer_type, fits_type
+from ancre.qa.reading.sentences import (
     Candidate,
     other_years_last,
     sentences,
     starts_with_anaphor,
 )
-from ancre.qa.learned import Model, from_dict
-from ancre.qa.nlp import parse
-from ancre.qa.qtype import answer_type, fits_type
-from ancre.qa.rerank import passage_features, rerank
-from ancre.qa.shortanswer import best_span
-from ancre.qa.spans import MAX_WORDS, candidates, rule_candidates
+from ancre.qa.reading.shortanswer import best_span
+from ancre.qa.reading.spans import MAX_WORDS, candidates, rule_candidates
+from ancre.qa.retrieval.rerank import passage_features, rerank
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder, ScriptedGenerator, make_passage, rank_for
 

@@ -13,11 +13,11 @@ import pytest
 
 from ancre.index import build
 from ancre.qa import AnswerSettings, ask
-from ancre.qa.confidence import confidence
 from ancre.qa.learned import Model
 from ancre.qa.measure import confidence_fit
 from ancre.qa.measure.metrics import Row, calibration_metrics, precision_coverage
-from ancre.qa.qtype import answer_type, fits_strictly
+from ancre.qa.reading.confidence import confidence
+from ancre.qa.reading.qtype import answer_type, fits_strictly
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder
 

@@ -20,7 +20,7 @@ from ancre.index import (
 )
 from ancre.index.stores import open_reader, open_writer
 from ancre.qa import Filters, ask
-from ancre.qa.retrieve import Retriever
+from ancre.qa.retrieval.search import Retriever
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder, ScriptedGenerator
 

@@ -9,7 +9,7 @@ import string
 import pytest
 
 from ancre.qa import Answer, Citation, Passage
-from ancre.qa.extract import Sentence
+from ancre.qa.reading.sentences import Sentence
 from ancre.ui import i18n
 from ancre.ui.render import (
     TurnView,

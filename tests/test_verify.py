@@ -1,5 +1,5 @@
-from ancre.qa.extract import rank_sentences, sentences
-from ancre.qa.qtype import answer_type_bonus
+from ancre.qa.reading.qtype import answer_type_bonus
+from ancre.qa.reading.sentences import rank_sentences, sentences
 from ancre.qa.records import Passage
 from ancre.qa.verify import check_generated, is_repetitive, support
 
@@ -96,7 +96,7 @@ def test_a_claim_that_changes_a_place_is_not_verified():
 
 
 def test_names_numbers_and_dates_must_be_in_the_cited_sentence():
-    from ancre.qa.extract import Candidate, Sentence
+    from ancre.qa.reading.sentences import Candidate, Sentence
     from ancre.qa.verify import names_backed, naming_words, verify_draft
 
     assert naming_words("Le maire de Lyon a reçu la SNCF en mars.") == {"lyon", "sncf", "mars"}

@@ -158,7 +158,7 @@ def cmd_ask(
 ) -> int:
     """The verified answer. On a terminal the stage names are shown on stderr while it is
     made; the model's unverified draft is never printed as if it were the answer."""
-    from ancre.qa import nlp
+    from ancre.qa.reading import nlp
 
     nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
     from ancre.qa import Filters, ask
@@ -232,9 +232,9 @@ def cmd_eval(
 
             for path in train.fit_models(asked, qa.retriever, settings, args.weights_out):
                 print(f"wrote {path}")
+        from ancre.qa.generation.llm import load_generator
         from ancre.qa.learned import load_model, save_model
-        from ancre.qa.likelihood import TokenScorer
-        from ancre.qa.llm import load_generator
+        from ancre.qa.reading.likelihood import TokenScorer
 
         # the plain model (no generator, or a server), then the one that weighs the
         # question's likelihood when --llm names a llama.cpp model

@@ -1,6 +1,6 @@
 """Calibration of the abstention model (``ancre eval --calibrate``).
 
-The evidence features of ``ancre.qa.evidence.weigh_evidence`` are collected for answerable
+The evidence features of ``ancre.qa.reading.evidence.weigh_evidence`` are collected for answerable
 and unanswerable questions over the top_k passages; a logistic regression (scikit-learn,
 L2, both classes weighted equally) fits the model that ``qa/weights/evidence.json`` holds
 (written with ``--weights-out``), and a table shows abstention against false abstention by
@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ancre.qa.evidence import rescored, weigh_evidence
 from ancre.qa.learned import Model, load_model
-from ancre.qa.likelihood import TokenScorer, reused_gain
-from ancre.qa.retrieve import Retriever
+from ancre.qa.reading.evidence import weigh_evidence
+from ancre.qa.reading.likelihood import TokenScorer, reused_gain
+from ancre.qa.retrieval.rerank import rescored
+from ancre.qa.retrieval.search import Retriever
 from ancre.qa.settings import AnswerSettings
 
 from .evaluate import progress_bar

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ancre.index import Embedder, IndexSettings, build
-from ancre.qa.retrieve import Retriever
+from ancre.qa.retrieval.search import Retriever
 from ancre.qa.settings import AnswerSettings
 
 from .metrics import contains_answer

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from ancre.index import IndexSettings, StoreError, describe, open_reader
 from ancre.qa.answer import Answerer
-from ancre.qa.evidence import weigh_evidence
+from ancre.qa.reading.evidence import weigh_evidence
 from ancre.qa.settings import AnswerSettings
 
 from .metrics import Row, hit_rank

@@ -8,13 +8,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ancre.index import Embedder, IndexSettings
+from ancre.index import Embedder, IndexSettings, detect_language
 from ancre.qa.answer import Answerer
 from ancre.qa.api import open_answerer
-from ancre.qa.evidence import weigh_evidence
-from ancre.qa.extract import choose_context
-from ancre.qa.llm import Generator, load_generator
-from ancre.qa.prompting import build_prompt, detect_language
+from ancre.qa.generation.llm import Generator, load_generator
+from ancre.qa.generation.prompting import build_prompt
+from ancre.qa.reading.evidence import weigh_evidence
+from ancre.qa.reading.sentences import choose_context
 from ancre.qa.settings import AnswerSettings
 
 from .report import Figures, median, percentile, timed
@@ -244,7 +244,7 @@ def output_matvec_s(path: Path, repeats: int = 5) -> tuple[float, float, str] | 
 
     import numpy as np
 
-    from ancre.qa.gguf import LLMError, ggml_library, tensor_table
+    from ancre.qa.generation.gguf import LLMError, ggml_library, tensor_table
 
     try:
         table = tensor_table(path)

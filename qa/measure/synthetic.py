@@ -33,8 +33,8 @@ from ancre.index import (
     load_embedder,
 )
 from ancre.index.stores.directory import vectors as vector_kinds
-from ancre.qa.rerank import POOL
-from ancre.qa.retrieve import Retriever
+from ancre.qa.retrieval.rerank import POOL
+from ancre.qa.retrieval.search import Retriever
 from ancre.qa.settings import AnswerSettings
 
 from .report import Figures, percentile, timed

@@ -29,11 +29,13 @@ from typing import Any
 import numpy as np
 
 from ancre.index import analyze
-from ancre.qa.extract import rank_sentences
 from ancre.qa.learned import Model, load_model, save_model
-from ancre.qa.likelihood import TokenScorer, question_gains
-from ancre.qa.rerank import FEATURES as RERANK_FEATURES
-from ancre.qa.rerank import (
+from ancre.qa.reading.likelihood import TokenScorer, question_gains
+from ancre.qa.reading.sentences import rank_sentences
+from ancre.qa.reading.shortanswer import model_name, span_rows
+from ancre.qa.reading.spans import FEATURES as SPAN_FEATURES
+from ancre.qa.retrieval.rerank import FEATURES as RERANK_FEATURES
+from ancre.qa.retrieval.rerank import (
     LLM_DEPTH,
     LLM_FEATURES,
     LLM_MARGIN,
@@ -42,10 +44,8 @@ from ancre.qa.rerank import (
     passage_features,
     reranker_unsure,
 )
-from ancre.qa.retrieve import Retriever
+from ancre.qa.retrieval.search import Retriever
 from ancre.qa.settings import AnswerSettings
-from ancre.qa.shortanswer import model_name, span_rows
-from ancre.qa.spans import FEATURES as SPAN_FEATURES
 
 from .evaluate import progress_bar
 from .metrics import contains_answer, holds_answer

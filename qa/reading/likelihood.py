@@ -18,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from .prompting import detect_language, render
-from .records import Passage
+from ancre.index import detect_language
+
+from ..records import Passage
+from ..templates import render
 
 
 @runtime_checkable

@@ -25,11 +25,12 @@ from itertools import pairwise
 
 from ancre.index import analyze
 
-from .extract import sentences
-from .learned import Model, load_model
-from .likelihood import TokenScorer, question_gains
-from .qtype import KINDS, answer_type, answer_type_bonus
-from .records import Passage
+from ..learned import Model, load_model
+from ..reading.evidence import absent_name
+from ..reading.likelihood import TokenScorer, question_gains
+from ..reading.qtype import KINDS, answer_type, answer_type_bonus
+from ..reading.sentences import sentences
+from ..records import Passage
 
 POOL = 30
 """Chunks of the hybrid search that the reranker sees."""
@@ -184,3 +185,22 @@ def rerank_by_likelihood(
     ranked = [replace(head[i], score=float(scores[i])) for i in order] + passages[depth:]
     by_chunk = {p.chunk_id: g for p, g in zip(head, gains, strict=True)}
     return [replace(p, rank=r + 1) for r, p in enumerate(ranked)], by_chunk
+
+
+def rescored(
+    question: str,
+    passages: list[Passage],
+    scorer: TokenScorer | None,
+    rerank: bool = True,
+    *,
+    asked: str = "",
+) -> tuple[list[Passage], dict[int, float]]:
+    """The passages as the answer reads them: reordered by the language model where the
+    reranker is unsure (``rerank_by_likelihood``), with the gains it computed by
+    chunk id for ``weigh_evidence`` to reuse. Kept as they are without a ``scorer``, without
+    reranking, or for a question about a name no passage mentions (the evidence abstains:
+    nothing to reorder). ``asked``: the question as asked, when ``question`` is the searched
+    text of a follow-up (see ``weigh_evidence``)."""
+    if scorer is None or not rerank or not passages or absent_name(asked or question, passages):
+        return passages, {}
+    return rerank_by_likelihood(question, passages, scorer)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 
-from .errors import NLPUnavailable
+from ..errors import NLPUnavailable
 from .regexfactor import factor_alternatives
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from ancre.index import analyze, fold
 
+from ..learned import Model, load_model
 from . import nlp
 from .describe import describe
-from .extract import Candidate, previous_sentence
-from .learned import Model, load_model
 from .qtype import AnswerType, answer_type, fits_type, is_dated, who_is
+from .sentences import Candidate, previous_sentence
 from .spans import SpanCandidate, candidates, question_info, span_features
 
 log = logging.getLogger(__name__)

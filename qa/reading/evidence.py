@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ancre.index import analyze, fold
 
-from .extract import Candidate, other_years_last, rank_sentences
-from .learned import Model, load_model
+from ..learned import Model, load_model
+from ..records import Passage
 from .lexicon import CAPITAL, NAME_IN_SENTENCE, NAME_WORD, YEAR, name_pattern
 from .likelihood import TokenScorer, reused_gain
 from .qtype import AnswerType, question_type
-from .records import Passage
-from .rerank import rerank_by_likelihood
-from .retrieve import Retriever
+from .sentences import Candidate, other_years_last, rank_sentences
 from .shortanswer import ShortAnswer, best_span
+
+
+class TermStats(Protocol):
+    """What the evidence reads of the index: its language and the statistics of terms
+    (a ``Retriever`` is one)."""
+
+    @property
+    def language(self) -> str: ...
+
+    def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
+        """(idf, chunk frequency) of analysed terms."""
+        ...
 
 
 @dataclass
@@ -85,25 +96,6 @@ def absent_name(question: str, passages: list[Passage]) -> str:
         if len(words) >= 2 and not any(fold(w) in seen for w in words):
             return m.group().split(None, 1)[1] if m.start() == 0 else m.group()
     return ""
-
-
-def rescored(
-    question: str,
-    passages: list[Passage],
-    scorer: TokenScorer | None,
-    rerank: bool = True,
-    *,
-    asked: str = "",
-) -> tuple[list[Passage], dict[int, float]]:
-    """The passages as the answer reads them: reordered by the language model where the
-    reranker is unsure (``rerank.rerank_by_likelihood``), with the gains it computed by
-    chunk id for ``weigh_evidence`` to reuse. Kept as they are without a ``scorer``, without
-    reranking, or for a question about a name no passage mentions (the evidence abstains:
-    nothing to reorder). ``asked``: the question as asked, when ``question`` is the searched
-    text of a follow-up (see ``weigh_evidence``)."""
-    if scorer is None or not rerank or not passages or absent_name(asked or question, passages):
-        return passages, {}
-    return rerank_by_likelihood(question, passages, scorer)
 
 
 def evidence_features(
@@ -174,7 +166,7 @@ prompt); outside this band the plain model decided as the model with the likelih
 def weigh_evidence(
     question: str,
     passages: list[Passage],
-    retriever: Retriever,
+    index: TermStats,
     model: Model | None = None,
     *,
     asked: str = "",
@@ -188,7 +180,7 @@ def weigh_evidence(
     in ``UNSURE``, the question's likelihood given the top passage is added and the model
     fitted with it (``evidence-llm``) decides; ``gains``, the gains already computed by
     chunk_id (``rerank.rerank_by_likelihood``), are reused."""
-    language = retriever.language
+    language = index.language
     terms = list(dict.fromkeys(analyze(question, language)))
     q_type = question_type(asked or question, question)
     if not passages or not terms:
@@ -198,7 +190,7 @@ def weigh_evidence(
     absent = absent_name(asked or question, passages)
     if absent:
         return Evidence({}, 0.0, q_type=q_type, absent=absent)
-    idf, df = retriever.term_stats(terms)
+    idf, df = index.term_stats(terms)
     ranking = follow_up_weights(asked, question, idf, language)
     candidates = rank_sentences(question, passages, ranking, language, asked=asked)
     candidates = other_years_last(

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import LLMError
+from ..errors import LLMError
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ import re
 
 from ancre.index import analyze, fold
 
+from ..learned import Model, load_model
+from ..records import Passage
 from . import nlp
 from .evidence import Evidence
-from .learned import Model, load_model
 from .qtype import KINDS, fits_strictly
-from .records import Passage
 from .shortanswer import ShortAnswer
 
 SPAN_ROW = (

@@ -9,12 +9,13 @@ uses the cosine to break ties and rescue paraphrases measured above both (docs/b
 
 from __future__ import annotations
 
-import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ancre.index import (
+    ChunkRow,
     Embedder,
     IndexSettings,
     StoreReader,
@@ -28,16 +29,12 @@ from ancre.index import (
 )
 from ancre.index.nearcopies import alternates
 
+from ..records import Passage
 from .crosslingual import Query, Translator, build_query
-from .lexicon import NAME_IN_SENTENCE
-from .records import Passage, Turn
 from .rerank import POOL
 from .rerank import rerank as reorder
 
 CANDIDATES = 50
-FOLLOW_UP = re.compile(
-    r"^\s*(et|mais|alors|puis|and|but|what about|how about|quid)\b", re.IGNORECASE
-)
 
 
 @dataclass
@@ -63,42 +60,40 @@ class Filters:
         return bool(self.date_from or self.date_to or self.source)
 
 
-def is_follow_up(question: str, language: str = "french") -> bool:
-    """A question that starts like a follow-up ('Et en 2021 ?'), or a short one that names
-    nothing ('Combien de stations ?'), cannot be searched on its own. A short question that
-    names someone or something ('Qui est Sophie Lemaire ?') can: searched with the question
-    before it, it found that question's articles instead."""
-    if FOLLOW_UP.match(question):
-        return True
-    return len(analyze(question, language)) <= 3 and not NAME_IN_SENTENCE.search(question)
-
-
-def lacks_context(question: str, history: list[Turn]) -> bool:
-    """A question that starts like a follow-up ('Et combien de stations ?') asked with no
-    question before it: what it refers to is unknown, and searched on its own it finds
-    whatever shares its few words (a weather station)."""
-    asked_before = any(t.role == "user" for t in history)
-    return not asked_before and bool(FOLLOW_UP.match(question))
-
-
-def retrieval_query(question: str, history: list[Turn], language: str) -> str:
-    """The question, plus the question it follows when this one is a follow-up."""
-    previous = [t.text for t in history if t.role == "user"]
-    if not previous or not is_follow_up(question, language):
-        return question
-    # the subject: the questions since the last one that could be searched on its own
-    # ('Quel a été le score ?', 'Et qui a marqué l'essai ?', then 'À quelle minute ?')
-    start = next(
-        (i for i in range(len(previous) - 1, -1, -1) if not is_follow_up(previous[i], language)),
-        len(previous) - 1,
-    )
-    return " ".join([*previous[start:], question])
-
-
 def dense_texts(q: Query) -> list[str]:
     """What the encoder embeds for a query: the question, and its translation too when the
     index is in another language (each chunk keeps its best cosine)."""
     return [q.asked] if q.text == q.asked else [q.asked, q.text]
+
+
+def fuse(
+    lexical: Mapping[int, float],
+    dense: Mapping[int, float],
+    rows: Mapping[int, ChunkRow],
+    k: int,
+    filters: Filters | None = None,
+    lexical_weight: float = 1.0,
+    dense_weight: float = 1.0,
+) -> list[Passage]:
+    """The ``k`` best of the chunks found by either search (BM25 score and cosine by chunk
+    id), ranked by ``lexical_weight`` x BM25/max(BM25) + ``dense_weight`` x cosine; a chunk
+    without its row (removed by a build since) or that ``filters`` refuses is left out."""
+    top_bm25 = max(lexical.values(), default=0.0) or 1.0
+    scored = []
+    for cid in dict.fromkeys([*lexical, *dense]):
+        row = rows.get(cid)
+        if row is None:  # removed by a build since the vectors were loaded
+            continue
+        if filters and not filters.keep(row.title, row.url, row.doc_id, row.date):
+            continue
+        lex = lexical.get(cid, 0.0) / top_bm25
+        cos = dense.get(cid, 0.0)
+        scored.append((lexical_weight * lex + dense_weight * cos, lex, cos, row))
+    scored.sort(key=lambda s: -s[0])
+    return [
+        Passage.of(row, r + 1, score, lex, cos)
+        for r, (score, lex, cos, row) in enumerate(scored[:k])
+    ]
 
 
 class Retriever:
@@ -234,6 +229,8 @@ class Retriever:
         lexical_weight: float,
         dense_weight: float,
     ) -> list[Passage]:
+        """The store's lexical and dense candidates for ``q``, each with its cosine (from
+        the stored vectors for those only BM25 found), fused (``fuse``)."""
         lw, dw = lexical_weight, dense_weight
         pool = CANDIDATES * (4 if filters else 1)
         lexical = dict(self.reader.lexical_search(q.text, pool)) if lw > 0 else {}
@@ -251,23 +248,7 @@ class Retriever:
         if missing and dw > 0:  # cosine of lexical-only candidates, from their stored vectors
             sims = (self.reader.chunk_vectors(missing) @ qvecs.T).max(axis=1)
             dense.update(zip(missing, map(float, sims), strict=True))
-        top_bm25 = max(lexical.values(), default=0.0) or 1.0
-        rows = self.reader.chunks(ids)
-        scored = []
-        for cid in ids:
-            row = rows.get(cid)
-            if row is None:  # removed by a build since the vectors were loaded
-                continue
-            if filters and not filters.keep(row.title, row.url, row.doc_id, row.date):
-                continue
-            lex = lexical.get(cid, 0.0) / top_bm25
-            cos = dense.get(cid, 0.0)
-            scored.append((lw * lex + dw * cos, lex, cos, row))
-        scored.sort(key=lambda s: -s[0])
-        return [
-            Passage.of(row, r + 1, score, lex, cos)
-            for r, (score, lex, cos, row) in enumerate(scored[:k])
-        ]
+        return fuse(lexical, dense, self.reader.chunks(ids), k, filters, lw, dw)
 
     def close(self) -> None:
         self.reader.close()

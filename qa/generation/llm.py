@@ -24,6 +24,7 @@ from typing import Protocol, runtime_checkable
 from ancre.index import default_cache_dir
 from ancre.index.native import passive_openmp
 
+from ..settings import AnswerSettings, ChatMode
 from . import kvstate
 from .gguf import (
     LLMError,
@@ -31,7 +32,6 @@ from .gguf import (
     resolve_gguf,
     safe_loading,
 )
-from .settings import AnswerSettings, ChatMode
 
 CHAT_MODES = ChatMode.__args__
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from ancre.index import analyze
 
+from ..records import Passage
 from .lexicon import ANAPHORS, YEAR
 from .qtype import answer_type_bonus
-from .records import Passage
 
 CONTEXT_SENTENCES = 3
 """Sentences shown to the LLM (tiny models lose their way in long contexts)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from . import nlp
-from .extract import Candidate
+from .sentences import Candidate
 from .spans import MAX_WORDS
 
 DETERMINER = re.compile(

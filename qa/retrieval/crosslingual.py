@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
-from ancre.index import analyze, fold, function_words
+from ancre.index import analyze, detect_language, fold, function_words
 
-from .prompting import detect_language, render
+from ..templates import render
 
 CODES = {"fr": "french", "en": "english"}
 """``prompting.detect_language``'s codes and the index's language (a Snowball name)."""
@@ -75,7 +75,7 @@ def _key(words: list[str], language: str) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def _entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(English word or phrase, its French words) of the word list, in file order."""
-    path = files("ancre.qa").joinpath(WORD_LIST)
+    path = files("ancre.qa.retrieval").joinpath(WORD_LIST)
     entries = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
