@@ -473,3 +473,38 @@ def test_the_url_box_refuses_other_schemes_and_private_addresses(server, browser
         )
     assert not tab.problems, tab.problems
     tab.close()
+
+
+def test_uploading_an_indexed_file_again_says_unchanged_and_frees_the_box(
+    server, browser, tmp_path
+):
+    """The same file a second time, in a batch with a new one: one line per file, no error,
+    and the upload box is empty again for the next drop."""
+    known = tmp_path / "Kiosque de Zorglub.md"
+    known.write_text(
+        "# Le kiosque de Zorglub restauré\n\nLe kiosque de Zorglub a été restauré en 2031.\n",
+        encoding="utf-8",
+    )
+    new = tmp_path / "Marché de Zorglub.md"
+    new.write_text(
+        "# Le marché de Zorglub déménage\n\nLe marché de Zorglub déménage place Neuve.\n",
+        encoding="utf-8",
+    )
+    tab = Tab(browser, server.url)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#ancre-files input[type=file]", [str(known)])
+    page.wait_for_selector("#ancre-report .ancre-status-added", timeout=WAIT_MS)
+    assert "1 passage)" in page.inner_text("#ancre-report")  # singular
+    page.wait_for_selector("#ancre-files input[type=file]", state="attached", timeout=WAIT_MS)
+    page.set_input_files("#ancre-files input[type=file]", [str(known), str(new)])
+    page.wait_for_selector("#ancre-report .ancre-status-unchanged", timeout=WAIT_MS)
+    lines = page.locator("#ancre-report .ancre-status").all_inner_texts()
+    assert len(lines) == 2, lines
+    assert "inchangé" in next(x for x in lines if "Kiosque" in x)
+    assert "ajouté" in next(x for x in lines if "Marché" in x)
+    assert page.locator(".toast-body.error, #ancre-report .error").count() == 0
+    assert page.locator("#ancre-files .file-preview, #ancre-files table").count() == 0
+    tab.close()
+    for doc in (server.index_dir / "uploads").iterdir():
+        doc.unlink()

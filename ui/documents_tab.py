@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ancre.index import EXTENSIONS
 
-from .i18n import COOKIE, choose, count, t
+from .i18n import COOKIE, choose, counted, t
 from .library import render_documents, render_statuses
 from .render import esc, summary_line
 
@@ -33,7 +33,12 @@ def hint(text: str) -> str:
 
 
 def library_line(docs: int, chunks: int, lang: str) -> str:
-    text = t(lang, "library_count", documents=count(docs, lang), chunks=count(chunks, lang))
+    text = t(
+        lang,
+        "library_count",
+        documents=counted(docs, "documents", lang),
+        chunks=counted(chunks, "passages", lang),
+    )
     return f'<p class="ancre-summary">{esc(text)}</p>'
 
 
@@ -162,7 +167,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
             lang,
             "confirm_remove",
             title=doc.get("title") or doc_id.rsplit("/", 1)[-1],
-            passages=count(int(doc.get("n_chunks") or 0), lang),
+            passages=counted(int(doc.get("n_chunks") or 0), "passages", lang),
         )
         return gr.Group(visible=True), f"<p>{esc(text)}</p>", doc_id, ""
 
