@@ -508,3 +508,22 @@ def test_uploading_an_indexed_file_again_says_unchanged_and_frees_the_box(
     tab.close()
     for doc in (server.index_dir / "uploads").iterdir():
         doc.unlink()
+
+
+@pytest.mark.parametrize("size", [(1366, 900), (390, 844)])
+def test_a_refused_question_keeps_its_reason_in_view(server, browser, size):
+    """An empty or too long question: the reason stays on screen next to the box (it used to
+    be erased ~70 ms later, below the fold) until the user sends again."""
+    tab = Tab(browser, server.url, width=size[0], height=size[1])
+    page = tab.page
+    for question, reason in (("   ", "Écrivez d’abord une question"), ("x " * 200, "trop longue")):
+        tab.send(question)
+        page.wait_for_function(
+            "(r) => document.querySelector('#ancre-hint').innerText.includes(r)", arg=reason
+        )
+        page.wait_for_timeout(1500)  # what answers a question has had time to run
+        assert reason in page.inner_text("#ancre-hint")
+        hint = page.locator("#ancre-hint p").bounding_box()
+        assert hint["y"] >= 0 and hint["y"] + hint["height"] <= size[1], hint
+    assert tab.questions() == []
+    tab.close()

@@ -147,6 +147,8 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     limit=chat.settings.max_question_chars,
                     texts={},
                 )
+                hint_box = gr.HTML(elem_id="ancre-hint", container=False)
+                gr.HTML('<p id="ancre-counter" aria-live="polite"></p>', container=False)
                 with gr.Row(elem_id="ancre-inputbar", equal_height=False):
                     box = gr.Textbox(
                         placeholder=i18n("question_placeholder"),
@@ -161,8 +163,6 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     stop = gr.Button(
                         i18n("stop"), variant="stop", scale=1, visible=False, elem_id="ancre-stop"
                     )
-                hint_box = gr.HTML(elem_id="ancre-hint")
-                gr.HTML('<p id="ancre-counter" aria-live="polite"></p>')
                 with gr.Accordion(i18n("settings"), open=False, elem_id="ancre-settings"):
                     top_k = gr.Slider(1, 20, value=chat.settings.top_k, step=1, label=i18n("top_k"))
                     llm = gr.Dropdown(

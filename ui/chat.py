@@ -225,6 +225,7 @@ class WebChat:
             if page.draining:
                 return
             page.draining, epoch = True, page.epoch
+        answered = False
         while True:
             with page.lock:
                 if page.epoch != epoch:
@@ -234,8 +235,10 @@ class WebChat:
                     break
                 job = page.pending.popleft()
                 page.working, page.stage, conv_id = job, "", page.conversation
+            answered = True
             yield from self._answer(viewer, page, job, conv_id, epoch)
-        yield self.view(viewer)
+        if answered:  # nothing waited (a refused question): the page keeps what it shows
+            yield self.view(viewer)
 
     def _answer(
         self, viewer: Viewer, page: Page, job: Job, conv_id: str | None, epoch: int

@@ -29,7 +29,7 @@ def lang_of(request: "gr.Request") -> str:
 
 
 def hint(text: str) -> str:
-    return f"<p>{esc(text)}</p>" if text else ""
+    return f'<p role="status">{esc(text)}</p>' if text else ""
 
 
 def library_line(docs: int, chunks: int, lang: str) -> str:
