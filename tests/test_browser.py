@@ -527,3 +527,31 @@ def test_a_refused_question_keeps_its_reason_in_view(server, browser, size):
         assert hint["y"] >= 0 and hint["y"] + hint["height"] <= size[1], hint
     assert tab.questions() == []
     tab.close()
+
+
+def test_the_remove_confirmation_opens_in_view_with_the_focus(server, browser):
+    """On a library longer than the screen, « Retirer » on the last row asks in view (it
+    used to open above the table, off screen) and takes the focus; Escape-free: Annuler
+    closes it and removes nothing."""
+    tab = Tab(browser, server.url, width=1366, height=500)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    rows = page.locator("#ancre-library tbody tr")
+    page.wait_for_function("() => document.querySelectorAll('#ancre-library tbody tr').length")
+    count = rows.count()
+    last = rows.last
+    last.scroll_into_view_if_needed()
+    title = last.locator(".ancre-doc-title").inner_text()
+    last.locator(".ancre-remove").click()
+    confirm = page.wait_for_selector("#ancre-remove-confirm", state="visible")
+    page.wait_for_function(
+        "() => document.querySelector('#ancre-remove-confirm').contains(document.activeElement)"
+    )
+    box = confirm.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 500, box
+    assert title in confirm.inner_text()
+    assert page.get_attribute("#ancre-remove-confirm", "role") == "dialog"
+    page.click("#ancre-remove-no")
+    page.wait_for_selector("#ancre-remove-confirm", state="hidden")
+    assert rows.count() == count
+    tab.close()

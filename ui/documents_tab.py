@@ -20,7 +20,23 @@ if TYPE_CHECKING:
 REMOVE_JS = (
     "element.addEventListener('click', (e) => { const b = e.target.closest('.ancre-remove'); "
     "if (b) trigger('remove', {doc: b.dataset.doc}); });"
+    "document.addEventListener('keydown', (e) => { const d = "
+    "document.querySelector('#ancre-remove-confirm'); if (e.key === 'Escape' && d && "
+    "d.getClientRects().length) document.querySelector('#ancre-remove-no')?.click(); });"
 )
+CONFIRM_JS = """() => {
+  let tries = 40;
+  const show = () => {
+    const d = document.querySelector('#ancre-remove-confirm');
+    if (!d || !d.getClientRects().length) { if (tries-- > 0) setTimeout(show, 25); return; }
+    d.setAttribute('role', 'dialog');
+    d.setAttribute('aria-modal', 'true');
+    d.querySelector('#ancre-remove-no')?.focus();
+  };
+  show();
+}"""
+"""The remove confirmation is a dialog over the page: it takes the focus (on Cancel), since
+on a long library the row clicked is far from where the group sits."""
 
 
 def lang_of(request: "gr.Request") -> str:
@@ -179,7 +195,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
 
     documents.remove(
         on_remove_ask, None, [remove_group, remove_text, doc_to_remove, removed], **private
-    )
+    ).then(None, None, None, js=CONFIRM_JS, **private)
     remove_yes.click(
         on_remove,
         [doc_to_remove, search],
