@@ -214,9 +214,19 @@ def checked(doc: Document, source: str) -> Document:
     if not doc.text:
         raise LoadError("no text found")
     doc.source = source
+    doc.title = plain_title(doc.title)
     for name in ("text", "title", "url", "date", "author"):
         setattr(doc, name, _no_surrogates(getattr(doc, name)))
     return doc
+
+
+HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+
+
+def plain_title(title: str) -> str:
+    """A title without the HTML tags some sources leave in it (``<i>Name</i> (navire)``),
+    on one line: it is shown as text in the library, the cards and the sheet."""
+    return " ".join(HTML_TAG.sub(" ", title).split())
 
 
 def _no_surrogates(text: str) -> str:

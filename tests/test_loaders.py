@@ -283,3 +283,21 @@ def test_names_are_escaped_in_messages():
     assert str(weird) == "zoo/bad\\nname\\x1b[31m.txt: line 2: invalid JSON"
     assert printable("é ü 漢字 ok") == "é ü 漢字 ok"
     assert printable(os.fsdecode(b"caf\xe9.txt")) == "caf\\udce9.txt"
+
+
+def test_html_tags_are_stripped_from_titles(tmp_path):
+    """Titles are shown as text: tags some sources leave in them go at indexing, a lone
+    « < » stays."""
+    f = tmp_path / "wiki.jsonl"
+    rows = [
+        {"id": "a", "title": "<i>Belem</i> (navire)", "text": "Le Belem est un trois-mâts."},
+        {
+            "id": "b",
+            "title": '<span class="nowrap">Pie <abbr title="7">VII</abbr></span>',
+            "text": "Pie VII fut pape.",
+        },
+        {"id": "c", "title": "1 < 2 et 3 > 2", "text": "Des nombres."},
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    docs, _ = load(f)
+    assert [d.title for d in docs] == ["Belem (navire)", "Pie VII", "1 < 2 et 3 > 2"]
