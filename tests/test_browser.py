@@ -555,3 +555,19 @@ def test_the_remove_confirmation_opens_in_view_with_the_focus(server, browser):
     page.wait_for_selector("#ancre-remove-confirm", state="hidden")
     assert rows.count() == count
     tab.close()
+
+
+def test_library_search_follows_a_paste(server, browser):
+    """A pasted query (one input event, no key typed) filters the library too."""
+    tab = Tab(browser, server.url)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    page.wait_for_function("() => document.querySelectorAll('#ancre-library tbody tr').length > 1")
+    page.locator("#ancre-search textarea").focus()
+    page.keyboard.insert_text("tramway")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#ancre-library tbody tr').length === 1",
+        timeout=5000,
+    )
+    assert "tramway" in page.inner_text("#ancre-library tbody tr").lower()
+    tab.close()

@@ -172,7 +172,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         lang = lang_of(request)
         return render_documents(library.documents(query or ""), lang, query or "")
 
-    search.input(on_search, [search], [documents], trigger_mode="always_last", **private)
+    search.change(on_search, [search], [documents], trigger_mode="always_last", **private)
 
     def on_remove_ask(evt: gr.EventData, request: gr.Request):
         lang, doc_id = lang_of(request), str(evt._data.get("doc", ""))
