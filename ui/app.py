@@ -71,7 +71,13 @@ def i18n_tables() -> "gr.I18n":
     language, which ``serve`` sets from the same cookie)."""
     import gradio as gr
 
-    return gr.I18n(**{lang: {k: table(lang)[k] for k in LABELS} for lang in LANGUAGES})
+    return gr.I18n(
+        **{
+            lang: {k: table(lang)[k] for k in LABELS}
+            | {k.removeprefix("gradio."): v for k, v in table(lang).items() if k[:7] == "gradio."}
+            for lang in LANGUAGES
+        }
+    )
 
 
 def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
