@@ -574,3 +574,22 @@ def test_library_search_follows_a_paste(server, browser):
     )
     assert "tramway" in page.inner_text("#ancre-library tbody tr").lower()
     tab.close()
+
+
+def test_a_reload_during_an_answer_shows_it_in_progress_then_answered(browser, tmp_path):
+    """A reload mid-answer: the question and its stage come back at once, and the answer
+    arrives without another reload (it used to vanish until a second reload)."""
+    slow = start(tmp_path / "slow", delay=0.6)
+    try:
+        tab = Tab(browser, slow.url)
+        tab.send(TRAMWAY)
+        tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
+        tab.page.reload()
+        tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
+        assert tab.questions() == [TRAMWAY]
+        tab.wait_answers(1)
+        assert tab.questions() == [TRAMWAY]
+        assert "13 septembre 2025" in tab.page.inner_text("#ancre-chat")
+        tab.close()
+    finally:
+        slow.close()

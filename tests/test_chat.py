@@ -231,3 +231,24 @@ def test_the_store_round_trips_answers_and_checks_owners(tmp_path, chat):
     empty = ConversationStore(tmp_path / "none" / "c.sqlite")
     assert empty.list("x") == [] and empty.turns("x", "y") == []
     assert not (tmp_path / "none").exists()
+
+
+def test_a_page_reloaded_during_an_answer_shows_it_and_follows_it(chat):
+    """The page closes mid-answer (a reload): the answer goes on, and the owner's new page
+    on the same conversation shows the question in progress, then the answer."""
+    chat.submit(ALICE, TRAMWAY, chat.options())
+    running = chat.drain(ALICE)
+    assert "ancre-working" in next(running)
+    chat.close(Viewer("", "fr", ALICE.page))  # as the page's unload says it
+    again = Viewer(ALICE.owner, "fr", "page-2")
+    chat.open(again, chat.conversations(ALICE)[0].id)
+    shown = chat.view(again)
+    assert TRAMWAY in shown and "ancre-working" in shown
+    assert chat.view(Viewer("browser:bob", "fr", "page-3")).count(TRAMWAY) == 0
+    follower = chat.follow(again, every=0.0)
+    assert "ancre-working" in next(follower)
+    list(running)  # the closed page's answer ends
+    views = list(follower)
+    assert "13 septembre 2025" in views[-1] and "ancre-working" not in views[-1]
+    assert views[-1].count(TRAMWAY) == 1
+    assert chat.elsewhere(again) == [] and list(chat.follow(again)) == []

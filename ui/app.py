@@ -204,8 +204,17 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 *tab.values(v.lang),
             )
 
+        def on_follow(browser_value: dict, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            shown = False
+            for html in chat.follow(v):
+                shown = True
+                yield html, gr.skip()
+            # (a generator that yields nothing would empty the thread)
+            yield gr.skip(), conversation_list(v) if shown else gr.skip()
+
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
-        demo.load(
+        loaded = demo.load(
             on_load,
             [browser],
             [
@@ -218,6 +227,14 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 llm,
                 *tab.outputs(),
             ],
+            **private,
+        )
+        loaded.then(
+            on_follow,
+            [browser],
+            [thread, conversations],
+            concurrency_limit=16,
+            concurrency_id="follow",
             **private,
         )
         demo.load(None, None, None, js=OPEN_SIDEBAR_ON_WIDE_SCREENS, **private)

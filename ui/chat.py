@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,7 @@ class Job:
 class Page:
     """The live state of one open page."""
 
+    owner: str = ""
     conversation: str | None = None
     pending: deque[Job] = field(default_factory=deque)
     working: Job | None = None
@@ -118,6 +120,9 @@ class WebChat:
         self.store = store
         self.examples = examples
         self._pages: OrderedDict[str, Page] = OrderedDict()
+        self._closed: dict[str, Page] = {}
+        """Pages closed (or reloaded) while answering: their answers go on, and the owner's
+        other pages show them in progress."""
         self._pages_lock = threading.Lock()
         self._loaded: set[str] = set()
 
@@ -149,16 +154,34 @@ class WebChat:
     # ---- pages and conversations
     def page(self, viewer: Viewer) -> Page:
         with self._pages_lock:
-            page = self._pages.pop(viewer.page, None) or Page()
+            if viewer.page in self._closed:
+                return self._closed[viewer.page]
+            page = self._pages.pop(viewer.page, None) or Page(owner=viewer.owner)
             self._pages[viewer.page] = page
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
             return page
 
     def close(self, viewer: Viewer) -> None:
-        """The page was closed: forget its live state (the conversation stays on disk)."""
+        """The page was closed: forget its live state (the conversation stays on disk). An
+        answer in progress (the page's own run of it ends with the page) is made again, and
+        what waited is answered, in the background: the owner's other pages show them."""
         with self._pages_lock:
-            self._pages.pop(viewer.page, None)
+            page = self._pages.pop(viewer.page, None)
+            if page is None or (page.working is None and not page.pending):
+                return
+            self._closed[viewer.page] = page
+            while len(self._closed) > MAX_PAGES:
+                self._closed.pop(next(iter(self._closed)))
+        with page.lock:
+            page.epoch += 1
+            if page.working is not None:
+                page.pending.appendleft(page.working)
+            page.working, page.stage, page.draining = None, "", False
+        owner = replace(viewer, owner=page.owner)  # (the page's unload does not say who)
+        threading.Thread(
+            target=lambda: deque(self.drain(owner), maxlen=0), name="ancre-closed", daemon=True
+        ).start()
 
     def current(self, viewer: Viewer) -> str | None:
         return self.page(viewer).conversation
@@ -305,21 +328,55 @@ class WebChat:
         return left
 
     # ---- what the page shows
+    @staticmethod
+    def _jobs(page: Page) -> list[tuple[Job, str, str]]:
+        """(job, state, stage) of what ``page`` answers and what waits."""
+        with page.lock:
+            working = [(page.working, "working", page.stage)] if page.working else []
+            return working + [(j, "pending", "") for j in page.pending]
+
+    def elsewhere(self, viewer: Viewer) -> list[tuple[Job, str, str]]:
+        """What the owner's other pages (one reloaded mid-answer among them) answer in the
+        conversation that this page shows."""
+        conv_id = self.page(viewer).conversation
+        if conv_id is None:
+            return []
+        with self._pages_lock:
+            for key in [k for k, p in self._closed.items() if not self._jobs(p)]:
+                del self._closed[key]
+            others = [
+                p
+                for k, p in [*self._pages.items(), *self._closed.items()]
+                if k != viewer.page and p.owner == viewer.owner and p.conversation == conv_id
+            ]
+        return [job for p in others for job in self._jobs(p)]
+
+    def follow(self, viewer: Viewer, every: float = 0.25) -> Iterator[str]:
+        """While another page answers in this conversation (this page was reloaded during
+        an answer), the thread at each change, then once more when it is done."""
+        shown = ""
+        while self.elsewhere(viewer):
+            html = self.view(viewer)
+            if html != shown:
+                shown = html
+                yield html
+            time.sleep(every)
+        if shown:
+            yield self.view(viewer)
+
     def view(self, viewer: Viewer) -> str:
-        """The thread's HTML: the stored turns, the answer in progress, the waiting ones."""
+        """The thread's HTML: the stored turns, the answer in progress, the waiting ones
+        (this page's, then those of the owner's other pages in this conversation)."""
         page = self.page(viewer)
         turns = self.store.turns(viewer.owner, page.conversation)
         views = [TurnView(x.seq, x.question, x.answer, x.status, x.note) for x in turns]
-        with page.lock:
-            working, stage, pending = page.working, page.stage, list(page.pending)
+        jobs = self._jobs(page) + self.elsewhere(viewer)
         following = (views[-1].seq + 1) if views else 0
-        for job, state in [(working, "working")] + [(j, "pending") for j in pending]:
-            if job is None:
-                continue
+        for job, state, stage in jobs:
             if job.replace is not None:
                 for v in views:
                     if v.seq == job.replace:
-                        v.state, v.note = state, stage if state == "working" else ""
+                        v.state, v.note = state, stage
                 continue
             views.append(TurnView(following, job.question, None, state, stage))
             following += 1
