@@ -593,3 +593,50 @@ def test_a_reload_during_an_answer_shows_it_in_progress_then_answered(browser, t
         tab.close()
     finally:
         slow.close()
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical WCAG findings on the page as it is now."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        _skip_or_fail("axe-playwright-python is missing: pip install -e '.[test]'")
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']}: {[n['target'] for n in v['nodes']][:5]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize(
+    "locale,size", [("fr-FR", (1366, 900)), ("fr-FR", (390, 844)), ("en-US", (1366, 900))]
+)
+def test_axe_finds_nothing_serious_and_the_controls_are_named(server, browser, locale, size):
+    """0 serious or critical axe-core violations on the chat with an answer and on the
+    Documents tab; the question box and the sidebar's toggle are named in the page's
+    language, the toggle says whether it is open, and a finished answer is announced."""
+    tab = Tab(browser, server.url, width=size[0], height=size[1], locale=locale)
+    page = tab.page
+    fr = locale.startswith("fr")
+    assert page.get_by_role("textbox", name="Votre question" if fr else "Your question").count()
+    tab.ask(TRAMWAY)
+    page.wait_for_function(
+        "() => document.querySelector('#ancre-announce')?.textContent.includes('13 septembre')"
+    )
+    assert serious_violations(page) == []
+    toggle = page.locator("#ancre-sidebar .toggle-button")
+    assert toggle.get_attribute("aria-label") == (
+        "Afficher ou masquer les conversations" if fr else "Show or hide the conversations"
+    )
+    before = toggle.get_attribute("aria-expanded")
+    toggle.click()
+    page.wait_for_function(
+        "(b) => document.querySelector('#ancre-sidebar .toggle-button')"
+        ".getAttribute('aria-expanded') !== b",
+        arg=before,
+    )
+    page.get_by_role("tab", name="Documents").click()
+    page.wait_for_selector("#ancre-library tbody tr")
+    assert serious_violations(page) == []
+    tab.close()

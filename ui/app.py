@@ -39,6 +39,7 @@ LABELS = [
     "tab_chat",
     "tab_index",
     "question_placeholder",
+    "question_label",
     "send",
     "stop",
     "new_conversation",
@@ -118,7 +119,10 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
             )
             conversations = gr.Radio([], show_label=False, elem_id="ancre-conversations")
             rename_box = gr.Textbox(
-                placeholder=i18n("rename_placeholder"), show_label=False, elem_id="ancre-rename-box"
+                label=i18n("rename_placeholder"),
+                placeholder=i18n("rename_placeholder"),
+                show_label=False,
+                elem_id="ancre-rename-box",
             )
             with gr.Row():
                 rename = gr.Button(i18n("rename"), size="sm", elem_id="ancre-rename")
@@ -154,9 +158,14 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     texts={},
                 )
                 hint_box = gr.HTML(elem_id="ancre-hint", container=False)
-                gr.HTML('<p id="ancre-counter" aria-live="polite"></p>', container=False)
+                gr.HTML(
+                    '<p id="ancre-counter" aria-live="polite"></p>',
+                    container=False,
+                    elem_id="ancre-counter-box",
+                )
                 with gr.Row(elem_id="ancre-inputbar", equal_height=False):
                     box = gr.Textbox(
+                        label=i18n("question_label"),
                         placeholder=i18n("question_placeholder"),
                         show_label=False,
                         lines=1,
@@ -197,7 +206,13 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 remember(browser_value, v),
                 f"<h1>{esc(t(v.lang, 'title'))}</h1><p>{esc(t(v.lang, 'tagline'))}</p>",
                 summary_line(docs, chunks, updated, v.lang),
-                gr.HTML(value=chat.view(v), texts={"close": t(v.lang, "close")}),
+                gr.HTML(
+                    value=chat.view(v),
+                    texts={
+                        "close": t(v.lang, "close"),
+                        "sidebar": t(v.lang, "sidebar_toggle"),
+                    },
+                ),
                 conversation_list(v),
                 v.lang,
                 gr.Dropdown(choices=generator_choices(chat.settings.llm, v.lang)),
@@ -408,4 +423,17 @@ def theme() -> Any:
     return gr.themes.Default(
         font=["system-ui", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "Consolas", "monospace"],
+    ).set(
+        # WCAG AA (4.5:1) for text: Gradio's orange-500 and grey-400 texts are below it
+        color_accent="*primary_700",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700",
+        button_cancel_background_fill="#b91c1c",
+        button_cancel_background_fill_hover="#991b1b",
+        button_cancel_text_color="white",
+        body_text_color_subdued="*neutral_600",
+        body_text_color_subdued_dark="*neutral_300",
+        input_placeholder_color="*neutral_600",
+        input_placeholder_color_dark="*neutral_400",
     )

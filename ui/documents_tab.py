@@ -111,7 +111,10 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         )
         url_go = gr.Button(i18n("url_button"), elem_id="ancre-url-go", scale=1)
     search = gr.Textbox(
-        placeholder=i18n("search_placeholder"), show_label=False, elem_id="ancre-search"
+        label=i18n("search_placeholder"),
+        placeholder=i18n("search_placeholder"),
+        show_label=False,
+        elem_id="ancre-search",
     )
     with gr.Group(visible=False, elem_id="ancre-remove-confirm") as remove_group:
         remove_text = gr.HTML()
