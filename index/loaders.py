@@ -225,7 +225,9 @@ HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 def plain_title(title: str) -> str:
     """A title without the HTML tags some sources leave in it (``<i>Name</i> (navire)``),
-    on one line: it is shown as text in the library, the cards and the sheet."""
+    shown as text in the library, the cards and the sheet. A title without tags is kept as is."""
+    if not HTML_TAG.search(title):
+        return title
     return " ".join(HTML_TAG.sub(" ", title).split())
 
 

@@ -335,7 +335,7 @@ def test_one_language_per_page_with_a_switch(server, browser):
     page = tab.page
     assert page.locator("#ancre-send").inner_text().strip() == "Send"
     page.get_by_role("tab", name="Documents").click()
-    assert "Drop File Here" in page.inner_text("#ancre-files")  # Gradio's own strings too
+    assert "Drop files here" in page.inner_text("#ancre-files")  # Gradio's own strings too
     page.get_by_role("tab", name="Chat").click()
     tab.ask(TRAMWAY)
     assert "% sure" in page.inner_text("#ancre-chat")
@@ -553,6 +553,8 @@ def test_the_remove_confirmation_opens_in_view_with_the_focus(server, browser):
     box = confirm.bounding_box()
     assert box["y"] >= 0 and box["y"] + box["height"] <= 500, box
     assert title in confirm.inner_text()
+    said = page.locator("#ancre-remove-confirm p").first.bounding_box()
+    assert box["y"] <= said["y"] and said["y"] + said["height"] <= box["y"] + box["height"]
     assert page.get_attribute("#ancre-remove-confirm", "role") == "dialog"
     page.click("#ancre-remove-no")
     page.wait_for_selector("#ancre-remove-confirm", state="hidden")

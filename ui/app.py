@@ -157,12 +157,13 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     limit=chat.settings.max_question_chars,
                     texts={},
                 )
-                hint_box = gr.HTML(elem_id="ancre-hint", container=False)
-                gr.HTML(
-                    '<p id="ancre-counter" aria-live="polite"></p>',
-                    container=False,
-                    elem_id="ancre-counter-box",
-                )
+                with gr.Row(elem_id="ancre-notes"):
+                    hint_box = gr.HTML(elem_id="ancre-hint", container=False)
+                    gr.HTML(
+                        '<p id="ancre-counter" aria-live="polite"></p>',
+                        container=False,
+                        elem_id="ancre-counter-box",
+                    )
                 with gr.Row(elem_id="ancre-inputbar", equal_height=False):
                     box = gr.Textbox(
                         label=i18n("question_label"),
