@@ -57,6 +57,9 @@ class BuildReport:
     near_copies: int = 0
     """Documents not indexed because they are near-copies of an indexed one (kept as its
     alternate sources, ``nearcopies``)."""
+    gone: int = 0
+    """Indexed files under the sources that no longer exist (still answered from until a
+    build with ``prune`` removes them); 0 when this build pruned."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -219,6 +222,16 @@ class _Plan:
             self.report.updated += 1
         return True
 
+    def gone(self, sources: list[str | Path]) -> set[str]:
+        """The indexed files under ``sources`` that no longer exist."""
+        roots = [_real(str(Path(s).expanduser())) for s in sources if Path(s).exists()]
+        out = set()
+        for _, source in self.known.values():
+            path = source if os.path.isabs(source) else _real(source) if source else ""
+            if path and any(_under(path, root) for root in roots) and _gone(path):
+                out.add(path)
+        return out
+
     def prunable(self, sources: list[str | Path]) -> list[str]:
         """Indexed documents under ``sources`` whose file is gone, or which a file read in
         full no longer holds. Never those of a file or folder that failed to load."""
@@ -255,7 +268,12 @@ def build(
     ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
     settings name (tests pass a fake); ``public_only`` refuses URLs of this machine or its
     private network and ``confined`` refuses files that a symbolic link leads to outside
-    a folder named (both for the chat server's sources)."""
+    a folder named (both for the chat server's sources). ``FileNotFoundError`` when none of
+    the ``sources`` exists (a mistyped folder: nothing is created)."""
+    missing = [s for s in sources if not is_url(s) and not os.path.lexists(Path(s).expanduser())]
+    if sources and len(missing) == len(sources):
+        names = ", ".join(str(m) for m in missing)
+        raise FileNotFoundError(f"nothing to index: no such file or folder: {names}")
     settings = _settings(settings, index_dir)
     report = BuildReport()
     with open_writer(
@@ -287,6 +305,8 @@ def build(
                 report.removed += 1
             if copies is not None:
                 copies.forget(pruned)
+        else:
+            report.gone = len(plan.gone(sources))
         report.chunks += w.commit()
         if copies is not None:
             copies.close()

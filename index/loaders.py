@@ -217,9 +217,21 @@ def checked(doc: Document, source: str) -> Document:
     if not doc.text:
         raise LoadError("no text found")
     doc.source = source
+    doc.title = plain_title(doc.title)
     for name in ("text", "title", "url", "date", "author"):
         setattr(doc, name, _no_surrogates(getattr(doc, name)))
     return doc
+
+
+HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+
+
+def plain_title(title: str) -> str:
+    """A title without the HTML tags some sources leave in it (``<i>Name</i> (navire)``),
+    shown as text in the library, the cards and the sheet. A title without tags is kept as is."""
+    if not HTML_TAG.search(title):
+        return title
+    return " ".join(HTML_TAG.sub(" ", title).split())
 
 
 def _no_surrogates(text: str) -> str:

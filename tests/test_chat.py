@@ -249,3 +249,39 @@ def test_the_generators_offered_are_the_only_ones_taken(chat):
     for spec in ("openai:http://127.0.0.1:9/v1", "hf:owner/repo/m.gguf", "/etc/passwd"):
         with pytest.raises(ValueError, match="unknown generator"):
             chat.options(llm=spec)
+
+
+class GatedGenerator(ScriptedGenerator):
+    """Writes nothing until ``gate`` is set: the test says when an answer may end."""
+
+    def __init__(self, gate: threading.Event):
+        super().__init__(reply)
+        self.gate = gate
+
+    def generate(self, *args, **kwargs):
+        self.gate.wait(30)
+        yield from super().generate(*args, **kwargs)
+
+
+def test_a_page_reloaded_during_an_answer_shows_it_and_follows_it(chat, spy):
+    """The page closes mid-answer (a reload): the answer goes on, and the owner's new page
+    on the same conversation shows the question in progress, then the answer."""
+    gate = threading.Event()
+    spy.generator = GatedGenerator(gate)
+    chat.submit(ALICE, TRAMWAY, chat.options())
+    running = chat.drain(ALICE)
+    assert "ancre-working" in next(running)
+    chat.close(Viewer("", "fr", ALICE.page))  # as the page's unload says it
+    again = Viewer(ALICE.owner, "fr", "page-2")
+    chat.open(again, chat.conversations(ALICE)[0].id)
+    shown = chat.view(again)
+    assert TRAMWAY in shown and "ancre-working" in shown
+    assert chat.view(Viewer("browser:bob", "fr", "page-3")).count(TRAMWAY) == 0
+    follower = chat.follow(again, every=0.01)
+    assert "ancre-working" in next(follower)
+    gate.set()
+    list(running)  # the closed page's own run stops there
+    views = list(follower)
+    assert "13 septembre 2025" in views[-1] and "ancre-working" not in views[-1]
+    assert views[-1].count(TRAMWAY) == 1
+    assert chat.elsewhere(again) == [] and list(chat.follow(again)) == []

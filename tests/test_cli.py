@@ -19,6 +19,26 @@ def test_help_is_instant_and_lists_commands(capsys):
         assert command in out
 
 
+def test_version_and_a_missing_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("ancre 0.")
+    idx = str(tmp_path / "idx")
+    assert main(["index", "build", str(tmp_path / "artciles"), "--index-dir", idx]) == 1
+    assert "nothing to index: no such file or folder" in capsys.readouterr().err
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("Alpha\n\nLe tramway ouvre en 2031.", encoding="utf-8")
+    (src / "b.txt").write_text("Bêta\n\nLe pont rouvre en 2032.", encoding="utf-8")
+    assert main(["index", "build", str(src), "--index-dir", idx]) == 0
+    (src / "b.txt").unlink()
+    capsys.readouterr()
+    assert main(["index", "build", str(src), "--index-dir", idx]) == 0
+    assert "1 indexed file no longer exists: --prune removes it" in capsys.readouterr().err
+    assert main(["index", "build", str(src), "--index-dir", idx, "--prune"]) == 0
+    assert "no longer exist" not in capsys.readouterr().err
+
+
 def test_index_commands_and_ask(tmp_path, capsys):
     idx = str(tmp_path / "idx")
     assert main(["index", "build", str(ARTICLES), "--index-dir", idx]) == 0

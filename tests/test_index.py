@@ -75,9 +75,9 @@ def test_incremental_rebuild_update_duplicate_prune(tmp_path):
     assert "sept" in reader.chunks([hit])[hit].text
     (src / "b.md").unlink()
     kept = build([src], settings=s, embedder=FAKE)
-    assert kept.removed == 0 and kept.documents_total == 3
+    assert kept.removed == 0 and kept.documents_total == 3 and kept.gone == 1  # said
     pruned = build([src], settings=s, prune=True, embedder=FAKE)
-    assert pruned.removed == 1 and pruned.documents_total == 2
+    assert pruned.removed == 1 and pruned.documents_total == 2 and pruned.gone == 0
     assert reader.refresh() and reader.size == 2
 
 
@@ -127,6 +127,16 @@ def test_a_small_build_still_commits_every_commit_seconds(tmp_path):
     s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"), commit_seconds=0.5)
     report = build([tmp_path / "src"], settings=s, embedder=SlowEmbedder())
     assert report.added == 150 and report.commits >= 4
+
+
+def test_a_folder_that_does_not_exist_is_an_error_and_creates_nothing(tmp_path):
+    idx = tmp_path / "idx"
+    with pytest.raises(FileNotFoundError, match=r"nothing to index.*no such file or folder"):
+        build([tmp_path / "artciles"], index_dir=idx, embedder=FAKE)
+    assert not idx.exists()
+    write(tmp_path / "a.txt", "Alpha\n\nUn texte.")
+    some = build([tmp_path / "a.txt", tmp_path / "artciles"], index_dir=idx, embedder=FAKE)
+    assert some.added == 1 and [sk.reason for sk in some.skipped] == ["no such file or folder"]
 
 
 def test_remove_and_refresh(tmp_path):

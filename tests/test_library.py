@@ -52,7 +52,7 @@ def test_uploads_are_indexed_with_one_status_per_file(library, incoming):
     by_name = {s.name: s for s in statuses}
     assert [s.state for s in statuses].count("refused") == 3
     assert by_name["Pont Zorglub.txt"].state == "added"
-    assert by_name["Pont Zorglub.txt"].text("fr") == "✓ ajouté (1 passages)"
+    assert by_name["Pont Zorglub.txt"].text("fr") == "✓ ajouté (1 passage)"
     assert by_name["binaire.txt"].text("fr") == "fichier binaire, pas du texte"
     assert by_name["vide.md"].text("en") == "empty file"
     assert by_name["outil.sh"].key == "reason_extension"
@@ -67,6 +67,8 @@ def test_uploads_are_indexed_with_one_status_per_file(library, incoming):
     # the same file again: already indexed, nothing new stored
     again = library.add_files([good])
     assert [s.state for s in again] == ["unchanged"]
+    assert again[0].text("fr") == "déjà indexé, inchangé (1 passage)"
+    assert "inchangé" in render_statuses(again, "fr")
     assert len(list(uploads_dir(library.index_settings.index_dir).iterdir())) == 1
 
 

@@ -319,3 +319,21 @@ def test_a_confined_walk_refuses_what_links_lead_to_outside(tmp_path):
     assert len(list(walk(root, (".txt",)))) == 5, (
         "the CLI's walk follows links (its user named the folder)"
     )
+
+
+def test_html_tags_are_stripped_from_titles(tmp_path):
+    """Titles are shown as text: tags some sources leave in them go at indexing, a lone
+    « < » stays."""
+    f = tmp_path / "wiki.jsonl"
+    rows = [
+        {"id": "a", "title": "<i>Belem</i> (navire)", "text": "Le Belem est un trois-mâts."},
+        {
+            "id": "b",
+            "title": '<span class="nowrap">Pie <abbr title="7">VII</abbr></span>',
+            "text": "Pie VII fut pape.",
+        },
+        {"id": "c", "title": "1 < 2 et 3 > 2", "text": "Des nombres."},
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    docs, _ = load(f)
+    assert [d.title for d in docs] == ["Belem (navire)", "Pie VII", "1 < 2 et 3 > 2"]

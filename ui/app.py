@@ -39,6 +39,7 @@ LABELS = [
     "tab_chat",
     "tab_index",
     "question_placeholder",
+    "question_label",
     "send",
     "stop",
     "new_conversation",
@@ -71,7 +72,13 @@ def i18n_tables() -> "gr.I18n":
     language, which ``serve`` sets from the same cookie)."""
     import gradio as gr
 
-    return gr.I18n(**{lang: {k: table(lang)[k] for k in LABELS} for lang in LANGUAGES})
+    return gr.I18n(
+        **{
+            lang: {k: table(lang)[k] for k in LABELS}
+            | {k.removeprefix("gradio."): v for k, v in table(lang).items() if k[:7] == "gradio."}
+            for lang in LANGUAGES
+        }
+    )
 
 
 def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
@@ -112,7 +119,10 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
             )
             conversations = gr.Radio([], show_label=False, elem_id="ancre-conversations")
             rename_box = gr.Textbox(
-                placeholder=i18n("rename_placeholder"), show_label=False, elem_id="ancre-rename-box"
+                label=i18n("rename_placeholder"),
+                placeholder=i18n("rename_placeholder"),
+                show_label=False,
+                elem_id="ancre-rename-box",
             )
             with gr.Row():
                 rename = gr.Button(i18n("rename"), size="sm", elem_id="ancre-rename")
@@ -147,8 +157,16 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     limit=chat.settings.max_question_chars,
                     texts={},
                 )
+                with gr.Row(elem_id="ancre-notes"):
+                    hint_box = gr.HTML(elem_id="ancre-hint", container=False)
+                    gr.HTML(
+                        '<p id="ancre-counter" aria-live="polite"></p>',
+                        container=False,
+                        elem_id="ancre-counter-box",
+                    )
                 with gr.Row(elem_id="ancre-inputbar", equal_height=False):
                     box = gr.Textbox(
+                        label=i18n("question_label"),
                         placeholder=i18n("question_placeholder"),
                         show_label=False,
                         lines=1,
@@ -161,8 +179,6 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     stop = gr.Button(
                         i18n("stop"), variant="stop", scale=1, visible=False, elem_id="ancre-stop"
                     )
-                hint_box = gr.HTML(elem_id="ancre-hint")
-                gr.HTML('<p id="ancre-counter" aria-live="polite"></p>')
                 with gr.Accordion(i18n("settings"), open=False, elem_id="ancre-settings"):
                     top_k = gr.Slider(1, 20, value=chat.settings.top_k, step=1, label=i18n("top_k"))
                     llm = gr.Dropdown(
@@ -191,15 +207,30 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 remember(browser_value, v),
                 f"<h1>{esc(t(v.lang, 'title'))}</h1><p>{esc(t(v.lang, 'tagline'))}</p>",
                 summary_line(docs, chunks, updated, v.lang),
-                gr.HTML(value=chat.view(v), texts={"close": t(v.lang, "close")}),
+                gr.HTML(
+                    value=chat.view(v),
+                    texts={
+                        "close": t(v.lang, "close"),
+                        "sidebar": t(v.lang, "sidebar_toggle"),
+                    },
+                ),
                 conversation_list(v),
                 v.lang,
                 gr.Dropdown(choices=generator_choices(chat.settings.llm, v.lang)),
                 *tab.values(v.lang),
             )
 
+        def on_follow(browser_value: dict, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            shown = False
+            for html in chat.follow(v):
+                shown = True
+                yield html, gr.skip()
+            # (a generator that yields nothing would empty the thread)
+            yield gr.skip(), conversation_list(v) if shown else gr.skip()
+
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
-        demo.load(
+        loaded = demo.load(
             on_load,
             [browser],
             [
@@ -212,6 +243,14 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 llm,
                 *tab.outputs(),
             ],
+            **private,
+        )
+        loaded.then(
+            on_follow,
+            [browser],
+            [thread, conversations],
+            concurrency_limit=16,
+            concurrency_id="follow",
             **private,
         )
         demo.load(None, None, None, js=OPEN_SIDEBAR_ON_WIDE_SCREENS, **private)
@@ -385,4 +424,17 @@ def theme() -> Any:
     return gr.themes.Default(
         font=["system-ui", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "Consolas", "monospace"],
+    ).set(
+        # WCAG AA (4.5:1) for text: Gradio's orange-500 and grey-400 texts are below it
+        color_accent="*primary_700",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700",
+        button_cancel_background_fill="#b91c1c",
+        button_cancel_background_fill_hover="#991b1b",
+        button_cancel_text_color="white",
+        body_text_color_subdued="*neutral_600",
+        body_text_color_subdued_dark="*neutral_300",
+        input_placeholder_color="*neutral_600",
+        input_placeholder_color_dark="*neutral_400",
     )

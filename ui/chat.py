@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,7 @@ class Job:
 class Page:
     """The live state of one open page."""
 
+    owner: str = ""
     conversation: str | None = None
     pending: deque[Job] = field(default_factory=deque)
     working: Job | None = None
@@ -120,6 +122,9 @@ class WebChat:
         self._pages: OrderedDict[tuple[str, str], Page] = OrderedDict()
         """Live pages by (owner, Gradio session hash): the hash is chosen by the client, so
         another user who sends it must not reach this page's answer or queue."""
+        self._closed: dict[tuple[str, str], Page] = {}
+        """Pages closed (or reloaded) while answering: their answers go on, and the owner's
+        other pages show them in progress."""
         self._pages_lock = threading.Lock()
         self._loaded: set[str] = set()
 
@@ -162,16 +167,40 @@ class WebChat:
     def page(self, viewer: Viewer) -> Page:
         with self._pages_lock:
             key = (viewer.owner, viewer.page)
-            page = self._pages.pop(key, None) or Page()
+            if key in self._closed:
+                return self._closed[key]
+            page = self._pages.pop(key, None) or Page(owner=viewer.owner)
             self._pages[key] = page
             while len(self._pages) > MAX_PAGES:
                 self._pages.popitem(last=False)
             return page
 
     def close(self, viewer: Viewer) -> None:
-        """The page was closed: forget its live state (the conversation stays on disk)."""
+        """The page was closed: forget its live state (the conversation stays on disk). An
+        answer in progress (the page's own run of it ends with the page) is made again, and
+        what waited is answered, in the background: the owner's other pages show them."""
         with self._pages_lock:
-            self._pages.pop((viewer.owner, viewer.page), None)
+            # the page's unload does not say who: the hash finds the page, which only moves
+            # its answer on in the background (nothing is shown to the caller)
+            keys = [k for k in self._pages if k[1] == viewer.page and viewer.owner in ("", k[0])]
+            if not keys:
+                return
+            key = keys[0]
+            page = self._pages.pop(key)
+            if page.working is None and not page.pending:
+                return
+            self._closed[key] = page
+            while len(self._closed) > MAX_PAGES:
+                self._closed.pop(next(iter(self._closed)))
+        with page.lock:
+            page.epoch += 1
+            if page.working is not None:
+                page.pending.appendleft(page.working)
+            page.working, page.stage, page.draining = None, "", False
+        owner = replace(viewer, owner=page.owner)  # (the page's unload does not say who)
+        threading.Thread(
+            target=lambda: deque(self.drain(owner), maxlen=0), name="ancre-closed", daemon=True
+        ).start()
 
     def current(self, viewer: Viewer) -> str | None:
         return self.page(viewer).conversation
@@ -238,6 +267,7 @@ class WebChat:
             if page.draining:
                 return
             page.draining, epoch = True, page.epoch
+        answered = False
         while True:
             with page.lock:
                 if page.epoch != epoch:
@@ -247,8 +277,10 @@ class WebChat:
                     break
                 job = page.pending.popleft()
                 page.working, page.stage, conv_id = job, "", page.conversation
+            answered = True
             yield from self._answer(viewer, page, job, conv_id, epoch)
-        yield self.view(viewer)
+        if answered:  # nothing waited (a refused question): the page keeps what it shows
+            yield self.view(viewer)
 
     def _answer(
         self, viewer: Viewer, page: Page, job: Job, conv_id: str | None, epoch: int
@@ -315,21 +347,55 @@ class WebChat:
         return left
 
     # ---- what the page shows
+    @staticmethod
+    def _jobs(page: Page) -> list[tuple[Job, str, str]]:
+        """(job, state, stage) of what ``page`` answers and what waits."""
+        with page.lock:
+            working = [(page.working, "working", page.stage)] if page.working else []
+            return working + [(j, "pending", "") for j in page.pending]
+
+    def elsewhere(self, viewer: Viewer) -> list[tuple[Job, str, str]]:
+        """What the owner's other pages (one reloaded mid-answer among them) answer in the
+        conversation that this page shows."""
+        conv_id = self.page(viewer).conversation
+        if conv_id is None:
+            return []
+        with self._pages_lock:
+            for key in [k for k, p in self._closed.items() if not self._jobs(p)]:
+                del self._closed[key]
+            others = [
+                p
+                for k, p in [*self._pages.items(), *self._closed.items()]
+                if k != viewer.page and p.owner == viewer.owner and p.conversation == conv_id
+            ]
+        return [job for p in others for job in self._jobs(p)]
+
+    def follow(self, viewer: Viewer, every: float = 0.25) -> Iterator[str]:
+        """While another page answers in this conversation (this page was reloaded during
+        an answer), the thread at each change, then once more when it is done."""
+        shown = ""
+        while self.elsewhere(viewer):
+            html = self.view(viewer)
+            if html != shown:
+                shown = html
+                yield html
+            time.sleep(every)
+        if shown:
+            yield self.view(viewer)
+
     def view(self, viewer: Viewer) -> str:
-        """The thread's HTML: the stored turns, the answer in progress, the waiting ones."""
+        """The thread's HTML: the stored turns, the answer in progress, the waiting ones
+        (this page's, then those of the owner's other pages in this conversation)."""
         page = self.page(viewer)
         turns = self.store.turns(viewer.owner, page.conversation)
         views = [TurnView(x.seq, x.question, x.answer, x.status, x.note) for x in turns]
-        with page.lock:
-            working, stage, pending = page.working, page.stage, list(page.pending)
+        jobs = self._jobs(page) + self.elsewhere(viewer)
         following = (views[-1].seq + 1) if views else 0
-        for job, state in [(working, "working")] + [(j, "pending") for j in pending]:
-            if job is None:
-                continue
+        for job, state, stage in jobs:
             if job.replace is not None:
                 for v in views:
                     if v.seq == job.replace:
-                        v.state, v.note = state, stage if state == "working" else ""
+                        v.state, v.note = state, stage
                 continue
             views.append(TurnView(following, job.question, None, state, stage))
             following += 1

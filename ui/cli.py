@@ -117,6 +117,10 @@ def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
                 print(f"skipped {s}", file=sys.stderr)
             for w in report.warnings:
                 print(f"warning {w}", file=sys.stderr)
+            if report.gone:
+                files = "file no longer exists" if report.gone == 1 else "files no longer exist"
+                them = "it" if report.gone == 1 else "them"
+                print(f"{report.gone} indexed {files}: --prune removes {them}", file=sys.stderr)
         return EXIT_SKIPPED if report.skipped else EXIT_OK
     if args.action == "watch":
         return cmd_watch(args, settings)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ancre.index import EXTENSIONS
 
-from .i18n import COOKIE, choose, count, t
+from .i18n import COOKIE, choose, counted, t
 from .library import render_documents, render_statuses
 from .render import esc, summary_line
 from .uploads import discard_received
@@ -21,7 +21,23 @@ if TYPE_CHECKING:
 REMOVE_JS = (
     "element.addEventListener('click', (e) => { const b = e.target.closest('.ancre-remove'); "
     "if (b) trigger('remove', {doc: b.dataset.doc}); });"
+    "document.addEventListener('keydown', (e) => { const d = "
+    "document.querySelector('#ancre-remove-confirm'); if (e.key === 'Escape' && d && "
+    "d.getClientRects().length) document.querySelector('#ancre-remove-no')?.click(); });"
 )
+CONFIRM_JS = """() => {
+  let tries = 40;
+  const show = () => {
+    const d = document.querySelector('#ancre-remove-confirm');
+    if (!d || !d.getClientRects().length) { if (tries-- > 0) setTimeout(show, 25); return; }
+    d.setAttribute('role', 'dialog');
+    d.setAttribute('aria-modal', 'true');
+    d.querySelector('#ancre-remove-no')?.focus();
+  };
+  show();
+}"""
+"""The remove confirmation is a dialog over the page: it takes the focus (on Cancel), since
+on a long library the row clicked is far from where the group sits."""
 
 
 def lang_of(request: "gr.Request") -> str:
@@ -30,11 +46,16 @@ def lang_of(request: "gr.Request") -> str:
 
 
 def hint(text: str) -> str:
-    return f"<p>{esc(text)}</p>" if text else ""
+    return f'<p role="status">{esc(text)}</p>' if text else ""
 
 
 def library_line(docs: int, chunks: int, lang: str) -> str:
-    text = t(lang, "library_count", documents=count(docs, lang), chunks=count(chunks, lang))
+    text = t(
+        lang,
+        "library_count",
+        documents=counted(docs, "documents", lang),
+        chunks=counted(chunks, "passages", lang),
+    )
     return f'<p class="ancre-summary">{esc(text)}</p>'
 
 
@@ -91,7 +112,10 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         )
         url_go = gr.Button(i18n("url_button"), elem_id="ancre-url-go", scale=1)
     search = gr.Textbox(
-        placeholder=i18n("search_placeholder"), show_label=False, elem_id="ancre-search"
+        label=i18n("search_placeholder"),
+        placeholder=i18n("search_placeholder"),
+        show_label=False,
+        elem_id="ancre-search",
     )
     with gr.Group(visible=False, elem_id="ancre-remove-confirm") as remove_group:
         remove_text = gr.HTML()
@@ -155,7 +179,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         lang = lang_of(request)
         return render_documents(library.documents(query or ""), lang, query or "")
 
-    search.input(on_search, [search], [documents], trigger_mode="always_last", **private)
+    search.change(on_search, [search], [documents], trigger_mode="always_last", **private)
 
     def on_remove_ask(evt: gr.EventData, request: gr.Request):
         lang, doc_id = lang_of(request), str(evt._data.get("doc", ""))
@@ -166,7 +190,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
             lang,
             "confirm_remove",
             title=doc.get("title") or doc_id.rsplit("/", 1)[-1],
-            passages=count(int(doc.get("n_chunks") or 0), lang),
+            passages=counted(int(doc.get("n_chunks") or 0), "passages", lang),
         )
         return gr.Group(visible=True), f"<p>{esc(text)}</p>", doc_id, ""
 
@@ -183,7 +207,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
 
     documents.remove(
         on_remove_ask, None, [remove_group, remove_text, doc_to_remove, removed], **private
-    )
+    ).then(None, None, None, js=CONFIRM_JS, **private)
     remove_yes.click(
         on_remove,
         [doc_to_remove, search],

@@ -72,12 +72,23 @@ def _api_key(p: argparse.ArgumentParser) -> None:
     )
 
 
+def installed_version() -> str:
+    """The installed package's version (``unknown`` when run from a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ancre")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ancre",
         description="Ask questions about your articles; get short answers with checked "
         "citations. Local and offline.",
     )
+    ap.add_argument("--version", action="version", version=f"ancre {installed_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     idx = sub.add_parser("index", help="build and manage the index")

@@ -74,6 +74,12 @@ def count(value: int, lang: str) -> str:
     return text.replace(",", "\u202f") if lang == "fr" else text
 
 
+def counted(value: int, noun: str, lang: str) -> str:
+    """``1 passage``, ``12 passages``: the ``{noun}_one`` or ``{noun}_many`` text of ``lang``
+    with the number written as ``count`` writes it."""
+    return t(lang, f"{noun}_one" if value == 1 else f"{noun}_many", n=count(value, lang))
+
+
 def date(value: str, lang: str) -> str:
     """``2025-06-18`` (or an ISO timestamp) as ``18 juin 2025`` / ``June 18, 2025``; other
     text is returned as is."""

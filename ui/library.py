@@ -19,7 +19,7 @@ from typing import Any
 
 from ancre.index import Embedder, IndexSettings, fold
 
-from .i18n import count, date, t, timestamp
+from .i18n import count, counted, date, t, timestamp
 from .render import NEW_TAB, esc, file_name, safe_url
 from .uploads import MAX_UPLOAD_MB, UploadRefused, reason_key, store_upload, uploads_dir
 
@@ -41,7 +41,10 @@ class FileStatus:
     values: tuple[tuple[str, Any], ...] = ()
 
     def text(self, lang: str) -> str:
-        return t(lang, self.key, **dict(self.values))
+        values = dict(self.values)
+        if isinstance(values.get("passages"), int):
+            values["passages"] = counted(values["passages"], "passages", lang)
+        return t(lang, self.key, **values)
 
 
 class Library:

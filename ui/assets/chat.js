@@ -77,13 +77,50 @@ element.addEventListener('toggle', (e) => {
   }
 }, true);
 
+// a finished answer is announced (the thread itself is redrawn whole, so it is not live)
+function announcer() {
+  let a = document.getElementById('ancre-announce');
+  if (a) return a;
+  a = document.createElement('div');
+  a.id = 'ancre-announce';
+  a.className = 'ancre-sr';
+  a.setAttribute('role', 'status');
+  a.setAttribute('aria-live', 'polite');
+  document.body.appendChild(a);
+  return a;
+}
+let answered = -1;
+function announce(thread) {
+  const done = thread.querySelectorAll('.ancre-turn .ancre-mode');
+  if (answered >= 0 && done.length > answered) {
+    const bot = done[done.length - 1].closest('.ancre-turn').querySelector('.ancre-bot');
+    announcer().textContent = bot ? bot.innerText.split('\n')[0] : '';
+  }
+  answered = done.length;
+}
+
+// the sidebar's toggle: named in the page's language, and says whether it is open
+function sidebarToggle() {
+  const bar = document.querySelector('#ancre-sidebar');
+  const button = bar && bar.querySelector('.toggle-button');
+  if (!button) return;
+  if ((props.texts || {}).sidebar) button.setAttribute('aria-label', props.texts.sidebar);
+  button.setAttribute('aria-expanded', bar.classList.contains('open') ? 'true' : 'false');
+  if (!bar.dataset.watched) {
+    bar.dataset.watched = '1';
+    new MutationObserver(sidebarToggle).observe(bar, { attributes: true, attributeFilter: ['class'] });
+  }
+}
+
 // scrolling: a new question comes into view; a growing answer stays in view
 let shown = -1;
 function scroller() { return element.closest('#ancre-chat') || element; }
 watch('value', () => {
   element.querySelectorAll('details[data-fold]').forEach((d) => { if (opened.has(d.dataset.fold)) d.open = true; });
   const thread = element.querySelector('.ancre-thread');
+  sidebarToggle();
   if (!thread) return;
+  announce(thread);
   const turns = Number(thread.dataset.turns || 0);
   const box = scroller();
   if (shown >= 0 && turns > shown) {
