@@ -366,7 +366,9 @@ class WebChat:
             others = [
                 p
                 for k, p in [*self._pages.items(), *self._closed.items()]
-                if k != viewer.page and p.owner == viewer.owner and p.conversation == conv_id
+                if k != (viewer.owner, viewer.page)
+                and p.owner == viewer.owner
+                and p.conversation == conv_id
             ]
         return [job for p in others for job in self._jobs(p)]
 
