@@ -228,7 +228,7 @@ def test_cli_on_milvus_with_the_real_model(milvus_uri, capsys, monkeypatch):
     question = "Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis ?"
     assert main(["ask", question, *store, "--json", "--llm", "none"]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["mode"] == "extractive" and "74 500" in answer["text"]
+    assert answer["mode"] in ("stated", "evidence") and "74 500" in answer["text"]
     festival = str(ARTICLES / "festival-rives-et-rythmes-2025.html")  # a file names its documents
     assert main(["index", "remove", festival, *store]) == 0
     assert "1 removed" in capsys.readouterr().out
