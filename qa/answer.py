@@ -24,10 +24,10 @@ from .compose import abstention_text, compose, evidence_lead, incomplete_text, s
 from .generation.llm import Generator, PrefixKeeper
 from .generation.prompting import build_prompt, prompt_prefix
 from .reading import nlp
-from .reading.confidence import confidence, signals
+from .reading.confidence import confidence, plainly_fits, signals
 from .reading.evidence import Evidence, key_names, weigh_evidence
 from .reading.likelihood import TokenScorer
-from .reading.qtype import fits_strictly, fits_type
+from .reading.qtype import fits_type
 from .reading.sentences import choose_context
 from .records import Answer, AnswerStream, Event, Turn, turns
 from .retrieval.followup import lacks_context, retrieval_query
@@ -198,14 +198,9 @@ class Answerer:
 
 
 def _fitting(question: str, evidence: Evidence) -> bool:
-    """Whether the best span is plainly of the kind asked (``fits_strictly``)."""
+    """Whether the best span is plainly of the kind asked (``confidence.plainly_fits``)."""
     short = evidence.short
-    if short is None:
-        return False
-    sentence, passage = short.sentence.sentence.text, short.sentence.passage
-    return fits_strictly(
-        evidence.q_type, question, short.text, sentence, f"{passage.title}\n{passage.text}"
-    )
+    return short is not None and plainly_fits(evidence.q_type, question, short.text, short)
 
 
 UNKNOWN_WORDS = 0.2

@@ -19,7 +19,7 @@ from ..learned import Model, load_model
 from ..records import Passage
 from . import nlp
 from .evidence import Evidence
-from .qtype import KINDS, fits_strictly
+from .qtype import KINDS, AnswerType, fits_strictly
 from .shortanswer import ShortAnswer
 
 SPAN_ROW = (
@@ -52,16 +52,12 @@ def signals(
     """The confidence model's features for stating ``stated`` (the verified draft when
     ``generated``, else the best span ``short``) as the answer to ``question``."""
     q_type = evidence.q_type
-    sentence = short.sentence.sentence.text if short is not None else ""
-    passage = ""
-    if short is not None:
-        passage = f"{short.sentence.passage.title}\n{short.sentence.passage.text}"
     f: dict[str, float] = {
         "evidence": evidence.score,
         "top_score": passages[0].score if passages else 0.0,
         "rerank_margin": passages[0].score - passages[1].score if len(passages) > 1 else 1.0,
         "generated": float(generated),
-        "fits": float(fits_strictly(q_type, question, stated, sentence, passage)),
+        "fits": float(plainly_fits(q_type, question, stated, short)),
         "log_words": len(stated.split()) / 10,
         "echoed": _echoed(stated, passages),
     }
@@ -82,6 +78,16 @@ def signals(
         if generated:
             f["agrees"] = _overlap(stated, short.text, language)
     return f
+
+
+def plainly_fits(q_type: AnswerType, question: str, text: str, short: ShortAnswer | None) -> bool:
+    """``fits_strictly`` for ``text``, read in the best span's sentence and passage (its
+    title included: the thing priced may be named there only)."""
+    if short is None:
+        return fits_strictly(q_type, question, text, "", "")
+    at = short.sentence
+    passage = f"{at.passage.title}\n{at.passage.text}"
+    return fits_strictly(q_type, question, text, at.sentence.text, passage)
 
 
 ENTITY_KINDS = {"person": {"PER", "ORG"}, "place": {"LOC"}}
