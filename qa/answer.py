@@ -181,9 +181,9 @@ class Answerer:
                 span,
                 generated=drafted,
                 language=retriever.language,
+                unknown=searched.unknown_share,
             )
             answer.confidence = confidence(answer.signals)
-        answer.signals["unknown"] = round(searched.unknown_share, 4)
         terms = analyze(query, retriever.language)
         stated = likely if _states(answer, s, terms) else ""
         answer.mode = "stated" if stated else "evidence"

@@ -48,9 +48,12 @@ def signals(
     *,
     generated: bool,
     language: str,
+    unknown: float = 0.0,
 ) -> dict[str, float]:
     """The confidence model's features for stating ``stated`` (the verified draft when
-    ``generated``, else the best span ``short``) as the answer to ``question``."""
+    ``generated``, else the best span ``short``) as the answer to ``question``; ``unknown``
+    is the share of the question's content words the index does not know
+    (``Query.unknown_share``)."""
     q_type = evidence.q_type
     f: dict[str, float] = {
         "evidence": evidence.score,
@@ -60,6 +63,7 @@ def signals(
         "fits": float(plainly_fits(q_type, question, stated, short)),
         "log_words": len(stated.split()) / 10,
         "echoed": _echoed(stated, passages),
+        "unknown": round(unknown, 4),
     }
     for name in EVIDENCE:
         f[name] = evidence.features.get(name, 0.0)
