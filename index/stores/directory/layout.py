@@ -125,19 +125,6 @@ def read_manifest(conn: sqlite3.Connection, index_dir: Path | None = None) -> di
     return json.loads(row[0]) if row else {}
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"cannot write {path}: {err.strerror or err}") from None
-
-
 def write_vectors(path: Path, index) -> None:
     """Write a FAISS index in full under ``path`` (straight to disk: no copy in memory)."""
     import faiss

@@ -19,7 +19,6 @@ them (``term_key``).
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections import Counter
 from collections.abc import Iterable
@@ -27,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import DamagedFile, StoreError, repair_command
+from ...errors import DamagedFile, repair_command
+from .atomic import replacing
 
 K1, B = 1.2, 0.75
 FORMAT = 1
@@ -131,25 +131,17 @@ class Postings:
     def save(self, path: Path) -> None:
         """Write in full under ``path`` (a temporary file, fsync, rename); on an error (a
         full disk) the temporary file is removed."""
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(
-                    fh,
-                    format=np.array([FORMAT]),
-                    terms=np.frombuffer("\n".join(self.terms).encode(), dtype="uint8"),
-                    indptr=self.indptr,
-                    rows=self.rows,
-                    counts=self.counts,
-                    ids=self.ids,
-                    lengths=self.lengths,
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise StoreError(f"cannot write {path}: {err.strerror or err}") from None
+        with replacing(path) as fh:
+            np.savez(
+                fh,
+                format=np.array([FORMAT]),
+                terms=np.frombuffer("\n".join(self.terms).encode(), dtype="uint8"),
+                indptr=self.indptr,
+                rows=self.rows,
+                counts=self.counts,
+                ids=self.ids,
+                lengths=self.lengths,
+            )
 
     @classmethod
     def load(cls, path: Path) -> Postings | None:

@@ -33,6 +33,7 @@ from ..base import interrupts_deferred
 from ..basewriter import BaseWriter, Planned
 from ..manifest import READABLE_FORMATS
 from . import vectors as vector_kinds
+from .atomic import write_atomic
 from .layout import (
     connect,
     lock_for_build,
@@ -43,7 +44,6 @@ from .layout import (
     store_damaged,
     stored_postings,
     vectors_path,
-    write_atomic,
     write_vectors,
 )
 from .reembed import Staging
