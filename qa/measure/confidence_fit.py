@@ -20,7 +20,7 @@ import numpy as np
 from ancre.qa.learned import Model
 
 from .calibrate import auc
-from .metrics import Row, calibration_metrics, precision_coverage
+from .metrics import Row, calibration_metrics, precision_coverage, statable
 
 TARGET_PRECISION = 0.80
 """The precision on the training articles that ``state_above`` is chosen for: above the
@@ -43,21 +43,26 @@ class ConfidenceFit:
     """The lowest threshold whose precision on the fitted rows reaches TARGET_PRECISION."""
 
 
+def usable(row: Row) -> bool:
+    """Whether the answer has a likely answer and its signals (abstentions have none)."""
+    return bool(row.likely_answer) and not row.abstained and bool(row.signals)
+
+
 def training_rows(rows: Sequence[Row]) -> list[Row]:
-    """The answers that have a likely answer to state (abstentions have none)."""
-    return [r for r in rows if r.likely_answer and not r.abstained and r.signals]
+    """The answers the confidence is fitted on."""
+    return [r for r in rows if usable(r)]
 
 
 def fit_confidence(rows: Sequence[Row], c: float = C) -> ConfidenceFit:
     """Fit the confidence model on the rows of an evaluation run."""
     from sklearn.linear_model import LogisticRegression
 
-    usable = training_rows(rows)
-    labels = [int(bool(r.likely_contains)) for r in usable]
+    fitted = training_rows(rows)
+    labels = [int(bool(r.likely_contains)) for r in fitted]
     if len(set(labels)) < 2:
         raise ValueError("--fit-confidence needs answers both right and wrong (a full eval run)")
-    names = sorted({k for r in usable for k in r.signals})
-    x = np.array([[r.signals.get(k, 0.0) for k in names] for r in usable])
+    names = sorted({k for r in fitted for k in r.signals})
+    x = np.array([[r.signals.get(k, 0.0) for k in names] for r in fitted])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     fit = LogisticRegression(C=c, max_iter=10_000, tol=1e-8).fit((x - mean) / scale, labels)
@@ -69,11 +74,11 @@ def fit_confidence(rows: Sequence[Row], c: float = C) -> ConfidenceFit:
         scale=scale,
         weights=fit.coef_[0],
         bias=float(fit.intercept_[0]),
-        info={"answers": len(usable), "right": sum(labels), "C": c},
+        info={"answers": len(fitted), "right": sum(labels), "C": c},
     )
-    probabilities = model.score([r.signals for r in usable])
-    scored = [replace(r, confidence=float(p)) for r, p in zip(usable, probabilities, strict=True)]
-    every = scored + [r for r in rows if not (r.likely_answer and not r.abstained and r.signals)]
+    probabilities = model.score([r.signals for r in fitted])
+    scored = [replace(r, confidence=float(p)) for r, p in zip(fitted, probabilities, strict=True)]
+    every = scored + [r for r in rows if not usable(r)]
     table = threshold_table(every)
     suggested = next(
         (t["threshold"] for t in table if t["precision"] and t["precision"] >= TARGET_PRECISION),
@@ -81,7 +86,7 @@ def fit_confidence(rows: Sequence[Row], c: float = C) -> ConfidenceFit:
     )
     return ConfidenceFit(
         model=model,
-        rows=len(usable),
+        rows=len(fitted),
         fitted_auc=auc([r.confidence or 0.0 for r in scored], labels),
         fitted_ece=calibration_metrics(scored)["confidence_ece"],
         table=table,
@@ -96,14 +101,7 @@ def threshold_table(rows: Sequence[Row], thresholds: Sequence[float] = THRESHOLD
     unanswerable = [r for r in rows if not r.answerable]
     out = []
     for t in thresholds:
-        stated = [
-            r
-            for r in rows
-            if r.likely_answer
-            and not r.abstained
-            and (r.confidence or 0.0) >= t
-            and r.signals.get("fits", 0.0) > 0
-        ]
+        stated = [r for r in rows if statable(r) and (r.confidence or 0.0) >= t]
         right = [r for r in stated if r.answerable and r.likely_contains]
         n_answerable = sum(1 for r in stated if r.answerable)
         out.append(

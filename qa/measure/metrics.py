@@ -255,16 +255,18 @@ def calibration_metrics(rows: Sequence[Row]) -> dict[str, Any]:
     return {"confidence_ece": ece, "confidence_brier": brier, "reliability": table}
 
 
+def statable(row: Row) -> bool:
+    """Whether the answer has a likely answer plainly of the kind asked: what is stated
+    when its confidence is high enough."""
+    return bool(row.likely_answer) and not row.abstained and row.signals.get("fits", 0.0) > 0
+
+
 def precision_coverage(rows: Sequence[Row]) -> list[dict[str, float]]:
     """Stated answers' precision and coverage (of answerable questions) if the answer were
     stated from each confidence up: the curve the ``state_above`` threshold is chosen on."""
     answerable = [r for r in rows if r.answerable and r.answers]
     pairs = sorted(
-        (
-            (r.confidence or 0.0, bool(r.likely_contains), r.answerable)
-            for r in rows
-            if r.likely_answer and not r.abstained and r.signals.get("fits", 0.0) > 0
-        ),
+        ((r.confidence or 0.0, bool(r.likely_contains), r.answerable) for r in rows if statable(r)),
         reverse=True,
     )
     out, right, stated = [], 0, 0
