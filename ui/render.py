@@ -196,12 +196,11 @@ def mode_line(answer: Answer, lang: str) -> str:
     mode = EARLIER.get(answer.mode, answer.mode) or "evidence"
     if answer.abstained and mode != "incomplete":
         mode = "abstained"
-    sure = percent(answer.confidence, lang)
-    label = (
-        t(lang, f"mode_{mode}", p=sure)
-        if mode == "stated"
-        else (t(lang, f"mode_{mode}") if mode in MODES else mode)
-    )
+    sure = percent(answer.confidence)
+    if mode == "stated":
+        label = t(lang, "mode_stated", p=sure)
+    else:
+        label = t(lang, f"mode_{mode}") if mode in MODES else mode
     total = (answer.timings or {}).get("total")
     if total is not None:
         label += " · " + t(lang, "seconds", s=number(total, lang))
@@ -220,7 +219,7 @@ def mode_line(answer: Answer, lang: str) -> str:
     )
 
 
-def percent(value: float, lang: str) -> str:
+def percent(value: float) -> str:
     """A confidence as a whole percentage ('83')."""
     return str(round(100 * (value or 0.0)))
 
