@@ -642,3 +642,46 @@ def test_axe_finds_nothing_serious_and_the_controls_are_named(server, browser, l
     page.wait_for_selector("#ancre-library tbody tr")
     assert serious_violations(page) == []
     tab.close()
+
+
+def test_a_corrected_file_of_the_same_name_asks_then_says_updated(server, browser, tmp_path):
+    """The same name, other content: the page asks « Remplacer la version indexée / Garder
+    les deux » (it used to add a second document silently); replacing says « mis à jour »
+    and leaves one document, the corrected one."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "Halle de Zorglub.md").write_text(
+        "# La halle de Zorglub rouvre\n\nLa halle de Zorglub rouvre le 2 mai.\n", encoding="utf-8"
+    )
+    (second / "Halle de Zorglub.md").write_text(
+        "# La halle de Zorglub rouvre en juin\n\nLa halle de Zorglub rouvre le 6 juin.\n",
+        encoding="utf-8",
+    )
+    tab = Tab(browser, server.url)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#ancre-files input[type=file]", [str(first / "Halle de Zorglub.md")])
+    page.wait_for_selector("#ancre-report .ancre-status-added", timeout=WAIT_MS)
+    page.wait_for_selector("#ancre-files input[type=file]", state="attached", timeout=WAIT_MS)
+    page.set_input_files("#ancre-files input[type=file]", [str(second / "Halle de Zorglub.md")])
+    ask = page.wait_for_selector("#ancre-same-name", state="visible", timeout=WAIT_MS)
+    assert "Halle de Zorglub.md" in ask.inner_text() and "garder les deux" in ask.inner_text()
+    page.wait_for_function(
+        "() => document.activeElement?.id === 'ancre-same-name-replace'", timeout=WAIT_MS
+    )
+    assert page.get_attribute("#ancre-same-name", "role") == "dialog"
+    assert page.inner_text("#ancre-same-name-keep").strip() == "Garder les deux"
+    page.keyboard.press("Enter")  # « Remplacer la version indexée », which has the focus
+    page.wait_for_selector("#ancre-report .ancre-status-updated", timeout=WAIT_MS)
+    assert "mis à jour" in page.inner_text("#ancre-report")
+    page.wait_for_selector("#ancre-same-name", state="hidden")
+    page.locator("#ancre-search textarea").press_sequentially("halle", delay=30)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#ancre-library tbody tr').length === 1"
+    )
+    assert "rouvre en juin" in page.inner_text("#ancre-library tbody tr")
+    tab.close()
+    for doc in (server.index_dir / "uploads").iterdir():
+        if doc.is_file():
+            doc.unlink()

@@ -5,6 +5,7 @@ without paths, removal by name, search, server folders only when allowed."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,82 @@ def test_a_same_name_upload_never_replaces_another_document(library, incoming):
     titles = {d["doc_id"].rsplit("/", 1)[-1]: d["title"] for d in library.documents()}
     assert titles["article.txt"] == "Le pont de Zorglub rouvre"
     assert titles["article-2.txt"] == "Le marché rouvre"
+
+
+CORRECTED = (
+    "Le pont de Zorglub rouvre\n\nLe pont de Zorglub rouvre mardi après neuf mois de travaux."
+)
+
+
+def held_corrected(library, incoming, name="article.txt"):
+    """``name`` indexed, then a corrected file of the same name held for the user's choice."""
+    library.add_files([write(incoming, name, ARTICLE)])
+    other = incoming / "b"
+    other.mkdir()
+    [status] = library.add_files([write(other, name, CORRECTED)], same_name="ask")
+    assert status.state == "same_name" and status.held
+    assert "déjà indexé" in status.text("fr")
+    assert [d["title"] for d in library.documents("zorglub")] == ["Le pont de Zorglub rouvre"]
+    return status
+
+
+def texts_of(library) -> list[str]:
+    from ancre.index import open_reader
+
+    with open_reader(library.index_settings) as reader:
+        ids = [int(i) for i in reader.ids()]
+        return [c.text for c in reader.chunks(ids).values() if "Zorglub" in c.text]
+
+
+def test_a_corrected_file_of_the_same_name_replaces_the_indexed_one(library, incoming):
+    status = held_corrected(library, incoming)
+    [done] = library.decide([status], "replace")
+    assert done.state == "updated" and done.text("fr") == "✓ mis à jour (1 passage)"
+    [doc] = library.documents("zorglub")
+    assert doc["doc_id"].endswith("/article.txt")
+    assert [t for t in texts_of(library) if "neuf mois" in t] and not [
+        t for t in texts_of(library) if "huit mois" in t
+    ]
+    up = uploads_dir(library.index_settings.index_dir)
+    assert sorted(p.name for p in up.iterdir()) == ["article.txt"]  # nothing held is left
+
+
+def test_keep_both_puts_the_corrected_file_beside_and_cancel_adds_nothing(library, incoming):
+    status = held_corrected(library, incoming)
+    [done] = library.decide([status], "keep")
+    assert done.state == "added"
+    names = sorted(d["doc_id"].rsplit("/", 1)[-1] for d in library.documents("zorglub"))
+    assert names == ["article-2.txt", "article.txt"]
+    again = incoming / "c"
+    again.mkdir()
+    [status] = library.add_files(
+        [write(again, "article.txt", "Le pont\n\nTroisième.")], same_name="ask"
+    )
+    [done] = library.decide([status], "cancel")
+    assert done.state == "cancelled" and len(library.documents("zorglub")) == 2
+    assert library.decide([status], "replace")[0].state == "refused"  # released: gone
+
+
+def test_replacing_a_document_indexed_from_elsewhere_removes_it(library, incoming):
+    """A corrected sample article (its source is not an upload): the upload is indexed and
+    the sample's document removed."""
+    name = "tramway-ligne-c-bellerive.md"
+    fixed = (ARTICLES / name).read_text(encoding="utf-8").replace("21 stations", "22 stations")
+    [status] = library.add_files([write(incoming, name, fixed)], same_name="ask")
+    assert status.state == "same_name"
+    [kept] = library.decide([status], "keep")  # a near copy: not a second document
+    assert kept.text("fr") == "presque identique à un document déjà indexé"
+    [status] = library.add_files([incoming / name], same_name="ask")
+    [done] = library.decide([status], "replace")
+    assert done.state == "updated"
+    [doc] = library.documents("tramway")
+    assert Path(doc["source"]).parent == uploads_dir(library.index_settings.index_dir)
+
+
+def test_the_same_bytes_again_are_not_asked_about(library, incoming):
+    library.add_files([write(incoming, "article.txt", ARTICLE)])
+    [status] = library.add_files([incoming / "article.txt"], same_name="ask")
+    assert status.state == "unchanged"
 
 
 def test_a_duplicate_of_an_indexed_article_is_refused_and_deleted(library, incoming):

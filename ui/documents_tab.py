@@ -1,6 +1,7 @@
 """The Documents tab: the library of indexed documents (search, remove with a confirmation
-naming the document), uploads indexed as soon as they arrive with one status line per file,
-a box for a feed's or a page's URL, and the server folders that ``--allow-dir`` allows.
+naming the document), uploads indexed as soon as they arrive with one status line per file
+(a file named like a different indexed document asks: replace it, or keep both), a box for a
+feed's or a page's URL, and the server folders that ``--allow-dir`` allows.
 Layout and wiring only; the work is ``Library``'s."""
 
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from ancre.index import EXTENSIONS
 
 from .i18n import COOKIE, choose, counted, t
 from .library import render_documents, render_statuses
-from .render import esc, summary_line
+from .render import esc, file_name, summary_line
 from .uploads import discard_received
 
 if TYPE_CHECKING:
@@ -24,20 +25,31 @@ REMOVE_JS = (
     "document.addEventListener('keydown', (e) => { const d = "
     "document.querySelector('#ancre-remove-confirm'); if (e.key === 'Escape' && d && "
     "d.getClientRects().length) document.querySelector('#ancre-remove-no')?.click(); });"
+    "document.addEventListener('keydown', (e) => { const d = "
+    "document.querySelector('#ancre-same-name'); if (e.key === 'Escape' && d && "
+    "d.getClientRects().length) document.querySelector('#ancre-same-name-cancel')?.click(); });"
 )
-CONFIRM_JS = """() => {
+
+
+def dialog_js(group: str, focus: str) -> str:
+    """Make the confirmation ``group`` a dialog once shown, with the focus on ``focus``."""
+    return f"""() => {{
   let tries = 40;
-  const show = () => {
-    const d = document.querySelector('#ancre-remove-confirm');
-    if (!d || !d.getClientRects().length) { if (tries-- > 0) setTimeout(show, 25); return; }
+  const show = () => {{
+    const d = document.querySelector('#{group}');
+    if (!d || !d.getClientRects().length) {{ if (tries-- > 0) setTimeout(show, 25); return; }}
     d.setAttribute('role', 'dialog');
     d.setAttribute('aria-modal', 'true');
-    d.querySelector('#ancre-remove-no')?.focus();
-  };
+    d.querySelector('#{focus}')?.focus();
+  }};
   show();
-}"""
+}}"""
+
+
+CONFIRM_JS = dialog_js("ancre-remove-confirm", "ancre-remove-no")
 """The remove confirmation is a dialog over the page: it takes the focus (on Cancel), since
 on a long library the row clicked is far from where the group sits."""
+SAME_NAME_JS = dialog_js("ancre-same-name", "ancre-same-name-replace")
 
 
 def lang_of(request: "gr.Request") -> str:
@@ -97,6 +109,13 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
     )
     upload_info = gr.HTML(elem_id="ancre-upload-info")
     report = gr.HTML(elem_id="ancre-report")
+    with gr.Group(visible=False, elem_id="ancre-same-name") as same_group:
+        same_text = gr.HTML()
+        with gr.Row():
+            same_replace = gr.Button(variant="primary", elem_id="ancre-same-name-replace")
+            same_keep = gr.Button(elem_id="ancre-same-name-keep")
+            same_cancel = gr.Button(i18n("cancel"), elem_id="ancre-same-name-cancel")
+    batch = gr.State([])
     folders = library.folders()
     with gr.Row(visible=bool(folders)):
         folder = gr.Dropdown(
@@ -142,14 +161,45 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
             library_line(docs, chunks, lang),
         )
 
+    def asking(statuses: list, lang: str) -> tuple:
+        """The same-name question for the held files of ``statuses`` (hidden when none)."""
+        waiting = [s for s in statuses if s.state == "same_name"]
+        if not waiting:
+            return gr.Group(visible=False), "", gr.skip(), gr.skip(), []
+        names = ", ".join(f"« {file_name(s.name)} »" for s in waiting)
+        text = t(lang, "same_name_question", names=names)
+        return (
+            gr.Group(visible=True),
+            f"<p>{esc(text)}</p>",
+            gr.Button(value=t(lang, "same_name_replace")),
+            gr.Button(value=t(lang, "same_name_keep")),
+            statuses,
+        )
+
     def on_upload(paths, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         lang = lang_of(request)
         step = lambda f, _desc: progress(f, desc=t(lang, "indexing"))  # noqa: E731
         try:
-            statuses = library.add_files([str(p) for p in paths or []], step)
+            statuses = library.add_files([str(p) for p in paths or []], step, same_name="ask")
         finally:
             discard_received(paths or [])
-        return render_statuses(statuses, lang), *refreshed(lang, query), None
+        return (
+            render_statuses(statuses, lang),
+            *refreshed(lang, query),
+            None,
+            *asking(statuses, lang),
+        )
+
+    def on_decide(choice: str):
+        def decided(statuses, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
+            lang = lang_of(request)
+            step = lambda f, _desc: progress(f, desc=t(lang, "indexing"))  # noqa: E731
+            waiting = [s for s in statuses if s.state == "same_name"]
+            done = library.decide(waiting, choice, step) if waiting else []
+            shown = [s for s in statuses if s.state != "same_name"] + done
+            return render_statuses(shown, lang), *refreshed(lang, query), *asking([], lang)
+
+        return decided
 
     def on_folder(choice, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         lang = lang_of(request)
@@ -170,7 +220,12 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         "concurrency_id": "index",
         "show_progress_on": [report],
     }
-    uploads.upload(on_upload, [uploads, search], [*index_out, uploads], **index_opts)
+    same_out = [same_group, same_text, same_replace, same_keep, batch]
+    uploads.upload(
+        on_upload, [uploads, search], [*index_out, uploads, *same_out], **index_opts
+    ).then(None, None, None, js=SAME_NAME_JS, **private)
+    for button, choice in ((same_replace, "replace"), (same_keep, "keep"), (same_cancel, "cancel")):
+        button.click(on_decide(choice), [batch, search], [*index_out, *same_out], **index_opts)
     folder_go.click(on_folder, [folder, search], index_out, **index_opts)
     url_go.click(on_url, [url, search], index_out, **index_opts)
     url.submit(on_url, [url, search], index_out, **index_opts)

@@ -1,7 +1,9 @@
 """The Index tab as a document library, without the page (no gradio import).
 
 Uploads are indexed as soon as they arrive, and each file gets a status: added, updated,
-already indexed, or refused with a reason in the page's language. A refused file is deleted
+already indexed, or refused with a reason in the page's language. A file named like a
+different indexed document can be held while the page asks whether it replaces that
+document (« mis à jour ») or is kept beside it. A refused file is deleted
 from ``uploads/`` (so it is reported once, not at every build). A server folder can be
 indexed only when the operator named it with ``--allow-dir``. Removing a document names it.
 Messages never show a server path.
@@ -9,36 +11,55 @@ Messages never show a server path.
 
 from __future__ import annotations
 
+import filecmp
 import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ancre.index import Embedder, IndexSettings, fold
 
 from .i18n import count, counted, date, t, timestamp
 from .render import NEW_TAB, esc, file_name, safe_url
-from .uploads import MAX_UPLOAD_MB, UploadRefused, reason_key, store_upload, uploads_dir
+from .uploads import (
+    MAX_UPLOAD_MB,
+    UploadRefused,
+    checked_size,
+    copy_over,
+    held,
+    hold,
+    reason_key,
+    release,
+    sanitize_filename,
+    store_upload,
+    uploads_dir,
+)
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 SAMPLE_QUESTION = re.compile(r"^\| \d+ \| (.+?) \| .+? \| `articles/([^`]+)`", re.MULTILINE)
 EXAMPLES = 3
+SameName = Literal["beside", "ask"]
+"""What an upload named like a different indexed document does: go beside it, or wait for
+the user's choice (``Library.decide``)."""
+Choice = Literal["replace", "keep", "cancel"]
 
 
 @dataclass(frozen=True)
 class FileStatus:
-    """What became of one file: ``state`` is added, updated, unchanged or refused; ``key``
-    and ``values`` give the page's text for it."""
+    """What became of one file: ``state`` is added, updated, unchanged, refused, same_name
+    (held under ``held`` until the user decides) or cancelled; ``key`` and ``values`` give
+    the page's text for it."""
 
     name: str
     state: str
     key: str
     values: tuple[tuple[str, Any], ...] = ()
+    held: str = ""
 
     def text(self, lang: str) -> str:
         values = dict(self.values)
@@ -125,14 +146,29 @@ class Library:
 
     # ---- changing
     def add_files(
-        self, paths: Sequence[str | Path], progress: Progress | None = None
+        self,
+        paths: Sequence[str | Path],
+        progress: Progress | None = None,
+        *,
+        same_name: SameName = "beside",
     ) -> list[FileStatus]:
-        """Store uploaded files and index them at once; one status per file."""
+        """Store uploaded files and index them at once; one status per file. With
+        ``same_name="ask"``, a file named like a different indexed document is held instead
+        (state ``same_name``) for ``decide``."""
         statuses: list[FileStatus] = []
         stored: dict[Path, str] = {}
+        taken = self._names_taken() if same_name == "ask" else {}
         for p in paths:
             src = Path(p)
             try:
+                name = sanitize_filename(src.name)
+                checked_size(src, self.max_upload_mb)
+                if taken.get(name.lower()) and not self._identical_indexed(src):
+                    token = hold(src, self.index_settings.index_dir, name)
+                    statuses.append(
+                        FileStatus(src.name, "same_name", "status_same_name", held=token)
+                    )
+                    continue
                 stored[
                     store_upload(src, self.index_settings.index_dir, max_mb=self.max_upload_mb)
                 ] = src.name
@@ -143,6 +179,88 @@ class Library:
         if stored:
             statuses += self._index(stored, progress, discard=True)
         return statuses
+
+    def decide(
+        self, waiting: Sequence[FileStatus], choice: Choice, progress: Progress | None = None
+    ) -> list[FileStatus]:
+        """What the user chose for files held by ``add_files``: ``replace`` the indexed
+        document of that name (its upload is rewritten in place; a document from elsewhere,
+        a sample say, is removed and the new file indexed, or put back if the new one
+        fails: « mis à jour »), ``keep`` both (the new one beside it, « -2 »), or
+        ``cancel`` (nothing added)."""
+        index_dir = self.index_settings.index_dir
+        files: dict[Path, str] = {}
+        replaced: dict[str, list[dict[str, Any]]] = {}
+        statuses: list[FileStatus] = []
+        taken = self._names_taken()
+        up = uploads_dir(index_dir).resolve()
+        for status in waiting:
+            path = held(index_dir, status.held)
+            if path is None:
+                statuses.append(FileStatus(status.name, "refused", "reason_unreadable"))
+            elif choice == "cancel":
+                statuses.append(FileStatus(status.name, "cancelled", "status_cancelled"))
+            elif choice == "keep":
+                files[store_upload(path, index_dir, max_mb=self.max_upload_mb)] = status.name
+            else:
+                olds = taken.get(path.name.lower(), [])
+                mine = [d for d in olds if Path(d["source"]).resolve().parent == up][:1]
+                target = (
+                    copy_over(path, Path(mine[0]["source"]).resolve())
+                    if mine
+                    else store_upload(path, index_dir, max_mb=self.max_upload_mb)
+                )
+                files[target] = status.name
+                replaced[status.name] = [d for d in olds if d not in mine]
+        for doc in (d for docs in replaced.values() for d in docs):
+            self.remove(doc["doc_id"])  # first: the new version may be a near copy of it
+        if files:
+            statuses += self._index(files, progress, discard=True)
+        for status in waiting:
+            release(index_dir, status.held)
+        return [self._replacing(s, replaced.get(s.name, [])) for s in statuses]
+
+    def _replacing(self, status: FileStatus, olds: list[dict[str, Any]]) -> FileStatus:
+        """``status`` of a file that replaced ``olds``: « mis à jour », or the old documents
+        indexed again when the new file was refused (nothing indexed is lost)."""
+        if not olds:
+            return status
+        if status.state in ("added", "updated"):
+            return FileStatus(status.name, "updated", "status_updated", status.values)
+        from ancre import index
+
+        sources = sorted({str(d["source"]) for d in olds if Path(str(d["source"])).is_file()})
+        if sources:
+            with self._lock:
+                index.build(sources, settings=self.index_settings, embedder=self.embedder)
+        return status
+
+    def _names_taken(self) -> dict[str, list[dict[str, Any]]]:
+        """The indexed documents read from a file, by their file's safe name (lower case)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for d in self.documents():
+            source = str(d.get("source") or "")
+            if not source or re.match(r"(?i)^https?://", source):
+                continue
+            try:
+                name = sanitize_filename(Path(source).name)
+            except UploadRefused:
+                continue
+            out.setdefault(name.lower(), []).append(d)
+        return out
+
+    def _identical_indexed(self, src: Path) -> bool:
+        """Whether a file with exactly ``src``'s bytes is indexed already (the build then
+        says unchanged, or refuses a duplicate: nothing to ask)."""
+        size = src.stat().st_size
+        for d in self.documents():
+            other = Path(str(d.get("source") or ""))
+            try:
+                if other.is_file() and other.stat().st_size == size and filecmp.cmp(src, other):
+                    return True
+            except OSError:
+                continue
+        return False
 
     def add_url(self, url: str, progress: Progress | None = None) -> list[FileStatus]:
         """Index a feed's entries or a page from its URL: http(s) only, and not this
@@ -256,6 +374,8 @@ class Library:
             docs = by_file.get(path, [])
             if not docs:
                 key, values = reason_key(skipped.get(path, ""))
+                if path not in skipped and report.near_copies:
+                    key, values = "reason_near_copy", {}
                 if discard:
                     path.unlink(missing_ok=True)
                 out.append(FileStatus(name, "refused", key, tuple(values.items())))

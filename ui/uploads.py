@@ -3,15 +3,19 @@
 The accepted extensions are the loaders' (``ancre.index.EXTENSIONS``), so what the page takes
 is exactly what the index can read. Nothing is written outside the uploads folder, whatever
 the file's name, and an upload never replaces another file: a different file of the same
-name is stored beside it. Refusals carry a text key, so the page says why in its language
-(never with a server path).
+name is stored beside it, unless the user chose to replace it. A file whose name is taken by
+a different indexed document can be held (``uploads/.pending/<token>/``, out of the index's
+walk) while the page asks which to keep. Refusals carry a text key, so the page says why in
+its language (never with a server path).
 """
 
 from __future__ import annotations
 
 import filecmp
 import re
+import secrets
 import shutil
+import time
 import unicodedata
 from pathlib import Path
 
@@ -19,7 +23,11 @@ from ancre.index import EXTENSIONS
 
 MAX_UPLOAD_MB = 20.0
 UPLOADS = "uploads"
+PENDING = ".pending"
 MAX_NAME_CHARS = 100
+HELD_FOR_S = 24 * 3600.0
+"""Files held for a decision that never came are deleted after this long."""
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class UploadRefused(ValueError):
@@ -63,11 +71,7 @@ def store_upload(
     ``-2``, ``-3``... Never writes elsewhere."""
     src = Path(src)
     name = sanitize_filename(original_name or src.name)
-    size = src.stat().st_size
-    if size > max_mb * 1024 * 1024:
-        raise UploadRefused("reason_too_big", size=f"{size / 1e6:.1f}", max=f"{max_mb:g}")
-    if size == 0:
-        raise UploadRefused("reason_empty")
+    checked_size(src, max_mb)
     folder = uploads_dir(index_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stem, ext = name[: -len(Path(name).suffix)], Path(name).suffix
@@ -81,10 +85,60 @@ def store_upload(
             return target
     else:
         raise UploadRefused("reason_unreadable")
+    return copy_over(src, target)
+
+
+def copy_over(src: str | Path, target: Path) -> Path:
+    """Copy ``src`` to ``target`` through a temporary file, so that a reader never sees half
+    a file (``target`` is replaced when it exists)."""
     tmp = target.with_name(f".{target.name}.part")
     shutil.copyfile(src, tmp)
     tmp.replace(target)
     return target
+
+
+def checked_size(src: Path, max_mb: float) -> None:
+    """UploadRefused for a file too big or empty."""
+    size = src.stat().st_size
+    if size > max_mb * 1024 * 1024:
+        raise UploadRefused("reason_too_big", size=f"{size / 1e6:.1f}", max=f"{max_mb:g}")
+    if size == 0:
+        raise UploadRefused("reason_empty")
+
+
+def hold(src: str | Path, index_dir: str | Path, name: str) -> str:
+    """Keep a copy of ``src`` named ``name`` (already sanitised) until the user decides what
+    to do with it; the token that finds it again. Copies held for too long are deleted."""
+    pending = uploads_dir(index_dir) / PENDING
+    if pending.is_dir():
+        for old in pending.iterdir():
+            if time.time() - old.stat().st_mtime > HELD_FOR_S:
+                shutil.rmtree(old, ignore_errors=True)
+    token = secrets.token_urlsafe(12)
+    folder = pending / token
+    folder.mkdir(parents=True)
+    copy_over(src, folder / sanitize_filename(name))
+    return token
+
+
+def held(index_dir: str | Path, token: str) -> Path | None:
+    """The file held under ``token``, or None (unknown or malformed token)."""
+    if not TOKEN.match(token or ""):
+        return None
+    folder = uploads_dir(index_dir) / PENDING / token
+    found = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
+def release(index_dir: str | Path, token: str) -> None:
+    """Delete what is held under ``token``."""
+    if TOKEN.match(token or ""):
+        pending = uploads_dir(index_dir) / PENDING
+        shutil.rmtree(pending / token, ignore_errors=True)
+        try:
+            pending.rmdir()  # once nothing else waits
+        except OSError:
+            pass
 
 
 REASONS = (
