@@ -11,6 +11,7 @@ its language (never with a server path).
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import re
 import secrets
@@ -135,10 +136,8 @@ def release(index_dir: str | Path, token: str) -> None:
     if TOKEN.match(token or ""):
         pending = uploads_dir(index_dir) / PENDING
         shutil.rmtree(pending / token, ignore_errors=True)
-        try:
-            pending.rmdir()  # once nothing else waits
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # once nothing else waits
+            pending.rmdir()
 
 
 REASONS = (
