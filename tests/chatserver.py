@@ -60,6 +60,7 @@ def start(
     auth: list[tuple[str, str]] | None = None,
     allow_dirs: tuple[str, ...] = (),
     allow_host: tuple[str, ...] = (),
+    corpus: Path = ARTICLES,
 ) -> ChatServer:
     from ancre.ui.apiserve import api_routes
     from ancre.ui.app import create_app
@@ -71,7 +72,7 @@ def start(
 
     index_dir = root / "index"
     embedder = HashEmbedder()
-    build([ARTICLES], index_dir=index_dir, embedder=embedder)
+    build([corpus], index_dir=index_dir, embedder=embedder)
     retriever = Retriever.open(index_dir, embedder=embedder)
     generator = SlowGenerator(reply, delay, model_id="scripted-1b.gguf")
 

@@ -685,3 +685,24 @@ def test_a_corrected_file_of_the_same_name_asks_then_says_updated(server, browse
     for doc in (server.index_dir / "uploads").iterdir():
         if doc.is_file():
             doc.unlink()
+
+
+def test_a_library_of_ones_own_offers_no_made_up_examples(browser, tmp_path):
+    """Not the samples: no « De quoi parle « titre » ? » buttons (the first click gave a
+    non-answer), the welcome alone."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, title in (("ecosse.md", "Écosse"), ("chine.md", "Économie de la Chine")):
+        (corpus / name).write_text(
+            f"# {title}\n\n{title} : un article de la bibliothèque de l'utilisateur.\n",
+            encoding="utf-8",
+        )
+    own = start(tmp_path / "own", corpus=corpus)
+    try:
+        tab = Tab(browser, own.url)
+        tab.page.wait_for_selector("#ancre-chat .ancre-welcome", timeout=WAIT_MS)
+        assert tab.page.locator("#ancre-chat .ancre-example").count() == 0
+        assert "De quoi parle" not in tab.page.inner_text("#ancre-chat")
+        tab.close()
+    finally:
+        own.close()

@@ -215,6 +215,14 @@ def test_examples_are_the_sample_questions_whose_article_is_indexed(library):
     assert len(examples) == 3 and not any(q.startswith("Et ") for q in examples)
 
 
+def test_a_library_of_ones_own_gets_no_made_up_examples(tmp_path, incoming):
+    write(incoming, "Pont Zorglub.txt", ARTICLE)
+    embedder = HashEmbedder()
+    build([incoming], index_dir=tmp_path / "own", embedder=embedder)
+    own = Library(IndexSettings(index_dir=str(tmp_path / "own")), embedder=embedder)
+    assert own.documents() and own.examples() == []
+
+
 def test_a_server_folder_only_when_allowed(library, tmp_path, incoming):
     write(incoming, "un.md", "# Un\n\nPremier article du dossier autorisé.")
     sub = incoming / "sous"

@@ -125,7 +125,8 @@ class Library:
 
     def examples(self) -> list[str]:
         """Questions to try: the sample corpus's own questions when its articles are indexed,
-        else questions about the newest documents."""
+        else none. Questions made up from a library's titles (« De quoi parle … ? ») are the
+        kind the short-answer reader does worst: a bad first answer is worse than none."""
         from ancre.samples import ARTICLES
 
         docs = self.documents()
@@ -136,9 +137,7 @@ class Library:
             for question, article in SAMPLE_QUESTION.findall(table.read_text(encoding="utf-8")):
                 if article in names and not question.startswith("Et "):
                     found.append(question.strip())
-        if found:
-            return found[:EXAMPLES]
-        return [f"De quoi parle « {d['title']} » ?" for d in docs[:EXAMPLES] if d.get("title")]
+        return found[:EXAMPLES]
 
     def folders(self) -> list[str]:
         """The folders the page may index (named by the operator with ``--allow-dir``)."""
