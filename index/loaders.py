@@ -43,6 +43,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+PDF_PAGES = "pdf_pages"
+"""A PDF document's metadata: [page number, offset of its first character in the text] for
+each page that has text (the article reader shows the cited page)."""
+PDF_PAGE_COUNT = "pdf_page_count"
 EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".pdf")
 TEXT_FIELDS = ("text", "content", "body")
 DATE_FIELDS = ("date", "published", "published_at")
@@ -381,13 +385,20 @@ def _pdf(data: bytes, path: Path, base_id: str) -> Document:
         raise LoadError(f"unreadable PDF ({err})") from None
     except Exception as err:  # pypdf fails in many ways on a damaged file
         raise LoadError(f"unreadable PDF ({type(err).__name__}: {err})") from None
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    kept = [(n, normalize_text(p)) for n, p in enumerate(pages, 1)]
+    kept = [(n, p) for n, p in kept if p]
+    text = "\n\n".join(p for _, p in kept)
     if not text:
         raise LoadError("PDF has no text layer (scanned images?)")
+    starts, at = [], 0
+    for n, p in kept:  # normalised page by page, so the joined text keeps these offsets
+        starts.append([n, at])
+        at += len(p) + 2
     doc = Document(
         doc_id=base_id,
         text=text,
         title=str(info.get("/Title") or printable(path.stem)),
         author=str(info.get("/Author") or ""),
+        metadata={PDF_PAGES: starts, PDF_PAGE_COUNT: len(pages)},
     )
     return _checked(doc, path)

@@ -140,6 +140,24 @@ def test_pdf_text_layer(tmp_path):
     assert NameObject  # imported to make sure pypdf's generic module is there
 
 
+def test_a_pdf_keeps_where_each_page_starts(tmp_path):
+    """The article reader shows the cited page: each page's first offset in the text."""
+    from pdfmaker import write_pdf
+
+    path = write_pdf(
+        tmp_path / "rapport.pdf",
+        [["Première page du rapport."], [], ["Troisième page : la halle rouvre le 6 juin."]],
+        title="Rapport",
+    )
+    docs, _ = load(path)
+    [doc] = docs
+    assert doc.title == "Rapport" and doc.metadata["pdf_page_count"] == 3
+    pages = doc.metadata["pdf_pages"]
+    assert [n for n, _ in pages] == [1, 3]  # the empty page has no text
+    assert doc.text[pages[1][1] :].startswith("Troisième page")
+    assert doc.text[: pages[1][1]].strip() == "Première page du rapport."
+
+
 def test_markdown_front_matter(tmp_path):
     f = tmp_path / "a.md"
     f.write_text(

@@ -111,6 +111,8 @@ def test_write_then_read_everything_back(store):
         docs = r.documents()
         assert [d["doc_id"] for d in docs] == ["médiathèque/b.md", "port.txt", "tram.txt"]
         assert docs[0]["url"] == "https://example.org/b" and docs[0]["n_chunks"] == 1
+        assert r.document("médiathèque/b.md") == LIB and r.document("port.txt") == PORT
+        assert r.document("absent.txt") is None
         assert (r.stats()["documents"], r.stats()["chunks"]) == (3, n)
 
 

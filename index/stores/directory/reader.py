@@ -3,6 +3,7 @@ FAISS vectors, BM25 in the postings (or SQLite FTS5), chunk look-up in SQLite.""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import numpy as np
 
 from ...errors import DamagedFile, repair_command
 from ...lexical import analyze, fts_query
+from ...loaders import Document
 from ..base import ChunkRow, StoreError
 from ..manifest import FORMAT_VERSION, READABLE_FORMATS
 from . import vectors as vector_kinds
@@ -205,6 +207,17 @@ class DirectoryReader:
             ).fetchall()
         keys = ("doc_id", "title", "url", "date", "author", "source", "n_chunks", "indexed_at")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def document(self, doc_id: str) -> Document | None:
+        with self._lock, self._store_damage():
+            r = self._conn.execute(
+                "SELECT doc_id, text, title, url, date, author, source, metadata FROM documents "
+                "WHERE doc_id = ?",
+                (doc_id,),
+            ).fetchone()
+        if r is None:
+            return None
+        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7] or "{}"))
 
     def stats(self) -> dict[str, Any]:
         with self._lock, self._store_damage():

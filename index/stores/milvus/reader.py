@@ -21,6 +21,7 @@ scores and term statistics follow the same analysis as the directory store (lexi
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -29,12 +30,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ...lexical import analyze
+from ...loaders import Document
 from ..base import ChunkRow, StoreError
 from ..location import MilvusAddress
 from ..manifest import FORMAT_VERSION
 from .client import (
     chunks_name,
     connect,
+    doc_key,
     docs_name,
     is_missing_collection,
     no_index,
@@ -281,6 +284,22 @@ class MilvusReader:
         keys = ("doc_id", "title", "url", "date", "author", "source", "n_chunks", "indexed_at")
         rows = [{k: r[k] for k in keys} for r in self.iter_heads(list(keys))]
         return sorted(rows, key=lambda d: d["doc_id"])
+
+    def document(self, doc_id: str) -> Document | None:
+        key = doc_key(doc_id)
+        head = self._heads([key], ["key", "ver", "part", "n_parts", "body"]).get(key)
+        if head is None or head["ver"] <= 0 or head["part"] != 0:
+            return None
+        body = head["body"]
+        if head["n_parts"] > 1:
+            where = f'doc_key == "{key}" and ver == {int(head["ver"])} and part > 0'
+            parts = self._call(
+                lambda: self.client.query(
+                    self.docs_collection, filter=where, output_fields=["part", "body"]
+                )
+            )
+            body += "".join(p["body"] for p in sorted(parts, key=lambda p: p["part"]))
+        return Document(**json.loads(body))
 
     def stats(self) -> dict[str, Any]:
         docs = self._count(lambda: self.docs_collection, "part == 0 and ver > 0")
