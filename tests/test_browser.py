@@ -706,3 +706,82 @@ def test_a_library_of_ones_own_offers_no_made_up_examples(browser, tmp_path):
         tab.close()
     finally:
         own.close()
+
+
+def read_article(page, opener) -> None:
+    """Open ``opener``'s source in the sheet, then « Lire l'article »; until it is shown."""
+    opener.click()
+    page.wait_for_selector("#ancre-sheet .ancre-read", state="visible", timeout=WAIT_MS)
+    page.click("#ancre-sheet .ancre-read")
+    page.wait_for_selector("#ancre-sheet .ancre-article", timeout=WAIT_MS)
+
+
+def in_view(page, selector: str) -> bool:
+    """Whether ``selector`` lies inside the sheet's visible area."""
+    return page.evaluate(
+        """(sel) => { const m = document.querySelector(sel).getBoundingClientRect();
+           const p = document.querySelector('#ancre-sheet .ancre-sheet-panel')
+             .getBoundingClientRect();
+           return m.height > 0 && m.top >= p.top && m.bottom <= p.bottom; }""",
+        selector,
+    )
+
+
+def test_read_the_article_marks_the_cited_sentence_for_text_html_and_pdf(server, browser, tmp_path):
+    """« Lire l'article » opens the whole article (from the index) with the cited sentence
+    marked and in view: a Markdown article, an HTML page, and a PDF shown as its pages with
+    the cited page marked. « Retour » shows the excerpt again."""
+    from pdfmaker import write_pdf
+
+    filler = [f"Ligne {n} du compte rendu du conseil municipal de Zorglubville." for n in range(40)]
+    pdf = write_pdf(
+        tmp_path / "Rapport Zorglubville.pdf",
+        [
+            ["Rapport du conseil municipal de Zorglubville.", *filler],
+            filler,
+            ["La halle couverte de Zorglubville rouvrira le 6 juin 2031.", *filler[:5]],
+        ],
+        title="Rapport de Zorglubville",
+    )
+    tab = Tab(browser, server.url, width=1366, height=900)
+    page = tab.page
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#ancre-files input[type=file]", [str(pdf)])
+    page.wait_for_selector("#ancre-report .ancre-status-added", timeout=WAIT_MS)
+    page.get_by_role("tab", name="Chat").click()
+
+    tab.ask(TRAMWAY)
+    read_article(page, page.locator("#ancre-chat .ancre-chip").first)
+    article = page.locator("#ancre-sheet .ancre-article")
+    assert article.get_attribute("data-kind") == "text"
+    assert "13 septembre 2025" in page.inner_text("#ancre-sheet #ancre-cited")
+    assert "réseau de bus et de tramway sera gratuit" in article.inner_text()  # the whole text
+    assert in_view(page, "#ancre-sheet #ancre-cited")
+    page.click("#ancre-sheet .ancre-article-back")
+    page.wait_for_selector("#ancre-sheet .ancre-source-text mark", timeout=WAIT_MS)
+    assert page.evaluate("document.activeElement.classList.contains('ancre-read')")
+    page.keyboard.press("Escape")
+
+    tab.ask("Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis en 2025 ?")
+    card = page.locator("#ancre-chat .ancre-turn").last.locator(".ancre-card", has_text="74 500")
+    read_article(page, card.first)
+    assert "74 500" in page.inner_text("#ancre-sheet #ancre-cited")
+    assert in_view(page, "#ancre-sheet #ancre-cited")
+    page.keyboard.press("Escape")
+
+    tab.ask("Quand la halle couverte de Zorglubville rouvrira-t-elle ?")
+    card = page.locator("#ancre-chat .ancre-turn").last.locator(
+        ".ancre-card", has_text="Rapport de Zorglubville"
+    )
+    read_article(page, card.first)
+    assert page.get_attribute("#ancre-sheet .ancre-article", "data-kind") == "pdf"
+    cited = page.locator("#ancre-sheet .ancre-page-cited")
+    assert cited.get_attribute("data-page") == "3" and "Page 3 sur 3" in cited.inner_text()
+    assert "6 juin 2031" in cited.locator("#ancre-cited").inner_text()
+    assert page.locator("#ancre-sheet .ancre-page").count() == 3
+    assert in_view(page, "#ancre-sheet #ancre-cited")
+    shot(page, tmp_path, "article-pdf-desktop.png")
+    tab.close()
+    for doc in (server.index_dir / "uploads").iterdir():
+        if doc.is_file():
+            doc.unlink()

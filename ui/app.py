@@ -14,6 +14,7 @@ from importlib.resources import files as package_files
 from typing import TYPE_CHECKING, Any
 
 from . import endpoints
+from .article import article_reader
 from .documents_tab import documents_tab, hint, lang_of
 from .i18n import COOKIE, LANGUAGES, t, table
 from .render import esc, summary_line
@@ -197,6 +198,7 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     )
             with gr.Tab(i18n("tab_index"), id="index"):
                 tab = documents_tab(library, summary, i18n)
+        article_reader(library.index_settings, asset("article.js"))
 
         # ---- page load: who, which language, which conversation
         def on_load(browser_value: dict, request: gr.Request):

@@ -83,16 +83,20 @@ class Source:
     """The passage as HTML, the supporting sentence marked."""
     also: tuple[Alternate, ...] = ()
     """The same story published elsewhere."""
+    chunk_id: int | None = None
+    """The cited chunk (« Lire l'article » marks the sentence nearest to it)."""
 
 
 def _from_citation(c: Citation) -> Source:
     body = highlight(c.text, c.sentence_start, c.sentence_end)
-    return Source(c.number, c.title, c.date, c.url, c.doc_id, c.sentence, body, tuple(c.also))
+    also = tuple(c.also)
+    return Source(c.number, c.title, c.date, c.url, c.doc_id, c.sentence, body, also, c.chunk_id)
 
 
 def _from_passage(p: Passage) -> Source:
     first = re.split(r"(?<=[.!?])\s", p.text.strip(), maxsplit=1)[0]
-    return Source(p.rank, p.title, p.date, p.url, p.doc_id, first, esc_lines(p.text), tuple(p.also))
+    body = esc_lines(p.text)
+    return Source(p.rank, p.title, p.date, p.url, p.doc_id, first, body, tuple(p.also), p.chunk_id)
 
 
 def sources_of(answer: Answer) -> list[Source]:
@@ -180,7 +184,19 @@ def source_panel(turn: int, s: Source, lang: str) -> str:
         f'<h3 class="ancre-source-head"><span class="ancre-source-num">{s.number}</span>'
         f"{esc(s.title or file_name(s.doc_id))}</h3>"
         f'<p class="ancre-source-meta">{" · ".join(meta)}</p>'
-        f'<blockquote class="ancre-source-text">{s.body}</blockquote></section>'
+        f'<blockquote class="ancre-source-text">{s.body}</blockquote>{read_button(s, lang)}'
+        "</section>"
+    )
+
+
+def read_button(s: Source, lang: str) -> str:
+    """« Lire l'article »: the sheet asks the server for the whole article (``article.py``)."""
+    chunk = "" if s.chunk_id is None else str(s.chunk_id)
+    return (
+        f'<button type="button" class="ancre-read" data-doc="{esc(s.doc_id)}" '
+        f'data-chunk="{esc(chunk)}" data-sentence="{esc(s.sentence)}" '
+        f'data-loading="{esc(t(lang, "article_loading"))}">'
+        f"{esc(t(lang, 'read_article'))}</button>"
     )
 
 
