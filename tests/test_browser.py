@@ -785,3 +785,83 @@ def test_read_the_article_marks_the_cited_sentence_for_text_html_and_pdf(server,
     for doc in (server.index_dir / "uploads").iterdir():
         if doc.is_file():
             doc.unlink()
+
+
+def tab_to(page, test: str, most: int = 120, back: bool = False) -> None:
+    """Press Tab (Shift+Tab with ``back``) until ``test``, a JS expression on ``a`` (the
+    focused element), holds."""
+    for _ in range(most):
+        if page.evaluate(f"() => {{ const a = document.activeElement; return !!({test}); }}"):
+            return
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+    raise AssertionError(f"the keyboard never reached {test}")
+
+
+def focused(page, test: str) -> bool:
+    return page.evaluate(f"() => {{ const a = document.activeElement; return !!({test}); }}")
+
+
+def test_a_keyboard_only_session(server, browser, tmp_path):
+    """Ask, open a source, walk its sheet (the focus stays inside), close it (the focus goes
+    back to the chip), switch conversation, upload a file, remove it: keys only."""
+    article = tmp_path / "Clavier de Zorglub.md"
+    article.write_text(
+        "# Le clavier de Zorglub\n\nLe clavier de Zorglub a été réparé en 2031.\n", encoding="utf-8"
+    )
+    tab = Tab(browser, server.url, width=1366, height=900)
+    page = tab.page
+    assert focused(page, "a.closest('#ancre-question')")  # the box has the focus at first
+    page.keyboard.type(TRAMWAY)
+    page.keyboard.press("Enter")
+    tab.wait_answers(1)
+
+    tab_to(page, "a.classList.contains('ancre-chip')")
+    key = page.evaluate("document.activeElement.dataset.src")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#ancre-sheet", state="visible")
+    for step in ["Tab"] * 6 + ["Shift+Tab"] * 6:
+        page.keyboard.press(step)
+        assert focused(page, "a.closest('#ancre-sheet')"), step
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#ancre-sheet", state="hidden")
+    page.wait_for_function(
+        "(k) => document.activeElement.classList.contains('ancre-chip')"
+        " && document.activeElement.dataset.src === k",
+        arg=key,
+    )
+
+    tab_to(page, "a.id === 'ancre-new' || a.closest('#ancre-new')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#ancre-chat .ancre-empty", timeout=WAIT_MS)
+    tab_to(page, "a.closest('#ancre-conversations') && a.type === 'radio'")
+    page.keyboard.press("ArrowDown")  # the other conversation
+    page.wait_for_function(
+        "(q) => document.querySelector('#ancre-chat').innerText.includes(q)", arg=TRAMWAY
+    )
+
+    tab_to(page, "a.getAttribute('role') === 'tab' && a.innerText.includes('Documents')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#ancre-library tbody tr", timeout=WAIT_MS)
+    tab_to(page, "a.closest('#ancre-files') && (a.tagName === 'BUTTON' || a.tabIndex >= 0)")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(article))
+    page.wait_for_selector("#ancre-report .ancre-status-added", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#ancre-library').innerText.includes('Le clavier')"
+    )
+
+    tab_to(
+        page,
+        "a.classList.contains('ancre-remove') && a.closest('tr').innerText"
+        ".includes('Le clavier de Zorglub')",
+    )
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'ancre-remove-no'")
+    tab_to(page, "a.id === 'ancre-remove-yes'", most=4, back=True)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => /retiré de l’index/.test(document.querySelector('#ancre-removed').innerText)"
+    )
+    assert "Le clavier" not in page.inner_text("#ancre-library")
+    tab.close()

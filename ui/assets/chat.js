@@ -166,3 +166,45 @@ function place(chip) {
 }
 element.addEventListener('mouseover', (e) => { const c = e.target.closest('.ancre-chip'); if (c) place(c); });
 element.addEventListener('focusin', (e) => { const c = e.target.closest('.ancre-chip'); if (c) place(c); });
+
+// ---- the source sheet keeps the focus while open (Tab and Shift+Tab cycle inside it), and
+// on closing gives it back to the chip or card that opened it, even when the thread was
+// redrawn meanwhile (the element that opened it is then a new one with the same key)
+let sheetOpener = null;
+function sheetFocusables(s) {
+  return [...s.querySelectorAll('button, a[href], summary, input, textarea, select, [tabindex]:not([tabindex="-1"])')]
+    .filter((el) => !el.disabled && el.getClientRects().length);
+}
+function watchSheet() {
+  const s = document.getElementById('ancre-sheet');
+  if (!s || s.dataset.trapped) return;
+  s.dataset.trapped = '1';
+  new MutationObserver(() => {
+    if (!s.hidden || !sheetOpener) return;
+    const a = document.activeElement;
+    if (a && a !== document.body && a.isConnected && !s.contains(a)) return;
+    const again = element.querySelector('.' + sheetOpener.kind + '[data-src="' + CSS.escape(sheetOpener.key) + '"]');
+    if (again) again.focus();
+  }).observe(s, { attributes: true, attributeFilter: ['hidden'] });
+}
+element.addEventListener('click', (e) => {
+  const src = e.target.closest('.ancre-chip, .ancre-card');
+  if (!src) return;
+  sheetOpener = { key: src.dataset.src, kind: src.classList.contains('ancre-chip') ? 'ancre-chip' : 'ancre-card' };
+  setTimeout(watchSheet, 0);
+}, true);
+document.addEventListener('keydown', (e) => {
+  const s = document.getElementById('ancre-sheet');
+  if (e.key !== 'Tab' || !s || s.hidden) return;
+  const items = sheetFocusables(s);
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  const inside = s.contains(document.activeElement);
+  if (e.shiftKey && (!inside || document.activeElement === first)) { e.preventDefault(); last.focus(); }
+  else if (!e.shiftKey && (!inside || document.activeElement === last)) { e.preventDefault(); first.focus(); }
+}, true);
+document.addEventListener('focusin', (e) => {
+  const s = document.getElementById('ancre-sheet');
+  if (s && !s.hidden && !s.contains(e.target)) sheetFocusables(s)[0]?.focus();
+});
