@@ -11,7 +11,7 @@ from ancre.index import Document, IndexSettings, build
 from ancre.index.stores import open_reader
 from ancre.samples import ARTICLES
 from ancre.ui.article import Span, article_html, locate, render_article
-from ancre.ui.render import Source, source_panel
+from ancre.ui.render import Source, doc_key, source_panel
 from conftest import HashEmbedder
 
 
@@ -43,7 +43,7 @@ def test_a_pdf_is_shown_as_its_pages_with_the_cited_one_marked(tmp_path):
     settings = IndexSettings(index_dir=str(tmp_path / "index"))
     with open_reader(settings) as reader:
         [doc] = reader.documents()
-    html = article_html(settings, doc["doc_id"], None, "La halle rouvre.", "fr")
+    html = article_html(settings, doc_key(doc["doc_id"]), None, "La halle rouvre.", "fr")
     pages = re.findall(r'<section class="ancre-page( ancre-page-cited)?" data-page="(\d)"', html)
     assert pages == [("", "1"), ("", "2"), (" ancre-page-cited", "3")]
     assert "Page 3 sur 3" in html and 'id="ancre-cited">La halle rouvre.</mark>' in html
@@ -57,15 +57,18 @@ def test_the_article_comes_from_the_index_by_id_not_from_a_path(tmp_path):
         doc_id = next(d["doc_id"] for d in reader.documents() if "tramway" in d["doc_id"])
         chunk = next(c for c in reader.chunks(list(range(1, 200))).values() if c.doc_id == doc_id)
     sentence = "Longue de 11,4 kilomètres, la nouvelle ligne reliera"
-    html = article_html(settings, doc_id, chunk.chunk_id, sentence, "en")
+    html = article_html(settings, doc_key(doc_id), chunk.chunk_id, sentence, "en")
     assert "ancre-article-back" in html and "Back to the excerpt" in html
     assert 'id="ancre-cited">Longue de 11,4 kilomètres' in html
-    for other in ("/etc/passwd", str(ARTICLES / "tramway-ligne-c-bellerive.md")):
+    for other in ("/etc/passwd", str(ARTICLES / "tramway-ligne-c-bellerive.md"), doc_id):
         assert "no longer in the index" in article_html(settings, other, None, "x", "en")
+    other_doc = article_html(settings, doc_key("another"), chunk.chunk_id, sentence, "en")
+    assert "no longer in the index" in other_doc  # a chunk of another document is not used
 
 
 def test_the_source_panel_offers_the_article():
     s = Source(1, "Titre", "", "", "dir@1/a.md", "Une phrase « citée ».", "Une phrase", (), 7)
     html = source_panel(0, s, "fr")
-    assert 'class="ancre-read" data-doc="dir@1/a.md" data-chunk="7"' in html
+    assert f'class="ancre-read" data-doc="{doc_key("dir@1/a.md")}" data-chunk="7"' in html
+    assert "dir@1" not in html.split("ancre-source-meta")[0]
     assert 'data-sentence="Une phrase « citée »."' in html and ">Lire l’article</button>" in html

@@ -865,3 +865,60 @@ def test_a_keyboard_only_session(server, browser, tmp_path):
     )
     assert "Le clavier" not in page.inner_text("#ancre-library")
     tab.close()
+
+
+@pytest.mark.parametrize("locale,theme", [("fr-FR", "light"), ("en-US", "dark")])
+def test_the_login_page_is_ancre_s_with_nothing_serious_and_a_logout(
+    auth_server, browser, locale, theme
+):
+    """Under --auth: the login page has a title, ancre's name and tagline in the page's
+    language, and 0 serious axe findings (it had no title, only Gradio's bare form); once
+    logged in, the sidebar names the user and logs out."""
+    fr = locale.startswith("fr")
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 900}, locale=locale, color_scheme=theme
+    )
+    page = context.new_page()
+    page.goto(auth_server.url + ("?__theme=dark" if theme == "dark" else ""))
+    page.wait_for_selector("#ancre-login-brand", timeout=WAIT_MS)
+    assert page.title().startswith("ancre")
+    brand = page.inner_text("#ancre-login-brand")
+    assert "ancre" in brand and ("Réponses courtes" if fr else "Short answers") in brand
+    assert page.get_attribute("input[type=password]", "autocomplete") == "current-password"
+    assert serious_violations(page) == []
+    page.locator("input[type=text]").first.fill("alice")
+    page.locator("input[type=password]").fill("s3cret")
+    page.locator("input[type=password]").press("Enter")
+    page.wait_for_selector("#ancre-chat .ancre-thread", timeout=WAIT_MS)
+    open_sidebar(page)
+    account = page.locator("#ancre-account")
+    assert ("Connecté : alice" if fr else "Signed in: alice") in account.inner_text()
+    account.get_by_role("link").click()
+    page.wait_for_selector("input[type=password]", timeout=WAIT_MS)
+    page.goto(auth_server.url)
+    page.wait_for_selector("input[type=password]", timeout=WAIT_MS)  # logged out indeed
+    context.close()
+
+
+@pytest.mark.parametrize("locale,theme", [("fr-FR", "dark"), ("en-US", "light"), ("en-US", "dark")])
+def test_axe_finds_nothing_serious_with_the_sheet_and_the_article_open(
+    server, browser, locale, theme
+):
+    """An answer with its source sheet open, then its article, then the Documents tab, in
+    both languages and both themes: 0 serious or critical axe findings (the dark theme's
+    « sûre à » line was 2.9:1)."""
+    url = server.url + ("?__theme=dark" if theme == "dark" else "")
+    tab = Tab(browser, url, width=1366, height=900, locale=locale)
+    page = tab.page
+    tab.ask(TRAMWAY)
+    page.locator("#ancre-chat .ancre-chip").first.click()
+    page.wait_for_selector("#ancre-sheet", state="visible")
+    assert serious_violations(page) == []
+    page.click("#ancre-sheet .ancre-read")
+    page.wait_for_selector("#ancre-sheet .ancre-article", timeout=WAIT_MS)
+    assert serious_violations(page) == []
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Documents").click()
+    page.wait_for_selector("#ancre-library tbody tr")
+    assert serious_violations(page) == []
+    tab.close()

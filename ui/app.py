@@ -14,6 +14,7 @@ from importlib.resources import files as package_files
 from typing import TYPE_CHECKING, Any
 
 from . import endpoints
+from .account import account_box
 from .article import article_reader
 from .documents_tab import documents_tab, hint, lang_of
 from .i18n import COOKIE, LANGUAGES, t, table
@@ -145,6 +146,7 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 label=i18n("language"),
                 elem_id="ancre-lang",
             )
+            account_box(demo)
         header = gr.HTML(elem_id="ancre-header")
         with gr.Tabs(elem_id="ancre-tabs"):
             with gr.Tab(i18n("tab_chat"), id="chat"):

@@ -1,6 +1,7 @@
 """« Lire l'article »: the whole article behind a citation, its cited sentence marked, shown in
 the source sheet. The text comes from the index (``StoreReader.document``), found by the
-document id and chunk id that the answer carries, never from a path the page names. A PDF is
+cited chunk and a hash of the document's id (an id can be a server path, which the page
+never shows), never from a path the page names. A PDF is
 shown page by page (its text laid out as pages, from the page offsets kept at indexing; no
 image is rendered), with the cited page's number.
 """
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ancre.index.loaders import PDF_PAGE_COUNT, PDF_PAGES
 
 from .i18n import date, t
-from .render import NEW_TAB, esc, esc_lines, file_name, safe_url
+from .render import NEW_TAB, doc_key, esc, esc_lines, file_name, safe_url
 
 if TYPE_CHECKING:
     from ancre.index import Document, IndexSettings
@@ -39,21 +40,28 @@ def locate(text: str, sentence: str, near: int = 0) -> Span | None:
 
 
 def read(
-    settings: "IndexSettings", doc_id: str, chunk_id: int | None
+    settings: "IndexSettings", key: str, chunk_id: int | None
 ) -> "tuple[Document, int] | None":
-    """The indexed document ``doc_id`` and the offset of its chunk ``chunk_id`` (0 when the
-    chunk is gone or belongs to another document); None when the document is not indexed."""
+    """The indexed document whose ``doc_key`` is ``key`` and the offset of its chunk
+    ``chunk_id`` (0 when the chunk is gone or belongs to another document); None when no
+    indexed document has that key."""
     from ancre.index import StoreError, open_reader
 
     try:
         with open_reader(settings) as reader:
-            doc = reader.document(doc_id)
-            if doc is None:
-                return None
             row = reader.chunks([chunk_id]).get(chunk_id) if chunk_id is not None else None
+            if row is not None and doc_key(row.doc_id) == key:
+                doc_id = row.doc_id
+            else:
+                row = None
+                ids = (d["doc_id"] for d in reader.documents())
+                doc_id = next((i for i in ids if doc_key(i) == key), None)
+            doc = reader.document(doc_id) if doc_id is not None else None
     except StoreError:
         return None
-    return doc, (row.start if row is not None and row.doc_id == doc_id else 0)
+    if doc is None:
+        return None
+    return doc, (row.start if row is not None else 0)
 
 
 def _paragraphs(text: str, base: int, span: Span | None) -> str:
@@ -122,14 +130,14 @@ def render_article(doc: "Document", span: Span | None, lang: str) -> str:
 
 
 def article_html(
-    settings: "IndexSettings", doc_id: str, chunk_id: int | None, sentence: str, lang: str
+    settings: "IndexSettings", key: str, chunk_id: int | None, sentence: str, lang: str
 ) -> str:
-    """The article of a citation as the sheet shows it, or a line saying it is no longer
-    indexed."""
+    """The article of a citation (its document's ``doc_key`` and chunk) as the sheet shows
+    it, or a line saying it is no longer indexed."""
     back = (
         f'<button type="button" class="ancre-article-back">{esc(t(lang, "article_back"))}</button>'
     )
-    found = read(settings, doc_id, chunk_id)
+    found = read(settings, key, chunk_id)
     if found is None:
         return back + f'<p class="ancre-article-note">{esc(t(lang, "article_missing"))}</p>'
     doc, near = found

@@ -19,6 +19,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from .account import login_head
 from .i18n import COOKIE, choose
 
 Scope = dict[str, Any]
@@ -154,7 +155,8 @@ class PageLanguage:
             body = b"".join(chunks)
             kind = dict(start.get("headers") or []).get(b"content-type", b"")
             if b"text/html" in kind and b"<head>" in body:
-                body = body.replace(b"<head>", b"<head>" + language_script(lang), 1)
+                head = language_script(lang) + login_head(lang)
+                body = body.replace(b"<head>", b"<head>" + head, 1)
             start["headers"] = [
                 (k, v) for k, v in start.get("headers") or [] if k.lower() != b"content-length"
             ] + [(b"content-length", str(len(body)).encode())]

@@ -15,6 +15,7 @@ opens.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -189,11 +190,17 @@ def source_panel(turn: int, s: Source, lang: str) -> str:
     )
 
 
+def doc_key(doc_id: str) -> str:
+    """A document's id as the page may carry it: a hash (an id can be a server path)."""
+    return hashlib.sha256(doc_id.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
 def read_button(s: Source, lang: str) -> str:
-    """« Lire l'article »: the sheet asks the server for the whole article (``article.py``)."""
+    """« Lire l'article »: the sheet asks the server for the whole article (``article.py``)
+    by the document's key and the cited chunk."""
     chunk = "" if s.chunk_id is None else str(s.chunk_id)
     return (
-        f'<button type="button" class="ancre-read" data-doc="{esc(s.doc_id)}" '
+        f'<button type="button" class="ancre-read" data-doc="{doc_key(s.doc_id)}" '
         f'data-chunk="{esc(chunk)}" data-sentence="{esc(s.sentence)}" '
         f'data-loading="{esc(t(lang, "article_loading"))}">'
         f"{esc(t(lang, 'read_article'))}</button>"
