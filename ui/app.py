@@ -60,6 +60,8 @@ LABELS = [
     "upload_label",
     "folder_label",
     "folder_button",
+    "url_label",
+    "url_button",
     "search_placeholder",
     "confirm_remove_button",
 ]

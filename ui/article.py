@@ -135,7 +135,8 @@ def article_html(
     """The article of a citation (its document's ``doc_key`` and chunk) as the sheet shows
     it, or a line saying it is no longer indexed."""
     back = (
-        f'<button type="button" class="ancre-article-back">{esc(t(lang, "article_back"))}</button>'
+        '<div class="ancre-article-bar"><button type="button" class="ancre-article-back">'
+        f"{esc(t(lang, 'article_back'))}</button></div>"
     )
     found = read(settings, key, chunk_id)
     if found is None:

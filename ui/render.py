@@ -184,9 +184,8 @@ def source_panel(turn: int, s: Source, lang: str) -> str:
         f'<section class="ancre-source" id="ancre-src-{source_key(turn, s.number)}">'
         f'<h3 class="ancre-source-head"><span class="ancre-source-num">{s.number}</span>'
         f"{esc(s.title or file_name(s.doc_id))}</h3>"
-        f'<p class="ancre-source-meta">{" · ".join(meta)}</p>'
-        f'<blockquote class="ancre-source-text">{s.body}</blockquote>{read_button(s, lang)}'
-        "</section>"
+        f'<p class="ancre-source-meta">{" · ".join(meta)}</p>{read_button(s, lang)}'
+        f'<blockquote class="ancre-source-text">{s.body}</blockquote></section>'
     )
 
 
