@@ -906,7 +906,7 @@ def test_axe_finds_nothing_serious_with_the_sheet_and_the_article_open(
 ):
     """An answer with its source sheet open, then its article, then the Documents tab, in
     both languages and both themes: 0 serious or critical axe findings (the dark theme's
-    « sûre à » line was 2.9:1)."""
+    « sûre à » line was below 4.5:1)."""
     url = server.url + ("?__theme=dark" if theme == "dark" else "")
     tab = Tab(browser, url, width=1366, height=900, locale=locale)
     page = tab.page

@@ -175,6 +175,24 @@ def test_replacing_a_document_indexed_from_elsewhere_removes_it(library, incomin
     assert Path(doc["source"]).parent == uploads_dir(library.index_settings.index_dir)
 
 
+def test_a_replacement_that_cannot_be_indexed_loses_nothing(library, incoming):
+    """A binary file named like an upload, then like a sample: refused, and the indexed
+    versions stay (the upload's bytes are put back, the sample is indexed again)."""
+    library.add_files([write(incoming, "article.txt", ARTICLE)])
+    for name in ("article.txt", "tramway-ligne-c-bellerive.md"):
+        folder = incoming / name.split(".")[0]
+        folder.mkdir()
+        (folder / name).write_bytes(bytes(range(256)) * 8)
+        [status] = library.add_files([folder / name], same_name="ask")
+        [done] = library.decide([status], "replace")
+        assert done.state != "updated", done
+    assert [d["title"] for d in library.documents("zorglub")] == ["Le pont de Zorglub rouvre"]
+    [tram] = library.documents("tramway")
+    assert tram["source"].endswith("articles/tramway-ligne-c-bellerive.md")
+    up = uploads_dir(library.index_settings.index_dir)
+    assert (up / "article.txt").read_text(encoding="utf-8") == ARTICLE
+
+
 def test_the_same_bytes_again_are_not_asked_about(library, incoming):
     library.add_files([write(incoming, "article.txt", ARTICLE)])
     [status] = library.add_files([incoming / "article.txt"], same_name="ask")

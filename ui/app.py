@@ -62,6 +62,8 @@ LABELS = [
     "folder_button",
     "url_label",
     "url_button",
+    "same_name_replace",
+    "same_name_keep",
     "search_placeholder",
     "confirm_remove_button",
 ]

@@ -112,8 +112,10 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
     with gr.Group(visible=False, elem_id="ancre-same-name") as same_group:
         same_text = gr.HTML()
         with gr.Row():
-            same_replace = gr.Button(variant="primary", elem_id="ancre-same-name-replace")
-            same_keep = gr.Button(elem_id="ancre-same-name-keep")
+            same_replace = gr.Button(
+                i18n("same_name_replace"), variant="primary", elem_id="ancre-same-name-replace"
+            )
+            same_keep = gr.Button(i18n("same_name_keep"), elem_id="ancre-same-name-keep")
             same_cancel = gr.Button(i18n("cancel"), elem_id="ancre-same-name-cancel")
     batch = gr.State([])
     folders = library.folders()
@@ -165,16 +167,10 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         """The same-name question for the held files of ``statuses`` (hidden when none)."""
         waiting = [s for s in statuses if s.state == "same_name"]
         if not waiting:
-            return gr.Group(visible=False), "", gr.skip(), gr.skip(), []
+            return gr.Group(visible=False), "", []
         names = ", ".join(f"« {file_name(s.name)} »" for s in waiting)
         text = t(lang, "same_name_question", names=names)
-        return (
-            gr.Group(visible=True),
-            f"<p>{esc(text)}</p>",
-            gr.Button(value=t(lang, "same_name_replace")),
-            gr.Button(value=t(lang, "same_name_keep")),
-            statuses,
-        )
+        return gr.Group(visible=True), f"<p>{esc(text)}</p>", statuses
 
     def on_upload(paths, query, request: gr.Request, progress=gr.Progress()):  # noqa: B008
         lang = lang_of(request)
@@ -220,7 +216,7 @@ def documents_tab(library: "Library", chat_summary: Any, i18n: "gr.I18n") -> Doc
         "concurrency_id": "index",
         "show_progress_on": [report],
     }
-    same_out = [same_group, same_text, same_replace, same_keep, batch]
+    same_out = [same_group, same_text, batch]
     uploads.upload(
         on_upload, [uploads, search], [*index_out, uploads, *same_out], **index_opts
     ).then(None, None, None, js=SAME_NAME_JS, **private)

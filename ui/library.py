@@ -184,54 +184,75 @@ class Library:
     ) -> list[FileStatus]:
         """What the user chose for files held by ``add_files``: ``replace`` the indexed
         document of that name (its upload is rewritten in place; a document from elsewhere,
-        a sample say, is removed and the new file indexed, or put back if the new one
-        fails: « mis à jour »), ``keep`` both (the new one beside it, « -2 »), or
-        ``cancel`` (nothing added)."""
+        a sample say, is removed and the new file indexed: « mis à jour »), ``keep`` both
+        (the new one beside it, « -2 »), or ``cancel`` (nothing added). When the new file
+        cannot be indexed, the old document is kept or put back: nothing indexed is lost."""
+        from ancre.index import BuildLocked
+
         index_dir = self.index_settings.index_dir
         files: dict[Path, str] = {}
-        replaced: dict[str, list[dict[str, Any]]] = {}
+        olds: dict[str, list[dict[str, Any]]] = {}
+        before: dict[str, tuple[Path, bytes]] = {}
         statuses: list[FileStatus] = []
         taken = self._names_taken()
         up = uploads_dir(index_dir).resolve()
-        for status in waiting:
-            path = held(index_dir, status.held)
-            if path is None:
-                statuses.append(FileStatus(status.name, "refused", "reason_unreadable"))
-            elif choice == "cancel":
-                statuses.append(FileStatus(status.name, "cancelled", "status_cancelled"))
-            elif choice == "keep":
-                files[store_upload(path, index_dir, max_mb=self.max_upload_mb)] = status.name
-            else:
-                olds = taken.get(path.name.lower(), [])
-                mine = [d for d in olds if Path(d["source"]).resolve().parent == up][:1]
-                target = (
-                    copy_over(path, Path(mine[0]["source"]).resolve())
-                    if mine
-                    else store_upload(path, index_dir, max_mb=self.max_upload_mb)
-                )
-                files[target] = status.name
-                replaced[status.name] = [d for d in olds if d not in mine]
-        for doc in (d for docs in replaced.values() for d in docs):
-            self.remove(doc["doc_id"])  # first: the new version may be a near copy of it
+        try:
+            for status in waiting:
+                path = held(index_dir, status.held)
+                if path is None:
+                    statuses.append(FileStatus(status.name, "refused", "reason_unreadable"))
+                elif choice == "cancel":
+                    statuses.append(FileStatus(status.name, "cancelled", "status_cancelled"))
+                elif choice == "keep":
+                    target = store_upload(path, index_dir, max_mb=self.max_upload_mb)
+                    files[target] = status.name
+                else:
+                    same = taken.get(path.name.lower(), [])
+                    mine = [d for d in same if Path(d["source"]).resolve().parent == up][:1]
+                    if mine:
+                        target = Path(mine[0]["source"]).resolve()
+                        before[status.name] = (target, target.read_bytes())
+                        copy_over(path, target)
+                    else:
+                        target = store_upload(path, index_dir, max_mb=self.max_upload_mb)
+                    files[target] = status.name
+                    olds[status.name] = [d for d in same if d not in mine]
+            for doc in (d for docs in olds.values() for d in docs):
+                self.remove(doc["doc_id"])  # first: the new version may be a near copy of it
+        except BuildLocked:
+            statuses += self._refused(files, "busy", discard=True)
+            files = {}
+        finally:
+            for status in waiting:
+                release(index_dir, status.held)
         if files:
             statuses += self._index(files, progress, discard=True)
-        for status in waiting:
-            release(index_dir, status.held)
-        return [self._replacing(s, replaced.get(s.name, [])) for s in statuses]
+        return [self._replaced(s, olds.get(s.name), before.get(s.name)) for s in statuses]
 
-    def _replacing(self, status: FileStatus, olds: list[dict[str, Any]]) -> FileStatus:
-        """``status`` of a file that replaced ``olds``: « mis à jour », or the old documents
-        indexed again when the new file was refused (nothing indexed is lost)."""
-        if not olds:
+    def _replaced(
+        self,
+        status: FileStatus,
+        olds: list[dict[str, Any]] | None,
+        before: tuple[Path, bytes] | None,
+    ) -> FileStatus:
+        """``status`` of a file that replaced ``olds`` (``before``: the upload it rewrote and
+        its former bytes): « mis à jour », or the old version put back when the new file
+        was not indexed."""
+        if olds is None:
             return status
         if status.state in ("added", "updated"):
             return FileStatus(status.name, "updated", "status_updated", status.values)
         from ancre import index
 
+        if before is not None:
+            before[0].write_bytes(before[1])
         sources = sorted({str(d["source"]) for d in olds if Path(str(d["source"])).is_file()})
-        if sources:
-            with self._lock:
-                index.build(sources, settings=self.index_settings, embedder=self.embedder)
+        try:
+            if sources:
+                with self._lock:
+                    index.build(sources, settings=self.index_settings, embedder=self.embedder)
+        except (index.BuildLocked, index.StoreError, OSError, ValueError, RuntimeError):
+            log.exception("putting back %s failed", ", ".join(sources))
         return status
 
     def _names_taken(self) -> dict[str, list[dict[str, Any]]]:
