@@ -36,12 +36,25 @@ def settings_from(args: argparse.Namespace) -> tuple[IndexSettings, AnswerSettin
     )
 
 
+class _Said(logging.Formatter):
+    """ancre's own notices as a user reads them (``ancre: preparing the model…``); other
+    libraries' and every detail of ``-v`` with their level and logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.WARNING and record.name.partition(".")[0] == "ancre":
+            return f"ancre: {record.getMessage()}"
+        return super().format(record)
+
+
+def configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Said("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         index_settings, answer_settings = settings_from(args)
         if args.command == "index":
