@@ -278,6 +278,8 @@ def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
         rest.pop(0)
     if not title:
         title = printable(path.stem).replace("-", " ").replace("_", " ")
+    if markdown:
+        rest = _unmarked_headings(rest, title)
     doc = Document(
         doc_id=base_id,
         text="\n".join(rest),
@@ -288,6 +290,29 @@ def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
         metadata=meta,
     )
     return _checked(doc, path)
+
+
+HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+"""A Markdown ATX heading line; group 1 is its text."""
+
+
+def _unmarked_headings(lines: list[str], title: str) -> list[str]:
+    """Markdown body lines with each heading as its own paragraph of plain words (its
+    ``#`` would be quoted as evidence); a first heading that repeats the front matter's
+    title is the title, not text."""
+    out: list[str] = []
+    for line in lines:
+        m = HEADING.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        words = m.group(1).strip()
+        if not any(x.strip() for x in out) and words.casefold() == title.strip().casefold():
+            continue
+        if out and out[-1].strip():
+            out.append("")
+        out += [words, ""]
+    return out
 
 
 def headline(line: str, limit: int = 90) -> str:

@@ -150,6 +150,22 @@ def test_markdown_front_matter(tmp_path):
     assert doc.text == "Corps du texte."
 
 
+def test_markdown_headings_are_plain_paragraphs_and_the_title_is_not_repeated(tmp_path):
+    f = tmp_path / "piscine.md"
+    f.write_text(
+        "---\ntitle: La piscine rouvre\n---\n\n# La piscine rouvre\n\nElle a rouvert samedi.\n"
+        "## Un bassin nordique ##\nLe bassin mesure 50 mètres.\n\n### Tarifs\n\nTrois euros.\n"
+        "#hashtag and C# stay as they are",
+        encoding="utf-8",
+    )
+    (doc,), _ = load(f)
+    assert doc.title == "La piscine rouvre"
+    assert doc.text == (
+        "Elle a rouvert samedi.\n\nUn bassin nordique\n\nLe bassin mesure 50 mètres.\n\n"
+        "Tarifs\n\nTrois euros.\n#hashtag and C# stay as they are"
+    )
+
+
 def test_hash_changes_with_content(tmp_path):
     f = tmp_path / "a.txt"
     f.write_text("Titre\n\nTexte.", encoding="utf-8")
