@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bylines import byline_date
 from .decode import decode, decode_bytes
 from .walk import LoadError, Notice, Skipped, printable, walk
 
@@ -285,7 +286,7 @@ def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
         text="\n".join(rest),
         title=title,
         url=meta.pop("source", "") or meta.pop("url", ""),
-        date=meta.pop("date", "") or meta.pop("published", ""),
+        date=meta.pop("date", "") or meta.pop("published", "") or byline_date("\n".join(rest)),
         author=meta.pop("author", "") or meta.pop("auteur", ""),
         metadata=meta,
     )
