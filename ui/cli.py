@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from ancre.index.settings import IndexSettings, describe, from_env
 from .flags import parser
 
 if TYPE_CHECKING:
+    from ancre.qa import Answerer
     from ancre.qa.settings import AnswerSettings
 
 log = logging.getLogger("ancre")
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         index_settings, answer_settings = settings_from(args)
         if args.command == "index":
             return cmd_index(args, index_settings)
+        if args.command == "ask" and (args.interactive or not args.question):
+            return cmd_conversation(args, index_settings, answer_settings)
         if args.command == "ask":
             return cmd_ask(args, index_settings, answer_settings)
         if args.command == "chat":
@@ -202,6 +207,52 @@ def cmd_ask(
         return EXIT_OK
     print(format_answer(answer, mark=sys.stdout.isatty()))
     return EXIT_OK
+
+
+def cmd_conversation(
+    args: argparse.Namespace,
+    index_settings: IndexSettings,
+    settings: AnswerSettings,
+    lines: Iterable[str] | None = None,
+    qa: Answerer | None = None,
+) -> int:
+    """``ancre ask -i``: each line read (``lines``, default stdin) is a question, asked with
+    the conversation before it as ``Turn``s, over one answerer loaded once (``qa``, default
+    the settings'); the end of the input (Ctrl-D) ends it."""
+    if not args.interactive:
+        raise ValueError("give a question, or -i for a conversation read line by line")
+    from ancre.qa import Filters, Turn, open_answerer
+
+    qa = qa or open_answerer(settings, index_settings)
+    filters = Filters(args.since or "", args.until or "", args.source or "") or None
+    history: list[Turn] = []
+    first = [args.question] if args.question else []
+    for line in itertools.chain(first, _typed_questions() if lines is None else lines):
+        question = line.strip()
+        if not question:
+            continue
+        answer = qa.ask(question, history=list(history), filters=filters)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer, mark=sys.stdout.isatty()) + "\n", flush=True)
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+    return EXIT_OK
+
+
+def _typed_questions() -> Iterator[str]:
+    """The lines of stdin; on a terminal, each after a prompt on stderr (stdout holds the
+    answers only)."""
+    tty = sys.stdin.isatty()
+    if tty:
+        print("ancre: one question per line; Ctrl-D ends", file=sys.stderr)
+    while True:
+        if tty:
+            print("? ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        yield line
 
 
 def cmd_eval(

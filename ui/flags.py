@@ -163,9 +163,24 @@ def parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("ask", help="answer a question from the index")
     _common(q)
-    q.add_argument("question", help="the question, in any language (quote it: one argument)")
+    q.add_argument(
+        "question",
+        nargs="?",
+        help="the question, in any language (quote it: one argument); with -i, the first one",
+    )
+    q.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="a conversation: each line read is a question, asked with the ones before it "
+        "(follow-ups such as « Et en 2025 ? » work); Ctrl-D ends it",
+    )
     _precision(q)
-    q.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    q.add_argument(
+        "--json",
+        action="store_true",
+        help="print the Answer as JSON (with -i: one JSON object per line, per answer)",
+    )
     q.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")
     q.add_argument(
         "--llm",
