@@ -3,12 +3,14 @@ progress bars from the libraries it drives (fast: nothing is loaded)."""
 
 import io
 import logging
+import os
+import sys
 
 from rich.console import Console
 from rich.progress import track
 
 from ancre.index.quiet import quiet_progress_bars
-from ancre.ui.cli import _Said
+from ancre.ui.cli import _Said, main
 
 
 def said(name: str, level: int, message: str) -> str:
@@ -35,3 +37,14 @@ def test_progress_bars_of_rich_are_kept_off_the_terminal(monkeypatch):
     for _ in track(range(3), description="Statistics collection", console=console):
         pass
     assert "Statistics collection" in out.getvalue()
+
+
+def test_a_reader_that_stops_reading_is_no_error(monkeypatch, capsys):
+    """`ancre index list | head -1`: the rest of the output is dropped, quietly."""
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w", buffering=1) as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        assert main(["config"]) == 0
+        monkeypatch.undo()
+    assert "error" not in capsys.readouterr().err

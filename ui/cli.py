@@ -93,10 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ancre index list | head`: the reader has what it wanted
+        return _pipe_closed()
     except (ValueError, OSError, RuntimeError, KeyError, sqlite3.DatabaseError) as err:
         print(f"ancre: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _pipe_closed() -> int:
+    """Stdout's reader went away: nothing more to say, and nothing to flush at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
 
 
 def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
