@@ -249,18 +249,20 @@ def cmd_conversation(
 
 
 def _typed_questions() -> Iterator[str]:
-    """The lines of stdin; on a terminal, each after a prompt on stderr (stdout holds the
-    answers only)."""
-    tty = sys.stdin.isatty()
-    if tty:
-        print("ancre: one question per line; Ctrl-D ends", file=sys.stderr)
+    """The lines of stdin. Typed at a terminal, each after a prompt, with line editing and
+    the questions before a key press away (``input``); piped, read as they come."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        yield from sys.stdin
+        return
+    import readline  # noqa: F401  (line editing and history for input())
+
+    print("ancre: one question per line; Ctrl-D ends", file=sys.stderr)
     while True:
-        if tty:
-            print("? ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line:
+        try:
+            yield input("? ")
+        except EOFError:
+            print()
             return
-        yield line
 
 
 def cmd_eval(
