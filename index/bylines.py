@@ -12,6 +12,8 @@ CUES = {
     "en": ("published", "posted", "updated", "last updated", "by"),
 }
 """Words that open a line giving the article's date, by language (``dateparser``'s codes)."""
+BY = {"par", "by"}
+"""Cues that open a byline only before a name (« Par Anne Roy », not « Par ailleurs »)."""
 ORDER = {"fr": "DMY", "en": "MDY"}
 """How each language writes a numeric date (12/03/2025)."""
 LINES = (5, 2)
@@ -31,10 +33,12 @@ DATE = re.compile(
 
 def _cue(line: str) -> str | None:
     """The language of the byline cue ``line`` opens with, if it opens with one."""
-    head = line.lstrip(" *_-—–>«\"'").casefold()
+    head = line.lstrip(" *_-—–>«\"'")
     for language, words in CUES.items():
         for word in words:
-            if head.startswith(word) and not head[len(word) : len(word) + 1].isalnum():
+            if not head.casefold().startswith(word) or head[len(word) : len(word) + 1].isalnum():
+                continue
+            if word not in BY or head[len(word) :].lstrip()[:1].isupper():
                 return language
     return None
 

@@ -187,6 +187,7 @@ def test_markdown_headings_are_plain_paragraphs_and_the_title_is_not_repeated(tm
         ("d.md", "# Le pont\n\nLe pont a rouvert.\n\nMis à jour le 05/06/2025", "2025-06-05"),
         ("e.txt", "Le pont\n\n14 février 2025\n\nLe pont a rouvert.", "2025-02-14"),
         ("f.txt", "Le pont\n\nLe 17 octobre 2024, le pont a rouvert.", ""),
+        ("h.txt", "Le pont\n\nPar ailleurs, le 3 mars 2025, le pont a rouvert.", ""),
         ("g.md", "---\ndate: 2024-01-02\n---\n# Le pont\n\nPublié le 12 mars 2025", "2024-01-02"),
     ],
 )
