@@ -57,6 +57,9 @@ class BuildReport:
     near_copies: int = 0
     """Documents not indexed because they are near-copies of an indexed one (kept as its
     alternate sources, ``nearcopies``)."""
+    adopted: int = 0
+    """Documents indexed from the bundled sample articles (``ancre chat``'s first run) that
+    the same files found elsewhere took over (a checkout's ``samples/``; not re-embedded)."""
     gone: int = 0
     """Indexed files under the sources that no longer exist (still answered from until a
     build with ``prune`` removes them); 0 when this build pruned."""
@@ -91,6 +94,14 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def bundled_samples() -> tuple[str, ...]:
+    """The folder of the sample articles installed with ancre: its documents give way to
+    the same files indexed from anywhere else (``stand_ins``)."""
+    from ancre.samples import ARTICLES
+
+    return (_real(str(ARTICLES)),)
+
+
 def distinct(sources: list[str | Path]) -> list[str | Path]:
     """``sources`` without those named twice or inside another one (a folder given with its
     sub-folder): each file is read once."""
@@ -110,8 +121,14 @@ def distinct(sources: list[str | Path]) -> list[str | Path]:
 class _Plan:
     """What to do with each loaded document, given what the index holds."""
 
-    def __init__(self, w: StoreWriter, report: BuildReport, copies: NearCopies | None = None):
-        self.w, self.report, self.copies = w, report, copies
+    def __init__(
+        self,
+        w: StoreWriter,
+        report: BuildReport,
+        copies: NearCopies | None = None,
+        stand_ins: tuple[str, ...] = (),
+    ):
+        self.w, self.report, self.copies, self.stand_ins = w, report, copies, stand_ins
         self.known = w.known_sources()
         self.by_hash = {h: d for d, (h, _) in self.known.items()}
         self.seen: dict[str, str] = {}
@@ -137,10 +154,17 @@ class _Plan:
         entry = self.known.get(doc.doc_id)
         if entry is not None and entry[0] == digest:
             r.unchanged += 1
+            if self._stands_in(entry[1], doc) and self._adopt(doc.doc_id, doc):
+                self.known[doc.doc_id] = (digest, doc.source)
             if self.copies is not None:
                 self.copies.copy_of(doc, indexed=True)
             return
-        if entry is not None and _real(entry[1]) != doc.source and not _gone(entry[1]):
+        if (
+            entry is not None
+            and _real(entry[1]) != doc.source
+            and not _gone(entry[1])
+            and not self._stands_in(entry[1], doc)
+        ):
             r.skipped.append(
                 Skipped(
                     doc.source,
@@ -173,25 +197,48 @@ class _Plan:
             r.added += 1
         self.w.put(doc)
 
+    def _stands_in(self, source: str, doc: Document) -> bool:
+        """Whether the indexed ``source`` is a bundled sample that ``doc``, the same
+        content from a file elsewhere, takes over."""
+        real = _real(source) if source else ""
+        return any(_under(real, root) and not _under(doc.source, root) for root in self.stand_ins)
+
+    def _adopt(self, doc_id: str, doc: Document) -> bool:
+        """The document ``doc_id`` now comes from ``doc``'s file (same content: nothing is
+        embedded). False where the store cannot re-key (it keeps the sample's source)."""
+        try:
+            self.w.rekey(doc_id, doc.doc_id, doc.source)
+        except StoreError:
+            return False
+        self.report.adopted += 1
+        return True
+
     def _renamed(self, twin: str, doc: Document) -> bool:
-        """``doc`` is the indexed ``twin`` whose file is gone (renamed or moved): the
-        document takes its new id and source, without embedding (a store that cannot re-key
-        replaces it). False when the twin's file is still there (a true duplicate)."""
+        """``doc`` is the indexed ``twin`` whose file is gone (renamed or moved), or a
+        bundled sample: the document takes its new id and source, without embedding (a store
+        that cannot re-key replaces a gone file's, keeps a sample's). False when the twin's
+        file is still there (a true duplicate)."""
         source = self.known[twin][1]
-        if twin in self.seen or not source or not _gone(source):
+        if twin in self.seen or not source:
+            return False
+        gone = _gone(source)
+        if not gone and not (self._stands_in(source, doc) and self._adopt(twin, doc)):
             return False
         del self.known[twin]
         self.by_hash[doc.hash] = doc.doc_id
         self.first[doc.doc_id] = doc.source
-        try:
-            self.w.rekey(twin, doc.doc_id, doc.source)
-        except StoreError:
-            self.w.remove(twin)
-            self.w.put(doc)
-        else:
+        moved = True
+        if gone:
+            self.report.renamed += 1
+            try:
+                self.w.rekey(twin, doc.doc_id, doc.source)
+            except StoreError:
+                self.w.remove(twin)
+                self.w.put(doc)
+                moved = False
+        if moved:
             self.known[doc.doc_id] = (doc.hash, doc.source)
             self.report.unchanged += 1
-        self.report.renamed += 1
         if self.copies is not None:
             self.copies.forget([twin])
             self.copies.copy_of(doc, indexed=True)
@@ -262,14 +309,17 @@ def build(
     wait: float = 0.0,
     public_only: bool = False,
     confined: bool = False,
+    stand_ins: list[str | Path] | None = None,
 ) -> BuildReport:
     """Index the documents under ``sources`` into ``index_dir`` (a directory or a
     ``milvus://`` URI; else the store ``settings`` name, else ``ANCRE_STORE`` /
     ``ANCRE_INDEX_DIR``); see the module docstring. ``embedder`` replaces the model the
     settings name (tests pass a fake); ``public_only`` refuses URLs of this machine or its
     private network and ``confined`` refuses files that a symbolic link leads to outside
-    a folder named (both for the chat server's sources). ``FileNotFoundError`` when none of
-    the ``sources`` exists (a mistyped folder: nothing is created)."""
+    a folder named (both for the chat server's sources). Documents indexed from a folder of
+    ``stand_ins`` (default: the bundled sample articles) are taken over by the same content
+    found elsewhere, as one set of documents. ``FileNotFoundError`` when none of the
+    ``sources`` exists (a mistyped folder: nothing is created)."""
     missing = [s for s in sources if not is_url(s) and not os.path.lexists(Path(s).expanduser())]
     if sources and len(missing) == len(sources):
         names = ", ".join(str(m) for m in missing)
@@ -287,7 +337,8 @@ def build(
         copies = None
         if not is_milvus(settings.store):
             copies = NearCopies(settings.index_dir, w.known_sources())
-        plan = _Plan(w, report, copies)
+        roots = bundled_samples() if stand_ins is None else tuple(_real(str(p)) for p in stand_ins)
+        plan = _Plan(w, report, copies, roots)
         limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
         for item in load_all(distinct(sources), settings.max_file_mb, limits, confined=confined):
             if isinstance(item, Notice):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .bylines import byline_date
 from .decode import decode, decode_bytes
 from .walk import LoadError, Notice, Skipped, printable, walk
 
@@ -282,16 +283,41 @@ def _plain(text: str, path: Path, base_id: str, markdown: bool) -> Document:
         rest.pop(0)
     if not title:
         title = printable(path.stem).replace("-", " ").replace("_", " ")
+    if markdown:
+        rest = _unmarked_headings(rest, title)
     doc = Document(
         doc_id=base_id,
         text="\n".join(rest),
         title=title,
         url=meta.pop("source", "") or meta.pop("url", ""),
-        date=meta.pop("date", "") or meta.pop("published", ""),
+        date=meta.pop("date", "") or meta.pop("published", "") or byline_date("\n".join(rest)),
         author=meta.pop("author", "") or meta.pop("auteur", ""),
         metadata=meta,
     )
     return _checked(doc, path)
+
+
+HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+"""A Markdown ATX heading line; group 1 is its text."""
+
+
+def _unmarked_headings(lines: list[str], title: str) -> list[str]:
+    """Markdown body lines with each heading as its own paragraph of plain words (its
+    ``#`` would be quoted as evidence); a first heading that repeats the front matter's
+    title is the title, not text."""
+    out: list[str] = []
+    for line in lines:
+        m = HEADING.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        words = m.group(1).strip()
+        if not any(x.strip() for x in out) and words.casefold() == title.strip().casefold():
+            continue
+        if out and out[-1].strip():
+            out.append("")
+        out += [words, ""]
+    return out
 
 
 def headline(line: str, limit: int = 90) -> str:

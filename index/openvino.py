@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .privacy import no_telemetry
-from .quiet import quiet_transformers
+from .quiet import quiet_progress_bars, quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -222,9 +222,10 @@ def _quantize(fp32: Path, xml: Path, tokenizer) -> None:
     import openvino as ov
 
     samples = [tokenizer.batch([text]) for text in calibration_texts()]
-    log.warning("quantising the embedding model to int8 once (about a minute), into %s", xml.parent)
+    log.warning("preparing the embedding model, once: int8 quantisation (about a minute)")
+    log.info("quantising into %s", xml.parent)
     nncf.set_log_level(logging.ERROR)
-    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: keep stdout clean
+    with contextlib.redirect_stdout(sys.stderr), quiet_progress_bars():  # stdout stays clean
         quantized = nncf.quantize(
             ov.Core().read_model(str(fp32)),
             nncf.Dataset(samples),

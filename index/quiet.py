@@ -34,3 +34,21 @@ def quiet_transformers() -> None:
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+
+
+@contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """NNCF's rich progress bars (four, during the one-time int8 quantisation) kept off the
+    terminal, unless ancre logs details (``-v``): ancre says once what it is doing."""
+    if log.isEnabledFor(logging.INFO):
+        yield
+        return
+    from rich import get_console  # NNCF's own dependency, imported with it
+
+    console = get_console()
+    was = console.quiet
+    console.quiet = True
+    try:
+        yield
+    finally:
+        console.quiet = was

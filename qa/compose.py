@@ -3,6 +3,7 @@ and the words said when ancre abstains or quotes without stating."""
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 
 from .reading.sentences import Candidate, previous_sentence, starts_with_anaphor
@@ -38,6 +39,17 @@ def strip_citations(text: str) -> str:
     return CITATION.sub("", text).strip().rstrip(".")
 
 
+def joint(gap: str, before: str) -> str:
+    """What stands between two quoted sentences on one line: " … " for text left out; a
+    dash after a line without closing punctuation (a heading), which a space would glue to
+    the sentence after it; else a space."""
+    if gap.strip():
+        return " … "
+    if "\n" in gap and not re.search(r"[.!?…:;»”\"')\]]\s*$", before):
+        return " — "
+    return " "
+
+
 def compose(
     short: str, first: Candidate, candidates: list[Candidate], language: str, lead: str = ""
 ) -> tuple[str, list[Citation]]:
@@ -61,7 +73,7 @@ def compose(
     quoted = sorted(dict.fromkeys(quoted, None), key=lambda s: s.start)
     parts = [quoted[0].text]
     for a, b in pairwise(quoted):
-        parts.append((" " if not p.text[a.end : b.start].strip() else " … ") + b.text)
+        parts.append(joint(p.text[a.end : b.start], a.text) + b.text)
     backed = support(short or first.sentence.text, first.sentence.text, language)
     citation = Citation.of(p, first.sentence, round(backed, 3))
     quote = f"> « {''.join(parts)} » [{p.rank}]"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from ancre import index
 from ancre.index import BuildLocked, IndexReader, IndexSettings, Writer, build, load_embedder
+from ancre.index.loaders import root_key
 from conftest import HashEmbedder
 
 FAKE = HashEmbedder()
@@ -101,6 +103,46 @@ def test_a_renamed_file_or_folder_takes_over_its_document_with_prune(tmp_path):
     assert reader.chunks([hit])[hit].doc_id.endswith("/a2.txt")
     again = build([src], settings=s, prune=True, embedder=embedder)
     assert (again.unchanged, again.removed, again.renamed) == (3, 0, 0)
+
+
+def test_the_bundled_samples_and_a_copy_of_them_are_one_set_of_documents(tmp_path):
+    """``ancre chat`` indexes the installed samples; a checkout's copy of them then takes
+    them over (its own ids and sources, nothing embedded), instead of being skipped."""
+    bundled = small_corpus(tmp_path / "site-packages" / "articles")
+    write(bundled / "d.jsonl", json.dumps({"id": "depeche-1", "text": "Le pont a rouvert."}))
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    build([bundled], settings=s, embedder=FAKE, stand_ins=[bundled])
+    checkout = tmp_path / "checkout" / "articles"
+    checkout.parent.mkdir()
+    shutil.copytree(bundled, checkout)
+    embedder = HashEmbedder()
+    report = build([checkout], settings=s, embedder=embedder, stand_ins=[bundled])
+    assert (report.added, report.unchanged, report.adopted, report.skipped) == (0, 4, 4, [])
+    assert (report.renamed, embedder.texts) == (0, 0)
+    reader = IndexReader(s.index_dir)
+    sources = {d["source"] for d in reader.documents()}
+    assert sources == {str(p.resolve()) for p in checkout.rglob("*.*")}
+    key = root_key(checkout)
+    assert sorted(d["doc_id"] for d in reader.documents()) == [
+        f"{key}/a.txt",
+        f"{key}/b.md",
+        f"{key}/sub/c.txt",
+        "depeche-1",
+    ]
+    hit = reader.lexical_search("tramway Lyon", 1)[0][0]
+    assert reader.chunks([hit])[hit].doc_id == f"{key}/a.txt"
+    again = build([bundled], settings=s, embedder=FAKE, stand_ins=[bundled])
+    assert (again.added, again.adopted, again.unchanged, len(again.skipped)) == (0, 0, 1, 3)
+    assert {d["source"] for d in IndexReader(s.index_dir).documents()} == sources
+
+
+def test_a_file_elsewhere_does_not_take_over_an_ordinary_document(tmp_path):
+    src = small_corpus(tmp_path / "src")
+    s = IndexSettings.from_env(index_dir=str(tmp_path / "idx"))
+    build([src], settings=s, embedder=FAKE, stand_ins=[])
+    write(tmp_path / "other" / "a.txt", (src / "a.txt").read_text(encoding="utf-8"))
+    report = build([tmp_path / "other"], settings=s, embedder=FAKE, stand_ins=[])
+    assert report.adopted == 0 and "exact duplicate" in report.skipped[0].reason
 
 
 def test_duplicates_within_one_build_are_indexed_once(tmp_path):

@@ -207,6 +207,16 @@ def test_a_duplicate_of_an_indexed_article_is_refused_and_deleted(library, incom
     assert not any(uploads_dir(library.index_settings.index_dir).iterdir())
 
 
+def test_an_upload_shown_as_progress_prints_nothing_into_the_servers_log(library, incoming, capfd):
+    steps = []
+    library.add_files(
+        [write(incoming, "pont.txt", ARTICLE)], progress=lambda f, _d: steps.append(f)
+    )
+    assert steps[-1] == 1.0
+    out, err = capfd.readouterr()
+    assert "embedding" not in err + out and "chunk" not in err + out
+
+
 def test_remove_names_the_document_and_deletes_its_upload(library, incoming):
     library.add_files([write(incoming, "Pont Zorglub.txt", ARTICLE)])
     [doc] = library.documents("zorglub")

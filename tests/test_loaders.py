@@ -168,6 +168,56 @@ def test_markdown_front_matter(tmp_path):
     assert doc.text == "Corps du texte."
 
 
+def test_markdown_headings_are_plain_paragraphs_and_the_title_is_not_repeated(tmp_path):
+    f = tmp_path / "piscine.md"
+    f.write_text(
+        "---\ntitle: La piscine rouvre\n---\n\n# La piscine rouvre\n\nElle a rouvert samedi.\n"
+        "## Un bassin nordique ##\nLe bassin mesure 50 mètres.\n\n### Tarifs\n\nTrois euros.\n"
+        "#hashtag and C# stay as they are",
+        encoding="utf-8",
+    )
+    (doc,), _ = load(f)
+    assert doc.title == "La piscine rouvre"
+    assert doc.text == (
+        "Elle a rouvert samedi.\n\nUn bassin nordique\n\nLe bassin mesure 50 mètres.\n\n"
+        "Tarifs\n\nTrois euros.\n#hashtag and C# stay as they are"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "date"),
+    [
+        (
+            "a.txt",
+            "Le pont rouvre\n\nPublié le 12 mars 2025 à 10 h 32\n\nLe pont a rouvert.",
+            "2025-03-12",
+        ),
+        (
+            "b.md",
+            "# Le pont rouvre\n\nPar Anne Roy, le 1er avril 2025\n\nLe pont a rouvert.",
+            "2025-04-01",
+        ),
+        (
+            "c.txt",
+            "The bridge reopens\n\nBy Jane Doe | March 3, 2025\n\nThe bridge reopened.",
+            "2025-03-03",
+        ),
+        ("d.md", "# Le pont\n\nLe pont a rouvert.\n\nMis à jour le 05/06/2025", "2025-06-05"),
+        ("e.txt", "Le pont\n\n14 février 2025\n\nLe pont a rouvert.", "2025-02-14"),
+        ("f.txt", "Le pont\n\nLe 17 octobre 2024, le pont a rouvert.", ""),
+        ("h.txt", "Le pont\n\nPar ailleurs, le 3 mars 2025, le pont a rouvert.", ""),
+        ("g.md", "---\ndate: 2024-01-02\n---\n# Le pont\n\nPublié le 12 mars 2025", "2024-01-02"),
+    ],
+)
+def test_a_date_written_in_the_text_is_the_articles_date(tmp_path, name, text, date):
+    """A byline or a date alone on a line near the top or the end; a date in a sentence
+    is an event, and a date: line wins."""
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    (doc,), _ = load(f)
+    assert doc.date == date
+
+
 def test_hash_changes_with_content(tmp_path):
     f = tmp_path / "a.txt"
     f.write_text("Titre\n\nTexte.", encoding="utf-8")

@@ -193,6 +193,15 @@ def test_a_sentence_opening_with_an_anaphor_is_quoted_with_the_one_before():
     assert "La France" not in plain and "ces pays" not in plain
 
 
+def test_a_heading_quoted_with_the_sentence_after_it_is_not_glued_to_it():
+    text = "Un bassin nordique\n\nLe bassin mesure 50 mètres. Il est chauffé à 27 degrés."
+    ranked = _ranked(text)
+    answer, _ = compose("50 mètres", ranked[1], [ranked[1], ranked[0]], "french")
+    assert "« Un bassin nordique — Le bassin mesure 50 mètres. »" in answer
+    answer, _ = compose("27 degrés", ranked[2], [ranked[2], ranked[1]], "french")
+    assert "« Le bassin mesure 50 mètres. Il est chauffé à 27 degrés. »" in answer
+
+
 def test_every_answer_states_a_short_answer_first(tiny_index):
     question = (
         "Combien a coûté la remise en état du site piraté de la mairie de Vernay-sur-Sarthe ?"

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from ancre.index.settings import IndexSettings, describe, from_env
 from .flags import parser
 
 if TYPE_CHECKING:
+    from ancre.qa import Answerer
     from ancre.qa.settings import AnswerSettings
 
 log = logging.getLogger("ancre")
@@ -36,16 +39,31 @@ def settings_from(args: argparse.Namespace) -> tuple[IndexSettings, AnswerSettin
     )
 
 
+class _Said(logging.Formatter):
+    """ancre's own notices as a user reads them (``ancre: preparing the model…``); other
+    libraries' and every detail of ``-v`` with their level and logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.WARNING and record.name.partition(".")[0] == "ancre":
+            return f"ancre: {record.getMessage()}"
+        return super().format(record)
+
+
+def configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Said("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         index_settings, answer_settings = settings_from(args)
         if args.command == "index":
             return cmd_index(args, index_settings)
+        if args.command == "ask" and (args.interactive or not args.question):
+            return cmd_conversation(args, index_settings, answer_settings)
         if args.command == "ask":
             return cmd_ask(args, index_settings, answer_settings)
         if args.command == "chat":
@@ -75,10 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ancre index list | head`: the reader has what it wanted
+        return _pipe_closed()
     except (ValueError, OSError, RuntimeError, KeyError, sqlite3.DatabaseError) as err:
         print(f"ancre: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _pipe_closed() -> int:
+    """Stdout's reader went away: nothing more to say, and nothing to flush at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
 
 
 def cmd_index(args: argparse.Namespace, settings: IndexSettings) -> int:
@@ -189,6 +215,54 @@ def cmd_ask(
         return EXIT_OK
     print(format_answer(answer, mark=sys.stdout.isatty()))
     return EXIT_OK
+
+
+def cmd_conversation(
+    args: argparse.Namespace,
+    index_settings: IndexSettings,
+    settings: AnswerSettings,
+    lines: Iterable[str] | None = None,
+    qa: Answerer | None = None,
+) -> int:
+    """``ancre ask -i``: each line read (``lines``, default stdin) is a question, asked with
+    the conversation before it as ``Turn``s, over one answerer loaded once (``qa``, default
+    the settings'); the end of the input (Ctrl-D) ends it."""
+    if not args.interactive:
+        raise ValueError("give a question, or -i for a conversation read line by line")
+    from ancre.qa import Filters, Turn, open_answerer
+
+    qa = qa or open_answerer(settings, index_settings)
+    filters = Filters(args.since or "", args.until or "", args.source or "") or None
+    history: list[Turn] = []
+    first = [args.question] if args.question else []
+    for line in itertools.chain(first, _typed_questions() if lines is None else lines):
+        question = line.strip()
+        if not question:
+            continue
+        answer = qa.ask(question, history=list(history), filters=filters)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer, mark=sys.stdout.isatty()) + "\n", flush=True)
+        history += [Turn("user", question), Turn("assistant", answer.text)]
+    return EXIT_OK
+
+
+def _typed_questions() -> Iterator[str]:
+    """The lines of stdin. Typed at a terminal, each after a prompt, with line editing and
+    the questions before a key press away (``input``); piped, read as they come."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        yield from sys.stdin
+        return
+    import readline  # noqa: F401  (line editing and history for input())
+
+    print("ancre: one question per line; Ctrl-D ends", file=sys.stderr)
+    while True:
+        try:
+            yield input("? ")
+        except EOFError:
+            print()
+            return
 
 
 def cmd_eval(

@@ -4,6 +4,24 @@ Turning them into settings is ``cli.settings_from``'s job."""
 from __future__ import annotations
 
 import argparse
+import textwrap
+
+
+class _Wrapped(argparse.HelpFormatter):
+    """Help wrapped between words only: never inside a hyphenated word (``near-copies``)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(
+            " ".join(text.split()), width, break_on_hyphens=False, break_long_words=False
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose sub-command parsers (of its class) wrap help like it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Wrapped)
+        super().__init__(*args, **kwargs)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -83,7 +101,7 @@ def installed_version() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="ancre",
         description="Ask questions about your articles; get short answers with checked "
         "citations. Local and offline.",
@@ -120,24 +138,49 @@ def parser() -> argparse.ArgumentParser:
     _common(rp)
     rp.add_argument("--json", action="store_true", help="print the report as JSON")
     rp.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another build")
-    r = isub.add_parser("remove", help="remove documents by id")
+    r = isub.add_parser(
+        "remove", help="remove documents by id, or every document of a file or folder"
+    )
     _common(r)
-    r.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    r.add_argument(
+        "doc_ids",
+        nargs="+",
+        metavar="DOC_ID_OR_PATH",
+        help="a document id (as `ancre index list` prints it), or an indexed file or folder: "
+        "all of its documents",
+    )
     ls = isub.add_parser("list", help="list indexed documents")
     _common(ls)
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument(
+        "--json", action="store_true", help="print the documents as JSON (id, title, date...)"
+    )
     st = isub.add_parser("stats", help="index statistics and how it was built")
     _common(st)
-    st.add_argument("--json", action="store_true")
+    st.add_argument("--json", action="store_true", help="print the statistics as JSON")
     st.add_argument(
         "--check", action="store_true", help="also read every page of the store (SQLite's check)"
     )
 
     q = sub.add_parser("ask", help="answer a question from the index")
     _common(q)
-    q.add_argument("question")
+    q.add_argument(
+        "question",
+        nargs="?",
+        help="the question, in any language (quote it: one argument); with -i, the first one",
+    )
+    q.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="a conversation: each line read is a question, asked with the ones before it "
+        "(follow-ups such as « Et en 2025 ? » work); Ctrl-D ends it",
+    )
     _precision(q)
-    q.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    q.add_argument(
+        "--json",
+        action="store_true",
+        help="print the Answer as JSON (with -i: one JSON object per line, per answer)",
+    )
     q.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")
     q.add_argument(
         "--llm",
@@ -145,7 +188,12 @@ def parser() -> argparse.ArgumentParser:
         "openai:http://HOST:PORT/v1 (ANCRE_LLM)",
     )
     _chat_mode(q)
-    q.add_argument("--temperature", type=float)
+    q.add_argument(
+        "--temperature",
+        type=float,
+        help="sampling temperature of the generator (ANCRE_TEMPERATURE; default 0: the same "
+        "answer every time, as fits a factual tool)",
+    )
     q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
     q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
     q.add_argument("--source", help="only documents whose title, url or id contains this")
@@ -241,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
         help="only the questions of these articles (70/30 by a hash of doc_id): the learned "
         "models are fitted on train and judged on validation",
     )
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, help="seed of the --limit sample (default 0)")
     e.add_argument(
         "--json",
         dest="json_out",
@@ -274,7 +322,7 @@ def parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--llm", help="generator (see `ancre ask --help`)")
     _chat_mode(e)
-    e.add_argument("--top-k", type=int)
+    e.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")
 
     be = sub.add_parser("bench", help="measure speed, memory and scale")
     _common(be)
@@ -282,7 +330,9 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument(
         "--sizes", default="1000,10000,100000", help="index sizes in chunks for retrieval latency"
     )
-    be.add_argument("--json", dest="json_out", metavar="OUT")
+    be.add_argument(
+        "--json", dest="json_out", metavar="OUT", help="also write the figures as JSON to OUT"
+    )
     be.add_argument("--llm", help="generator (see `ancre ask --help`)")
     _chat_mode(be)
     be.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -303,7 +353,8 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument(
         "--only",
         metavar="BENCHES",
-        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start,api "
+        help="some of ingestion, recipe, embedding, retrieval, generation, cold_start, api, "
+        "separated by commas "
         "(default: all; recipe = ancre index build against the LangChain tutorial's recipe; "
         "api = the OpenAI-compatible API's overhead and first streamed chunk)",
     )

@@ -370,8 +370,8 @@ class Library:
                     [root] if root else list(files),
                     settings=self.index_settings,
                     embedder=self.embedder,
-                    progress=progress is not None,
                     confined=True,
+                    stand_ins=[],  # an upload identical to a sample is refused, not swapped in
                 )
             except index.BuildLocked:
                 return self._refused(files, "busy", discard)
