@@ -679,8 +679,23 @@ def _foreign_vectors(path: Path) -> None:
     faiss.write_index(other, str(path))
 
 
+def _negated_vector(path: Path) -> None:
+    """One stored vector negated in place: FAISS reads the file as before (review 2.3)."""
+    import faiss
+
+    data = bytearray(path.read_bytes())
+    stored = faiss.read_index(str(path))
+    vector = stored.reconstruct(int(faiss.vector_to_array(stored.id_map)[1]))
+    at = data.find(vector.tobytes())
+    assert at > 0
+    data[at : at + vector.nbytes] = (-vector).tobytes()
+    path.write_bytes(bytes(data))
+    assert faiss.read_index(str(path)).ntotal == 4
+
+
 DAMAGES = {
     "vectors truncated": ("vectors-1.faiss", lambda p: p.write_bytes(p.read_bytes()[:100]), True),
+    "vector bytes changed": ("vectors-1.faiss", _negated_vector, True),
     "vectors missing": ("vectors-1.faiss", lambda p: p.unlink(), True),
     "vectors of another index": ("vectors-1.faiss", _foreign_vectors, True),
     "postings truncated": ("lexical-1.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), False),

@@ -35,7 +35,10 @@ from ..manifest import READABLE_FORMATS
 from . import vectors as vector_kinds
 from .atomic import write_atomic
 from .layout import (
+    CHANGED_SINCE_COMMIT,
+    VECTORS_DIGEST,
     connect,
+    file_digest,
     lock_for_build,
     pages,
     postings_path,
@@ -117,7 +120,10 @@ class DirectoryWriter(BaseWriter):
         else:
             ids = self.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
             stored = np.fromiter((r[0] for r in ids), "int64", len(ids))
-            if vectors.ntotal != len(ids):
+            digest = self.old.get(VECTORS_DIGEST)
+            if digest and file_digest(path) != digest:
+                problem = CHANGED_SINCE_COMMIT
+            elif vectors.ntotal != len(ids):
                 problem = f"{vectors.ntotal} vectors for {len(ids)} chunks"
             elif not np.array_equal(np.sort(vector_kinds.ids_of(vectors)), stored):
                 problem = "its vector ids are not the chunk ids"
@@ -235,7 +241,7 @@ class DirectoryWriter(BaseWriter):
         postings = self.postings()
         try:
             with interrupts_deferred():
-                write_vectors(vectors_path(self.index_dir, gen), staged)
+                manifest[VECTORS_DIGEST] = write_vectors(vectors_path(self.index_dir, gen), staged)
                 postings.save(postings_path(self.index_dir, gen))
                 self._publish(
                     gen,
@@ -278,10 +284,11 @@ class DirectoryWriter(BaseWriter):
             vectors = vector_kinds.fit(vectors, self.settings.vector_index)
         gen = self.generation + 1 if touches_vectors else self.generation
         postings = self._postings
+        digest = self.old.get(VECTORS_DIGEST)
         if touches_vectors:
             new_ids, bodies = [r[0] for r in fts_rows], [r[1] for r in fts_rows]
             postings = self.postings().updated(old_ids, new_ids, bodies)
-            write_vectors(vectors_path(self.index_dir, gen), vectors)
+            digest = write_vectors(vectors_path(self.index_dir, gen), vectors)
             try:
                 postings.save(postings_path(self.index_dir, gen))
             except BaseException:  # a full disk: the new vectors are of no use alone
@@ -300,6 +307,8 @@ class DirectoryWriter(BaseWriter):
             self._insert(plan, rows, fts_rows)
 
         manifest = self._manifest(gen, vectors)
+        if digest:
+            manifest[VECTORS_DIGEST] = digest
         self._publish(gen, manifest, vectors, postings, statements, files_written=touches_vectors)
         return len(rows)
 
