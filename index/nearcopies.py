@@ -176,6 +176,12 @@ class NearCopies:
         self.db.commit()
         self.db.close()
 
+    def abort(self) -> None:
+        """Let go of the table without what this build added to it (a build stopped by an
+        error or Ctrl-C: its next run finds those copies again)."""
+        self.db.rollback()
+        self.db.close()
+
 
 def alternates(index_dir: str | Path, doc_ids: Iterable[str]) -> dict[str, list[Alternate]]:
     """The alternates of each of ``doc_ids`` that has some, by kept id (nothing when the

@@ -809,3 +809,59 @@ def test_stats_check_reads_every_page_of_the_store(tmp_path, capsys):
     store.write_bytes(bytes(data))
     assert main(["index", "stats", "--check", "--index-dir", s.index_dir]) == 1
     assert "store.sqlite is damaged" in capsys.readouterr().err
+
+
+class StoppedEmbedder(HashEmbedder):
+    """Stops the build (Ctrl-C) once ``calls`` batches are embedded."""
+
+    def __init__(self, calls: int):
+        super().__init__()
+        self.stop_after = calls
+
+    def embed(self, texts):
+        if self.calls >= self.stop_after:
+            raise KeyboardInterrupt
+        return super().embed(texts)
+
+
+def test_a_big_document_keeps_its_embedding_progress_across_an_interrupt(tmp_path):
+    """Review 4.9: one big file is one document. Its embedding progress is kept as it
+    goes (every commit_seconds), the document is still committed whole, and the next build
+    embeds only what was not embedded yet."""
+    from ancre.index.stores.basewriter import EMBED_BATCH, KEEP_PROGRESS_FROM
+
+    lines = [f"Le conseil a voté la délibération numéro {n} sur la voirie." for n in range(1200)]
+    src = write(tmp_path / "src" / "big.txt", "Registre\n\n" + "\n\n".join(lines))
+    write(tmp_path / "src" / "small.txt", "Brève\n\nLe marché de Lavaur compte 64 producteurs.")
+    s = settings(tmp_path, chunk_tokens=24, chunk_overlap=0, commit_seconds=0.0)
+    stopped = StoppedEmbedder(calls=2)
+    with pytest.raises(KeyboardInterrupt):
+        build([src.parent], settings=s, embedder=stopped)
+    kept = list(Path(s.index_dir).glob("progress-*.npz"))
+    assert len(kept) == 1 and stopped.texts >= 2 * EMBED_BATCH
+    big = [d for d in documents(s.index_dir) if d.endswith("big.txt")]
+    assert big == []  # a reader never sees part of a document
+
+    again = HashEmbedder()
+    report = build([src.parent], settings=s, embedder=again)
+    total = rows(s.index_dir, "SELECT count(*) FROM chunks")[0][0]
+    big_chunks = rows(s.index_dir, "SELECT n_chunks FROM documents WHERE doc_id LIKE '%big.txt'")
+    assert big_chunks[0][0] >= KEEP_PROGRESS_FROM and report.added == 2
+    assert again.texts == total - stopped.texts  # big.txt is read first: all it embedded
+    assert consistent(s.index_dir) == 2 and not list(Path(s.index_dir).glob("progress-*"))
+    with IndexReader(s.index_dir) as reader:  # the kept vectors are the ones the model gives
+        hit = reader.dense_search(again.embed(["Registre\n\n" + lines[700]]), 1)[0][0][0]
+        assert reader.chunks([hit])[hit].doc_id.endswith("big.txt")
+
+
+def test_kept_progress_of_a_document_that_changed_is_not_used(tmp_path):
+    lines = [f"Le conseil a voté la délibération numéro {n} sur la voirie." for n in range(1200)]
+    src = write(tmp_path / "src" / "big.txt", "Registre\n\n" + "\n\n".join(lines))
+    s = settings(tmp_path, chunk_tokens=24, chunk_overlap=0, commit_seconds=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        build([src.parent], settings=s, embedder=StoppedEmbedder(calls=1))
+    write(src, "Registre modifié\n\n" + "\n\n".join(lines))
+    again = HashEmbedder()
+    build([src.parent], settings=s, embedder=again)
+    assert again.texts == rows(s.index_dir, "SELECT count(*) FROM chunks")[0][0]
+    assert not list(Path(s.index_dir).glob("progress-*"))

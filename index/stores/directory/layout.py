@@ -7,6 +7,7 @@ Layout of ``index_dir``::
     vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids (its SHA-256 in the manifest)
     lexical-<gen>.npz   BM25 postings of the fts table, in memory when read (postings.py)
     manifest.json       a readable copy of the manifest
+    progress-<hash>.npz the vectors embedded so far of a big document not committed yet
     .lock               held by the one build that may write
 
 A write is one SQLite transaction that also moves ``meta.generation`` to a vectors file

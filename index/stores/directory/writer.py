@@ -19,6 +19,7 @@ import json
 import logging
 import sqlite3
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from ..base import interrupts_deferred
 from ..basewriter import BaseWriter, Planned
 from ..manifest import READABLE_FORMATS
 from . import vectors as vector_kinds
-from .atomic import write_atomic
+from .atomic import replacing, write_atomic
 from .layout import (
     CHANGED_SINCE_COMMIT,
     VECTORS_DIGEST,
@@ -254,6 +255,45 @@ class DirectoryWriter(BaseWriter):
         finally:
             if self.generation == gen:  # switched, even if interrupted right after
                 self.staging.clear()
+
+    # ---- the embedding progress of big documents (basewriter.KEEP_PROGRESS_FROM)
+    def _kept_path(self, digest: str) -> Path:
+        return self.index_dir / f"progress-{digest[:32]}.npz"
+
+    def _kept_meta(self, planned: Planned) -> dict[str, Any]:
+        target = json.loads(json.dumps(self._target))
+        return {"digest": planned.digest, "chunks": len(planned.spans), "target": target}
+
+    def _keep(self, planned: Planned) -> None:
+        meta = json.dumps(self._kept_meta(planned))
+        with replacing(self._kept_path(planned.digest)) as fh:
+            np.savez(fh, done=planned.done, vectors=planned.vectors, meta=np.array(meta))
+
+    def _kept(self, planned: Planned) -> tuple[Any, Any] | None:
+        path = self._kept_path(planned.digest)
+        try:
+            with np.load(path, allow_pickle=False) as kept:
+                if json.loads(str(kept["meta"])) != self._kept_meta(planned):
+                    return None
+                done, vectors = kept["done"].copy(), kept["vectors"].copy()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            log.warning("%s is unreadable (%s): embedding that document from its start", path, err)
+            return None
+        if done.shape != (len(planned.spans),) or len(vectors) != len(planned.spans):
+            return None
+        log.info("%s: going on from %d of %d chunks", planned.doc.source, done.sum(), len(done))
+        return done, vectors
+
+    def _forget_kept(self, digests: list[str] | None) -> None:
+        paths = (
+            self.index_dir.glob("progress-*.npz")
+            if digests is None
+            else (self._kept_path(d) for d in digests)
+        )
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     # ---- commits
     def _must_write(self) -> bool:
