@@ -8,6 +8,7 @@ committed batch in its one ``_write(plan, removals)`` hook, as a backend of llm'
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..chunker import Chunker, ChunkSpan, embed_text
 from ..embed import Embedder
+from ..errors import StoreError
 from ..lexical import analyze
 from ..loaders import Document
 from ..settings import IndexSettings
@@ -24,6 +26,7 @@ from .base import interrupts_deferred
 from .manifest import FORMAT_VERSION, reembed_reason, wanted_manifest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 EMBED_BATCH = 256
 """Texts handed to the embedder at a time, taken from a length-sorted window."""
@@ -233,8 +236,11 @@ class BaseWriter:
         for planned in self._pending.values():
             big = len(planned.spans) >= KEEP_PROGRESS_FROM
             if big and planned.done is not None and not self.reembed_reason:
-                with interrupts_deferred():
-                    self._keep(planned)
+                try:
+                    with interrupts_deferred():
+                        self._keep(planned)
+                except StoreError as err:  # a full disk: the build goes on without it
+                    log.warning("embedding progress not kept: %s", err)
         self._last_kept = time.monotonic()
 
     def _keep(self, planned: Planned) -> None:
