@@ -865,3 +865,48 @@ def test_kept_progress_of_a_document_that_changed_is_not_used(tmp_path):
     build([src.parent], settings=s, embedder=again)
     assert again.texts == rows(s.index_dir, "SELECT count(*) FROM chunks")[0][0]
     assert not list(Path(s.index_dir).glob("progress-*"))
+
+
+class FullDisk:
+    """A SQLite connection whose ``failing`` statements end as on a full disk."""
+
+    def __init__(self, conn: sqlite3.Connection, failing: str):
+        self._conn, self._failing = conn, failing
+
+    def execute(self, sql: str, *args):
+        if sql.lstrip().upper().startswith(self._failing):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+FULL_AT = [("store.sqlite", "COMMIT"), ("nearcopies", "INSERT")]
+
+
+@pytest.mark.parametrize(("file", "failing"), FULL_AT)
+def test_a_full_disk_in_sqlite_names_the_file_and_the_way_out(tmp_path, monkeypatch, file, failing):
+    """Review 3.2 and the 50 KB-free disk: SQLite's 'database or disk is full' alone named
+    neither the file nor what to do."""
+    src = corpus(tmp_path / "src", 3)
+    s = settings(tmp_path)
+    build([src], settings=s, embedder=FAKE)
+    pool = "La piscine de Gaillac rouvre le 2 juin après huit mois de travaux sur ses bassins. "
+    write(src / "new.txt", "Nouveau\n\n" + pool * 4)
+    connect = sqlite3.connect
+
+    def full(path, *args, **kwargs):
+        conn = connect(path, *args, **kwargs)
+        return FullDisk(conn, failing) if file in str(path) else conn
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    with pytest.raises(index.StoreError) as err:
+        build([src], settings=s, embedder=FAKE)
+    message = str(err.value)
+    assert str(Path(s.index_dir) / file) in message or f"{file}.sqlite" in message
+    assert "the disk is full" in message and "free some space" in message
+    assert "keeps its last commit" in message
+    monkeypatch.undo()
+    assert consistent(s.index_dir) == 3
+    assert build([src], settings=s, embedder=FAKE).added == 1 and consistent(s.index_dir) == 4

@@ -107,7 +107,10 @@ def store_damaged(index_dir: Path, err: Exception) -> str:
     """What to say of a damaged SQLite store: it is the index's source of truth, so the way
     out is building the index again from the sources. A full disk is not damage."""
     if "full" in str(err):
-        return f"cannot write {index_dir / STORE}: the disk is full ({err}); free some space"
+        return (
+            f"cannot write {index_dir / STORE}: the disk is full ({err}); free some space and "
+            "run the build again (the index keeps its last commit)"
+        )
     return (
         f"{index_dir / STORE} is damaged ({err}): build the index again from its sources "
         f"into a new folder (`ancre index build SOURCE... --index-dir NEW_DIR`), or move "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -391,6 +392,9 @@ class DirectoryWriter(BaseWriter):
                 vectors_path(self.index_dir, gen).unlink(missing_ok=True)
                 postings_path(self.index_dir, gen).unlink(missing_ok=True)
             self._vectors = None  # the copy in memory may have gone ahead of the tables
+            failed = sys.exc_info()[1]
+            if isinstance(failed, sqlite3.DatabaseError):  # a full disk, named with its way out
+                raise StoreError(store_damaged(self.index_dir, failed)) from None
             raise
         self._committed(gen, manifest, vectors, postings)
 
