@@ -848,6 +848,7 @@ def test_a_big_document_keeps_its_embedding_progress_across_an_interrupt(tmp_pat
     big_chunks = rows(s.index_dir, "SELECT n_chunks FROM documents WHERE doc_id LIKE '%big.txt'")
     assert big_chunks[0][0] >= KEEP_PROGRESS_FROM and report.added == 2
     assert again.texts == total - stopped.texts  # big.txt is read first: all it embedded
+    assert report.chunks == again.texts
     assert consistent(s.index_dir) == 2 and not list(Path(s.index_dir).glob("progress-*"))
     with IndexReader(s.index_dir) as reader:  # the kept vectors are the ones the model gives
         hit = reader.dense_search(again.embed(["Registre\n\n" + lines[700]]), 1)[0][0][0]

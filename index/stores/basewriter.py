@@ -98,6 +98,8 @@ class BaseWriter:
         self._last_commit = self._last_kept = time.monotonic()
         self._rate: float | None = None
         """Chunks embedded per second, as last measured."""
+        self._embedded = 0
+        """Chunks embedded since the last commit (kept progress and stored vectors aside)."""
         self._progress = progress
         self._bar: Any = None
         old = self._open(wait)
@@ -225,6 +227,7 @@ class BaseWriter:
                     planned.done = np.zeros(len(planned.spans), bool)
                 planned.vectors[i] = vector
                 planned.done[i] = True
+            self._embedded += len(batch)
             if self._bar is not None:
                 self._bar.update(len(batch))
             if time.monotonic() - self._last_kept >= self.settings.commit_seconds:
@@ -260,7 +263,7 @@ class BaseWriter:
     def commit(self, progress: bool = False) -> int:
         """Embed what is still queued, then write everything put, removed or re-keyed since
         the last commit, atomically: a reader sees each document either before or after,
-        never half-written. Returns the number of chunks embedded."""
+        never half-written. Returns the number of chunks embedded for it."""
         if not self._has_changes() and not self._must_write():
             return 0
         self._progress = self._progress or progress
@@ -268,7 +271,8 @@ class BaseWriter:
         removals = [d for d in self._removals if d not in self._pending]  # put wins
         plan = list(self._pending.values())
         with interrupts_deferred():
-            embedded = self._write(plan, removals)
+            self._write(plan, removals)
+        embedded, self._embedded = self._embedded, 0
         self._written()
         self._forget_kept([p.digest for p in plan if len(p.spans) >= KEEP_PROGRESS_FROM])
         return embedded

@@ -98,6 +98,7 @@ class MilvusWriter(BaseWriter):
             embedded += self._stage(batch)
         with interrupts_deferred():
             self.store.switch()
+        self._embedded = 0  # counted here, not again by the next commit
         self.reembed_reason = ""
         self.commits += 1
         return embedded
