@@ -338,33 +338,54 @@ def build(
         if not is_milvus(settings.store):
             copies = NearCopies(settings.index_dir, w.known_sources())
         roots = bundled_samples() if stand_ins is None else tuple(_real(str(p)) for p in stand_ins)
-        plan = _Plan(w, report, copies, roots)
-        limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
-        for item in load_all(distinct(sources), settings.max_file_mb, limits, confined=confined):
-            if isinstance(item, Notice):
-                report.warnings.append(item)
-            elif isinstance(item, Skipped):
-                plan.skipped(item)
-            else:
-                plan.document(item)
-            if w.due():
-                report.chunks += w.commit()
-        if prune:
-            pruned = plan.prunable(sources)
-            for doc_id in pruned:
-                w.remove(doc_id)
-                report.removed += 1
-            if copies is not None:
-                copies.forget(pruned)
-        else:
-            report.gone = len(plan.gone(sources))
-        report.chunks += w.commit()
+        try:
+            _build(w, report, copies, roots, sources, prune, settings, public_only, confined)
+        except BaseException:
+            if copies is not None:  # an open table would stay locked for the next build
+                copies.abort()
+            raise
         if copies is not None:
             copies.close()
         report.commits = w.commits
         report.documents_total, report.chunks_total = w.counts()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _build(
+    w: StoreWriter,
+    report: BuildReport,
+    copies: NearCopies | None,
+    roots: tuple[str, ...],
+    sources: list[str | Path],
+    prune: bool,
+    settings: IndexSettings,
+    public_only: bool,
+    confined: bool,
+) -> None:
+    """Load every source, hand each document to the writer and commit as it goes."""
+    plan = _Plan(w, report, copies, roots)
+    limits = WebLimits(settings.fetch_timeout, int(settings.max_page_mb * 1e6), public_only)
+    for item in load_all(distinct(sources), settings.max_file_mb, limits, confined=confined):
+        if isinstance(item, Notice):
+            report.warnings.append(item)
+        elif isinstance(item, Skipped):
+            plan.skipped(item)
+        else:
+            plan.document(item)
+        if w.due():
+            report.chunks += w.commit()
+    if prune:
+        pruned = plan.prunable(sources)
+        for doc_id in pruned:
+            w.remove(doc_id)
+            report.removed += 1
+        if copies is not None:
+            copies.forget(pruned)
+    else:
+        report.gone = len(plan.gone(sources))
+    report.chunks += w.commit()
+    w.finished()
 
 
 def remove(

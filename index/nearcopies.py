@@ -15,16 +15,21 @@ alternates, which the next build of their sources finds again.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import StoreError
 
 if TYPE_CHECKING:
     from .loaders import Document
 
+T = TypeVar("T")
 FILE = "nearcopies.sqlite"
 THRESHOLD = 0.5
 """Estimated Jaccard resemblance of word shingles from which two documents are one story."""
@@ -82,10 +87,38 @@ def signature(text: str) -> Any | None:
     return sig
 
 
+def _named(method: Callable[..., T]) -> Callable[..., T]:
+    """``method`` of ``NearCopies`` with SQLite's errors turned into ``StoreError`` naming
+    the file and the way out (SQLite's own text names neither)."""
+
+    @functools.wraps(method)
+    def named(self: NearCopies, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as err:
+            raise StoreError(failure(self.path, err)) from None
+
+    return named
+
+
+def failure(path: Path, err: Exception) -> str:
+    """What to say when the table of near-copies cannot be written or read."""
+    if "full" in str(err):
+        return (
+            f"cannot write {path}: the disk is full ({err}); free some space and run the "
+            "build again (the index keeps its last commit)"
+        )
+    return (
+        f"{path} is damaged ({err}): delete it and run the build again (it only records "
+        "near-copies, which the next build finds again)"
+    )
+
+
 class NearCopies:
     """The kept documents' signatures and the alternates of one index directory, open for a
     build: ``copy_of`` decides each loaded document, ``close`` writes it all down."""
 
+    @_named
     def __init__(self, index_dir: str | Path, indexed: Iterable[str]):
         import numpy as np
         from datasketch import MinHash, MinHashLSH
@@ -117,6 +150,7 @@ class NearCopies:
         self.kept[doc_id] = sig
         self.lsh.insert(doc_id, sig)
 
+    @_named
     def copy_of(self, doc: Document, *, indexed: bool = False) -> str | None:
         """The id of the kept document ``doc`` is a near-copy of (it is then recorded as
         its alternate), or None (``doc`` is then kept: its signature recorded). An
@@ -166,14 +200,23 @@ class NearCopies:
             del self.kept[doc_id]
             self.db.execute("DELETE FROM signatures WHERE doc_id = ?", (doc_id,))
 
+    @_named
     def forget(self, doc_ids: Iterable[str]) -> None:
         """Documents removed from the index: their signatures and alternates go."""
         for doc_id in doc_ids:
             self._drop(doc_id)
             self.db.execute("DELETE FROM alternates WHERE kept_id = ?", (doc_id,))
 
+    @_named
     def close(self) -> None:
         self.db.commit()
+        self.db.close()
+
+    def abort(self) -> None:
+        """Let go of the table without what this build added to it (a build stopped by an
+        error or Ctrl-C: its next run finds those copies again)."""
+        with contextlib.suppress(sqlite3.Error):  # nothing to roll back in a damaged file
+            self.db.rollback()
         self.db.close()
 
 

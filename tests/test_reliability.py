@@ -679,8 +679,23 @@ def _foreign_vectors(path: Path) -> None:
     faiss.write_index(other, str(path))
 
 
+def _negated_vector(path: Path) -> None:
+    """One stored vector negated in place: FAISS reads the file as before (review 2.3)."""
+    import faiss
+
+    data = bytearray(path.read_bytes())
+    stored = faiss.read_index(str(path))
+    vector = stored.reconstruct(int(faiss.vector_to_array(stored.id_map)[1]))
+    at = data.find(vector.tobytes())
+    assert at > 0
+    data[at : at + vector.nbytes] = (-vector).tobytes()
+    path.write_bytes(bytes(data))
+    assert faiss.read_index(str(path)).ntotal == 4
+
+
 DAMAGES = {
     "vectors truncated": ("vectors-1.faiss", lambda p: p.write_bytes(p.read_bytes()[:100]), True),
+    "vector bytes changed": ("vectors-1.faiss", _negated_vector, True),
     "vectors missing": ("vectors-1.faiss", lambda p: p.unlink(), True),
     "vectors of another index": ("vectors-1.faiss", _foreign_vectors, True),
     "postings truncated": ("lexical-1.npz", lambda p: p.write_bytes(p.read_bytes()[:300]), False),
@@ -794,3 +809,105 @@ def test_stats_check_reads_every_page_of_the_store(tmp_path, capsys):
     store.write_bytes(bytes(data))
     assert main(["index", "stats", "--check", "--index-dir", s.index_dir]) == 1
     assert "store.sqlite is damaged" in capsys.readouterr().err
+
+
+class StoppedEmbedder(HashEmbedder):
+    """Stops the build (Ctrl-C) once ``calls`` batches are embedded."""
+
+    def __init__(self, calls: int):
+        super().__init__()
+        self.stop_after = calls
+
+    def embed(self, texts):
+        if self.calls >= self.stop_after:
+            raise KeyboardInterrupt
+        return super().embed(texts)
+
+
+def test_a_big_document_keeps_its_embedding_progress_across_an_interrupt(tmp_path):
+    """Review 4.9: one big file is one document. Its embedding progress is kept as it
+    goes (every commit_seconds), the document is still committed whole, and the next build
+    embeds only what was not embedded yet."""
+    from ancre.index.stores.basewriter import EMBED_BATCH, KEEP_PROGRESS_FROM
+
+    lines = [f"Le conseil a voté la délibération numéro {n} sur la voirie." for n in range(1200)]
+    src = write(tmp_path / "src" / "big.txt", "Registre\n\n" + "\n\n".join(lines))
+    write(tmp_path / "src" / "small.txt", "Brève\n\nLe marché de Lavaur compte 64 producteurs.")
+    s = settings(tmp_path, chunk_tokens=24, chunk_overlap=0, commit_seconds=0.0)
+    stopped = StoppedEmbedder(calls=2)
+    with pytest.raises(KeyboardInterrupt):
+        build([src.parent], settings=s, embedder=stopped)
+    kept = list(Path(s.index_dir).glob("progress-*.npz"))
+    assert len(kept) == 1 and stopped.texts >= 2 * EMBED_BATCH
+    big = [d for d in documents(s.index_dir) if d.endswith("big.txt")]
+    assert big == []  # a reader never sees part of a document
+
+    again = HashEmbedder()
+    report = build([src.parent], settings=s, embedder=again)
+    total = rows(s.index_dir, "SELECT count(*) FROM chunks")[0][0]
+    big_chunks = rows(s.index_dir, "SELECT n_chunks FROM documents WHERE doc_id LIKE '%big.txt'")
+    assert big_chunks[0][0] >= KEEP_PROGRESS_FROM and report.added == 2
+    assert again.texts == total - stopped.texts  # big.txt is read first: all it embedded
+    assert report.chunks == again.texts
+    assert consistent(s.index_dir) == 2 and not list(Path(s.index_dir).glob("progress-*"))
+    with IndexReader(s.index_dir) as reader:  # the kept vectors are the ones the model gives
+        hit = reader.dense_search(again.embed(["Registre\n\n" + lines[700]]), 1)[0][0][0]
+        assert reader.chunks([hit])[hit].doc_id.endswith("big.txt")
+
+
+def test_kept_progress_of_a_document_that_changed_is_not_used(tmp_path):
+    lines = [f"Le conseil a voté la délibération numéro {n} sur la voirie." for n in range(1200)]
+    src = write(tmp_path / "src" / "big.txt", "Registre\n\n" + "\n\n".join(lines))
+    s = settings(tmp_path, chunk_tokens=24, chunk_overlap=0, commit_seconds=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        build([src.parent], settings=s, embedder=StoppedEmbedder(calls=1))
+    write(src, "Registre modifié\n\n" + "\n\n".join(lines))
+    again = HashEmbedder()
+    build([src.parent], settings=s, embedder=again)
+    assert again.texts == rows(s.index_dir, "SELECT count(*) FROM chunks")[0][0]
+    assert not list(Path(s.index_dir).glob("progress-*"))
+
+
+class FullDisk:
+    """A SQLite connection whose ``failing`` statements end as on a full disk."""
+
+    def __init__(self, conn: sqlite3.Connection, failing: str):
+        self._conn, self._failing = conn, failing
+
+    def execute(self, sql: str, *args):
+        if sql.lstrip().upper().startswith(self._failing):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+FULL_AT = [("store.sqlite", "COMMIT"), ("nearcopies", "INSERT")]
+
+
+@pytest.mark.parametrize(("file", "failing"), FULL_AT)
+def test_a_full_disk_in_sqlite_names_the_file_and_the_way_out(tmp_path, monkeypatch, file, failing):
+    """Review 3.2 and the 50 KB-free disk: SQLite's 'database or disk is full' alone named
+    neither the file nor what to do."""
+    src = corpus(tmp_path / "src", 3)
+    s = settings(tmp_path)
+    build([src], settings=s, embedder=FAKE)
+    pool = "La piscine de Gaillac rouvre le 2 juin après huit mois de travaux sur ses bassins. "
+    write(src / "new.txt", "Nouveau\n\n" + pool * 4)
+    connect = sqlite3.connect
+
+    def full(path, *args, **kwargs):
+        conn = connect(path, *args, **kwargs)
+        return FullDisk(conn, failing) if file in str(path) else conn
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    with pytest.raises(index.StoreError) as err:
+        build([src], settings=s, embedder=FAKE)
+    message = str(err.value)
+    assert str(Path(s.index_dir) / file) in message or f"{file}.sqlite" in message
+    assert "the disk is full" in message and "free some space" in message
+    assert "keeps its last commit" in message
+    monkeypatch.undo()
+    assert consistent(s.index_dir) == 3
+    assert build([src], settings=s, embedder=FAKE).added == 1 and consistent(s.index_dir) == 4

@@ -268,3 +268,31 @@ def test_the_same_answers_from_both_stores(tmp_path, milvus_uri):
         assert cited[0] == cited[1], q
         firsts = [[(p.doc_id, p.start) for p in a.passages[:1]] for a in (x, y)]
         assert firsts[0] == firsts[1], q  # none for 'Et en 2025 ?': asked without history
+
+
+def test_a_renamed_file_or_folder_keeps_its_article_with_prune(store, tmp_path):
+    """Review 4.7 on both stores: a file renamed and a sub-folder renamed, then a build with
+    ``--prune``: each article stays, under its new name, found and cited by it, without
+    being embedded again (Milvus, whose chunk keys derive from the id, writes it again with
+    its stored vectors)."""
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "tram.txt").write_text("Tramway\n\n" + TRAM.text, encoding="utf-8")
+    (src / "sub" / "b.md").write_text("# Bêta\n\n" + LIB.text, encoding="utf-8")
+    (src / "c.txt").write_text("Gamma\n\nLe maire a été réélu avec 52 % des voix.", "utf-8")
+    emb = HashEmbedder()
+    assert build([src], index_dir=store, embedder=emb).added == 3
+    (src / "tram.txt").rename(src / "tram2.txt")
+    (src / "sub").rename(src / "sub2")
+    embedded = emb.texts
+    report = build([src], index_dir=store, embedder=emb, prune=True)
+    assert (report.renamed, report.removed, report.documents_total) == (2, 0, 3)
+    assert not report.skipped and emb.texts == embedded and report.chunks == 0
+    with open_reader(settings_for(store)) as reader:
+        files = sorted(d["doc_id"].split("/", 1)[-1] for d in reader.documents())
+        assert files == ["c.txt", "sub2/b.md", "tram2.txt"]
+        assert reader.size == report.chunks_total
+        hit = reader.lexical_search("tramway Lyon", 1)[0][0]
+        assert reader.chunks([hit])[hit].doc_id.endswith("/tram2.txt")
+    again = build([src], index_dir=store, embedder=emb, prune=True)
+    assert (again.unchanged, again.removed, again.renamed, again.chunks) == (3, 0, 0, 0)

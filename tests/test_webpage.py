@@ -70,6 +70,26 @@ def test_french_page_metadata_and_paragraphs():
     assert art.extractor == "trafilatura"
 
 
+def test_metadata_a_page_states_in_json_ld_or_only_in_its_link():
+    """JSON-LD gives the author and the date; a page naming no site gets its link's host."""
+    ld = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Le tramway ira jusqu'aux Tanneurs",
+        "datePublished": "2026-03-11T08:00:00+01:00",
+        "author": {"@type": "Person", "name": "Paul Renaud"},
+    }
+    head = (
+        f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+        '<link rel="canonical" href="https://www.gazette.example/tram">'
+    )
+    art = read_article(page(FR_BODY, head=head))
+    assert (art.author, art.date) == ("Paul Renaud", "2026-03-11")
+    assert (art.url, art.sitename) == ("https://www.gazette.example/tram", "gazette.example")
+    bare = read_article(page(FR_BODY), url="https://x.example/a")
+    assert (bare.url, bare.sitename) == ("https://x.example/a", "x.example")
+
+
 def test_english_page():
     art = read_article(page(EN_BODY, lang="en-GB", title="Port Alder to dredge its channel"))
     assert_article(art.text, EN_BODY)

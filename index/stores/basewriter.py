@@ -8,6 +8,7 @@ committed batch in its one ``_write(plan, removals)`` hook, as a backend of llm'
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..chunker import Chunker, ChunkSpan, embed_text
 from ..embed import Embedder
+from ..errors import StoreError
 from ..lexical import analyze
 from ..loaders import Document
 from ..settings import IndexSettings
@@ -24,6 +26,7 @@ from .base import interrupts_deferred
 from .manifest import FORMAT_VERSION, reembed_reason, wanted_manifest
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 EMBED_BATCH = 256
 """Texts handed to the embedder at a time, taken from a length-sorted window."""
@@ -33,6 +36,10 @@ lengths in each batch."""
 FIRST_WINDOW = 32
 """Queued chunks that start the first pass, which measures the embedding speed; the next
 windows are sized so that a pass takes at most half of ``commit_seconds``."""
+KEEP_PROGRESS_FROM = 2 * EMBED_BATCH
+"""Chunks from which a document's embedding progress is kept every ``commit_seconds``
+(``_keep``): a kill then loses at most that long of it, and the next build goes on from
+there. A document is still committed whole: readers never see part of one."""
 
 
 @dataclass
@@ -43,6 +50,8 @@ class Planned:
     digest: str
     spans: list[ChunkSpan]
     vectors: Any = None
+    done: Any = None
+    """Which chunks have their vector (a bool array, once the first is embedded)."""
 
 
 def longest_first(items: list[T], tokens: Callable[[T], int], size: int) -> Iterator[list[T]]:
@@ -86,9 +95,11 @@ class BaseWriter:
         self._queue: list[tuple[Planned, int]] = []
         self._removals: list[str] = []
         self._rekeys: list[tuple[str, str, str]] = []
-        self._last_commit = time.monotonic()
+        self._last_commit = self._last_kept = time.monotonic()
         self._rate: float | None = None
         """Chunks embedded per second, as last measured."""
+        self._embedded = 0
+        """Chunks embedded since the last commit (kept progress and stored vectors aside)."""
         self._progress = progress
         self._bar: Any = None
         old = self._open(wait)
@@ -149,8 +160,15 @@ class BaseWriter:
     def put(self, doc: Document) -> None:
         """Add or replace ``doc`` at the next commit; its chunks are embedded meanwhile."""
         planned = self.plan(doc)
+        if len(planned.spans) >= KEEP_PROGRESS_FROM and not self.reembed_reason:
+            kept = self._kept(planned)
+            if kept is not None:
+                planned.done, planned.vectors = kept
         self._pending[doc.doc_id] = planned
-        self._queue.extend((planned, i) for i in range(len(planned.spans)))
+        todo = range(len(planned.spans))
+        if planned.done is not None:
+            todo = [i for i in todo if not planned.done[i]]
+        self._queue.extend((planned, i) for i in todo)
         if len(self._queue) >= self._window():
             self._embed_queue()
 
@@ -206,24 +224,63 @@ class BaseWriter:
             for (planned, i), vector in zip(batch, vectors, strict=True):
                 if planned.vectors is None:
                     planned.vectors = np.zeros((len(planned.spans), len(vector)), "float32")
+                    planned.done = np.zeros(len(planned.spans), bool)
                 planned.vectors[i] = vector
+                planned.done[i] = True
+            self._embedded += len(batch)
             if self._bar is not None:
                 self._bar.update(len(batch))
+            if time.monotonic() - self._last_kept >= self.settings.commit_seconds:
+                self._keep_progress()
+
+    # ---- the embedding progress of big documents
+    def _keep_progress(self) -> None:
+        """Keep what is embedded of each big document still pending (``KEEP_PROGRESS_FROM``)."""
+        for planned in self._pending.values():
+            big = len(planned.spans) >= KEEP_PROGRESS_FROM
+            if big and planned.done is not None and not self.reembed_reason:
+                try:
+                    with interrupts_deferred():
+                        self._keep(planned)
+                except StoreError as err:  # a full disk: the build goes on without it
+                    log.warning("embedding progress not kept: %s", err)
+        self._last_kept = time.monotonic()
+
+    def _keep(self, planned: Planned) -> None:
+        """Store the vectors embedded so far of a document not committed yet (a store that
+        cannot keep them does nothing: a kill then loses the document's embedding)."""
+
+    def _kept(self, planned: Planned) -> tuple[Any, Any] | None:
+        """(done, vectors) kept by ``_keep`` for this very document (same content, chunks
+        and model), or None."""
+        return None
+
+    def _forget_kept(self, digests: list[str] | None) -> None:
+        """Drop the progress kept of these documents (committed now), or of all (None: a
+        build went to its end, what is left belongs to documents that changed)."""
 
     # ---- commits
     def commit(self, progress: bool = False) -> int:
         """Embed what is still queued, then write everything put, removed or re-keyed since
         the last commit, atomically: a reader sees each document either before or after,
-        never half-written. Returns the number of chunks embedded."""
+        never half-written. Returns the number of chunks embedded for it."""
         if not self._has_changes() and not self._must_write():
             return 0
         self._progress = self._progress or progress
         self._embed_queue()
         removals = [d for d in self._removals if d not in self._pending]  # put wins
+        plan = list(self._pending.values())
         with interrupts_deferred():
-            embedded = self._write(list(self._pending.values()), removals)
+            self._write(plan, removals)
+        embedded, self._embedded = self._embedded, 0
         self._written()
+        self._forget_kept([p.digest for p in plan if len(p.spans) >= KEEP_PROGRESS_FROM])
         return embedded
+
+    def finished(self) -> None:
+        """The build went to its end, its last commit made: progress kept for a document
+        is of one that changed or went away since."""
+        self._forget_kept(None)
 
     def _must_write(self) -> bool:
         """The store must be written though nothing changed (a first build, an upgrade)."""

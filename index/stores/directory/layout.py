@@ -4,9 +4,10 @@ manifest) beside a FAISS file of chunk vectors.
 Layout of ``index_dir``::
 
     store.sqlite        documents, chunks, fts (BM25 over analysed tokens), meta (manifest)
-    vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids
+    vectors-<gen>.faiss chunk vectors, FAISS ids = chunk ids (its SHA-256 in the manifest)
     lexical-<gen>.npz   BM25 postings of the fts table, in memory when read (postings.py)
     manifest.json       a readable copy of the manifest
+    progress-<hash>.npz the vectors embedded so far of a big document not committed yet
     .lock               held by the one build that may write
 
 A write is one SQLite transaction that also moves ``meta.generation`` to a vectors file
@@ -16,6 +17,7 @@ generation whole.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -105,7 +107,10 @@ def store_damaged(index_dir: Path, err: Exception) -> str:
     """What to say of a damaged SQLite store: it is the index's source of truth, so the way
     out is building the index again from the sources. A full disk is not damage."""
     if "full" in str(err):
-        return f"cannot write {index_dir / STORE}: the disk is full ({err}); free some space"
+        return (
+            f"cannot write {index_dir / STORE}: the disk is full ({err}); free some space and "
+            "run the build again (the index keeps its last commit)"
+        )
     return (
         f"{index_dir / STORE} is damaged ({err}): build the index again from its sources "
         f"into a new folder (`ancre index build SOURCE... --index-dir NEW_DIR`), or move "
@@ -125,8 +130,24 @@ def read_manifest(conn: sqlite3.Connection, index_dir: Path | None = None) -> di
     return json.loads(row[0]) if row else {}
 
 
-def write_vectors(path: Path, index) -> None:
-    """Write a FAISS index in full under ``path`` (straight to disk: no copy in memory)."""
+VECTORS_DIGEST = "vectors_sha256"
+"""The manifest's key for the SHA-256 of its generation's vectors file, written at commit
+and compared at open: bytes changed inside the file, which FAISS reads without complaint,
+are caught there."""
+
+
+CHANGED_SINCE_COMMIT = "its bytes changed since it was written: checksum mismatch"
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file, hex (about 0.7 ms a MB: cheap enough for every open)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def write_vectors(path: Path, index) -> str:
+    """Write a FAISS index in full under ``path`` (straight to disk: no copy in memory);
+    its digest (``file_digest``) for the manifest."""
     import faiss
 
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
@@ -134,7 +155,9 @@ def write_vectors(path: Path, index) -> None:
         faiss.write_index(index, str(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
         os.replace(tmp, path)
+        return digest
     except (RuntimeError, OSError) as err:
         tmp.unlink(missing_ok=True)  # never leave a half-written file on a full disk
         reason = "no space left on device" if "No space left" in str(err) else str(err)

@@ -19,7 +19,16 @@ from ...loaders import Document
 from ..base import ChunkRow, StoreError
 from ..manifest import FORMAT_VERSION, READABLE_FORMATS
 from . import vectors as vector_kinds
-from .layout import connect, postings_path, read_manifest, store_damaged, vectors_path
+from .layout import (
+    CHANGED_SINCE_COMMIT,
+    VECTORS_DIGEST,
+    connect,
+    file_digest,
+    postings_path,
+    read_manifest,
+    store_damaged,
+    vectors_path,
+)
 from .postings import Postings
 
 
@@ -64,8 +73,9 @@ class DirectoryReader:
                     return False
                 path = vectors_path(self.index_dir, gen)
                 try:
+                    digest = file_digest(path)
                     vectors = faiss.read_index(str(path))
-                except RuntimeError:
+                except (RuntimeError, FileNotFoundError):
                     if path.exists():
                         what = "empty" if not path.stat().st_size else "not a readable FAISS file"
                         raise DamagedFile(path, what, self._repair) from None
@@ -73,6 +83,8 @@ class DirectoryReader:
                         raise DamagedFile(path, "missing", self._repair) from None
                     missing = path
                     continue  # a build replaced it meanwhile: read the manifest again
+                if manifest.get(VECTORS_DIGEST, digest) != digest:
+                    raise DamagedFile(path, CHANGED_SINCE_COMMIT, self._repair)
                 self._check(path, vectors)
                 vector_kinds.tune(vectors, manifest.get("vectors", {}))
                 postings = Postings.load(postings_path(self.index_dir, gen))

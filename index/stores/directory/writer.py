@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,9 +35,12 @@ from ..base import interrupts_deferred
 from ..basewriter import BaseWriter, Planned
 from ..manifest import READABLE_FORMATS
 from . import vectors as vector_kinds
-from .atomic import write_atomic
+from .atomic import replacing, write_atomic
 from .layout import (
+    CHANGED_SINCE_COMMIT,
+    VECTORS_DIGEST,
     connect,
+    file_digest,
     lock_for_build,
     pages,
     postings_path,
@@ -117,7 +122,10 @@ class DirectoryWriter(BaseWriter):
         else:
             ids = self.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
             stored = np.fromiter((r[0] for r in ids), "int64", len(ids))
-            if vectors.ntotal != len(ids):
+            digest = self.old.get(VECTORS_DIGEST)
+            if digest and file_digest(path) != digest:
+                problem = CHANGED_SINCE_COMMIT
+            elif vectors.ntotal != len(ids):
                 problem = f"{vectors.ntotal} vectors for {len(ids)} chunks"
             elif not np.array_equal(np.sort(vector_kinds.ids_of(vectors)), stored):
                 problem = "its vector ids are not the chunk ids"
@@ -235,7 +243,7 @@ class DirectoryWriter(BaseWriter):
         postings = self.postings()
         try:
             with interrupts_deferred():
-                write_vectors(vectors_path(self.index_dir, gen), staged)
+                manifest[VECTORS_DIGEST] = write_vectors(vectors_path(self.index_dir, gen), staged)
                 postings.save(postings_path(self.index_dir, gen))
                 self._publish(
                     gen,
@@ -248,6 +256,45 @@ class DirectoryWriter(BaseWriter):
         finally:
             if self.generation == gen:  # switched, even if interrupted right after
                 self.staging.clear()
+
+    # ---- the embedding progress of big documents (basewriter.KEEP_PROGRESS_FROM)
+    def _kept_path(self, digest: str) -> Path:
+        return self.index_dir / f"progress-{digest[:32]}.npz"
+
+    def _kept_meta(self, planned: Planned) -> dict[str, Any]:
+        target = json.loads(json.dumps(self._target))
+        return {"digest": planned.digest, "chunks": len(planned.spans), "target": target}
+
+    def _keep(self, planned: Planned) -> None:
+        meta = json.dumps(self._kept_meta(planned))
+        with replacing(self._kept_path(planned.digest)) as fh:
+            np.savez(fh, done=planned.done, vectors=planned.vectors, meta=np.array(meta))
+
+    def _kept(self, planned: Planned) -> tuple[Any, Any] | None:
+        path = self._kept_path(planned.digest)
+        try:
+            with np.load(path, allow_pickle=False) as kept:
+                if json.loads(str(kept["meta"])) != self._kept_meta(planned):
+                    return None
+                done, vectors = kept["done"].copy(), kept["vectors"].copy()
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+            log.warning("%s is unreadable (%s): embedding that document from its start", path, err)
+            return None
+        if done.shape != (len(planned.spans),) or len(vectors) != len(planned.spans):
+            return None
+        log.info("%s: going on from %d of %d chunks", planned.doc.source, done.sum(), len(done))
+        return done, vectors
+
+    def _forget_kept(self, digests: list[str] | None) -> None:
+        paths = (
+            self.index_dir.glob("progress-*.npz")
+            if digests is None
+            else (self._kept_path(d) for d in digests)
+        )
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     # ---- commits
     def _must_write(self) -> bool:
@@ -278,10 +325,11 @@ class DirectoryWriter(BaseWriter):
             vectors = vector_kinds.fit(vectors, self.settings.vector_index)
         gen = self.generation + 1 if touches_vectors else self.generation
         postings = self._postings
+        digest = self.old.get(VECTORS_DIGEST)
         if touches_vectors:
             new_ids, bodies = [r[0] for r in fts_rows], [r[1] for r in fts_rows]
             postings = self.postings().updated(old_ids, new_ids, bodies)
-            write_vectors(vectors_path(self.index_dir, gen), vectors)
+            digest = write_vectors(vectors_path(self.index_dir, gen), vectors)
             try:
                 postings.save(postings_path(self.index_dir, gen))
             except BaseException:  # a full disk: the new vectors are of no use alone
@@ -300,6 +348,8 @@ class DirectoryWriter(BaseWriter):
             self._insert(plan, rows, fts_rows)
 
         manifest = self._manifest(gen, vectors)
+        if digest:
+            manifest[VECTORS_DIGEST] = digest
         self._publish(gen, manifest, vectors, postings, statements, files_written=touches_vectors)
         return len(rows)
 
@@ -342,6 +392,9 @@ class DirectoryWriter(BaseWriter):
                 vectors_path(self.index_dir, gen).unlink(missing_ok=True)
                 postings_path(self.index_dir, gen).unlink(missing_ok=True)
             self._vectors = None  # the copy in memory may have gone ahead of the tables
+            failed = sys.exc_info()[1]
+            if isinstance(failed, sqlite3.DatabaseError):  # a full disk, named with its way out
+                raise StoreError(store_damaged(self.index_dir, failed)) from None
             raise
         self._committed(gen, manifest, vectors, postings)
 

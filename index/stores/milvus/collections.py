@@ -186,15 +186,36 @@ class CollectionWriter:
         docs = self._names(self.layout)[1]
         for page in self._pages(docs, LIVE, ["key", "ver", "n_parts", "body"], DOC_SLICE):
             for head in page:
-                body = head["body"]
-                if head["n_parts"] > 1:
-                    parts = self._rows(
-                        docs,
-                        f'doc_key == "{head["key"]}" and ver == {head["ver"]} and part > 0',
-                        ["part", "body"],
-                    )
-                    body += "".join(p["body"] for p in sorted(parts, key=lambda p: p["part"]))
-                yield Document(**json.loads(body))
+                yield self._document(docs, head)
+
+    def _document(self, docs: str, head: dict[str, Any]) -> Document:
+        body = head["body"]
+        if head["n_parts"] > 1:
+            parts = self._rows(
+                docs,
+                f'doc_key == "{head["key"]}" and ver == {head["ver"]} and part > 0',
+                ["part", "body"],
+            )
+            body += "".join(p["body"] for p in sorted(parts, key=lambda p: p["part"]))
+        return Document(**json.loads(body))
+
+    def stored_document(self, doc_id: str) -> tuple[Document, np.ndarray] | None:
+        """A live document and its stored chunk vectors, in chunk order (None: not stored)."""
+        if not self.layout:
+            return None
+        chunks, docs = self._names(self.layout)
+        key = doc_key(doc_id)
+        fields = ["key", "ver", "n_parts", "body"]
+        heads = self._rows(docs, f'doc_key == "{key}" and {LIVE}', fields)
+        if len(heads) != 1:
+            return None
+        doc = self._document(docs, heads[0])
+        rows = self._rows(
+            chunks, f'doc_key == "{key}" and ver == {heads[0]["ver"]}', ["ord", "vector"]
+        )
+        rows.sort(key=lambda r: r["ord"])
+        vectors = np.asarray([r["vector"] for r in rows], dtype="float32")
+        return (doc, vectors) if doc.doc_id == doc_id else None
 
     def counts(self) -> tuple[int, int]:
         if not self.layout:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,19 @@ class MilvusWriter(BaseWriter):
 
     # ---- changes
     def rekey(self, old_id: str, new_id: str, source: str) -> None:
-        raise StoreError("a Milvus store has no format-1 ids to re-key")
+        """The stored document under a new id and source (a renamed file), with the vectors
+        it has: its chunk keys derive from its id, so it is written again, not embedded
+        again. ``StoreError`` when it cannot be (the build then replaces it)."""
+        stored = self.store.stored_document(old_id)
+        if stored is None:
+            raise StoreError(f"{old_id} is not in {self.store.address}")
+        doc, vectors = stored
+        planned = self.plan(replace(doc, doc_id=new_id, source=source))
+        if len(vectors) != len(planned.spans):
+            raise StoreError(f"{old_id}: its stored chunks are not the chunker's")
+        planned.vectors, planned.done = vectors, np.ones(len(vectors), bool)
+        self._pending[new_id] = planned
+        self.remove(old_id)
 
     def reembed(self, progress: bool = False) -> int:
         """Chunk and embed every stored document again into a staged layout, a commit at a
@@ -85,6 +98,7 @@ class MilvusWriter(BaseWriter):
             embedded += self._stage(batch)
         with interrupts_deferred():
             self.store.switch()
+        self._embedded = 0  # counted here, not again by the next commit
         self.reembed_reason = ""
         self.commits += 1
         return embedded
