@@ -3,6 +3,7 @@ index (hashing embedder, scripted generator): queue, stages, Stop, persistence."
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -364,3 +365,28 @@ def test_an_older_conversations_file_gains_the_new_columns(tmp_path):
     [turn] = kept.turns("o", "c1")
     assert (turn.question, turn.rating, turn.suggestions, turn.earlier) == ("Q ?", "up", [], [])
     assert kept.list("o")[0].text == "Q ?"
+
+
+def test_rated_answers_are_exported_as_a_question_set_that_eval_reads(chat, tmp_path, capsys):
+    from ancre.qa.measure.questions import read_questions
+    from ancre.ui.cli import main
+
+    ask(chat, ALICE, TRAMWAY)  # stated, marked right
+    ask(chat, ALICE, BAKERY)  # marked wrong, corrected
+    ask(chat, ALICE, STATIONS)  # marked wrong, no correction
+    ask(chat, ALICE, "Quel est le cours de l'or à la Bourse de Tokyo ?")  # not rated
+    chat.rate(ALICE, 0, "up")
+    chat.rate(ALICE, 1, "down", "Le Fournil de Margaux")
+    chat.rate(ALICE, 2, "down")
+    out = tmp_path / "feedback" / "rated.jsonl"
+    index_dir = chat.store.path.parent
+    assert main(["eval", "--feedback-out", str(out), "--index-dir", str(index_dir)]) == 0
+    assert "1 answers marked right, 2 marked wrong" in capsys.readouterr().out
+    questions, corpus = read_questions(out)
+    assert corpus == [] and [q.question for q in questions] == [TRAMWAY, BAKERY, STATIONS]
+    right, corrected, wrong = questions
+    assert right.answers[0].startswith("Le samedi 13 septembre 2025") and right.doc_id
+    assert right.answerable and corrected.answers == ["Le Fournil de Margaux"]
+    assert wrong.answerable and wrong.answers == []
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["rating"] for r in rows] == ["up", "down", "down"] and rows[2]["given"]
