@@ -65,6 +65,7 @@ def start(
     from ancre.ui.app import create_app
     from ancre.ui.chat import WebChat
     from ancre.ui.conversations import ConversationStore
+    from ancre.ui.followups import FollowUps
     from ancre.ui.library import Library
     from ancre.ui.openai_api import Gate
     from ancre.ui.serve import ServeSettings, launch
@@ -87,6 +88,7 @@ def start(
         AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0),
         ConversationStore.beside(index_dir),
         examples=library,
+        suggester=FollowUps(answerers, AnswerSettings(state_above=0.0)),
     )
     demo = create_app(chat, library)
     settings = ServeSettings(port=free_port(), allow_host=allow_host)
