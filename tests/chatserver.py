@@ -82,13 +82,16 @@ def start(
     library = Library(
         IndexSettings(index_dir=str(index_dir)), embedder=embedder, allow_dirs=allow_dirs
     )
+    # the page, not the models, is tested: what fits is stated whatever the confidence
+    settings = AnswerSettings(
+        llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0
+    )
     chat = WebChat(
         answerers,
-        # the page, not the models, is tested: what fits is stated whatever the confidence
-        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0),
+        settings,
         ConversationStore.beside(index_dir),
         examples=library,
-        suggester=FollowUps(answerers, AnswerSettings(state_above=0.0)),
+        suggester=FollowUps(answerers, settings),
     )
     demo = create_app(chat, library)
     settings = ServeSettings(port=free_port(), allow_host=allow_host)
