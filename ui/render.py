@@ -450,9 +450,10 @@ def _version(view: TurnView, lang: str, last: bool, nav: str = "", current: bool
         f'<form class="ancre-edit-form" data-turn="{view.seq}" hidden>'
         f'<textarea rows="2" aria-label="{esc(t(lang, "edit_label"))}">'
         f"{esc(view.question)}</textarea>"
-        f'<button type="submit" class="ancre-act ancre-edit-send">{esc(t(lang, "edit_send"))}'
-        f'</button><button type="button" class="ancre-act ancre-edit-cancel">'
-        f"{esc(t(lang, 'cancel'))}</button></form>"
+        '<span class="ancre-edit-acts">'
+        f'<button type="button" class="ancre-act ancre-edit-cancel">{esc(t(lang, "cancel"))}'
+        f'</button><button type="submit" class="ancre-act ancre-edit-send">'
+        f"{esc(t(lang, 'edit_send'))}</button></span></form>"
         if settled
         else ""
     )
