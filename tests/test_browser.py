@@ -267,8 +267,9 @@ def test_examples_and_copy_and_regenerate(server, browser):
     tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
     tab.wait_answers(1)
     assert tab.questions() == [TRAMWAY]  # answered again in place, the first answer kept
-    shown = tab.page.inner_text("#ancre-chat .ancre-version:not([hidden]) .ancre-versions")
-    assert shown.split() == ["‹", "2/2", "›"]
+    shown = "#ancre-chat .ancre-version:not([hidden]) .ancre-versions"
+    assert tab.page.inner_text(f"{shown} [aria-hidden]") == "2/2"
+    assert "Version 2 sur 2" in tab.page.inner_text(shown)
     tab.close()
 
 

@@ -396,8 +396,8 @@ def _versions(seq: int, n: int, total: int, lang: str) -> str:
         f'<span class="ancre-versions" data-turn="{seq}">'
         f'<button type="button" class="ancre-act ancre-version-prev" data-to="{n - 1}" '
         f'aria-label="{esc(t(lang, "version_previous"))}"{" disabled" if n == 1 else ""}>‹'
-        f'</button><span aria-label="{esc(t(lang, "version_of", n=n, total=total))}">'
-        f"{n}/{total}</span>"
+        f'</button><span aria-hidden="true">{n}/{total}</span>'
+        f'<span class="ancre-sr">{esc(t(lang, "version_of", n=n, total=total))}</span>'
         f'<button type="button" class="ancre-act ancre-version-next" data-to="{n + 1}" '
         f'aria-label="{esc(t(lang, "version_next"))}"{" disabled" if n == total else ""}>›'
         "</button></span>"
