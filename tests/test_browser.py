@@ -645,6 +645,13 @@ def test_axe_finds_nothing_serious_and_the_controls_are_named(server, browser, l
         ".getAttribute('aria-expanded') !== b",
         arg=before,
     )
+    toggle.click()  # back as it was (on a phone the open sidebar covers the page)
+    page.wait_for_function(
+        "(b) => document.querySelector('#ancre-sidebar .toggle-button')"
+        ".getAttribute('aria-expanded') === b",
+        arg=before,
+    )
+    page.wait_for_timeout(400)  # its slide
     page.get_by_role("tab", name="Documents").click()
     page.wait_for_selector("#ancre-library tbody tr")
     assert serious_violations(page) == []

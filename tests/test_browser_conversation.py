@@ -63,6 +63,8 @@ def test_an_edited_question_is_answered_again_and_the_first_answer_kept(server, 
     area = page.locator("#ancre-chat .ancre-edit-form:not([hidden]) textarea")
     assert area.input_value() == TRAMWAY
     area.fill(BAKERY)
+    page.wait_for_selector("#ancre-chat .ancre-follow-up", timeout=WAIT_MS)  # a redraw
+    assert area.is_visible() and area.input_value() == BAKERY  # the edit goes on
     area.press("Enter")
     page.wait_for_function(
         "() => document.querySelector('#ancre-chat .ancre-version:not([hidden]) .ancre-mode')",

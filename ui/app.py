@@ -251,9 +251,9 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
             shown = False
             for html in chat.follow(v):
                 shown = True
-                yield html, gr.skip()
+                yield html, *[gr.skip()] * len(history_out)
             # (a generator that yields nothing would empty the thread)
-            yield gr.skip(), *(conversation_list(v) if shown else [gr.skip()] * 4)
+            yield gr.skip(), *(conversation_list(v) if shown else [gr.skip()] * len(history_out))
 
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
         history_out = [conversations, rename, delete, rename_box]

@@ -3,20 +3,36 @@
 // optional correction, move between the versions of an answer (‹ n/total ›)
 const versionShown = new Map();  // turn -> [version, of how many]
 const fixOpen = new Set();
+const editing = new Map();  // turn -> the text being edited (a redraw must not lose it)
+const fixText = new Map();
 function showVersion(turn, n) {
   const all = turn.querySelectorAll(':scope > .ancre-version');
   all.forEach((v) => { v.hidden = Number(v.dataset.version) !== n; });
   versionShown.set(turn.dataset.turn, [n, all.length]);
 }
-function editForm(button, open) {
+function editForm(button, open, restore = false) {
   const user = button.closest('.ancre-user');
   const form = user.querySelector('.ancre-edit-form');
   form.hidden = !open;
   user.querySelector('.ancre-bubble').hidden = open;
   user.querySelector('.ancre-edit').hidden = open;
-  if (open) { const area = form.querySelector('textarea'); area.focus(); area.select(); }
-  else user.querySelector('.ancre-edit').focus();
+  const area = form.querySelector('textarea');
+  if (open) {
+    if (editing.has(form.dataset.turn)) area.value = editing.get(form.dataset.turn);
+    else editing.set(form.dataset.turn, area.value);
+    if (!restore || lost()) area.focus();
+  } else {
+    editing.delete(form.dataset.turn);
+    user.querySelector('.ancre-edit').focus();
+  }
 }
+// a redraw of the thread drops the focus that was in it; elsewhere, the focus stays
+const lost = () => !document.activeElement || document.activeElement === document.body;
+element.addEventListener('input', (e) => {
+  const form = e.target.closest && e.target.closest('.ancre-edit-form, .ancre-fix');
+  if (!form) return;
+  (form.matches('.ancre-fix') ? fixText : editing).set(form.dataset.turn, e.target.value);
+});
 element.addEventListener('click', (e) => {
   const edit = e.target.closest('.ancre-edit');
   if (edit) { editForm(edit, true); return; }
@@ -44,9 +60,11 @@ element.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = form.querySelector('textarea').value;
   if (form.matches('.ancre-edit-form')) {
+    editing.delete(form.dataset.turn);
     trigger('edit', { turn: Number(form.dataset.turn), question: text });
   } else if (form.matches('.ancre-fix')) {
     fixOpen.delete(form.dataset.turn);
+    fixText.delete(form.dataset.turn);
     trigger('feedback', { turn: Number(form.dataset.turn), rating: 'down', comment: text });
   }
 });
@@ -63,7 +81,16 @@ watch('value', () => {
   });
   fixOpen.forEach((turn) => {
     const form = element.querySelector('.ancre-fix[data-turn="' + turn + '"]');
-    if (form) { form.hidden = false; form.querySelector('textarea').focus(); }
+    if (!form) return;
+    form.hidden = false;
+    const area = form.querySelector('textarea');
+    if (fixText.has(turn)) area.value = fixText.get(turn);
+    if (lost()) area.focus();
+  });
+  editing.forEach((text, turn) => {  // still being edited: open again, as it was
+    const edit = element.querySelector('.ancre-turn[data-turn="' + turn + '"] '
+      + '.ancre-version:not([hidden]) .ancre-edit, .ancre-turn[data-turn="' + turn + '"] > .ancre-user .ancre-edit');
+    if (edit) editForm(edit, true, true); else editing.delete(turn);
   });
 });
 
