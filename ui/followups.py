@@ -138,12 +138,13 @@ class FollowUps:
         asked = _digits_or_words(question)
         lang = answer.language if answer.language in LANGUAGES else "fr"
         qa = self.answerers(replace(self.settings, llm="none"))
+        names = _names(answer)
         pool: dict[str, tuple[str, str]] = {}  # one question per sentence, the shortest
         for passage in [p for p in answer.passages if p.doc_id in docs]:
             for sentence in sentences(passage.text):
                 if _digits_or_words(sentence) in cited:
                     continue  # what was just answered
-                made = sorted(candidates(sentence, lang, _names(answer)), key=lambda c: len(c[0]))
+                made = sorted(candidates(sentence, lang, names), key=lambda c: len(c[0]))
                 if made and _digits_or_words(made[0][0]) != asked:
                     pool.setdefault(sentence, made[0])
         found: list[str] = []
@@ -169,7 +170,7 @@ def _names(answer: Answer) -> list[str]:
 
 def _answers(answer: Answer, expected: str, docs: set[str]) -> bool:
     """Whether ``answer`` states ``expected`` from one of ``docs``."""
-    if answer.abstained or answer.mode not in ("stated", "extractive", "generated"):
+    if answer.abstained or answer.mode != "stated":
         return False
     if not any(c.doc_id in docs for c in answer.citations):
         return False

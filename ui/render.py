@@ -259,10 +259,10 @@ def plain_text(answer: Answer, lang: str) -> str:
     return "\n".join(lines)
 
 
-def render_answer(answer: Answer, turn: int, lang: str, feedback: str = "") -> str:
+def render_answer(answer: Answer, turn: int, lang: str, rating: str = "") -> str:
     """One answer: short answer (bold) or text with chips, the evidence, the source cards,
-    the mode line and the Copy / Regenerate buttons, and ``feedback`` (the 👍 / 👎 of the
-    turn's current version)."""
+    the mode line and the Copy / Regenerate buttons, and ``rating`` (the 👍 / 👎 of the
+    turn's current version, as HTML)."""
     sources = sources_of(answer)
     by_number = {s.number: s for s in sources}
     blocks = [b.strip() for b in answer.text.split("\n\n") if b.strip()]
@@ -313,7 +313,7 @@ def render_answer(answer: Answer, turn: int, lang: str, feedback: str = "") -> s
         f'data-copy="{esc(plain_text(answer, lang))}" '
         f'data-done="{esc(t(lang, "copied"))}">{esc(t(lang, "copy"))}</button>'
         f'<button type="button" class="ancre-act ancre-regen" data-turn="{turn}">'
-        f"{esc(t(lang, 'regenerate'))}</button>{feedback}</div>"
+        f"{esc(t(lang, 'regenerate'))}</button>{rating}</div>"
     )
     parts.append(
         '<div class="ancre-passages" hidden>'

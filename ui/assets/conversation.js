@@ -1,5 +1,5 @@
 
-// ---- the conversation's own actions (chatconv): edit a sent question, 👍 / 👎 with an
+// ---- the conversation's own actions: edit a sent question, 👍 / 👎 with an
 // optional correction, move between the versions of an answer (‹ n/total ›)
 const versionShown = new Map();  // turn -> [version, of how many]
 const fixOpen = new Set();
