@@ -32,6 +32,9 @@ def test_a_sentence_becomes_questions_where_it_stands():
         "« Nous ouvrirons le 13 septembre 2025 », a dit le maire.",  # a quotation
         "Fini le 3 mars.",  # too short to say what is asked
         "Ce texte n’a ni date ni nombre à demander.",
+        "Le roi mourut à l’aube du 11 mai 1760, près de la mer.",  # « l’aube du quand »
+        "La reprise est rapide : en 1700 la ville comptait à peine moitié moins.",
+        "La première saison s’est déroulée en 2001-2002 avec huit clubs du sud.",
     ):
         assert list(candidates(unusable, "fr")) == []
     assert list(candidates("Le pont a rouvert le 3 mars 2031 après les travaux.", "de")) == []

@@ -24,6 +24,15 @@ BUDGET_S = 2.0
 """Seconds the checks of one answer's candidates may take."""
 WORDS = (5, 18)
 """A candidate sentence's length in words (shorter says little, longer reads badly)."""
+NOT_COUNTED = frozenset(
+    (  # noqa: SIM905
+        "avec dans pour par sur sous entre et ou mais des les une aux qui que dont avant après "
+        "and with for from into the than that which"
+    ).split()
+)
+"""Words after a number that are not what it counts."""
+AFTER = re.compile(r"(?:\b(?:du|au|de|des|aux)|jusqu[’']?|d[’'])\s*$", re.IGNORECASE)
+"""What may not come before the replaced date: « l'aube du quand » reads badly."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +57,9 @@ LANGUAGES = {
         how_many_vowel="combien d’",
         who="Qui",
         date=re.compile(
-            r"\b(?:(?:dès|depuis|pour|à partir du|jusqu’au|jusqu'au|au|du|le) )*"
+            r"\b(?:(?:dès|depuis) )?(?:le )?"
             rf"(?P<core>(?:(?:{FR_DAYS}) )?\d{{1,2}}(?:er)? (?:{FR_MONTHS})(?: \d{{4}})?)\b"
-            rf"|\ben (?P<year>(?:(?:{FR_MONTHS}) )?\d{{4}})\b",
+            rf"|\ben (?P<year>(?:(?:{FR_MONTHS}) )?\d{{4}})\b(?![-–]\d)",
             re.IGNORECASE,
         ),
         pronouns=frozenset("il elle ils elles ce cela ceci celui celle on ces cette".split()),  # noqa: SIM905
@@ -62,6 +71,7 @@ LANGUAGES = {
         who="Who",
         date=re.compile(
             rf"\b(?:(?:on|in|by) )?(?P<core>(?:{EN_MONTHS}) \d{{1,2}}(?:, \d{{4}})?|\d{{4}})\b"
+            r"(?![-–]\d)"
         ),
         pronouns=frozenset("he she it they this that these those".split()),  # noqa: SIM905
     ),
@@ -89,7 +99,8 @@ def candidates(sentence: str, lang: str, names: list[str] = ()) -> Iterator[tupl
     if first in words.pronouns or re.match(r"c[’']", first):
         return
     m = words.date.search(body)
-    if m and m.start() > 0:
+    before = body[: m.start()] if m else ""
+    if m and re.search(r"[^\W\d]\s$", before) and not AFTER.search(before):
         yield (
             _ask(body[: m.start()] + words.when + body[m.end() :], lang),
             m.group("core") or m["year"],
@@ -98,6 +109,8 @@ def candidates(sentence: str, lang: str, names: list[str] = ()) -> Iterator[tupl
         if m.start() == 0 or (words.date.search(body) and _inside(m, words.date, body)):
             continue
         noun = m.group("noun")
+        if re.fullmatch(r"1\d{3}|20\d{2}", m.group(1)) or noun.lower() in NOT_COUNTED:
+            continue  # a year, or a number followed by no noun
         if lang == "fr" and re.search(r"(?:é|ée|és|ées)$", noun):
             continue  # a participle (« 48 millions apportés »), not what is counted
         ask = words.how_many_vowel if noun[0].lower() in "aeéèêiouyh" else words.how_many + " "
