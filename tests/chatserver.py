@@ -66,6 +66,7 @@ def start(
     from ancre.ui.app import create_app
     from ancre.ui.chat import WebChat
     from ancre.ui.conversations import ConversationStore
+    from ancre.ui.followups import FollowUps
     from ancre.ui.library import Library
     from ancre.ui.openai_api import Gate
     from ancre.ui.serve import ServeSettings, launch
@@ -82,12 +83,16 @@ def start(
     library = Library(
         IndexSettings(index_dir=str(index_dir)), embedder=embedder, allow_dirs=allow_dirs
     )
+    # the page, not the models, is tested: what fits is stated whatever the confidence
+    settings = AnswerSettings(
+        llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0
+    )
     chat = WebChat(
         answerers,
-        # the page, not the models, is tested: what fits is stated whatever the confidence
-        AnswerSettings(llm="gemma", max_question_chars=300, span_first_above=1.01, state_above=0.0),
+        settings,
         ConversationStore.beside(index_dir),
         examples=library,
+        suggester=FollowUps(answerers, settings),
     )
     demo = create_app(chat, library)
     settings = ServeSettings(port=free_port(), allow_host=allow_host)

@@ -115,7 +115,11 @@ class Tab:
         return self.page.locator("#ancre-chat .ancre-turn").last.inner_text()
 
     def questions(self) -> list[str]:
-        return self.page.locator("#ancre-chat .ancre-user .ancre-bubble").all_inner_texts()
+        """The questions shown (a turn's earlier versions are hidden)."""
+        return self.page.eval_on_selector_all(
+            "#ancre-chat .ancre-user .ancre-bubble",
+            "els => els.filter(e => !e.closest('[hidden]')).map(e => e.innerText)",
+        )
 
     def close(self) -> None:
         assert self.problems == []
@@ -199,7 +203,7 @@ def test_the_sidebar_reopens_renames_and_deletes_conversations(server, browser):
     tab.page.click("#ancre-new")
     tab.page.wait_for_selector("#ancre-chat .ancre-empty", timeout=WAIT_MS)
     tab.ask(BAKERY)
-    listed = tab.page.locator("#ancre-conversations label")
+    listed = tab.page.locator("#ancre-conversations .ancre-conv")
     assert listed.count() == 2 and BAKERY[:40] in listed.first.inner_text()
     listed.nth(1).click()  # the older one
     tab.page.wait_for_function(
@@ -217,7 +221,7 @@ def test_the_sidebar_reopens_renames_and_deletes_conversations(server, browser):
     tab.page.click("#ancre-delete-yes")
     tab.page.wait_for_selector("#ancre-chat .ancre-empty", timeout=WAIT_MS)
     tab.page.wait_for_function(
-        "() => document.querySelectorAll('#ancre-conversations label').length === 1"
+        "() => document.querySelectorAll('#ancre-conversations .ancre-conv').length === 1"
     )
     assert "Le tramway" not in tab.page.inner_text("#ancre-conversations")
     tab.close()
@@ -262,7 +266,10 @@ def test_examples_and_copy_and_regenerate(server, browser):
     tab.page.locator("#ancre-chat .ancre-regen").first.click()
     tab.page.wait_for_selector("#ancre-chat .ancre-working", timeout=WAIT_MS)
     tab.wait_answers(1)
-    assert tab.questions() == [TRAMWAY]  # answered again in place
+    assert tab.questions() == [TRAMWAY]  # answered again in place, the first answer kept
+    shown = "#ancre-chat .ancre-version:not([hidden]) .ancre-versions"
+    assert tab.page.inner_text(f"{shown} [aria-hidden]") == "2/2"
+    assert "Version 2 sur 2" in tab.page.inner_text(shown)
     tab.close()
 
 
@@ -638,6 +645,13 @@ def test_axe_finds_nothing_serious_and_the_controls_are_named(server, browser, l
         ".getAttribute('aria-expanded') !== b",
         arg=before,
     )
+    toggle.click()  # back as it was (on a phone the open sidebar covers the page)
+    page.wait_for_function(
+        "(b) => document.querySelector('#ancre-sidebar .toggle-button')"
+        ".getAttribute('aria-expanded') === b",
+        arg=before,
+    )
+    page.wait_for_timeout(400)  # its slide
     page.get_by_role("tab", name="Documents").click()
     page.wait_for_selector("#ancre-library tbody tr")
     assert serious_violations(page) == []

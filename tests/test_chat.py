@@ -3,6 +3,7 @@ index (hashing embedder, scripted generator): queue, stages, Stop, persistence."
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -87,7 +88,7 @@ def test_an_answer_shows_stages_never_the_draft_and_is_stored(chat):
         for s in ("Chargement", "Recherche", "Rédaction", "Vérification")
         if f'ancre-stage">{s}' in v
     ]
-    assert order == ["Chargement", "Recherche", "Rédaction", "Vérification"]
+    assert order == ["Recherche", "Rédaction", "Vérification"]  # opened at once: no loading
     assert "<strong>Le samedi 13 septembre 2025" in views[-1]
     views = ask(chat, ALICE, STATIONS)  # the model drafts "10,5 millions": dropped
     assert not [v for v in views if "10,5" in v]
@@ -95,6 +96,27 @@ def test_an_answer_shows_stages_never_the_draft_and_is_stored(chat):
     turns = chat.store.turns(ALICE.owner, chat.current(ALICE))
     assert [t.question for t in turns] == [TRAMWAY, STATIONS]
     assert turns[0].answer.short_answer.startswith("Le samedi 13 septembre 2025")
+
+
+def test_loading_is_said_only_when_opening_the_answerer_takes_time(spy, tmp_path):
+    import time
+
+    def slow(options):
+        time.sleep(0.6)
+        return spy(options)
+
+    chat = WebChat(slow, AnswerSettings(llm="scripted", state_above=0.0), store(tmp_path))
+    views = ask(chat, ALICE, TRAMWAY)
+    assert 'ancre-stage">Chargement' in views[0] and "13 septembre 2025" in views[-1]
+
+
+def test_the_next_question_of_an_idle_page_is_not_shown_as_waiting(chat):
+    chat.submit(ALICE, TRAMWAY, chat.options())
+    shown = chat.view(ALICE)
+    assert "ancre-working" in shown and "ancre-pending" not in shown
+    chat.submit(ALICE, BAKERY, chat.options())  # behind the first: this one waits
+    shown = chat.view(ALICE)
+    assert shown.count("ancre-working") == 1 and shown.count("ancre-pending-label") == 1
 
 
 def test_a_question_sent_during_an_answer_waits_and_is_answered_next(chat):
@@ -283,5 +305,88 @@ def test_a_page_reloaded_during_an_answer_shows_it_and_follows_it(chat, spy):
     list(running)  # the closed page's own run stops there
     views = list(follower)
     assert "13 septembre 2025" in views[-1] and "ancre-working" not in views[-1]
-    assert views[-1].count(TRAMWAY) == 1
+    assert views[-1].count(f'ancre-bubble">{TRAMWAY}') == 1
     assert chat.elsewhere(again) == [] and list(chat.follow(again)) == []
+
+
+def test_an_edited_question_is_asked_again_and_the_earlier_version_kept(chat, spy):
+    ask(chat, ALICE, TRAMWAY)
+    ask(chat, ALICE, STATIONS)
+    refused = chat.regenerate(ALICE, 1, chat.options(), question="   ")
+    assert not refused.accepted and "question" in refused.message
+    assert chat.regenerate(ALICE, 1, chat.options(), question=BAKERY).accepted
+    shown = list(chat.drain(ALICE))[-1]
+    assert spy.histories[-1][0]["content"] == TRAMWAY  # the turns before it, as history
+    turns = chat.store.turns(ALICE.owner, chat.current(ALICE))
+    assert [t.question for t in turns] == [TRAMWAY, BAKERY]
+    assert [t.question for t in turns[1].earlier] == [STATIONS]
+    assert "21 stations" in turns[1].earlier[0].answer.text
+    assert 'data-versions="2"' in shown and "2/2" in shown and "Fournil" in shown
+    chat.regenerate(ALICE, 1, chat.options())
+    list(chat.drain(ALICE))
+    again = chat.store.turns(ALICE.owner, chat.current(ALICE))[1]
+    assert again.question == BAKERY and len(again.earlier) == 2
+
+
+def test_feedback_is_kept_on_the_turn_and_a_new_version_starts_without(chat):
+    ask(chat, ALICE, TRAMWAY)
+    assert chat.rate(ALICE, 0, "down", "  le 13 septembre\n2025 ")
+    assert not chat.rate(Viewer("browser:bob", "fr", "page-1"), 0, "up")  # not Bob's
+    with pytest.raises(ValueError):
+        chat.rate(ALICE, 0, "meh")
+    turn = chat.store.turns(ALICE.owner, chat.current(ALICE))[0]
+    assert (turn.rating, turn.comment) == ("down", "le 13 septembre 2025")
+    shown = chat.view(ALICE)
+    assert 'data-rating="down" aria-pressed="true"' in shown and "le 13 septembre 2025" in shown
+    [(conv, rated)] = chat.store.rated()
+    assert conv == chat.current(ALICE) and rated.question == TRAMWAY
+    chat.regenerate(ALICE, 0, chat.options())
+    list(chat.drain(ALICE))
+    turn = chat.store.turns(ALICE.owner, chat.current(ALICE))[0]
+    assert turn.rating == "" and turn.earlier[0].rating == "down"
+
+
+def test_an_older_conversations_file_gains_the_new_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "conversations.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+            "title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);"
+            "CREATE TABLE turns (conversation TEXT NOT NULL, seq INTEGER NOT NULL, "
+            "question TEXT NOT NULL, answer TEXT, status TEXT NOT NULL, note TEXT NOT NULL "
+            "DEFAULT '', created REAL NOT NULL, PRIMARY KEY (conversation, seq));"
+            "INSERT INTO conversations VALUES ('c1', 'o', 'T', 1, 1);"
+            "INSERT INTO turns VALUES ('c1', 0, 'Q ?', NULL, 'stopped', '', 1);"
+        )
+    kept = ConversationStore(path)
+    assert kept.rate("o", "c1", 0, "up")
+    [turn] = kept.turns("o", "c1")
+    assert (turn.question, turn.rating, turn.suggestions, turn.earlier) == ("Q ?", "up", [], [])
+    assert kept.list("o")[0].text == "Q ?"
+
+
+def test_rated_answers_are_exported_as_a_question_set_that_eval_reads(chat, tmp_path, capsys):
+    from ancre.qa.measure.questions import read_questions
+    from ancre.ui.cli import main
+
+    ask(chat, ALICE, TRAMWAY)  # stated, marked right
+    ask(chat, ALICE, BAKERY)  # marked wrong, corrected
+    ask(chat, ALICE, STATIONS)  # marked wrong, no correction
+    ask(chat, ALICE, "Quel est le cours de l'or à la Bourse de Tokyo ?")  # not rated
+    chat.rate(ALICE, 0, "up")
+    chat.rate(ALICE, 1, "down", "Le Fournil de Margaux")
+    chat.rate(ALICE, 2, "down")
+    out = tmp_path / "feedback" / "rated.jsonl"
+    index_dir = chat.store.path.parent
+    assert main(["eval", "--feedback-out", str(out), "--index-dir", str(index_dir)]) == 0
+    assert "1 answers marked right, 2 marked wrong" in capsys.readouterr().out
+    questions, corpus = read_questions(out)
+    assert corpus == [] and [q.question for q in questions] == [TRAMWAY, BAKERY, STATIONS]
+    right, corrected, wrong = questions
+    assert right.answers[0].startswith("Le samedi 13 septembre 2025") and right.doc_id
+    assert right.answerable and corrected.answers == ["Le Fournil de Margaux"]
+    assert wrong.answerable and wrong.answers == []
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["rating"] for r in rows] == ["up", "down", "down"] and rows[2]["given"]

@@ -17,6 +17,7 @@ from . import endpoints
 from .account import account_box
 from .article import article_reader
 from .documents_tab import documents_tab, hint, lang_of
+from .history import render_history
 from .i18n import COOKIE, LANGUAGES, t, table
 from .render import esc, summary_line
 
@@ -30,6 +31,18 @@ STORAGE_KEY = "ancre"
 STORAGE_SECRET = "ancre-local-page"
 """The browser keeps only a random token and the current conversation's id; the secret
 (sent to the page anyway) just keeps the stored value opaque."""
+EXPORT = """() => {
+  const kept = document.querySelector('#ancre-chat .ancre-export');
+  if (!kept) return;
+  const url = URL.createObjectURL(new Blob([kept.textContent], { type: 'text/markdown' }));
+  const link = document.createElement('a');
+  Object.assign(link, { href: url, download: kept.dataset.name });
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}"""
+"""« Export »: the current conversation's Markdown, kept hidden in the thread, as a file."""
 OPEN_SIDEBAR_ON_WIDE_SCREENS = """() => {
   const bar = document.querySelector('#ancre-sidebar');
   if (bar && window.innerWidth > 900 && !bar.classList.contains('open')) {
@@ -55,7 +68,9 @@ LABELS = [
     "top_k",
     "model",
     "model_info",
-    "temperature",
+    "model_top",
+    "history_search",
+    "export",
     "language",
     "upload_label",
     "folder_label",
@@ -104,13 +119,11 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
         owner = f"user:{user}" if user else f"browser:{browser['token']}"
         return Viewer(owner, lang, request.session_hash or ""), browser
 
-    def conversation_list(v: Viewer) -> Any:
-        convs = chat.conversations(v)
-        return gr.Radio(
-            choices=[(c.title, c.id) for c in convs],
-            value=chat.current(v),
-            info=None if convs else t(v.lang, "no_conversations"),
-        )
+    def conversation_list(v: Viewer) -> tuple:
+        """The sidebar's list, and its buttons usable only with a conversation open."""
+        current = chat.current(v)
+        some = gr.update(interactive=bool(current))
+        return render_history(chat.conversations(v), current, v.lang), some, some, some
 
     def remember(browser: dict, v: Viewer) -> dict:
         return {**browser, "current": chat.current(v) or ""}
@@ -123,18 +136,36 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
             new = gr.Button(
                 i18n("new_conversation"), variant="primary", size="sm", elem_id="ancre-new"
             )
-            conversations = gr.Radio([], show_label=False, elem_id="ancre-conversations")
+            gr.Textbox(
+                label=i18n("history_search"),
+                placeholder=i18n("history_search"),
+                show_label=False,
+                elem_id="ancre-history-search",
+            )
+            conversations = gr.HTML(
+                "", elem_id="ancre-conversations", js_on_load=asset("history.js")
+            )
             rename_box = gr.Textbox(
                 label=i18n("rename_placeholder"),
                 placeholder=i18n("rename_placeholder"),
                 show_label=False,
+                interactive=False,
                 elem_id="ancre-rename-box",
             )
             with gr.Row():
-                rename = gr.Button(i18n("rename"), size="sm", elem_id="ancre-rename")
-                delete = gr.Button(
-                    i18n("delete_conversation"), size="sm", variant="stop", elem_id="ancre-delete"
+                rename = gr.Button(
+                    i18n("rename"), size="sm", interactive=False, elem_id="ancre-rename"
                 )
+                delete = gr.Button(
+                    i18n("delete_conversation"),
+                    size="sm",
+                    variant="stop",
+                    interactive=False,
+                    elem_id="ancre-delete",
+                )
+            gr.Button(i18n("export"), size="sm", elem_id="ancre-export").click(
+                None, None, None, js=EXPORT, api_visibility="private"
+            )
             with gr.Group(visible=False, elem_id="ancre-delete-confirm") as delete_group:
                 delete_text = gr.HTML()
                 with gr.Row():
@@ -145,21 +176,32 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                         elem_id="ancre-delete-yes",
                     )
                     delete_no = gr.Button(i18n("cancel"), size="sm", elem_id="ancre-delete-no")
+            with gr.Accordion(i18n("settings"), open=False, elem_id="ancre-settings"):
+                top_k = gr.Slider(1, 20, value=chat.settings.top_k, step=1, label=i18n("top_k"))
             language = gr.Radio(
                 [("Français", "fr"), ("English", "en")],
                 label=i18n("language"),
                 elem_id="ancre-lang",
             )
             account_box(demo)
-        header = gr.HTML(elem_id="ancre-header")
+        with gr.Row(elem_id="ancre-top", equal_height=False):
+            header = gr.HTML(elem_id="ancre-header")
+            llm = gr.Dropdown(
+                generator_choices(chat.settings.llm, "fr"),
+                value=chat.settings.llm,
+                label=i18n("model_top"),
+                scale=0,
+                min_width=220,
+                elem_id="ancre-llm",
+            )
         with gr.Tabs(elem_id="ancre-tabs"):
             with gr.Tab(i18n("tab_chat"), id="chat"):
                 summary = gr.HTML(elem_id="ancre-summary")
                 thread = gr.HTML(
                     "",
                     elem_id="ancre-chat",
-                    js_on_load=asset("chat.js"),
-                    head=f"<style>{asset('chat.css')}</style>",
+                    js_on_load=asset("chat.js") + asset("conversation.js"),
+                    head=f"<style>{asset('chat.css')}{asset('conversation.css')}</style>",
                     apply_default_css=False,
                     limit=chat.settings.max_question_chars,
                     texts={},
@@ -186,22 +228,6 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                     stop = gr.Button(
                         i18n("stop"), variant="stop", scale=1, visible=False, elem_id="ancre-stop"
                     )
-                with gr.Accordion(i18n("settings"), open=False, elem_id="ancre-settings"):
-                    top_k = gr.Slider(1, 20, value=chat.settings.top_k, step=1, label=i18n("top_k"))
-                    llm = gr.Dropdown(
-                        generator_choices(chat.settings.llm, "fr"),
-                        value=chat.settings.llm,
-                        label=i18n("model"),
-                        info=i18n("model_info"),
-                        elem_id="ancre-llm",
-                    )
-                    temperature = gr.Slider(
-                        0.0,
-                        1.5,
-                        value=chat.settings.temperature,
-                        step=0.1,
-                        label=i18n("temperature"),
-                    )
             with gr.Tab(i18n("tab_index"), id="index"):
                 tab = documents_tab(library, summary, i18n)
         article_reader(library.index_settings, asset("article.js"))
@@ -222,7 +248,7 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                         "sidebar": t(v.lang, "sidebar_toggle"),
                     },
                 ),
-                conversation_list(v),
+                *conversation_list(v),
                 v.lang,
                 gr.Dropdown(choices=generator_choices(chat.settings.llm, v.lang)),
                 *tab.values(v.lang),
@@ -233,11 +259,12 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
             shown = False
             for html in chat.follow(v):
                 shown = True
-                yield html, gr.skip()
+                yield html, *[gr.skip()] * len(history_out)
             # (a generator that yields nothing would empty the thread)
-            yield gr.skip(), conversation_list(v) if shown else gr.skip()
+            yield gr.skip(), *(conversation_list(v) if shown else [gr.skip()] * len(history_out))
 
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        history_out = [conversations, rename, delete, rename_box]
         loaded = demo.load(
             on_load,
             [browser],
@@ -246,7 +273,7 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 header,
                 summary,
                 thread,
-                conversations,
+                *history_out,
                 language,
                 llm,
                 *tab.outputs(),
@@ -256,7 +283,7 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
         loaded.then(
             on_follow,
             [browser],
-            [thread, conversations],
+            [thread, *history_out],
             concurrency_limit=16,
             concurrency_id="follow",
             **private,
@@ -269,29 +296,41 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 hint(result.message),
                 chat.view(v),
                 remember(browser_value, v),
-                conversation_list(v),
+                *conversation_list(v),
                 gr.Button(visible=True) if result.accepted else gr.skip(),
             )
 
-        def on_submit(question, browser_value, k, model, temp, request: gr.Request):
+        def on_submit(question, browser_value, k, model, request: gr.Request):
             v, browser_value = viewer(request, browser_value)
-            result = chat.submit(v, question, chat.options(k, model, temp))
+            result = chat.submit(v, question, chat.options(k, model))
             box_value = "" if result.accepted else gr.skip()
             return (box_value, *accepted(v, browser_value, result))
 
-        def on_example(browser_value, k, model, temp, evt: gr.EventData, request: gr.Request):
+        def on_example(browser_value, k, model, evt: gr.EventData, request: gr.Request):
             v, browser_value = viewer(request, browser_value)
-            result = chat.submit(
-                v, str(evt._data.get("question", "")), chat.options(k, model, temp)
-            )
+            result = chat.submit(v, str(evt._data.get("question", "")), chat.options(k, model))
             return accepted(v, browser_value, result)
 
-        def on_regenerate(browser_value, k, model, temp, evt: gr.EventData, request: gr.Request):
+        def on_regenerate(browser_value, k, model, evt: gr.EventData, request: gr.Request):
             v, browser_value = viewer(request, browser_value)
-            result = chat.regenerate(
-                v, int(evt._data.get("turn", -1)), chat.options(k, model, temp)
-            )
+            result = chat.regenerate(v, int(evt._data.get("turn", -1)), chat.options(k, model))
             return accepted(v, browser_value, result)
+
+        def on_edit(browser_value, k, model, evt: gr.EventData, request: gr.Request):
+            v, browser_value = viewer(request, browser_value)
+            turn, question = int(evt._data.get("turn", -1)), str(evt._data.get("question", ""))
+            result = chat.regenerate(v, turn, chat.options(k, model), question=question)
+            return accepted(v, browser_value, result)
+
+        def on_feedback(browser_value, evt: gr.EventData, request: gr.Request):
+            v, _ = viewer(request, browser_value)
+            rating = str(evt._data.get("rating", ""))
+            if rating not in ("up", "down", ""):
+                return gr.skip()
+            chat.rate(v, int(evt._data.get("turn", -1)), rating, str(evt._data.get("comment", "")))
+            return chat.view(v)
+
+        thread.feedback(on_feedback, [browser], [thread], **private)
 
         def on_drain(browser_value, request: gr.Request):
             v, _ = viewer(request, browser_value)
@@ -302,28 +341,35 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
             if not answered:  # another answer of this page takes the new question
                 yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             elif not chat.busy(v):  # (after Stop, the page shows what it is doing now)
-                yield chat.view(v), conversation_list(v), gr.Button(visible=False), ""
+                listed = render_history(chat.conversations(v), chat.current(v), v.lang)
+                yield chat.view(v), listed, gr.Button(visible=False), ""
 
-        settings_in = [top_k, llm, temperature]
+        settings_in = [top_k, llm]
         answer_out = [thread, conversations, stop, hint_box]
         for event in (
             gr.on(
                 [box.submit, send.click],
                 on_submit,
                 [box, browser, *settings_in],
-                [box, hint_box, thread, browser, conversations, stop],
+                [box, hint_box, thread, browser, *history_out, stop],
                 **private,
             ),
             thread.ask(
                 on_example,
                 [browser, *settings_in],
-                [hint_box, thread, browser, conversations, stop],
+                [hint_box, thread, browser, *history_out, stop],
                 **private,
             ),
             thread.regenerate(
                 on_regenerate,
                 [browser, *settings_in],
-                [hint_box, thread, browser, conversations, stop],
+                [hint_box, thread, browser, *history_out, stop],
+                **private,
+            ),
+            thread.edit(
+                on_edit,
+                [browser, *settings_in],
+                [hint_box, thread, browser, *history_out, stop],
                 **private,
             ),
         ):
@@ -354,31 +400,31 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
                 back_to_box(left, typed),
                 chat.view(v),
                 remember(browser_value, v),
-                conversation_list(v),
+                *conversation_list(v),
                 gr.Button(visible=False),
                 hint(note),
                 gr.Group(visible=False),
             )
 
-        switch_out = [box, thread, browser, conversations, stop, hint_box, delete_group]
+        switch_out = [box, thread, browser, *history_out, stop, hint_box, delete_group]
 
         def on_new(typed, browser_value, request: gr.Request):
             v, browser_value = viewer(request, browser_value)
             return switched(v, browser_value, chat.open(v, None), typed)
 
-        def on_open(conv_id, typed, browser_value, request: gr.Request):
+        def on_open(typed, browser_value, evt: gr.EventData, request: gr.Request):
             v, browser_value = viewer(request, browser_value)
-            return switched(v, browser_value, chat.open(v, conv_id), typed)
+            return switched(v, browser_value, chat.open(v, str(evt._data.get("id", ""))), typed)
 
         new.click(on_new, [box, browser], switch_out, **private)
-        conversations.input(on_open, [conversations, box, browser], switch_out, **private)
+        conversations.open(on_open, [box, browser], switch_out, **private)
 
         def on_rename(title, browser_value, request: gr.Request):
             v, _ = viewer(request, browser_value)
             done = chat.rename(v, title or "")
             return (
                 ("" if done else gr.skip()),
-                conversation_list(v),
+                render_history(chat.conversations(v), chat.current(v), v.lang),
                 hint(t(v.lang, "conversation_renamed") if done else ""),
             )
 

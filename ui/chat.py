@@ -7,7 +7,12 @@
 - **Conversations persist** in a ``ConversationStore`` beside the index, per owner (the user
   under ``--auth``, else one browser): a reload reopens the current one with its sources.
 - **Stages, not drafts.** While an answer is made the page shows the stage (retrieving,
-  drafting, verifying); the model's unverified draft is never shown.
+  drafting, verifying); the model's unverified draft is never shown. « Loading the model »
+  is shown only when opening the answerer actually takes time.
+- **Versions and feedback.** Regenerate, or editing a sent question, answers the turn again
+  and keeps the earlier versions; a 👍 / 👎 (with an optional correction) is kept on the turn.
+- **Follow-ups.** When the page has nothing else to answer, the ``Suggester`` proposes
+  questions that ancre answers from the same articles; they are stored with the turn.
 
 Answers come from an ``Answerer`` factory, ``Callable[[AnswerSettings], Answerer]``: the
 server passes ``ancre.qa.answerer`` over the cached index, so choosing another generator
@@ -17,28 +22,39 @@ reuses the loaded index and embedding model; tests pass an Answerer over fakes.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ancre.qa import Answer, Answerer, AnswerSettings
 
-from .conversations import Conversation, ConversationStore, Turn
+from .conversations import Conversation, ConversationStore, Rating, Turn
+from .history import markdown
 from .i18n import count, t
-from .render import TurnView, render_thread
+from .render import TurnView, esc, render_thread, turn_view
 
 log = logging.getLogger(__name__)
 
 AnswererFactory = Callable[[AnswerSettings], Answerer]
 MAX_PAGES = 2000
 """Open pages remembered (their live state only: conversations are on disk)."""
+LOADING_AFTER = 0.3
+"""Seconds that opening the answerer may take before the page says a model is loading."""
 
 
 class Examples(Protocol):
     def examples(self) -> list[str]: ...
+
+
+class Suggester(Protocol):
+    """Follow-up questions for an answer, each one checked to be answerable."""
+
+    def suggest(self, question: str, answer: Answer) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -114,11 +130,13 @@ class WebChat:
         store: ConversationStore,
         *,
         examples: Examples | None = None,
+        suggester: Suggester | None = None,
     ):
         self.answerers = answerers
         self.settings = settings
         self.store = store
         self.examples = examples
+        self.suggester = suggester
         self._pages: OrderedDict[tuple[str, str], Page] = OrderedDict()
         """Live pages by (owner, Gradio session hash): the hash is chosen by the client, so
         another user who sends it must not reach this page's answer or queue."""
@@ -126,7 +144,6 @@ class WebChat:
         """Pages closed (or reloaded) while answering: their answers go on, and the owner's
         other pages show them in progress."""
         self._pages_lock = threading.Lock()
-        self._loaded: set[str] = set()
 
     # ---- per-question options and checks
     def generators(self) -> list[str]:
@@ -242,21 +259,34 @@ class WebChat:
             page.pending.append(Job(question, options))
         return Submitted(True, t(viewer.lang, "hint_queued") if busy else "")
 
-    def regenerate(self, viewer: Viewer, seq: int, options: AnswerSettings) -> Submitted:
-        """Answer turn ``seq`` of the current conversation again (after its own history)."""
+    def regenerate(
+        self, viewer: Viewer, seq: int, options: AnswerSettings, question: str | None = None
+    ) -> Submitted:
+        """Answer turn ``seq`` of the current conversation again (after its own history),
+        asking ``question`` instead when given (an edited question, checked as any other).
+        The answer it replaces is kept as an earlier version."""
         page = self.page(viewer)
         turn = next(
             (x for x in self.store.turns(viewer.owner, page.conversation) if x.seq == seq), None
         )
         if turn is None:
             return Submitted(False, "")
+        if question is not None:
+            question = " ".join(question.split())
+            reason = self.check(question, viewer.lang)
+            if reason:
+                return Submitted(False, reason)
         with page.lock:
             if any(j.replace == seq for j in page.pending) or (
                 page.working and page.working.replace == seq
             ):
                 return Submitted(False, "")
-            page.pending.append(Job(turn.question, options, replace=seq))
+            page.pending.append(Job(question or turn.question, options, replace=seq))
         return Submitted(True, "")
+
+    def rate(self, viewer: Viewer, seq: int, rating: Rating, comment: str = "") -> bool:
+        """Keep the reader's 👍 / 👎 on turn ``seq`` of the current conversation."""
+        return self.store.rate(viewer.owner, self.current(viewer), seq, rating, comment)
 
     def drain(self, viewer: Viewer) -> Iterator[str]:
         """Answer the page's waiting questions one after the other, yielding the thread's
@@ -295,16 +325,20 @@ class WebChat:
                     {"role": "user", "content": x.question},
                     {"role": "assistant", "content": x.answer.text},
                 ]
-        if job.options.llm not in self._loaded:
-            page.stage = "loading"
-            yield self.view(viewer)
         turn = Turn(job.replace if job.replace is not None else -1, job.question, None)
         stream = None
         try:
-            stream = self.answerers(job.options).stream(
-                job.question, history=history, options=job.options
-            )
-            self._loaded.add(job.options.llm)
+            with ThreadPoolExecutor(1, thread_name_prefix="ancre-open") as opening:
+                answerer = opening.submit(self.answerers, job.options)
+                try:
+                    qa = answerer.result(timeout=LOADING_AFTER)
+                except TimeoutError:  # a model being loaded: say so, then wait for it
+                    page.stage = "loading"
+                    yield self.view(viewer)
+                    qa = answerer.result()
+            if page.epoch != epoch:
+                return
+            stream = qa.stream(job.question, history=history, options=job.options)
             for event in stream:
                 if page.epoch != epoch:
                     return  # stopped: closing the stream ends the generation at once
@@ -321,9 +355,32 @@ class WebChat:
         with page.lock:
             if page.epoch != epoch:
                 return
+            seq = None
             if conv_id is not None:
-                self.store.save_turn(viewer.owner, conv_id, turn, replace=job.replace is not None)
+                seq = self.store.save_turn(
+                    viewer.owner, conv_id, turn, replace=job.replace is not None
+                )
             page.working, page.stage = None, ""
+            more = bool(page.pending)
+        yield self.view(viewer)
+        if seq is not None and turn.answer is not None and not more:
+            yield from self._follow_ups(viewer, page, conv_id, seq, turn.answer, epoch)
+
+    def _follow_ups(
+        self, viewer: Viewer, page: Page, conv_id: str, seq: int, answer: Answer, epoch: int
+    ) -> Iterator[str]:
+        """The suggester's questions for a stated answer, shown under it once checked."""
+        if self.suggester is None or answer.abstained:
+            return
+        try:
+            found = self.suggester.suggest(answer.question, answer)
+        except Exception:  # suggestions are a courtesy: the answer stands without them
+            log.exception("follow-up questions for %r failed", answer.question)
+            return
+        with page.lock:
+            if page.epoch != epoch or not found:
+                return
+            self.store.suggest(viewer.owner, conv_id, seq, found)
         yield self.view(viewer)
 
     def busy(self, viewer: Viewer) -> bool:
@@ -349,10 +406,17 @@ class WebChat:
     # ---- what the page shows
     @staticmethod
     def _jobs(page: Page) -> list[tuple[Job, str, str]]:
-        """(job, state, stage) of what ``page`` answers and what waits."""
+        """(job, state, stage) of what ``page`` answers and what waits. The next question
+        of an idle page is shown as being answered: it is not waiting for anything."""
         with page.lock:
-            working = [(page.working, "working", page.stage)] if page.working else []
-            return working + [(j, "pending", "") for j in page.pending]
+            waiting = list(page.pending)
+            if page.working is not None:
+                working = [(page.working, "working", page.stage)]
+            elif waiting:
+                working = [(waiting.pop(0), "working", "")]
+            else:
+                working = []
+            return working + [(j, "pending", "") for j in waiting]
 
     def elsewhere(self, viewer: Viewer) -> list[tuple[Job, str, str]]:
         """What the owner's other pages (one reloaded mid-answer among them) answer in the
@@ -390,7 +454,7 @@ class WebChat:
         (this page's, then those of the owner's other pages in this conversation)."""
         page = self.page(viewer)
         turns = self.store.turns(viewer.owner, page.conversation)
-        views = [TurnView(x.seq, x.question, x.answer, x.status, x.note) for x in turns]
+        views = [turn_view(x) for x in turns]
         jobs = self._jobs(page) + self.elsewhere(viewer)
         following = (views[-1].seq + 1) if views else 0
         for job, state, stage in jobs:
@@ -402,7 +466,15 @@ class WebChat:
             views.append(TurnView(following, job.question, None, state, stage))
             following += 1
         examples = self.examples.examples() if self.examples and not views else []
-        return render_thread(views, viewer.lang, examples)
+        html = render_thread(views, viewer.lang, examples)
+        conv = self.store.get(viewer.owner, page.conversation)
+        if conv is None or not turns:
+            return html
+        kept = markdown(conv, turns, viewer.lang)
+        name = re.sub(r"[^\w-]+", "-", conv.title).strip("-")[:60] or "conversation"
+        return (
+            html + f'<pre class="ancre-export" data-name="{esc(name)}.md" hidden>{esc(kept)}</pre>'
+        )
 
     # ---- the scripting API
     def ask(self, question: str, options: AnswerSettings, history: list | None = None) -> Answer:

@@ -279,6 +279,14 @@ def cmd_eval(
         a, b = (json.loads(Path(p).expanduser().read_text(encoding="utf-8")) for p in args.compare)
         print(report.compare(a, b, Path(args.compare[0]).stem, Path(args.compare[1]).stem))
         return EXIT_OK
+    if args.feedback_out:
+        from .conversations import ConversationStore
+        from .feedback import write_question_set
+
+        store = ConversationStore.beside(index_settings.index_dir)
+        path, up, down = write_question_set(store, args.feedback_out)
+        print(f"wrote {path}: {up} answers marked right, {down} marked wrong")
+        return EXIT_OK
     if args.fit_confidence:
         from ancre.qa.learned import save_model
         from ancre.qa.measure import confidence_fit
@@ -291,7 +299,8 @@ def cmd_eval(
         return EXIT_OK
     if not args.questions:
         raise ValueError(
-            "give question files (JSON Lines or SQuAD JSON), --compare A B or --fit-confidence RUN"
+            "give question files (JSON Lines or SQuAD JSON), --compare A B, --fit-confidence RUN "
+            "or --feedback-out FILE"
         )
     squad_dir = None if args.corpus else Path(index_settings.index_dir) / questions.CORPUS_FOLDER
     asked, squad_corpus = questions.load_questions(

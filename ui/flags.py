@@ -320,6 +320,13 @@ def parser() -> argparse.ArgumentParser:
         "(of the training articles: --split train), print the precision and coverage of "
         "stated answers by threshold; with --weights-out, write confidence.json there",
     )
+    e.add_argument(
+        "--feedback-out",
+        metavar="FILE.jsonl",
+        help="write the answers rated in the web chat (beside the index: --index-dir) as a "
+        "question set for `ancre eval`: a 👍 keeps its answer as the gold one, a 👎 its "
+        "correction (or none: it then counts for abstention only)",
+    )
     e.add_argument("--llm", help="generator (see `ancre ask --help`)")
     _chat_mode(e)
     e.add_argument("--top-k", type=int, help="passages to retrieve (ANCRE_TOP_K)")

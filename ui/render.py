@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ancre.index.nearcopies import Alternate
 from ancre.qa import Answer, Citation, Passage
 
+from .conversations import Turn
 from .i18n import count, date, number, t
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -280,9 +281,10 @@ def plain_text(answer: Answer, lang: str) -> str:
     return "\n".join(lines)
 
 
-def render_answer(answer: Answer, turn: int, lang: str) -> str:
+def render_answer(answer: Answer, turn: int, lang: str, rating: str = "") -> str:
     """One answer: short answer (bold) or text with chips, the evidence, the source cards,
-    the mode line and the Copy / Regenerate buttons."""
+    the mode line and the Copy / Regenerate buttons, and ``rating`` (the 👍 / 👎 of the
+    turn's current version, as HTML)."""
     sources = sources_of(answer)
     by_number = {s.number: s for s in sources}
     blocks = [b.strip() for b in answer.text.split("\n\n") if b.strip()]
@@ -333,7 +335,7 @@ def render_answer(answer: Answer, turn: int, lang: str) -> str:
         f'data-copy="{esc(plain_text(answer, lang))}" '
         f'data-done="{esc(t(lang, "copied"))}">{esc(t(lang, "copy"))}</button>'
         f'<button type="button" class="ancre-act ancre-regen" data-turn="{turn}">'
-        f"{esc(t(lang, 'regenerate'))}</button></div>"
+        f"{esc(t(lang, 'regenerate'))}</button>{rating}</div>"
     )
     parts.append(
         '<div class="ancre-passages" hidden>'
@@ -342,6 +344,15 @@ def render_answer(answer: Answer, turn: int, lang: str) -> str:
     )
     kind = "ancre-abstained" if answer.abstained else ""
     return f'<div class="ancre-bot {kind}">{"".join(parts)}</div>'
+
+
+THUMB = (
+    '<svg class="ancre-thumb" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" '
+    'focusable="false"><path fill="none" stroke="currentColor" stroke-width="2" '
+    'stroke-linejoin="round" d="M3 10h4v11H3zM7 20h10.5a2 2 0 0 0 2-1.6l1.3-6.5A2 2 0 0 0 '
+    '18.8 9.5H14l.9-4.2A2 2 0 0 0 13 3z"/></svg>'
+)
+"""👍 drawn (no emoji font needed); 👎 is the same turned over by the style sheet."""
 
 
 @dataclass
@@ -354,6 +365,65 @@ class TurnView:
     state: str = "answered"
     note: str = ""
     """failed: the key of the error text; working: the stage."""
+    rating: str = ""
+    comment: str = ""
+    suggestions: list[str] = field(default_factory=list)
+    earlier: list[TurnView] = field(default_factory=list)
+    """The versions this turn's answer replaced, oldest first."""
+
+
+def turn_view(turn: Turn) -> TurnView:
+    """A stored turn as shown, with its earlier versions."""
+    return TurnView(
+        turn.seq,
+        turn.question,
+        turn.answer,
+        turn.status,
+        turn.note,
+        turn.rating,
+        turn.comment,
+        list(turn.suggestions),
+        [TurnView(x.seq, x.question, x.answer, x.status, x.note) for x in turn.earlier],
+    )
+
+
+def feedback(view: TurnView, lang: str) -> str:
+    """👍 / 👎 (pressed as stored), and the correction box a 👎 opens."""
+    buttons = "".join(
+        f'<button type="button" class="ancre-act ancre-rate" data-turn="{view.seq}" '
+        f'data-rating="{rating}" aria-pressed="{"true" if view.rating == rating else "false"}" '
+        f'aria-label="{esc(t(lang, "rate_" + rating))}" title="{esc(t(lang, "rate_" + rating))}">'
+        f"{icon}</button>"
+        for rating, icon in (("up", THUMB), ("down", THUMB))
+    )
+    said = ""
+    if view.rating:
+        text = t(lang, "fix_shown", text=view.comment) if view.comment else t(lang, "rate_thanks")
+        said = f'<span class="ancre-rated" role="status">{esc(text)}</span>'
+    form = (
+        f'<form class="ancre-fix" data-turn="{view.seq}" hidden>'
+        f"<label>{esc(t(lang, 'fix_label'))}"
+        f'<textarea rows="2" maxlength="1000">{esc(view.comment)}</textarea></label>'
+        f'<button type="submit" class="ancre-act ancre-fix-send">{esc(t(lang, "fix_send"))}'
+        "</button></form>"
+    )
+    return f'<span class="ancre-feedback">{buttons}{said}</span>{form}'
+
+
+def _versions(seq: int, n: int, total: int, lang: str) -> str:
+    """‹ n/total ›: moves between the answers a turn has had (the page's script)."""
+    if total < 2:
+        return ""
+    return (
+        f'<span class="ancre-versions" data-turn="{seq}">'
+        f'<button type="button" class="ancre-act ancre-version-prev" data-to="{n - 1}" '
+        f'aria-label="{esc(t(lang, "version_previous"))}"{" disabled" if n == 1 else ""}>‹'
+        f'</button><span aria-hidden="true">{n}/{total}</span>'
+        f'<span class="ancre-sr">{esc(t(lang, "version_of", n=n, total=total))}</span>'
+        f'<button type="button" class="ancre-act ancre-version-next" data-to="{n + 1}" '
+        f'aria-label="{esc(t(lang, "version_next"))}"{" disabled" if n == total else ""}>›'
+        "</button></span>"
+    )
 
 
 def _stage(stage: str, lang: str) -> str:
@@ -373,16 +443,53 @@ def _stage(stage: str, lang: str) -> str:
     )
 
 
-def render_turn(view: TurnView, lang: str) -> str:
+def render_turn(view: TurnView, lang: str, last: bool = False) -> str:
+    """A turn; with earlier versions, each one in turn behind ‹ n/total › (the current
+    one shown); the follow-up questions under the ``last`` turn."""
+    versions = [*view.earlier, view]
+    if len(versions) == 1:
+        return f'<div class="ancre-turn" data-turn="{view.seq}">{_version(view, lang, last)}</div>'
+    blocks = []
+    for n, v in enumerate(versions, 1):
+        nav = _versions(view.seq, n, len(versions), lang)
+        hidden = "" if v is view else " hidden"
+        blocks.append(
+            f'<div class="ancre-version" data-version="{n}"{hidden}>'
+            f"{_version(v, lang, last and v is view, nav, v is view)}</div>"
+        )
+    return (
+        f'<div class="ancre-turn" data-turn="{view.seq}" data-versions="{len(versions)}">'
+        f"{''.join(blocks)}</div>"
+    )
+
+
+def _version(view: TurnView, lang: str, last: bool, nav: str = "", current: bool = True) -> str:
     pending = view.state == "pending"
+    settled = view.state in ("answered", "stopped", "failed")
+    edit = (
+        f'<button type="button" class="ancre-act ancre-edit" data-turn="{view.seq}" '
+        f'aria-label="{esc(t(lang, "edit_label"))}">{esc(t(lang, "edit"))}</button>'
+        f'<form class="ancre-edit-form" data-turn="{view.seq}" hidden>'
+        f'<textarea rows="2" aria-label="{esc(t(lang, "edit_label"))}">'
+        f"{esc(view.question)}</textarea>"
+        '<span class="ancre-edit-acts">'
+        f'<button type="button" class="ancre-act ancre-edit-cancel">{esc(t(lang, "cancel"))}'
+        f'</button><button type="submit" class="ancre-act ancre-edit-send">'
+        f"{esc(t(lang, 'edit_send'))}</button></span></form>"
+        if settled
+        else ""
+    )
     user = (
         f'<div class="ancre-user{" ancre-pending" if pending else ""}">'
         f'<div class="ancre-bubble">{esc_lines(view.question)}</div>'
         + (f'<div class="ancre-pending-label">{esc(t(lang, "pending"))}</div>' if pending else "")
+        + (f'<div class="ancre-user-acts">{nav}{edit}</div>' if nav or edit else "")
         + "</div>"
     )
     if view.state == "answered" and view.answer is not None:
-        bot = render_answer(view.answer, view.seq, lang)
+        bot = render_answer(view.answer, view.seq, lang, feedback(view, lang) if current else "")
+        if last and view.suggestions:
+            bot += _follow_ups(view.suggestions, lang)
     elif view.state == "working":
         bot = _stage(view.note, lang)
     elif view.state in ("stopped", "failed"):
@@ -396,7 +503,21 @@ def render_turn(view: TurnView, lang: str) -> str:
         )
     else:
         bot = ""
-    return f'<div class="ancre-turn" data-turn="{view.seq}">{user}{bot}</div>'
+    return user + bot
+
+
+def _follow_ups(questions: list[str], lang: str) -> str:
+    label = t(lang, "follow_ups")
+    return (
+        f'<div class="ancre-follow-ups" role="group" aria-label="{esc(label)}">'
+        f'<span class="ancre-cards-label">{esc(label)}</span>'
+        + "".join(
+            f'<button type="button" class="ancre-example ancre-follow-up" '
+            f'data-question="{esc(q)}">{esc(q)}</button>'
+            for q in questions
+        )
+        + "</div>"
+    )
 
 
 def render_thread(turns: list[TurnView], lang: str, examples: list[str]) -> str:
@@ -419,7 +540,7 @@ def render_thread(turns: list[TurnView], lang: str, examples: list[str]) -> str:
             )
             + "</div>"
         )
-    body = "".join(render_turn(v, lang) for v in turns)
+    body = "".join(render_turn(v, lang, last=v is turns[-1]) for v in turns)
     return f'<div class="ancre-thread" data-turns="{len(turns)}">{body}</div>'
 
 

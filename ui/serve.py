@@ -227,11 +227,17 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
         max_upload_mb=settings.max_upload_mb,
         allow_private_urls=settings.allow_private_urls,
     )
+    from .followups import FollowUps
+
+    def answerers(options: AnswerSettings) -> qa.Answerer:
+        return qa.open_answerer(options, index_settings)
+
     chat = WebChat(
-        lambda options: qa.open_answerer(options, index_settings),
+        answerers,
         answers,
         ConversationStore.beside(index_settings.index_dir),
         examples=library,
+        suggester=FollowUps(answerers, answers),
     )
     demo = create_app(chat, library)
     gate = Gate(api_keys(settings), auth or [])
