@@ -160,35 +160,74 @@ STAGES = {"retrieving": "recherche…", "drafting": "rédaction…", "verifying"
 def cmd_ask(
     args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
 ) -> int:
-    """The verified answer. On a terminal the stage names are shown on stderr while it is
-    made; the model's unverified draft is never printed as if it were the answer."""
-    from ancre.qa.reading import nlp
-
-    nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
-    from ancre.qa import Filters, ask
-
-    filters = Filters(args.since or "", args.until or "", args.source or "")
-    stream = ask(
-        args.question,
-        settings=settings,
-        index_settings=index_settings,
-        filters=filters or None,
-        stream=True,
-    )
+    """The verified answer: from the warm ``ancre chat`` / ``ancre serve`` of the same index
+    where one runs (unless ``--cold``), else made here. On a terminal the stage names are
+    shown on stderr while it is made; the model's unverified draft is never printed as if it
+    were the answer."""
     live = not args.json and sys.stderr.isatty()
-    for event in stream:
-        if live and event.kind == "stage":
-            print(
-                f"\r\033[K{STAGES.get(event.text, event.text)}", end="", file=sys.stderr, flush=True
-            )
+    filters = {
+        "date_from": args.since or "",
+        "date_to": args.until or "",
+        "source": args.source or "",
+    }
+    answer = (
+        None if args.cold else warm_answer(args.question, settings, index_settings, filters, live)
+    )
+    if answer is None:
+        answer = cold_answer(args.question, settings, index_settings, filters, live)
     if live:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
-    answer = stream.answer()
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
     print(format_answer(answer, mark=sys.stdout.isatty()))
     return EXIT_OK
+
+
+def show_stage(stage: str) -> None:
+    print(f"\r\033[K{STAGES.get(stage, stage)}", end="", file=sys.stderr, flush=True)
+
+
+def warm_answer(question, settings, index_settings, filters: dict[str, str], live: bool):
+    """The answer of the warm process of this index (``ui/warm.py``), or None: answer cold
+    (with a one-line note where a warm process could not answer)."""
+    from .warm import ask_warm
+
+    reply = ask_warm(
+        question, settings, index_settings, filters, on_stage=show_stage if live else None
+    )
+    if reply.note:
+        print(f"ancre: {reply.note}", file=sys.stderr)
+    if reply.answer is None:
+        return None
+    from ancre.qa import Answer
+
+    return Answer.from_dict(reply.answer)
+
+
+def cold_answer(question, settings, index_settings, filters: dict[str, str], live: bool):
+    """The answer made in this process, models loaded; ``timings['cold']`` counts from here."""
+    import time
+
+    t0 = time.perf_counter()
+    from ancre.qa.reading import nlp
+
+    nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
+    from ancre.qa import Filters, ask
+
+    stream = ask(
+        question,
+        settings=settings,
+        index_settings=index_settings,
+        filters=Filters(**filters) or None,
+        stream=True,
+    )
+    for event in stream:
+        if live and event.kind == "stage":
+            show_stage(event.text)
+    answer = stream.answer()
+    answer.timings["cold"] = time.perf_counter() - t0
+    return answer
 
 
 def cmd_eval(
@@ -414,7 +453,8 @@ def format_answer(answer, mark: bool = False) -> str:
             names = ", ".join(dict.fromkeys(a.name for a in c.also))
             lines.append("    " + t(answer.language, "also_published", names=names))
     sure = f", {answer.confidence:.0%} sure" if answer.mode in ("stated", "evidence") else ""
-    lines.append(f"({answer.mode}{sure}, {answer.timings.get('total', 0):.1f} s)")
+    warm = ", warm" if "warm" in answer.timings else ""
+    lines.append(f"({answer.mode}{sure}, {answer.timings.get('total', 0):.1f} s{warm})")
     return "\n".join(lines)
 
 

@@ -149,6 +149,12 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
     q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
     q.add_argument("--source", help="only documents whose title, url or id contains this")
+    q.add_argument(
+        "--cold",
+        action="store_true",
+        help="answer in this process even where an `ancre chat` or `ancre serve` of the same "
+        "index runs (by default it answers, over a socket only you can open)",
+    )
 
     c = sub.add_parser("chat", help="open the web chat")
     _common(c)
