@@ -372,7 +372,6 @@ def cmd_bench(
     from dataclasses import asdict
 
     from ancre.qa.measure import bench
-    from ancre.qa.measure.questions import read_question_table
     from ancre.qa.measure.report import Figures, write_json
     from ancre.samples import ARTICLES
 
@@ -410,7 +409,7 @@ def cmd_bench(
         index_settings,
         settings,
         sizes=sizes,
-        questions=read_question_table(ARTICLES.parent / "QUESTIONS.md"),
+        questions=bench_questions(args.questions),
         repeats=1 if args.quick else 3,
         fig=fig,
         only=only,
@@ -431,6 +430,19 @@ def cmd_bench(
         }
         print(f"wrote {write_json(args.json_out, payload)}")
     return EXIT_OK
+
+
+def bench_questions(path: str | None) -> list[str]:
+    """The questions of ``ancre bench --questions FILE`` (20 drawn at random with seed 0),
+    else the sample articles' QUESTIONS.md."""
+    from ancre.qa.measure.bench import ASKS
+    from ancre.qa.measure.questions import load_questions, read_question_table
+    from ancre.samples import ARTICLES
+
+    if not path:
+        return read_question_table(ARTICLES.parent / "QUESTIONS.md")
+    asked, _ = load_questions([path], limit=ASKS, seed=0)
+    return [q.question for q in asked]
 
 
 UNDERLINE = ("\x1b[4m", "\x1b[24m")

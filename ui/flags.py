@@ -286,6 +286,12 @@ def parser() -> argparse.ArgumentParser:
     _common(be)
     be.add_argument("--corpus", metavar="SOURCE", help="articles (default: the bundled sample)")
     be.add_argument(
+        "--questions",
+        metavar="FILE",
+        help="questions asked of --corpus, JSON Lines or SQuAD JSON (default: the sample's "
+        "QUESTIONS.md); the ask bench takes 20 of them",
+    )
+    be.add_argument(
         "--sizes", default="1000,10000,100000", help="index sizes in chunks for retrieval latency"
     )
     be.add_argument("--json", dest="json_out", metavar="OUT")
@@ -309,8 +315,10 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument(
         "--only",
         metavar="BENCHES",
-        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start,api "
+        help="some of ingestion,recipe,embedding,retrieval,generation,cold_start,ask,api "
         "(default: all; recipe = ancre index build against the LangChain tutorial's recipe; "
+        "ask = `ancre ask` cold, with a server of the index running, and against the "
+        "tutorial's question side; "
         "api = the OpenAI-compatible API's overhead and first streamed chunk)",
     )
 
