@@ -240,3 +240,21 @@ def test_warm_and_cold_give_the_same_answer_with_the_real_models(
         server.close()
     assert "warm" in warm["timings"] and "cold" in cold["timings"]
     assert without_timings(warm) == without_timings(cold)
+
+
+def test_a_cold_answer_preloads_only_what_it_needs(tiny_index):
+    from ancre.qa.api import open_retriever, preload
+
+    xs = IndexSettings.from_env(index_dir=str(tiny_index))
+    embedder = HashEmbedder()
+    threads = preload(replace(AnswerSettings(), llm="none"), xs, embedder=embedder)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(t.name for t in threads) == ["ancre-preload-index", "ancre-preload-reranker"]
+    assert embedder.calls == 1  # the encoder's first inference is done
+    assert open_retriever(xs, embedder=embedder).embedder is embedder
+    missing = replace(AnswerSettings(), llm=str(Path(tiny_index) / "no-such-model.gguf"))
+    threads = preload(missing, xs, embedder=embedder)  # a failed load is the question's to say
+    for thread in threads:
+        thread.join(timeout=60)
+    assert "ancre-preload-generator" in {t.name for t in threads}

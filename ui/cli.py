@@ -212,7 +212,10 @@ def cold_answer(question, settings, index_settings, filters: dict[str, str], liv
     t0 = time.perf_counter()
     from ancre.qa.reading import nlp
 
-    nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
+    nlp.preload(index_settings.language)  # the longest load starts before the imports
+    from ancre.qa.api import preload
+
+    preload(settings, index_settings)  # the others side by side with it
     from ancre.qa import Filters, ask
 
     stream = ask(
