@@ -128,14 +128,16 @@ def bench_asks(
     else:
         run_child(recipe_cmds[0], env)
         recipe_ask = recipe_cmds[1]
-    cold, cold_inside, recipe_s, steps = [], [], [], []
+    cold, cold_inside, cold_cpu, recipe_s, recipe_cpu, steps = [], [], [], [], [], []
     for question in asked:
         done = run_child(cold_cmd(question), env)
         cold.append(done.seconds)
+        cold_cpu.append(done.cpu_seconds)
         cold_inside.append(_timings(done.stdout, "cold", question)["cold"])
         if recipe_ask is not None:
             done = run_child(recipe_ask(question), env)
             recipe_s.append(done.seconds)
+            recipe_cpu.append(done.cpu_seconds)
             steps.append(json.loads(done.stdout.strip().splitlines()[-1]))
     warm, warm_inside = _warm_asks(
         asked,
@@ -189,6 +191,15 @@ def bench_asks(
                 "x",
                 f"`ancre ask` {side} p50 / the recipe's p50, same run (goal <= 0.10)",
             )
+        fig.add(
+            "ask",
+            "cold_vs_recipe_cpu",
+            median(cold_cpu) / median(recipe_cpu),
+            "x",
+            f"user + system CPU time of a cold `ancre ask` (p50 {median(cold_cpu):.2f} s) / the "
+            f"recipe's (p50 {median(recipe_cpu):.2f} s): less sensitive than wall time to other "
+            "jobs on the machine",
+        )
         keys = ("import_s", "load_s", "search_s", "llm_load_s", "generate_s")
         parts = ", ".join(f"{k[:-2]} {median([s[k] for s in steps]):.2f} s" for k in keys)
         fig.note("ask", f"recipe steps (median): {parts}")
