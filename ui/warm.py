@@ -132,6 +132,7 @@ def ask_warm(
     path = path or socket_path(index_settings)
     try:
         why = unsafe(path, lstat=lstat, uid=uid)
+        inode = lstat(path).st_ino  # the file found: a stale one is removed only if unchanged
     except FileNotFoundError:
         return Reply(None)
     except OSError as err:
@@ -145,7 +146,7 @@ def ask_warm(
         try:
             conn.connect(str(path))
         except (ConnectionRefusedError, FileNotFoundError):
-            _remove_stale(path)
+            _remove_stale(path, inode)
             return Reply(None)
         conn.settimeout(timeout)
         line = json.dumps(request(question, settings, index_settings, filters)) + "\n"
@@ -161,7 +162,8 @@ def ask_warm(
             elif "fallback" in message:
                 return Reply(None, f"{message['fallback']}: answering cold")
             else:
-                return Reply(None, f"the warm process failed ({message.get('error')}): cold")
+                why = message.get("error")
+                return Reply(None, f"the warm process failed ({why}): answering cold")
         return Reply(None, "the warm process closed the connection: answering cold")
     except TimeoutError:
         return Reply(None, f"no answer from the warm process in {timeout:.0f} s: answering cold")
@@ -171,11 +173,13 @@ def ask_warm(
         conn.close()
 
 
-def _remove_stale(path: Path) -> None:
-    """A socket file whose process is gone (killed, crashed): it answers nobody."""
+def _remove_stale(path: Path, inode: int) -> None:
+    """A socket file whose process is gone (killed, crashed) answers nobody: removed, unless
+    a new server has put its own there meanwhile (another inode)."""
     log.info("removing the stale socket %s", path)
     with suppress(OSError):
-        path.unlink()
+        if os.lstat(path).st_ino == inode:
+            path.unlink()
 
 
 def _lines(conn: socket.socket):
