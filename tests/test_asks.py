@@ -124,3 +124,20 @@ def test_the_recipe_is_skipped_with_a_note_without_a_llama_cpp_model(tmp_path):
     got = fig.data["ask"]
     assert got["notes"] == [f"recipe skipped: {why}"] and "cold_vs_recipe" not in got
     assert json.dumps(got)  # the figures are JSON
+
+
+@pytest.mark.slow
+def test_the_recipe_answers_from_the_chunks_it_indexed(tmp_path):
+    from ancre.index.embed import bundled_model_path
+    from ancre.qa.generation.gguf import resolve_gguf
+    from ancre.qa.measure import recipe
+
+    model = str(bundled_model_path())
+    recipe.run(ARTICLES, tmp_path / "r", model)
+    gemma = str(resolve_gguf("gemma", IndexSettings.from_env().cache_dir))
+    question = "Combien de festivaliers le festival Rives & Rythmes a-t-il accueillis ?"
+    found = recipe.answer(tmp_path / "r", question, model, gemma, 8)
+    assert len(found["sources"]) == recipe.TOP_K
+    assert any("festival" in doc_id for doc_id in found["sources"]), found["sources"]
+    assert isinstance(found["answer"], str) and found["generate_s"] > 0
+    assert json.dumps(found)  # one JSON line for the parent

@@ -32,6 +32,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 PACKAGES = {
     "langchain_text_splitters": "langchain-text-splitters",
@@ -116,9 +117,9 @@ N_CTX = 2048
 
 def answer(
     index_dir: str | Path, question: str, model_path: str, llm_path: str, max_tokens: int
-) -> dict[str, float | str]:
+) -> dict[str, Any]:
     """Answer ``question`` the tutorial's way from the folder ``run`` wrote; the steps'
-    seconds and the answer."""
+    seconds, the answer and the ids of the documents of the chunks it was given."""
     t0 = time.perf_counter()
     import faiss
     import numpy as np
@@ -134,7 +135,8 @@ def answer(
     t_load = time.perf_counter()
     vector = model.encode([question.replace("\n", " ")], show_progress_bar=False)
     _, found = index.search(np.asarray(vector, dtype="float32"), TOP_K)
-    context = "\n\n".join(docstore[positions[int(i)]].page_content for i in found[0] if i >= 0)
+    retrieved = [docstore[positions[int(i)]] for i in found[0] if i >= 0]
+    context = "\n\n".join(doc.page_content for doc in retrieved)
     t_search = time.perf_counter()
     llm = Llama(model_path=llm_path, n_ctx=N_CTX, verbose=False)
     t_llm = time.perf_counter()
@@ -150,6 +152,7 @@ def answer(
         "llm_load_s": t_llm - t_search,
         "generate_s": t_end - t_llm,
         "answer": reply["choices"][0]["message"]["content"] or "",
+        "sources": [doc.metadata["id"] for doc in retrieved],
     }
 
 
