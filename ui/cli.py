@@ -17,6 +17,7 @@ from ancre.index.settings import IndexSettings, describe, from_env
 from .flags import parser
 
 if TYPE_CHECKING:
+    from ancre.qa.records import Answer
     from ancre.qa.settings import AnswerSettings
 
 log = logging.getLogger("ancre")
@@ -188,7 +189,13 @@ def show_stage(stage: str) -> None:
     print(f"\r\033[K{STAGES.get(stage, stage)}", end="", file=sys.stderr, flush=True)
 
 
-def warm_answer(question, settings, index_settings, filters: dict[str, str], live: bool):
+def warm_answer(
+    question: str,
+    settings: AnswerSettings,
+    index_settings: IndexSettings,
+    filters: dict[str, str],
+    live: bool,
+) -> Answer | None:
     """The answer of the warm process of this index (``ui/warm.py``), or None: answer cold
     (with a one-line note where a warm process could not answer)."""
     from .warm import ask_warm
@@ -205,7 +212,13 @@ def warm_answer(question, settings, index_settings, filters: dict[str, str], liv
     return Answer.from_dict(reply.answer)
 
 
-def cold_answer(question, settings, index_settings, filters: dict[str, str], live: bool):
+def cold_answer(
+    question: str,
+    settings: AnswerSettings,
+    index_settings: IndexSettings,
+    filters: dict[str, str],
+    live: bool,
+) -> Answer:
     """The answer made in this process, models loaded; ``timings['cold']`` counts from here."""
     import time
 
@@ -438,7 +451,7 @@ def cmd_bench(
 def bench_questions(path: str | None) -> list[str]:
     """The questions of ``ancre bench --questions FILE`` (20 drawn at random with seed 0),
     else the sample articles' QUESTIONS.md."""
-    from ancre.qa.measure.bench import ASKS
+    from ancre.qa.measure.asks import ASKS
     from ancre.qa.measure.questions import load_questions, read_question_table
     from ancre.samples import ARTICLES
 
