@@ -141,3 +141,17 @@ def test_the_recipe_answers_from_the_chunks_it_indexed(tmp_path):
     assert any("festival" in doc_id for doc_id in found["sources"]), found["sources"]
     assert isinstance(found["answer"], str) and found["generate_s"] > 0
     assert json.dumps(found)  # one JSON line for the parent
+
+
+def test_bench_questions_come_from_a_file_or_the_samples(tmp_path):
+    from ancre.ui.cli import bench_questions
+
+    path = tmp_path / "q.jsonl"
+    rows = [{"question": f"Question {n} ?", "answers": ["x"], "doc_id": "d"} for n in range(30)]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    drawn = bench_questions(str(path))
+    assert len(drawn) == 20 == len(set(drawn)) and set(drawn) <= {r["question"] for r in rows}
+    assert drawn == bench_questions(str(path))  # the same draw every run
+    assert len(bench_questions(None)) == 12  # the sample articles' QUESTIONS.md
+    with pytest.raises(ValueError, match="no such question file"):
+        bench_questions(str(tmp_path / "none.jsonl"))
