@@ -41,7 +41,7 @@ ALIASES = {"IndexReader": "DirectoryReader", "Writer": "DirectoryWriter"}
 """The directory store's reader and writer under their former names (``ancre bench`` and
 its tests)."""
 
-_getattr, __dir__, _ = lazy_loader.attach(
+_getattr, _, _ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "build": ["BuildReport", "build", "remove"],
@@ -79,6 +79,10 @@ def __getattr__(name: str):
     settings (``ancre --help``, an ``ancre ask`` answered by a warm process) loads neither
     numpy nor the models' libraries."""
     return _getattr(ALIASES.get(name, name))
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [
