@@ -5,33 +5,85 @@ from ancre.index import build
 report = build(["articles/"], index_dir="my-index")   # or index_dir="milvus://host:19530"
 """
 
-from .build import BuildReport, build, remove
-from .chunker import embed_text
-from .embed import Embedder, load_embedder, resolve_model
-from .lexical import APOSTROPHES, analyze, detect_language, fold, function_words
-from .loaders import EXTENSIONS, Document, Notice, Skipped, legacy_id, printable
+from typing import TYPE_CHECKING
+
+import lazy_loader
+
 from .native import passive_openmp
 from .privacy import no_telemetry
-from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
-from .stores import (
-    BuildLocked,
-    ChunkRow,
-    StoreError,
-    StoreReader,
-    StoreWriter,
-    describe_location,
-    is_milvus,
-    location_flag,
-    open_reader,
-    open_writer,
-)
-from .stores.directory.reader import DirectoryReader
-from .stores.directory.writer import DirectoryWriter
 
-IndexReader = DirectoryReader
-"""The directory store's reader under its former name (``ancre bench`` and its tests)."""
-Writer = DirectoryWriter
-"""The directory store's writer under its former name (``ancre bench`` and its tests)."""
+if TYPE_CHECKING:
+    from .build import BuildReport, build, remove
+    from .chunker import embed_text
+    from .embed import Embedder, load_embedder, resolve_model
+    from .lexical import APOSTROPHES, analyze, detect_language, fold, function_words
+    from .loaders import EXTENSIONS, Document, Notice, Skipped, legacy_id, printable
+    from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
+    from .stores import (
+        BuildLocked,
+        ChunkRow,
+        StoreError,
+        StoreReader,
+        StoreWriter,
+        describe_location,
+        is_milvus,
+        location_flag,
+        open_reader,
+        open_writer,
+    )
+    from .stores.directory.reader import DirectoryReader
+    from .stores.directory.writer import DirectoryWriter
+
+    IndexReader = DirectoryReader
+    Writer = DirectoryWriter
+
+ALIASES = {"IndexReader": "DirectoryReader", "Writer": "DirectoryWriter"}
+"""The directory store's reader and writer under their former names (``ancre bench`` and
+its tests)."""
+
+_getattr, _, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "build": ["BuildReport", "build", "remove"],
+        "chunker": ["embed_text"],
+        "embed": ["Embedder", "load_embedder", "resolve_model"],
+        "lexical": ["APOSTROPHES", "analyze", "detect_language", "fold", "function_words"],
+        "loaders": ["EXTENSIONS", "Document", "Notice", "Skipped", "legacy_id", "printable"],
+        "settings": [
+            "IndexSettings",
+            "default_cache_dir",
+            "default_index_dir",
+            "describe",
+            "from_env",
+        ],
+        "stores": [
+            "BuildLocked",
+            "ChunkRow",
+            "StoreError",
+            "StoreReader",
+            "StoreWriter",
+            "describe_location",
+            "is_milvus",
+            "location_flag",
+            "open_reader",
+            "open_writer",
+        ],
+        "stores.directory.reader": ["DirectoryReader"],
+        "stores.directory.writer": ["DirectoryWriter"],
+    },
+)
+
+
+def __getattr__(name: str):
+    """The public names, each imported when first used: a process that only reads the
+    settings (``ancre --help``, an ``ancre ask`` answered by a warm process) loads neither
+    numpy nor the models' libraries."""
+    return _getattr(ALIASES.get(name, name))
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "APOSTROPHES",

@@ -7,6 +7,7 @@ option, honoured on every call. Switching the generator reuses the loaded index.
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from dataclasses import replace
@@ -21,6 +22,7 @@ from .records import Answer, AnswerStream
 from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
 
+log = logging.getLogger(__name__)
 _retrievers: dict[tuple, Retriever] = {}
 _lock = threading.Lock()
 
@@ -62,6 +64,49 @@ def open_answerer(
     if generator is None:
         generator = load_generator(s.llm, s, xs.cache_dir)
     return Answerer(retriever, generator, s)
+
+
+def preload(
+    settings: AnswerSettings | None = None,
+    index_settings: IndexSettings | None = None,
+    *,
+    embedder: Embedder | None = None,
+) -> list[threading.Thread]:
+    """Start loading what a question will need, each in its own thread, so that the loads
+    overlap each other and the imports instead of following one another: the generator
+    (llama.cpp loads in a thread of its own), spaCy's French pipeline, the index with its
+    embedding model (and its first inference), the reranker's weights. Nothing a question
+    does not need: no generator for ``llm='none'``. ``ask`` then waits only for what is
+    still loading; a load that fails is left for it to report. Returns the threads
+    (``embedder`` replaces the index's model, as in ``open_retriever``)."""
+    from .learned import load_model
+    from .reading import nlp
+
+    s = settings or AnswerSettings.from_env()
+    xs = index_settings or IndexSettings.from_env()
+    nlp.preload(xs.language)
+
+    def index_and_encoder() -> None:
+        # the encoder loaded and compiled for its first question
+        open_retriever(xs, embedder=embedder).embedder.embed(["."])
+
+    loads = {"index": index_and_encoder, "reranker": lambda: load_model("rerank")}
+    if s.llm.strip() not in ("", "none"):
+        loads["generator"] = lambda: load_generator(s.llm, s, xs.cache_dir)
+    threads = [
+        threading.Thread(target=_quietly, args=(load,), name=f"ancre-preload-{name}", daemon=True)
+        for name, load in loads.items()
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _quietly(load: Any) -> None:
+    try:
+        load()
+    except Exception as err:  # the question reports it, in its own thread
+        log.info("preloading failed: %s", err)
 
 
 def answerer(*args: Any, **kwargs: Any) -> Answerer:

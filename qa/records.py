@@ -180,6 +180,21 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        """The Answer that ``to_dict`` gave ``data`` (an answer sent by another process)."""
+
+        def alternates(record: dict[str, Any]) -> dict[str, Any]:
+            return {**record, "also": [Alternate(**a) for a in record.get("also", [])]}
+
+        return cls(
+            **{
+                **data,
+                "citations": [Citation(**alternates(c)) for c in data["citations"]],
+                "passages": [Passage(**alternates(p)) for p in data["passages"]],
+            }
+        )
+
 
 Stage = Literal["retrieving", "drafting", "verifying"]
 

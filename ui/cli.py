@@ -20,6 +20,7 @@ from .flags import parser
 
 if TYPE_CHECKING:
     from ancre.qa import Answerer
+    from ancre.qa.records import Answer
     from ancre.qa.settings import AnswerSettings
 
 log = logging.getLogger("ancre")
@@ -186,30 +187,23 @@ STAGES = {"retrieving": "recherche…", "drafting": "rédaction…", "verifying"
 def cmd_ask(
     args: argparse.Namespace, index_settings: IndexSettings, settings: AnswerSettings
 ) -> int:
-    """The verified answer. On a terminal the stage names are shown on stderr while it is
-    made; the model's unverified draft is never printed as if it were the answer."""
-    from ancre.qa.reading import nlp
-
-    nlp.preload(index_settings.language)  # a fresh process: load spaCy while the rest imports
-    from ancre.qa import Filters, ask
-
-    filters = Filters(args.since or "", args.until or "", args.source or "")
-    stream = ask(
-        args.question,
-        settings=settings,
-        index_settings=index_settings,
-        filters=filters or None,
-        stream=True,
-    )
+    """The verified answer: from the warm ``ancre chat`` / ``ancre serve`` of the same index
+    where one runs (unless ``--cold``), else made here. On a terminal the stage names are
+    shown on stderr while it is made; the model's unverified draft is never printed as if it
+    were the answer."""
     live = not args.json and sys.stderr.isatty()
-    for event in stream:
-        if live and event.kind == "stage":
-            print(
-                f"\r\033[K{STAGES.get(event.text, event.text)}", end="", file=sys.stderr, flush=True
-            )
+    filters = {
+        "date_from": args.since or "",
+        "date_to": args.until or "",
+        "source": args.source or "",
+    }
+    answer = (
+        None if args.cold else warm_answer(args.question, settings, index_settings, filters, live)
+    )
+    if answer is None:
+        answer = cold_answer(args.question, settings, index_settings, filters, live)
     if live:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
-    answer = stream.answer()
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -263,6 +257,67 @@ def _typed_questions() -> Iterator[str]:
         except EOFError:
             print()
             return
+
+
+def show_stage(stage: str) -> None:
+    print(f"\r\033[K{STAGES.get(stage, stage)}", end="", file=sys.stderr, flush=True)
+
+
+def warm_answer(
+    question: str,
+    settings: AnswerSettings,
+    index_settings: IndexSettings,
+    filters: dict[str, str],
+    live: bool,
+) -> Answer | None:
+    """The answer of the warm process of this index (``ui/warm.py``), or None: answer cold
+    (with a one-line note where a warm process could not answer)."""
+    from .warm import ask_warm
+
+    reply = ask_warm(
+        question, settings, index_settings, filters, on_stage=show_stage if live else None
+    )
+    if reply.note:
+        print(f"ancre: {reply.note}", file=sys.stderr)
+    if reply.answer is None:
+        return None
+    from ancre.qa import Answer
+
+    return Answer.from_dict(reply.answer)
+
+
+def cold_answer(
+    question: str,
+    settings: AnswerSettings,
+    index_settings: IndexSettings,
+    filters: dict[str, str],
+    live: bool,
+) -> Answer:
+    """The answer made in this process, models loaded; ``timings['cold']`` counts from here."""
+    import time
+
+    t0 = time.perf_counter()
+    from ancre.qa.reading import nlp
+
+    nlp.preload(index_settings.language)  # the longest load starts before the imports
+    from ancre.qa.api import preload
+
+    preload(settings, index_settings)  # the others side by side with it
+    from ancre.qa import Filters, ask
+
+    stream = ask(
+        question,
+        settings=settings,
+        index_settings=index_settings,
+        filters=Filters(**filters) or None,
+        stream=True,
+    )
+    for event in stream:
+        if live and event.kind == "stage":
+            show_stage(event.text)
+    answer = stream.answer()
+    answer.timings["cold"] = time.perf_counter() - t0
+    return answer
 
 
 def cmd_eval(
@@ -416,7 +471,6 @@ def cmd_bench(
     from dataclasses import asdict
 
     from ancre.qa.measure import bench
-    from ancre.qa.measure.questions import read_question_table
     from ancre.qa.measure.report import Figures, write_json
     from ancre.samples import ARTICLES
 
@@ -454,7 +508,7 @@ def cmd_bench(
         index_settings,
         settings,
         sizes=sizes,
-        questions=read_question_table(ARTICLES.parent / "QUESTIONS.md"),
+        questions=bench_questions(args.questions),
         repeats=1 if args.quick else 3,
         fig=fig,
         only=only,
@@ -477,6 +531,19 @@ def cmd_bench(
     return EXIT_OK
 
 
+def bench_questions(path: str | None) -> list[str]:
+    """The questions of ``ancre bench --questions FILE`` (20 drawn at random with seed 0),
+    else the sample articles' QUESTIONS.md."""
+    from ancre.qa.measure.asks import ASKS
+    from ancre.qa.measure.questions import load_questions, read_question_table
+    from ancre.samples import ARTICLES
+
+    if not path:
+        return read_question_table(ARTICLES.parent / "QUESTIONS.md")
+    asked, _ = load_questions([path], limit=ASKS, seed=0)
+    return [q.question for q in asked]
+
+
 UNDERLINE = ("\x1b[4m", "\x1b[24m")
 
 
@@ -497,7 +564,8 @@ def format_answer(answer, mark: bool = False) -> str:
             names = ", ".join(dict.fromkeys(a.name for a in c.also))
             lines.append("    " + t(answer.language, "also_published", names=names))
     sure = f", {answer.confidence:.0%} sure" if answer.mode in ("stated", "evidence") else ""
-    lines.append(f"({answer.mode}{sure}, {answer.timings.get('total', 0):.1f} s)")
+    warm = ", warm" if "warm" in answer.timings else ""
+    lines.append(f"({answer.mode}{sure}, {answer.timings.get('total', 0):.1f} s{warm})")
     return "\n".join(lines)
 
 

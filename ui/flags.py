@@ -197,6 +197,12 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--since", help="only documents dated on or after (YYYY-MM-DD)")
     q.add_argument("--until", help="only documents dated on or before (YYYY-MM-DD)")
     q.add_argument("--source", help="only documents whose title, url or id contains this")
+    q.add_argument(
+        "--cold",
+        action="store_true",
+        help="answer in this process even where an `ancre chat` or `ancre serve` of the same "
+        "index runs (by default it answers, over a socket only you can open)",
+    )
 
     c = sub.add_parser("chat", help="open the web chat")
     _common(c)
@@ -335,6 +341,12 @@ def parser() -> argparse.ArgumentParser:
     _common(be)
     be.add_argument("--corpus", metavar="SOURCE", help="articles (default: the bundled sample)")
     be.add_argument(
+        "--questions",
+        metavar="FILE",
+        help="questions asked of --corpus, JSON Lines or SQuAD JSON (default: the sample's "
+        "QUESTIONS.md); the ask bench takes 20 of them",
+    )
+    be.add_argument(
         "--sizes", default="1000,10000,100000", help="index sizes in chunks for retrieval latency"
     )
     be.add_argument(
@@ -360,9 +372,11 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument(
         "--only",
         metavar="BENCHES",
-        help="some of ingestion, recipe, embedding, retrieval, generation, cold_start, api, "
-        "separated by commas "
+        help="some of ingestion, recipe, embedding, retrieval, generation, cold_start, ask, "
+        "api, separated by commas "
         "(default: all; recipe = ancre index build against the LangChain tutorial's recipe; "
+        "ask = `ancre ask` cold, with a server of the index running, and against the "
+        "tutorial's question side; "
         "api = the OpenAI-compatible API's overhead and first streamed chunk)",
     )
 

@@ -254,12 +254,16 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
         return 1
     if has_index(index_settings):
         threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
+    warm = answer_asks(chat.answerers, answers, index_settings)
     say(
         f"web chat on {demo.local_url}"
         + (f" and {demo.share_url}" if demo.share_url else "")
         + f"; API on {demo.local_url.rstrip('/')}/v1 and /mcp (Ctrl-C to stop)"
     )
-    demo.block_thread()  # returns on Ctrl-C, after closing the server
+    try:
+        demo.block_thread()  # returns on Ctrl-C, after closing the server
+    finally:
+        warm.close()
     return 0
 
 
@@ -288,15 +292,18 @@ def serve_api(
             f"warning: listening on {settings.host} without --api-key or --auth: anyone who "
             "can reach this machine can read the indexed articles"
         )
-    app = api_app(
-        lambda options: qa.open_answerer(options, index_settings), answers, settings, gate
-    )
+
+    def answerers(options: AnswerSettings) -> qa.Answerer:
+        return qa.open_answerer(options, index_settings)
+
+    app = api_app(answerers, answers, settings, gate)
     try:
         running = start(app, settings.host, settings.port)
     except OSError as err:
         print(f"ancre: error: {err}", file=sys.stderr)
         return 1
     threading.Thread(target=warm_up, args=(answers, index_settings), daemon=True).start()
+    warm = answer_asks(answerers, answers, index_settings)
     say(
         f"OpenAI-compatible API on {running.url}/v1 (model {MODEL}), MCP on "
         f"{running.url}/mcp (Ctrl-C to stop)"
@@ -305,7 +312,19 @@ def serve_api(
         running.thread.join()
     except KeyboardInterrupt:
         running.close()
+    finally:
+        warm.close()
     return 0
+
+
+def answer_asks(answerers: Any, answers: AnswerSettings, index_settings: IndexSettings) -> Any:
+    """Answer the ``ancre ask`` of this index from this process (``warm.py``), until closed."""
+    from .warm import WarmServer
+
+    warm = WarmServer(answerers, answers, index_settings)
+    if warm.start():
+        log.info("`ancre ask` of this index is answered here (%s)", warm.path)
+    return warm
 
 
 def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:

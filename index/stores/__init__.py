@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import BuildLocked, ChunkRow, StoreError, StoreReader, StoreWriter
+import lazy_loader
+
 from .location import MilvusAddress, describe_location, is_milvus, location_flag
 
 if TYPE_CHECKING:
     from ..embed import Embedder
     from ..settings import IndexSettings
+    from .base import BuildLocked, ChunkRow, StoreError, StoreReader, StoreWriter
+
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__,
+    submod_attrs={"base": ["BuildLocked", "ChunkRow", "StoreError", "StoreReader", "StoreWriter"]},
+)
+"""The protocols and records of ``base.py`` (and numpy with them) are imported when first
+used: the settings only need ``location.py``."""
 
 __all__ = [
     "BuildLocked",

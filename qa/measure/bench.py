@@ -6,7 +6,9 @@ are medians over ``repeats`` runs (``--quick``: one).
   ``ancre index build`` against the LangChain tutorial's recipe (``ingest_vs.py``);
 - retrieval at several index sizes (``synthetic.py``);
 - generation with the configured generator (``generation.py``);
-- cold start (here) of a fresh process up to its first answer, and peak memory (RSS).
+- cold start (here) of a fresh process up to its first answer, and peak memory (RSS);
+- ``ancre ask`` cold, warm (a server of the index running) and against the LangChain
+  tutorial's question side (``asks.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ancre.index import IndexReader, IndexSettings, build, embed_text, is_milvus
 from ancre.qa.settings import AnswerSettings
 
 from . import coldstart
+from .asks import ASKS, bench_asks
 from .generation import bench_generation
 from .ingest_vs import bench_vs_recipe
 from .report import Figures, median, timed
@@ -38,7 +41,18 @@ log = logging.getLogger(__name__)
 
 EMBED_TEXTS = 300
 """Chunk texts embedded by each backend."""
-SECTIONS = ("ingestion", "recipe", "embedding", "retrieval", "generation", "cold_start", "api")
+QUICK_ASKS = 5
+"""Questions of the ask bench with ``--quick``."""
+SECTIONS = (
+    "ingestion",
+    "recipe",
+    "embedding",
+    "retrieval",
+    "generation",
+    "cold_start",
+    "ask",
+    "api",
+)
 """What ``--only`` can choose (the ingestion builds always run: the others use their index)."""
 
 
@@ -93,6 +107,9 @@ def run_benches(
             bench_generation(indexed, settings, questions, repeats, fig)
         if "cold_start" in only:
             bench_cold_start(indexed, settings, questions[0], repeats, fig)
+        if "ask" in only:
+            runs = ASKS if repeats > 1 else QUICK_ASKS
+            bench_asks(corpus, indexed, settings, questions, work, fig, runs=runs)
         if "api" in only and api_bench is not None:
             api_bench(indexed, settings, questions, repeats, fig)
     bench_memory(fig)

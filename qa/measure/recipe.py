@@ -14,6 +14,14 @@ a dict docstore, and the index plus the pickled docstore written to a folder.
 Run as a child process so that model loading and imports are timed as a user meets them:
 ``python -m ancre.qa.measure.recipe CORPUS OUT_DIR`` prints one JSON line (documents,
 chunks, seconds of each step).
+
+The tutorial's question side, the baseline of a fresh ``ancre ask``: ``python -m
+ancre.qa.measure.recipe ask OUT_DIR LLM.gguf MAX_TOKENS QUESTION`` loads that folder (what
+``FAISS.load_local`` reads), embeds the question with the same sentence-transformers model,
+takes the 4 nearest chunks (``similarity_search``'s default), fills the tutorial's
+``rlm/rag-prompt`` and has the same GGUF model as ancre answer through its chat template
+(llama-cpp-python, as langchain's ``ChatLlamaCpp`` does, with ancre's context size and
+answer length); one JSON line (seconds of each step, the answer).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 PACKAGES = {
     "langchain_text_splitters": "langchain-text-splitters",
@@ -95,9 +104,66 @@ def run(corpus: str | Path, out_dir: str | Path, model_path: str) -> dict[str, f
     }
 
 
+RAG_PROMPT = (
+    "You are an assistant for question-answering tasks. Use the following pieces of retrieved "
+    "context to answer the question. If you don't know the answer, just say that you don't "
+    "know. Use three sentences maximum and keep the answer concise.\n"
+    "Question: {question} \nContext: {context} \nAnswer:"
+)
+"""The LangChain hub's ``rlm/rag-prompt``, which the tutorial uses."""
+TOP_K = 4
+N_CTX = 2048
+
+
+def answer(
+    index_dir: str | Path, question: str, model_path: str, llm_path: str, max_tokens: int
+) -> dict[str, Any]:
+    """Answer ``question`` the tutorial's way from the folder ``run`` wrote; the steps'
+    seconds, the answer and the ids of the documents of the chunks it was given."""
+    t0 = time.perf_counter()
+    import faiss
+    import numpy as np
+    from llama_cpp import Llama
+    from sentence_transformers import SentenceTransformer
+
+    t_import = time.perf_counter()
+    folder = Path(index_dir)
+    index = faiss.read_index(str(folder / "index.faiss"))
+    with open(folder / "index.pkl", "rb") as f:
+        docstore, positions = pickle.load(f)
+    model = SentenceTransformer(model_path, device="cpu")
+    t_load = time.perf_counter()
+    vector = model.encode([question.replace("\n", " ")], show_progress_bar=False)
+    _, found = index.search(np.asarray(vector, dtype="float32"), TOP_K)
+    retrieved = [docstore[positions[int(i)]] for i in found[0] if i >= 0]
+    context = "\n\n".join(doc.page_content for doc in retrieved)
+    t_search = time.perf_counter()
+    llm = Llama(model_path=llm_path, n_ctx=N_CTX, verbose=False)
+    t_llm = time.perf_counter()
+    prompt = RAG_PROMPT.format(question=question, context=context)
+    reply = llm.create_chat_completion(
+        messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0.0
+    )
+    t_end = time.perf_counter()
+    return {
+        "import_s": t_import - t0,
+        "load_s": t_load - t_import,
+        "search_s": t_search - t_load,
+        "llm_load_s": t_llm - t_search,
+        "generate_s": t_end - t_llm,
+        "answer": reply["choices"][0]["message"]["content"] or "",
+        "sources": [doc.metadata["id"] for doc in retrieved],
+    }
+
+
 def main(argv: list[str]) -> int:
     from ancre.index.embed import bundled_model_path
 
+    if argv[:1] == ["ask"]:
+        index_dir, llm_path, max_tokens, question = argv[1:]
+        found = answer(index_dir, question, str(bundled_model_path()), llm_path, int(max_tokens))
+        print(json.dumps(found, ensure_ascii=False))
+        return 0
     corpus, out_dir = argv
     print(json.dumps(run(corpus, out_dir, str(bundled_model_path()))))
     return 0
