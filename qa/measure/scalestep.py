@@ -1,5 +1,5 @@
 """One step of the scale bench in a fresh process, so that its peak memory is its own:
-``python -m ancre.qa.measure.scalestep build|serve SPEC.json`` prints one JSON line.
+``python -m ancre.qa.measure.scalestep build SPEC.json`` (or ``serve``) prints one JSON line.
 
 - ``build``: grow the store to ``size`` chunks. An empty store first gets the real corpus,
   embedded by the real model (``index.build``); the rest are filler documents of
