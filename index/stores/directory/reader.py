@@ -84,16 +84,19 @@ class DirectoryReader:
         return repair_command(self.index_dir)
 
     def _check(self, path: Path, vectors: Any) -> None:
-        """What is cheap to check at open: one vector per chunk, under the chunk's id."""
+        """What is cheap to check at open: one vector per chunk, under the chunk's id. The ids
+        come from the covering index on doc_id (unordered, sorted here): ordering them by id
+        would read every chunk's text."""
         try:
-            rows = self._conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+            rows = self._conn.execute("SELECT id FROM chunks").fetchall()
         except sqlite3.DatabaseError as err:
             raise StoreError(store_damaged(self.index_dir, err)) from None
         if vectors.ntotal != len(rows):
             what = f"{vectors.ntotal} vectors for {len(rows)} chunks"
             raise DamagedFile(path, what, self._repair)
         ids = np.sort(vector_kinds.ids_of(vectors))
-        if not np.array_equal(ids, np.fromiter((r[0] for r in rows), "int64", len(rows))):
+        chunk_ids = np.sort(np.fromiter((r[0] for r in rows), "int64", len(rows)))
+        if not np.array_equal(ids, chunk_ids):
             raise DamagedFile(path, "its vector ids are not the chunk ids", self._repair)
 
     @property

@@ -178,7 +178,13 @@ def ids_of(index: Any) -> np.ndarray:
 
     if kind_of(index) != "ivf":
         return faiss.vector_to_array(index.id_map).astype("int64")
-    return contents(index)[0]
+    lists = index.invlists  # the ids of each cell, without copying its vectors
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(cell), lists.list_size(cell)).copy()
+        for cell in range(index.nlist)
+        if lists.list_size(cell)
+    ]
+    return np.sort(np.concatenate(parts)).astype("int64") if parts else np.zeros(0, "int64")
 
 
 def remove(index: Any, ids: list[int]) -> Any:
