@@ -62,7 +62,8 @@ class DirectoryReader:
                     return False
                 path = vectors_path(self.index_dir, gen)
                 try:
-                    vectors = faiss.read_index(str(path))
+                    flags = vector_kinds.read_flags(manifest.get("vectors", {}))
+                    vectors = faiss.read_index(str(path), flags)
                 except RuntimeError:
                     if path.exists():
                         what = "empty" if not path.stat().st_size else "not a readable FAISS file"
@@ -84,20 +85,13 @@ class DirectoryReader:
         return repair_command(self.index_dir)
 
     def _check(self, path: Path, vectors: Any) -> None:
-        """What is cheap to check at open: one vector per chunk, under the chunk's id. The ids
-        come from the covering index on doc_id (unordered, sorted here): ordering them by id
-        would read every chunk's text."""
+        """What is cheap to check at open: one vector per chunk, under the chunk's id."""
         try:
-            rows = self._conn.execute("SELECT id FROM chunks").fetchall()
+            problem = vector_kinds.id_mismatch(self._conn, vectors)
         except sqlite3.DatabaseError as err:
             raise StoreError(store_damaged(self.index_dir, err)) from None
-        if vectors.ntotal != len(rows):
-            what = f"{vectors.ntotal} vectors for {len(rows)} chunks"
-            raise DamagedFile(path, what, self._repair)
-        ids = np.sort(vector_kinds.ids_of(vectors))
-        chunk_ids = np.sort(np.fromiter((r[0] for r in rows), "int64", len(rows)))
-        if not np.array_equal(ids, chunk_ids):
-            raise DamagedFile(path, "its vector ids are not the chunk ids", self._repair)
+        if problem:
+            raise DamagedFile(path, problem, self._repair)
 
     @property
     def size(self) -> int:
