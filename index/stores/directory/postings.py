@@ -97,11 +97,10 @@ class Postings:
             rows.append(part)
             weights.append(saturated * (idf if idf > 0 else 1e-6))
         scores = np.bincount(np.concatenate(rows), np.concatenate(weights), minlength=n)
-        if k < n:  # every chunk that ties with the k-th best, so that ties go by id
-            cut = scores[np.argpartition(-scores, k - 1)[:k]].min()
-            best = np.flatnonzero(scores >= max(cut, 1e-300))
-        else:
-            best = np.flatnonzero(scores)
+        best = np.flatnonzero(scores)  # the chunks holding a query term: partitioned alone
+        if k < len(best):  # every chunk that ties with the k-th best, so that ties go by id
+            held = scores[best]
+            best = best[held >= np.partition(held, len(held) - k)[len(held) - k]]
         ids = self.ids[best]
         order = np.lexsort((ids, -scores[best]))[:k]
         return [(int(ids[j]), float(scores[best[j]])) for j in order]
