@@ -171,7 +171,7 @@ def serve_step(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "questions": len(texts),
         "size": int(reader.size),
-        "vectors": reader.manifest.get("vectors", {}),
+        "vectors": reader.manifest.get("vectors") or {"kind": reader.manifest.get("vector_index")},
         "index_open_s": index_open_s,
         "ready_s": ready_s,
         "first_search_s": first_s,
