@@ -267,3 +267,19 @@ def test_bench_says_how_to_measure_a_milvus_store(capsys):
     assert main(["bench", "--store", "milvus://127.0.0.1:19530/news", "--quick"]) == 1
     err = capsys.readouterr().err
     assert "ancre eval --retrieval-only --store" in err and err.count("\n") == 1
+
+
+def test_term_frequencies_are_counted_once_per_generation(milvus_uri, tmp_path):
+    src = corpus(tmp_path / "src", 1)
+    build([src], index_dir=milvus_uri, embedder=HashEmbedder())
+    reader = open_reader(IndexSettings(store=milvus_uri))
+    counted = []
+    count = reader._df
+    reader._df = lambda term: counted.append(term) or count(term)
+    first = reader.doc_freq(["piscin", "bassin"])
+    assert reader.doc_freq(["bassin", "piscin"]) == first and counted == ["piscin", "bassin"]
+    build([corpus(src, 2)], index_dir=milvus_uri, embedder=HashEmbedder())
+    assert reader.refresh()
+    assert reader.doc_freq(["piscin"])["piscin"] == count("piscin")
+    assert counted == ["piscin", "bassin", "piscin"]
+    reader.close()

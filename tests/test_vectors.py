@@ -156,3 +156,37 @@ def test_a_model_change_keeps_the_vector_index_kind(tmp_path):
     with IndexReader(s.index_dir) as reader:
         assert reader.manifest["vectors"]["kind"] == "ivf" and reader.manifest["embed_dim"] == 64
         assert reader.size == reader.stats()["chunks"] == other.texts
+
+
+def test_ids_are_checked_against_the_chunks_by_their_aggregates():
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc_id TEXT)")
+    conn.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
+    conn.executemany("INSERT INTO chunks VALUES (?, 'd')", [(i,) for i in range(1, 2001)])
+    vectors = unit_rows(2000)
+    ivf = V.build(16, "ivf", np.arange(1, 2001, dtype="int64"), vectors)
+    assert V.kind_of(ivf) == "ivf" and V.id_mismatch(conn, ivf) == ""
+    shifted = V.build(16, "flat", np.arange(2, 2002, dtype="int64"), vectors)
+    assert V.id_mismatch(conn, shifted) == "its vector ids are not the chunk ids"
+    fewer = V.build(16, "ivf", np.arange(1, 2000, dtype="int64"), vectors[:1999])
+    assert V.id_mismatch(conn, fewer) == "1999 vectors for 2000 chunks"
+    assert np.array_equal(V.ids_of(ivf), np.arange(1, 2001))
+
+
+def test_a_reader_maps_an_ivf_file_and_searches_it_as_read_whole(tmp_path):
+    import faiss
+
+    vectors = unit_rows(3000, seed=3)
+    ivf = V.build(16, "ivf", np.arange(1, 3001, dtype="int64"), vectors)
+    path = tmp_path / "v.faiss"
+    faiss.write_index(ivf, str(path))
+    flags = V.read_flags({"kind": "ivf"})
+    assert V.read_flags({"kind": "flat"}) == 0
+    mapped, whole = faiss.read_index(str(path), flags), faiss.read_index(str(path))
+    for index in (mapped, whole):
+        V.tune(index, V.describe(ivf))
+    query = vectors[:5]
+    assert np.array_equal(mapped.search(query, 10)[1], whole.search(query, 10)[1])
+    assert np.array_equal(V.ids_of(mapped), np.arange(1, 3001))

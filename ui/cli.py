@@ -488,6 +488,8 @@ def cmd_bench(
         if args.json_out:
             print(f"wrote {write_json(args.json_out, figures)}")
         return EXIT_OK
+    if args.scale:
+        return _bench_scale(args, index_settings)
     from .apibench import bench_api
 
     sizes = bench.parse_sizes(args.sizes)
@@ -542,6 +544,48 @@ def bench_questions(path: str | None) -> list[str]:
         return read_question_table(ARTICLES.parent / "QUESTIONS.md")
     asked, _ = load_questions([path], limit=ASKS, seed=0)
     return [q.question for q in asked]
+
+
+def _bench_scale(args: argparse.Namespace, index_settings: IndexSettings) -> int:
+    """``ancre bench --scale``: stores grown to each size (``qa/measure/scale.py``)."""
+    import tempfile
+
+    from ancre.qa.measure import bench, scale
+    from ancre.qa.measure.report import Figures, write_json
+
+    if not (args.corpus and args.questions):
+        raise ValueError(
+            "--scale needs --corpus ARTICLES and --questions FILE (questions on those "
+            "articles, with their answers), e.g. PIAF dev's corpus.jsonl and questions.jsonl"
+        )
+    sizes = bench.parse_sizes(args.scale)
+    stores = scale.parse_stores(args.scale_store)
+    machine = bench.machine()
+    print(
+        f"ancre bench --scale: {machine['cores']} cores, {machine['processor']}; sizes {sizes}; "
+        f"stores {', '.join(stores)}; vector index {index_settings.vector_index}; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    fig = Figures(print)
+    with tempfile.TemporaryDirectory(prefix="ancre-scale-", dir=args.work) as tmp:
+        out = scale.run_scale(
+            Path(args.corpus).expanduser(),
+            Path(args.questions).expanduser(),
+            index_settings,
+            sizes,
+            stores,
+            Path(tmp),
+            fig,
+        )
+    print(scale.table(out["rows"]))
+    if args.plot:
+        from ancre.qa.measure.scaleplot import plot
+
+        print(f"wrote {plot(out['rows'], args.plot)}")
+    if args.json_out:
+        payload = {"machine": machine, "sizes": sizes, "stores": stores, **out}
+        print(f"wrote {write_json(args.json_out, payload)}")
+    return EXIT_OK
 
 
 UNDERLINE = ("\x1b[4m", "\x1b[24m")

@@ -370,6 +370,31 @@ def parser() -> argparse.ArgumentParser:
         "DIR/questions.jsonl",
     )
     be.add_argument(
+        "--scale",
+        metavar="SIZES",
+        help="instead: grow a store to each of SIZES chunks (10000,100000,...) with the "
+        "--corpus articles that --questions asks about hidden among filler, and measure build, "
+        "disk, memory, open, search, answer latency and recall@5 at each (docs/scale.md)",
+    )
+    be.add_argument(
+        "--scale-store",
+        choices=["directory", "milvus", "both"],
+        default="directory",
+        help="--scale: the store(s) grown (milvus: a milvus-lite server on 127.0.0.1)",
+    )
+    be.add_argument(
+        "--questions", metavar="FILE", help="--scale: questions (JSONL or SQuAD) on --corpus"
+    )
+    be.add_argument(
+        "--vector-index",
+        choices=["auto", "flat", "ivf", "hnsw"],
+        help="--scale: FAISS index kind of the directory store (ANCRE_VECTOR_INDEX)",
+    )
+    be.add_argument(
+        "--work", metavar="DIR", help="--scale: where the stores grow (default: a temporary folder)"
+    )
+    be.add_argument("--plot", metavar="PNG", help="--scale: draw the curves into PNG")
+    be.add_argument(
         "--only",
         metavar="BENCHES",
         help="some of ingestion, recipe, embedding, retrieval, generation, cold_start, ask, "

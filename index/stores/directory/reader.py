@@ -74,7 +74,8 @@ class DirectoryReader:
                 path = vectors_path(self.index_dir, gen)
                 try:
                     digest = file_digest(path)
-                    vectors = faiss.read_index(str(path))
+                    flags = vector_kinds.read_flags(manifest.get("vectors", {}))
+                    vectors = faiss.read_index(str(path), flags)
                 except (RuntimeError, FileNotFoundError):
                     if path.exists():
                         what = "empty" if not path.stat().st_size else "not a readable FAISS file"
@@ -100,15 +101,11 @@ class DirectoryReader:
     def _check(self, path: Path, vectors: Any) -> None:
         """What is cheap to check at open: one vector per chunk, under the chunk's id."""
         try:
-            rows = self._conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+            problem = vector_kinds.id_mismatch(self._conn, vectors)
         except sqlite3.DatabaseError as err:
             raise StoreError(store_damaged(self.index_dir, err)) from None
-        if vectors.ntotal != len(rows):
-            what = f"{vectors.ntotal} vectors for {len(rows)} chunks"
-            raise DamagedFile(path, what, self._repair)
-        ids = np.sort(vector_kinds.ids_of(vectors))
-        if not np.array_equal(ids, np.fromiter((r[0] for r in rows), "int64", len(rows))):
-            raise DamagedFile(path, "its vector ids are not the chunk ids", self._repair)
+        if problem:
+            raise DamagedFile(path, problem, self._repair)
 
     @property
     def size(self) -> int:

@@ -21,6 +21,7 @@ reads the stored vectors back, nothing is embedded again.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,16 @@ def describe(index: Any) -> dict[str, Any]:
     return {"kind": kind}
 
 
+def read_flags(layout: dict[str, Any]) -> int:
+    """How a reader opens the vectors file of ``layout``: an ivf index is memory-mapped on
+    POSIX systems (opened at once, its cells paged in as queries scan them: see
+    docs/scale.md); other kinds are read whole. A writer always reads whole (it changes
+    the index)."""
+    import faiss
+
+    return faiss.IO_FLAG_MMAP if layout.get("kind") == "ivf" and os.name == "posix" else 0
+
+
 def tune(index: Any, layout: dict[str, Any]) -> None:
     """Set the search parameters the manifest records (a reader calls this on load)."""
     if layout.get("kind") == "ivf" and kind_of(index) == "ivf":
@@ -178,7 +189,31 @@ def ids_of(index: Any) -> np.ndarray:
 
     if kind_of(index) != "ivf":
         return faiss.vector_to_array(index.id_map).astype("int64")
-    return contents(index)[0]
+    lists = index.invlists  # the ids of each cell, without copying its vectors
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(cell), lists.list_size(cell)).copy()
+        for cell in range(index.nlist)
+        if lists.list_size(cell)
+    ]
+    return np.sort(np.concatenate(parts)).astype("int64") if parts else np.zeros(0, "int64")
+
+
+def id_mismatch(conn: Any, index: Any) -> str:
+    """Why the vectors of ``index`` are not one per chunk of the store ``conn`` under the
+    chunk's id ("" if they are). Compares the count, the lowest, highest and sum of the
+    ids, which SQLite aggregates over its covering index on doc_id: listing every id
+    through Python took seconds at a million chunks, for an open that must stay short."""
+    count, low, high, total = conn.execute(
+        "SELECT count(*), min(id), max(id), total(id) FROM chunks"
+    ).fetchone()
+    if index.ntotal != count:
+        return f"{index.ntotal} vectors for {count} chunks"
+    if not count:
+        return ""
+    ids = ids_of(index)
+    if (int(ids.min()), int(ids.max()), float(ids.sum(dtype="float64"))) != (low, high, total):
+        return "its vector ids are not the chunk ids"
+    return ""
 
 
 def remove(index: Any, ids: list[int]) -> Any:

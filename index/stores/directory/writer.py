@@ -120,16 +120,12 @@ class DirectoryWriter(BaseWriter):
         except RuntimeError:
             problem = "missing" if not path.exists() else "not a readable FAISS file"
         else:
-            ids = self.conn.execute("SELECT id FROM chunks ORDER BY id").fetchall()
-            stored = np.fromiter((r[0] for r in ids), "int64", len(ids))
             digest = self.old.get(VECTORS_DIGEST)
             if digest and file_digest(path) != digest:
                 problem = CHANGED_SINCE_COMMIT
-            elif vectors.ntotal != len(ids):
-                problem = f"{vectors.ntotal} vectors for {len(ids)} chunks"
-            elif not np.array_equal(np.sort(vector_kinds.ids_of(vectors)), stored):
-                problem = "its vector ids are not the chunk ids"
             else:
+                problem = vector_kinds.id_mismatch(self.conn, vectors)
+            if not problem:
                 self._vectors = vectors
         if problem:
             self.reembed_reason = f"{path.name} is damaged ({problem})"

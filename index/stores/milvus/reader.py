@@ -48,6 +48,8 @@ from .client import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+FREQS_KEPT = 100_000
+"""Terms whose chunk frequency a reader keeps (then it starts again)."""
 PROBE = 16384
 """Milvus' largest top-k: a BM25 search this wide counts a term's chunks exactly below it."""
 MATCH, PROBE_MODE = "match", "probe"
@@ -69,6 +71,9 @@ class MilvusReader:
         self.manifest: dict[str, Any] = {}
         self.layout = 0
         self._df_mode = MATCH
+        self._freqs: dict[str, int] = {}
+        """Chunk frequencies of terms counted at this generation (each costs the server a
+        count, or on Milvus Lite a wide BM25 search and a scan: docs/scale.md)."""
         try:
             self.refresh()
         except BaseException:
@@ -90,6 +95,7 @@ class MilvusReader:
             if manifest["generation"] == self.generation:
                 return False
             self.manifest, self.generation = manifest, manifest["generation"]
+            self._freqs = {}
             self.layout = int(manifest["layout"])
             return True
 
@@ -222,7 +228,20 @@ class MilvusReader:
 
     # ---- statistics for the evidence model
     def doc_freq(self, terms: list[str]) -> dict[str, int]:
-        return {t: self._df(t) for t in dict.fromkeys(terms)}
+        """Chunks holding each term, counted once per generation (a search asks twice:
+        for the query and for the reranker's idf)."""
+        out = {}
+        for t in dict.fromkeys(terms):
+            with self._lock:
+                known = self._freqs.get(t)
+            if known is None:
+                known = self._df(t)
+                with self._lock:
+                    if len(self._freqs) >= FREQS_KEPT:
+                        self._freqs.clear()
+                    self._freqs[t] = known
+            out[t] = known
+        return out
 
     def _df(self, term: str) -> int:
         """Chunks holding ``term``: Milvus' text-match index where the server has one, else
