@@ -344,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
         "--questions",
         metavar="FILE",
         help="questions asked of --corpus, JSON Lines or SQuAD JSON (default: the sample's "
-        "QUESTIONS.md); the ask bench takes 20 of them",
+        "QUESTIONS.md); the ask bench takes 20 of them; --scale hides their articles among filler",
     )
     be.add_argument(
         "--sizes", default="1000,10000,100000", help="index sizes in chunks for retrieval latency"
@@ -381,9 +381,6 @@ def parser() -> argparse.ArgumentParser:
         choices=["directory", "milvus", "both"],
         default="directory",
         help="--scale: the store(s) grown (milvus: a milvus-lite server on 127.0.0.1)",
-    )
-    be.add_argument(
-        "--questions", metavar="FILE", help="--scale: questions (JSONL or SQuAD) on --corpus"
     )
     be.add_argument(
         "--vector-index",
