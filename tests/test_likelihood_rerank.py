@@ -84,7 +84,18 @@ def test_an_unsure_reranker_is_reordered_by_the_likelihood():
     combined = [p.score for p in ranked[:3]]
     assert combined == sorted(combined, reverse=True) and ranked[3].score == 0.1
     assert set(gains) == {100, 101, 102}  # the fourth passage is not scored
-    assert len(scorer.contexts) == 4
+    assert len(scorer.contexts) == 3  # the order needs no pass of the question alone
+
+
+def test_the_question_alone_is_scored_once_when_a_gain_is_read():
+    scorer = KeywordScorer()
+    found = passages(0.5, 0.45, 0.4)
+    _, gains = rerank_by_likelihood(QUESTION, found, scorer, model=by_gain())
+    assert "Question :" not in scorer.contexts
+    words = len(QUESTION.split())
+    assert gains[102] == pytest.approx(4.0 * words) and gains[100] == pytest.approx(0.0)
+    assert dict(gains) == dict(zip([100, 101, 102], question_gains(scorer, QUESTION, found)))
+    assert scorer.contexts.count("Question :") == 2  # once for the gains, once just above
 
 
 def test_the_reranker_keeps_its_order_when_its_weight_dominates():
