@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ancre.index import analyze, detect_language
 
@@ -25,7 +25,7 @@ from .generation.llm import Generator, PrefixKeeper
 from .generation.prompting import build_prompt, prompt_prefix
 from .reading import nlp
 from .reading.confidence import confidence, highest_confidence, plainly_fits, signals
-from .reading.evidence import Evidence, key_names, weigh_evidence
+from .reading.evidence import UNSURE, Evidence, key_names, weigh_evidence
 from .reading.likelihood import TokenScorer
 from .reading.qtype import fits_type
 from .reading.sentences import choose_context
@@ -106,13 +106,19 @@ class Answerer:
             )
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
-        # where the reranker is unsure, the language model reads the best passages too
-        passages, gains = rescored(query, passages, scorer, s.rerank, asked=question)
-        if gains:
-            timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
-        evidence = weigh_evidence(
-            query, passages, retriever, asked=question, scorer=scorer, gains=gains
-        )
+        evidence = weigh_evidence(query, passages, retriever, asked=question)
+        # where the reranker is unsure, the language model reads the best passages too,
+        # unless the evidence is too weak for its word to be asked (``UNSURE``)
+        gains: Mapping[int, float] = {}
+        if scorer is not None and evidence.score >= UNSURE[0]:
+            start = time.perf_counter()
+            passages, gains = rescored(query, passages, scorer, s.rerank, asked=question)
+            if gains:
+                timings["likelihood"] = time.perf_counter() - start
+            if gains or evidence.score < UNSURE[1]:
+                evidence = weigh_evidence(
+                    query, passages, retriever, asked=question, scorer=scorer, gains=gains
+                )
         models = {"embedding": retriever.embedder.model_id, "llm": "none"}
         answer = Answer(
             text="",

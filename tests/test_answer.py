@@ -245,7 +245,7 @@ def test_a_draft_that_could_not_be_stated_is_not_asked_for(tiny_index):
     unstatable = AnswerSettings(span_first_above=1.01, state_above=1.0, draft="statable")
     answer, fake = asked(tiny_index, TRAM, reply, settings=unstatable)
     assert not fake.prompts and not answer.generated and answer.mode == "evidence"
-    always = AnswerSettings(span_first_above=1.01, state_above=1.0)
+    always = AnswerSettings(span_first_above=1.01, state_above=1.0, draft="always")
     drafted, fake = asked(tiny_index, TRAM, reply, settings=always)
     assert fake.prompts and drafted.mode == "evidence"
     statable = AnswerSettings(span_first_above=1.01, state_above=0.0, draft="statable")

@@ -217,3 +217,30 @@ def test_gemma_keeps_or_improves_the_first_passage_of_the_sample_questions(sampl
         before += EXPECTED_SHORT[n] in found[0].text
         after += EXPECTED_SHORT[n] in ranked[0].text
     assert rescored and after >= before >= 8, (before, after, rescored)
+
+
+def test_the_passages_are_not_reread_where_the_evidence_is_too_weak_to_ask(tiny_index):
+    from ancre.qa import ask
+    from ancre.qa.reading.evidence import UNSURE, weigh_evidence
+    from conftest import ScriptedGenerator
+
+    class Recording(ScriptedGenerator):
+        def __init__(self):
+            super().__init__("")
+            self.contexts: list[str] = []
+
+        def token_logprobs(self, context: str, text: str) -> list[float]:
+            self.contexts.append(context)
+            return [-1.0] * len(text.split())
+
+    retriever = open_retriever(IndexSettings(index_dir=str(tiny_index)), embedder=HashEmbedder())
+    for question, reread in [
+        ("Combien coûte un ticket de cinéma à Bellerive ?", False),
+        ("Quand la piscine rouvrira-t-elle ?", True),
+    ]:
+        found = retriever.search(question, 5)
+        plain = weigh_evidence(question, found, retriever).score
+        assert reranker_unsure(found) and (plain >= UNSURE[0]) == reread
+        scorer = Recording()
+        got = ask(question, index_dir=tiny_index, embedder=HashEmbedder(), generator=scorer)
+        assert bool(scorer.contexts) == reread == ("likelihood" in got.timings)
