@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from ancre.index import analyze, detect_language
 
@@ -25,13 +25,13 @@ from .generation.llm import Generator, PrefixKeeper
 from .generation.prompting import build_prompt, prompt_prefix
 from .reading import nlp
 from .reading.confidence import confidence, highest_confidence, plainly_fits, signals
-from .reading.evidence import UNSURE, Evidence, key_names, weigh_evidence
+from .reading.evidence import Evidence, key_names
 from .reading.likelihood import TokenScorer
 from .reading.qtype import fits_type
 from .reading.sentences import choose_context
 from .records import Answer, AnswerStream, Event, Turn, turns
 from .retrieval.followup import lacks_context, retrieval_query
-from .retrieval.rerank import rescored
+from .retrieval.rerank import reread
 from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
 from .verify import verify_draft
@@ -106,19 +106,12 @@ class Answerer:
             )
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
-        evidence = weigh_evidence(query, passages, retriever, asked=question)
-        # where the reranker is unsure, the language model reads the best passages too,
-        # unless the evidence is too weak for its word to be asked (``UNSURE``)
-        gains: Mapping[int, float] = {}
-        if scorer is not None and evidence.score >= UNSURE[0]:
-            start = time.perf_counter()
-            passages, gains = rescored(query, passages, scorer, s.rerank, asked=question)
-            if gains:
-                timings["likelihood"] = time.perf_counter() - start
-            if gains or evidence.score < UNSURE[1]:
-                evidence = weigh_evidence(
-                    query, passages, retriever, asked=question, scorer=scorer, gains=gains
-                )
+        # where the reranker is unsure, the language model reads the best passages too
+        passages, gains, evidence = reread(
+            query, passages, retriever, scorer, s.rerank, asked=question
+        )
+        if gains:
+            timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
         models = {"embedding": retriever.embedder.model_id, "llm": "none"}
         answer = Answer(
             text="",

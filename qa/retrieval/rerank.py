@@ -27,7 +27,7 @@ from itertools import pairwise
 from ancre.index import analyze
 
 from ..learned import Model, load_model
-from ..reading.evidence import absent_name
+from ..reading.evidence import UNSURE, Evidence, TermStats, absent_name, weigh_evidence
 from ..reading.likelihood import Gains, TokenScorer, question_logprobs
 from ..reading.qtype import KINDS, answer_type, answer_type_bonus
 from ..reading.sentences import sentences
@@ -208,3 +208,27 @@ def rescored(
     if scorer is None or not rerank or not passages or absent_name(asked or question, passages):
         return passages, {}
     return rerank_by_likelihood(question, passages, scorer)
+
+
+def reread(
+    question: str,
+    passages: list[Passage],
+    index: TermStats,
+    scorer: TokenScorer | None,
+    rerank: bool = True,
+    *,
+    asked: str = "",
+) -> tuple[list[Passage], Mapping[int, float], Evidence]:
+    """The passages as the answer reads them (``rescored``), the gains computed, and their
+    evidence (``weigh_evidence``). The plain evidence is weighed first, on the reranker's
+    order: below ``UNSURE`` the evidence model would not ask for the language model's word,
+    and the passages are not reread either (docs/benchmarks.md, "The warm answer path")."""
+    evidence = weigh_evidence(question, passages, index, asked=asked)
+    if scorer is None or evidence.score < UNSURE[0]:
+        return passages, {}, evidence
+    passages, gains = rescored(question, passages, scorer, rerank, asked=asked)
+    if gains or evidence.score < UNSURE[1]:
+        evidence = weigh_evidence(
+            question, passages, index, asked=asked, scorer=scorer, gains=gains
+        )
+    return passages, gains, evidence
