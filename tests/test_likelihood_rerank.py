@@ -244,3 +244,27 @@ def test_the_passages_are_not_reread_where_the_evidence_is_too_weak_to_ask(tiny_
         scorer = Recording()
         got = ask(question, index_dir=tiny_index, embedder=HashEmbedder(), generator=scorer)
         assert bool(scorer.contexts) == reread == ("likelihood" in got.timings)
+
+
+@pytest.mark.slow
+def test_gemma_orders_the_passages_as_its_gains_would(sample_index):
+    from ancre.qa import AnswerSettings
+    from ancre.qa.generation.llm import load_generator
+    from ancre.qa.learned import load_model
+    from ancre.qa.measure.questions import read_question_table
+    from ancre.samples import ARTICLES
+
+    retriever = open_retriever(IndexSettings(index_dir=sample_index))
+    gemma = load_generator("gemma", AnswerSettings())
+    checked = 0
+    for question in read_question_table(ARTICLES.parent / "QUESTIONS.md")[:6]:
+        found = retriever.search(question, 5)
+        ranked, gains = rerank_by_likelihood(question, found, gemma, margin=1.0)
+        head = found[: len(gains)]
+        eager = question_gains(gemma, question, head)
+        assert [gains[p.chunk_id] for p in head] == pytest.approx(eager, abs=1e-6)
+        scores = load_model("rerank-llm").score(likelihood_rows(head, eager))
+        by_gain = [head[i].chunk_id for i in sorted(range(len(head)), key=lambda i: -scores[i])]
+        assert [p.chunk_id for p in ranked[: len(head)]] == by_gain
+        checked += 1
+    assert checked == 6
