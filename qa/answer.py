@@ -144,10 +144,22 @@ class Answerer:
         generated, backing = "", None
         terms = analyze(query, retriever.language)
         certain = evidence.short is not None and evidence.score >= s.span_first_above
-        wanted = s.draft == "always" or _statable(
-            question, evidence, passages, retriever.language, searched.unknown_share, terms, s
-        )
-        if self.generator is not None and not certain and wanted:
+        if (
+            self.generator is not None
+            and not certain
+            and (
+                s.draft == "always"
+                or _statable(
+                    question,
+                    evidence,
+                    passages,
+                    retriever.language,
+                    searched.unknown_share,
+                    terms,
+                    s,
+                )
+            )
+        ):
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
             if isinstance(self.generator, PrefixKeeper):
