@@ -24,14 +24,14 @@ from .compose import abstention_text, compose, evidence_lead, incomplete_text, s
 from .generation.llm import Generator, PrefixKeeper
 from .generation.prompting import build_prompt, prompt_prefix
 from .reading import nlp
-from .reading.confidence import confidence, plainly_fits, signals
-from .reading.evidence import Evidence, key_names, weigh_evidence
+from .reading.confidence import confidence, highest_confidence, plainly_fits, signals
+from .reading.evidence import Evidence, key_names
 from .reading.likelihood import TokenScorer
 from .reading.qtype import fits_type
 from .reading.sentences import choose_context
 from .records import Answer, AnswerStream, Event, Turn, turns
 from .retrieval.followup import lacks_context, retrieval_query
-from .retrieval.rerank import rescored
+from .retrieval.rerank import reread
 from .retrieval.search import Filters, Retriever
 from .settings import AnswerSettings
 from .verify import verify_draft
@@ -107,12 +107,11 @@ class Answerer:
         timings = {"retrieval": time.perf_counter() - t0}
         scorer = self.generator if isinstance(self.generator, TokenScorer) else None
         # where the reranker is unsure, the language model reads the best passages too
-        passages, gains = rescored(query, passages, scorer, s.rerank, asked=question)
+        passages, gains, evidence = reread(
+            query, passages, retriever, scorer, s.rerank, asked=question
+        )
         if gains:
             timings["likelihood"] = time.perf_counter() - t0 - timings["retrieval"]
-        evidence = weigh_evidence(
-            query, passages, retriever, asked=question, scorer=scorer, gains=gains
-        )
         models = {"embedding": retriever.embedder.model_id, "llm": "none"}
         answer = Answer(
             text="",
@@ -143,8 +142,24 @@ class Answerer:
             return
         context = choose_context(question, evidence.candidates)
         generated, backing = "", None
+        terms = analyze(query, retriever.language)
         certain = evidence.short is not None and evidence.score >= s.span_first_above
-        if self.generator is not None and not certain:
+        if (
+            self.generator is not None
+            and not certain
+            and (
+                s.draft == "always"
+                or _statable(
+                    question,
+                    evidence,
+                    passages,
+                    retriever.language,
+                    searched.unknown_share,
+                    terms,
+                    s,
+                )
+            )
+        ):
             models["llm"] = self.generator.model_id
             yield Event("stage", "drafting")
             if isinstance(self.generator, PrefixKeeper):
@@ -184,7 +199,6 @@ class Answerer:
                 unknown=searched.unknown_share,
             )
             answer.confidence = confidence(answer.signals)
-        terms = analyze(query, retriever.language)
         stated = likely if _states(answer, s, terms) else ""
         answer.mode = "stated" if stated else "evidence"
         answer.short_answer = stated
@@ -214,10 +228,41 @@ def _states(answer: Answer, s: AnswerSettings, terms: list[str]) -> bool:
     span that does not fit is never stated), asked about something the index knows, and
     asked about something at all: a question of one word and no name ('À quelle minute ?'
     with nothing before it) is matched by any passage that shares that word."""
-    specific = len(terms) >= 2 or bool(key_names(answer.question))
     return (
-        specific
+        _specific(answer.question, terms)
         and answer.signals.get("unknown", 0.0) <= UNKNOWN_WORDS
         and answer.signals.get("fits", 0.0) > 0
         and answer.confidence >= s.state_above
     )
+
+
+def _specific(question: str, terms: list[str]) -> bool:
+    return len(terms) >= 2 or bool(key_names(question))
+
+
+def _statable(
+    question: str,
+    evidence: Evidence,
+    passages: list,
+    language: str,
+    unknown: float,
+    terms: list[str],
+    s: AnswerSettings,
+) -> bool:
+    """Whether some draft could be stated (``_states`` with the signals a draft changes at
+    their best, ``confidence.highest_confidence``): where none could, the draft would only
+    choose the sentence quoted."""
+    if not _specific(question, terms) or unknown > UNKNOWN_WORDS:
+        return False
+    span = evidence.short
+    features = signals(
+        question,
+        evidence,
+        passages,
+        span.text if span is not None else "",
+        span,
+        generated=False,
+        language=language,
+        unknown=unknown,
+    )
+    return highest_confidence(features) >= s.state_above

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from ancre.index import from_env
 
 ChatMode = Literal["auto", "chat", "completion"]
+DraftMode = Literal["always", "statable"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,11 @@ class AnswerSettings:
     more: always ask it). Where the evidence is that strong the span was at least as often
     right as Gemma's short answer, and the answer comes without waiting for the model
     (docs/benchmarks.md, "Answer settings")."""
+    draft: DraftMode = "statable"
+    """When the generator drafts a short answer (below ``span_first_above``): 'statable',
+    only where some draft could be stated (``confidence.highest_confidence`` reaches
+    ``state_above``; elsewhere the best span's sentence is quoted without waiting for the
+    model), or 'always' (docs/benchmarks.md, "The warm answer path")."""
     abstain_unfitting_below: float = 0.35
     """Evidence score under which ancre also abstains when no span of the passages is of the
     kind asked (a date for 'quand', a name for 'qui'...): weak evidence and nothing that could

@@ -240,6 +240,22 @@ def test_the_span_is_stated_without_generating_when_the_evidence_is_certain(tiny
     assert answer.short_answer and answer.models["llm"] == "none"
 
 
+def test_a_draft_that_could_not_be_stated_is_not_asked_for(tiny_index):
+    reply = "Le samedi 13 septembre 2025 [1]."
+    unstatable = AnswerSettings(span_first_above=1.01, state_above=1.0, draft="statable")
+    answer, fake = asked(tiny_index, TRAM, reply, settings=unstatable)
+    assert not fake.prompts and not answer.generated and answer.mode == "evidence"
+    always = AnswerSettings(span_first_above=1.01, state_above=1.0, draft="always")
+    drafted, fake = asked(tiny_index, TRAM, reply, settings=always)
+    assert fake.prompts and drafted.mode == "evidence"
+    statable = AnswerSettings(span_first_above=1.01, state_above=0.0, draft="statable")
+    stated, fake = asked(tiny_index, TRAM, reply, settings=statable)
+    assert fake.prompts and stated.generated and stated.mode == "stated"
+    vague = "Quand ?"  # one word: nothing is stated, whatever the draft
+    answer, fake = asked(tiny_index, vague, reply, settings=statable)
+    assert not fake.prompts
+
+
 def test_filters_on_metadata(tiny_index):
     answer, _ = asked(tiny_index, TRAM, filters=Filters(source="canicule"))
     assert answer.passages and all("canicule" in p.doc_id for p in answer.passages)

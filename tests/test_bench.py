@@ -124,7 +124,7 @@ def test_generation_bench_with_a_scripted_generator(tiny_index):
     fake = ScriptedGenerator("Le samedi 13 septembre 2025 [1].")
     bench_generation(
         IndexSettings(index_dir=str(tiny_index)),
-        AnswerSettings(span_first_above=1.01),
+        AnswerSettings(span_first_above=1.01, draft="always"),
         QUESTIONS[:3],
         1,
         fig,

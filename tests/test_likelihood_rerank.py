@@ -84,7 +84,19 @@ def test_an_unsure_reranker_is_reordered_by_the_likelihood():
     combined = [p.score for p in ranked[:3]]
     assert combined == sorted(combined, reverse=True) and ranked[3].score == 0.1
     assert set(gains) == {100, 101, 102}  # the fourth passage is not scored
-    assert len(scorer.contexts) == 4
+    assert len(scorer.contexts) == 3  # the order needs no pass of the question alone
+
+
+def test_the_question_alone_is_scored_once_when_a_gain_is_read():
+    scorer = KeywordScorer()
+    found = passages(0.5, 0.45, 0.4)
+    _, gains = rerank_by_likelihood(QUESTION, found, scorer, model=by_gain())
+    assert "Question :" not in scorer.contexts
+    words = len(QUESTION.split())
+    assert gains[102] == pytest.approx(4.0 * words) and gains[100] == pytest.approx(0.0)
+    assert scorer.contexts.count("Question :") == 1  # once for all the gains read
+    eager = question_gains(scorer, QUESTION, found)
+    assert [gains[p.chunk_id] for p in found] == pytest.approx(eager)
 
 
 def test_the_reranker_keeps_its_order_when_its_weight_dominates():
@@ -205,3 +217,54 @@ def test_gemma_keeps_or_improves_the_first_passage_of_the_sample_questions(sampl
         before += EXPECTED_SHORT[n] in found[0].text
         after += EXPECTED_SHORT[n] in ranked[0].text
     assert rescored and after >= before >= 8, (before, after, rescored)
+
+
+def test_the_passages_are_not_reread_where_the_evidence_is_too_weak_to_ask(tiny_index):
+    from ancre.qa import ask
+    from ancre.qa.reading.evidence import UNSURE, weigh_evidence
+    from conftest import ScriptedGenerator
+
+    class Recording(ScriptedGenerator):
+        def __init__(self):
+            super().__init__("")
+            self.contexts: list[str] = []
+
+        def token_logprobs(self, context: str, text: str) -> list[float]:
+            self.contexts.append(context)
+            return [-1.0] * len(text.split())
+
+    retriever = open_retriever(IndexSettings(index_dir=str(tiny_index)), embedder=HashEmbedder())
+    for question, reread in [
+        ("Combien coûte un ticket de cinéma à Bellerive ?", False),
+        ("Quand la piscine rouvrira-t-elle ?", True),
+    ]:
+        found = retriever.search(question, 5)
+        plain = weigh_evidence(question, found, retriever).score
+        assert reranker_unsure(found) and (plain >= UNSURE[0]) == reread
+        scorer = Recording()
+        got = ask(question, index_dir=tiny_index, embedder=HashEmbedder(), generator=scorer)
+        assert bool(scorer.contexts) == reread == ("likelihood" in got.timings)
+
+
+@pytest.mark.slow
+def test_gemma_orders_the_passages_as_its_gains_would(sample_index):
+    from ancre.qa import AnswerSettings
+    from ancre.qa.generation.llm import load_generator
+    from ancre.qa.learned import load_model
+    from ancre.qa.measure.questions import read_question_table
+    from ancre.samples import ARTICLES
+
+    retriever = open_retriever(IndexSettings(index_dir=sample_index))
+    gemma = load_generator("gemma", AnswerSettings())
+    checked = 0
+    for question in read_question_table(ARTICLES.parent / "QUESTIONS.md")[:6]:
+        found = retriever.search(question, 5)
+        ranked, gains = rerank_by_likelihood(question, found, gemma, margin=1.0)
+        head = found[: len(gains)]
+        eager = question_gains(gemma, question, head)
+        assert [gains[p.chunk_id] for p in head] == pytest.approx(eager, abs=1e-6)
+        scores = load_model("rerank-llm").score(likelihood_rows(head, eager))
+        by_gain = [head[i].chunk_id for i in sorted(range(len(head)), key=lambda i: -scores[i])]
+        assert [p.chunk_id for p in ranked[: len(head)]] == by_gain
+        checked += 1
+    assert checked == 6

@@ -16,7 +16,7 @@ from ancre.qa import AnswerSettings, ask
 from ancre.qa.learned import Model
 from ancre.qa.measure import confidence_fit
 from ancre.qa.measure.metrics import Row, calibration_metrics, precision_coverage
-from ancre.qa.reading.confidence import confidence
+from ancre.qa.reading.confidence import DRAFT_RANGES, confidence, highest_confidence
 from ancre.qa.reading.qtype import answer_type, fits_strictly
 from ancre.samples import ARTICLES
 from conftest import HashEmbedder
@@ -134,6 +134,31 @@ def test_the_confidence_is_the_fitted_models_probability():
     low = confidence({"evidence": 0.1, "fits": 0.0}, model)
     high = confidence({"evidence": 0.9, "fits": 1.0}, model)
     assert 0 < low < 0.5 < high < 1 and confidence({}, model) == 0.0
+
+
+def test_the_highest_confidence_a_draft_could_reach_bounds_every_draft():
+    names = ("evidence", "fits", "log_words", "echoed")
+    model = Model(
+        "confidence",
+        "logistic",
+        names,
+        np.full(4, 0.5),
+        np.array([1.0, 0.5, 2.0, 1.0]),
+        np.array([2.0, 1.0, -0.5, 0.3]),
+        -1.0,
+    )
+    known = {"evidence": 0.6, "fits": 0.0, "log_words": 0.4, "echoed": 0.5}
+    best = highest_confidence(known, DRAFT_RANGES, model)
+    corners = [
+        confidence({**known, "fits": f, "log_words": w, "echoed": e}, model)
+        for f in (0.0, 1.0)
+        for w in DRAFT_RANGES["log_words"]
+        for e in (0.0, 1.0)
+    ]
+    assert best == max(corners) > confidence(known, model)
+    assert highest_confidence({**known, "evidence": 0.1}, DRAFT_RANGES, model) < best
+    trees = Model("confidence", "trees", names, np.zeros(4), np.ones(4), np.zeros(4), 0.0)
+    assert highest_confidence(known, DRAFT_RANGES, trees) == 1.0
 
 
 # ---------------------------------------------------------------- follow-ups

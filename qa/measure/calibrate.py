@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from ancre.qa.learned import Model, load_model
-from ancre.qa.reading.evidence import weigh_evidence
 from ancre.qa.reading.likelihood import TokenScorer, reused_gain
-from ancre.qa.retrieval.rerank import rescored
+from ancre.qa.retrieval.rerank import reread
 from ancre.qa.retrieval.search import Retriever
 from ancre.qa.settings import AnswerSettings
 
@@ -140,8 +139,7 @@ def calibrate(
             if text
             else []
         )
-        passages, gains = rescored(text, passages, scorer, settings.rerank)  # as answered
-        ev = weigh_evidence(text, passages, retriever, scorer=scorer, gains=gains)
+        passages, gains, ev = reread(text, passages, retriever, scorer, settings.rerank)
         if scorer is not None and ev.features and "question_gain" not in ev.features:
             # the answerer skips it where the plain model is sure; the fit needs it everywhere
             ev.features["question_gain"] = reused_gain(scorer, text, passages[0], gains)

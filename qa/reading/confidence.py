@@ -129,3 +129,34 @@ def confidence(features: dict[str, float], model: Model | None = None) -> float:
     if not features:
         return 0.0
     return round(float((model or load_model("confidence")).score([features])[0]), 4)
+
+
+DRAFT_RANGES = {
+    "generated": (0.0, 1.0),
+    "fits": (0.0, 1.0),
+    "log_words": (0.1, 10.0),
+    "echoed": (0.0, 1.0),
+    "entity_kind": (0.0, 1.0),
+    "agrees": (0.0, 1.0),
+}
+"""The signals that depend on the stated text (``signals``), and the values they can take:
+what a draft could change in the confidence before it is written."""
+
+
+def highest_confidence(
+    features: dict[str, float],
+    ranges: dict[str, tuple[float, float]] = DRAFT_RANGES,
+    model: Model | None = None,
+) -> float:
+    """The highest ``confidence`` of ``features`` over the values ``ranges`` allows for some
+    of them (the others as given): each at the end its weight favours. 1.0 for a model that
+    is not logistic (its maximum is not read off its weights)."""
+    m = model or load_model("confidence")
+    if m.kind != "logistic":
+        return 1.0
+    best = dict(features)
+    for name, (low, high) in ranges.items():
+        if name in m.features:
+            i = m.features.index(name)
+            best[name] = high if m.weights[i] / m.scale[i] > 0 else low
+    return confidence(best, m)

@@ -14,6 +14,7 @@ question (``likelihood.question_gain``). The weights (``qa/weights/evidence.json
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -171,7 +172,7 @@ def weigh_evidence(
     *,
     asked: str = "",
     scorer: TokenScorer | None = None,
-    gains: dict[int, float] | None = None,
+    gains: Mapping[int, float] | None = None,
 ) -> Evidence:
     """The evidence the passages give for ``question`` (the searched text: a follow-up with
     the question before it): its sentences ranked, its best span, and the probability that

@@ -19,6 +19,7 @@ come from the first passage, so this order is what they can get right.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 from itertools import pairwise
@@ -26,8 +27,8 @@ from itertools import pairwise
 from ancre.index import analyze
 
 from ..learned import Model, load_model
-from ..reading.evidence import absent_name
-from ..reading.likelihood import TokenScorer, question_gains
+from ..reading.evidence import UNSURE, Evidence, TermStats, absent_name, weigh_evidence
+from ..reading.likelihood import Gains, TokenScorer, question_logprobs
 from ..reading.qtype import KINDS, answer_type, answer_type_bonus
 from ..reading.sentences import sentences
 from ..records import Passage
@@ -166,24 +167,27 @@ def rerank_by_likelihood(
     depth: int = LLM_DEPTH,
     margin: float = LLM_MARGIN,
     model: Model | None = None,
-) -> tuple[list[Passage], dict[int, float]]:
+) -> tuple[list[Passage], Mapping[int, float]]:
     """Zero-shot reranking by query likelihood (how much likelier the question is after the
     passage, ``likelihood.question_gains``), combined with the reranker's probability by
     ``model`` (else the shipped ``rerank-llm``): the best ``depth`` passages reordered when
     the reranker is unsure (``reranker_unsure``), the others kept. Returns the passages,
     renumbered from 1, and the gain of each passage scored, by chunk_id (empty when the
-    reranker was sure). A rescored passage's ``score`` becomes the combined probability:
-    the sentence ranker and the span model weigh a sentence by its passage's score, and
-    with the reranker's they kept quoting the passage it had put first (docs/benchmarks.md,
-    "Evidence and abstention")."""
+    reranker was sure; ``likelihood.Gains``: the question alone is scored only if a gain is
+    read, since the gaps that order the passages do not need it). A rescored passage's
+    ``score`` becomes the combined probability: the sentence ranker and the span model weigh
+    a sentence by its passage's score, and with the reranker's they kept quoting the passage
+    it had put first (docs/benchmarks.md, "Evidence and abstention")."""
     if not reranker_unsure(passages, margin):
         return passages, {}
     head = passages[:depth]
-    gains = question_gains(scorer, question, head)
-    scores = (model or load_model("rerank-llm")).score(likelihood_rows(head, gains))
+    given = [question_logprobs(scorer, question, p) for p in head]
+    # the gap between two gains is the gap between their log-probabilities
+    rows = likelihood_rows(head, [sum(g) for g in given])
+    scores = (model or load_model("rerank-llm")).score(rows)
     order = sorted(range(len(head)), key=lambda i: -scores[i])
     ranked = [replace(head[i], score=float(scores[i])) for i in order] + passages[depth:]
-    by_chunk = {p.chunk_id: g for p, g in zip(head, gains, strict=True)}
+    by_chunk = Gains(scorer, question, {p.chunk_id: g for p, g in zip(head, given, strict=True)})
     return [replace(p, rank=r + 1) for r, p in enumerate(ranked)], by_chunk
 
 
@@ -194,7 +198,7 @@ def rescored(
     rerank: bool = True,
     *,
     asked: str = "",
-) -> tuple[list[Passage], dict[int, float]]:
+) -> tuple[list[Passage], Mapping[int, float]]:
     """The passages as the answer reads them: reordered by the language model where the
     reranker is unsure (``rerank_by_likelihood``), with the gains it computed by
     chunk id for ``weigh_evidence`` to reuse. Kept as they are without a ``scorer``, without
@@ -204,3 +208,27 @@ def rescored(
     if scorer is None or not rerank or not passages or absent_name(asked or question, passages):
         return passages, {}
     return rerank_by_likelihood(question, passages, scorer)
+
+
+def reread(
+    question: str,
+    passages: list[Passage],
+    index: TermStats,
+    scorer: TokenScorer | None,
+    rerank: bool = True,
+    *,
+    asked: str = "",
+) -> tuple[list[Passage], Mapping[int, float], Evidence]:
+    """The passages as the answer reads them (``rescored``), the gains computed, and their
+    evidence (``weigh_evidence``). The plain evidence is weighed first, on the reranker's
+    order: below ``UNSURE`` the evidence model would not ask for the language model's word,
+    and the passages are not reread either (docs/benchmarks.md, "The warm answer path")."""
+    evidence = weigh_evidence(question, passages, index, asked=asked)
+    if scorer is None or evidence.score < UNSURE[0]:
+        return passages, {}, evidence
+    passages, gains = rescored(question, passages, scorer, rerank, asked=asked)
+    if gains or evidence.score < UNSURE[1]:
+        evidence = weigh_evidence(
+            question, passages, index, asked=asked, scorer=scorer, gains=gains
+        )
+    return passages, gains, evidence
