@@ -203,6 +203,20 @@ def test_the_socket_is_named_by_the_index_and_the_runtime_folder(tmp_path):
     assert socket_dir({}) == Path("~/.cache/ancre/run").expanduser()
 
 
+def test_a_socket_too_deep_for_an_address_moves_to_a_short_folder_that_still_serves(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    xs = IndexSettings(index_dir=str(tmp_path / "idx"))
+    path = socket_path(xs, {"XDG_RUNTIME_DIR": str(deep)})
+    assert len(str(path)) <= 100 and path.parent.name == f"ancre-{os.getuid()}"
+    server = WarmServer(lambda s: None, AnswerSettings(), xs, path=path)
+    assert server.start()
+    try:
+        assert path.exists() and path.parent.stat().st_mode & 0o777 == 0o700
+    finally:
+        server.close()
+
+
 def test_ancre_ask_uses_the_warm_process(tiny_index, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     xs = IndexSettings.from_env(index_dir=str(tiny_index))

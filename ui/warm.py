@@ -18,6 +18,7 @@ import os
 import socket
 import stat
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,6 +46,9 @@ its own; the other fields are per-call options it honours."""
 INDEX_FIELDS = ("embed_model", "embed_backend", "embed_precision", "language")
 """The ``IndexSettings`` besides the location that change what a question retrieves."""
 
+MAX_SOCKET_PATH = 100
+"""The longest socket path used: an address holds 108 bytes on Linux, 104 on macOS."""
+
 Stat = Callable[[str | os.PathLike], os.stat_result]
 
 
@@ -64,9 +68,13 @@ def location(index_settings: IndexSettings) -> str:
 
 
 def socket_path(index_settings: IndexSettings, env: Mapping[str, str] = os.environ) -> Path:
-    """The socket of the warm process of this index."""
+    """The socket of the warm process of this index; in ``/tmp/ancre-UID`` (mode 0700 too)
+    where the usual folder is too deep for a socket's address."""
     digest = hashlib.sha256(location(index_settings).encode("utf-8")).hexdigest()[:20]
-    return socket_dir(env) / f"{digest}.sock"
+    path = socket_dir(env) / f"{digest}.sock"
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        path = Path(tempfile.gettempdir()) / f"ancre-{os.getuid()}" / path.name
+    return path
 
 
 def unsafe(path: Path, *, lstat: Stat = os.lstat, uid: int | None = None) -> str:
