@@ -14,9 +14,11 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from types import ModuleType
 
 from ancre.index import fold
 from ancre.qa import Answer, Answerer, AnswerSettings
+from ancre.qa.reading.lexicon import en, fr
 
 SHOWN = 3
 """Follow-up questions shown at most under an answer."""
@@ -47,33 +49,49 @@ class Words:
     pronouns: frozenset[str]
 
 
-FR_MONTHS = "janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre"
-EN_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-FR_DAYS = "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche"
+def _words(
+    lang: ModuleType,
+    when: str,
+    how_many: str,
+    how_many_vowel: str,
+    who: str,
+    date: str,
+    flags: int = 0,
+    pronouns: tuple[str, ...] = (),
+) -> Words:
+    """One language's ``Words``, its date pattern filled with the lexicon's months and days."""
+    months = "|".join(lang.MONTHS)
+    days = "|".join(lang.DAYS)
+    return Words(
+        when=when,
+        how_many=how_many,
+        how_many_vowel=how_many_vowel,
+        who=who,
+        date=re.compile(date.format(months=months, days=days), flags | re.IGNORECASE),
+        pronouns=frozenset(w for w in (*lang.ANAPHORS, *pronouns) if " " not in w),
+    )
+
+
 LANGUAGES = {
-    "fr": Words(
-        when="quand",
-        how_many="combien de",
-        how_many_vowel="combien d’",
-        who="Qui",
-        date=re.compile(
-            r"\b(?:(?:dès|depuis) )?(?:le )?"
-            rf"(?P<core>(?:(?:{FR_DAYS}) )?\d{{1,2}}(?:er)? (?:{FR_MONTHS})(?: \d{{4}})?)\b"
-            rf"|\ben (?P<year>(?:(?:{FR_MONTHS}) )?\d{{4}})\b(?![-–]\d)",
-            re.IGNORECASE,
-        ),
-        pronouns=frozenset("il elle ils elles ce cela ceci celui celle on ces cette".split()),  # noqa: SIM905
+    "fr": _words(
+        fr,
+        "quand",
+        "combien de",
+        "combien d’",
+        "Qui",
+        r"\b(?:(?:dès|depuis) )?(?:le )?"
+        r"(?P<core>(?:(?:{days}) )?\d{{1,2}}(?:er)? (?:{months})(?: \d{{4}})?)\b"
+        r"|\ben (?P<year>(?:(?:{months}) )?\d{{4}})\b(?![-–]\d)",
+        pronouns=("celui", "celle", "on"),
     ),
-    "en": Words(
-        when="when",
-        how_many="how many",
-        how_many_vowel="how many ",
-        who="Who",
-        date=re.compile(
-            rf"\b(?:(?:on|in|by) )?(?P<core>(?:{EN_MONTHS}) \d{{1,2}}(?:, \d{{4}})?|\d{{4}})\b"
-            r"(?![-–]\d)"
-        ),
-        pronouns=frozenset("he she it they this that these those".split()),  # noqa: SIM905
+    "en": _words(
+        en,
+        "when",
+        "how many",
+        "how many ",
+        "Who",
+        r"\b(?:(?:on|in|by) )?(?P<core>(?:{months}) \d{{1,2}}(?:, \d{{4}})?|\d{{4}})\b(?![-–]\d)",
+        pronouns=("that",),
     ),
 }
 NUMBER = re.compile(
