@@ -914,6 +914,8 @@ def test_the_login_page_is_ancre_s_with_nothing_serious_and_a_logout(
     account = page.locator("#ancre-account")
     assert ("Connecté : alice" if fr else "Signed in: alice") in account.inner_text()
     assert serious_violations(page) == []  # the sidebar with the account line
+    lines = account.get_by_role("link").evaluate("a => a.getClientRects().length")
+    assert lines == 1  # « Se déconnecter » in one piece (it broke after « Se » at 1366)
     account.get_by_role("link").click()
     page.wait_for_selector("input[type=password]", timeout=WAIT_MS)
     page.goto(auth_server.url)
