@@ -150,6 +150,13 @@ def test_the_model_is_named_at_the_top_and_switchable(server, browser, size):  #
     thread = page.locator("#ancre-chat").bounding_box()
     assert picker["y"] >= 0 and picker["y"] + picker["height"] <= thread["y"], (picker, thread)
     assert picker["x"] + picker["width"] <= size[0]
+    # within the top row and its wrapper, which clips it (it lost its right 21 px at 1366)
+    top = page.locator("#ancre-top").bounding_box()
+    wrapper = page.evaluate(
+        "() => document.querySelector('#ancre-llm').parentElement.getBoundingClientRect().right"
+    )
+    right = picker["x"] + picker["width"]
+    assert right <= min(top["x"] + top["width"], wrapper) + 1, (picker, top, wrapper)
     assert "Gemma" in page.locator("#ancre-llm input").input_value()
     tab.ask(TRAMWAY)
     assert "Rédigée par" in page.get_attribute("#ancre-chat .ancre-mode", "title")
