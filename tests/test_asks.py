@@ -144,7 +144,7 @@ def test_the_recipe_answers_from_the_chunks_it_indexed(tmp_path):
 
 
 def test_bench_questions_come_from_a_file_or_the_samples(tmp_path):
-    from ancre.ui.cli import bench_questions
+    from ancre.ui.measuring import bench_questions
 
     path = tmp_path / "q.jsonl"
     rows = [{"question": f"Question {n} ?", "answers": ["x"], "doc_id": "d"} for n in range(30)]

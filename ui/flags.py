@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
+"""Exit codes: done, failed, done with some sources skipped."""
+
 
 class _Wrapped(argparse.HelpFormatter):
     """Help wrapped between words only: never inside a hyphenated word (``near-copies``)."""
