@@ -61,7 +61,11 @@ def start(
     allow_dirs: tuple[str, ...] = (),
     allow_host: tuple[str, ...] = (),
     corpus: Path = ARTICLES,
+    suggester: Any = None,
+    store: Any = None,
 ) -> ChatServer:
+    """The chat on the sample articles; a test may pass its own ``suggester`` (instead of
+    ``FollowUps``) and conversation ``store`` (one that takes its time)."""
     from ancre.ui.apiserve import api_routes
     from ancre.ui.app import create_app
     from ancre.ui.chat import WebChat
@@ -90,9 +94,9 @@ def start(
     chat = WebChat(
         answerers,
         settings,
-        ConversationStore.beside(index_dir),
+        store or ConversationStore.beside(index_dir),
         examples=library,
-        suggester=FollowUps(answerers, settings),
+        suggester=suggester or FollowUps(answerers, settings),
     )
     demo = create_app(chat, library)
     settings = ServeSettings(port=free_port(), allow_host=allow_host)

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from chatserver import BAKERY, STATIONS, TRAMWAY, start
+
+from ancre.ui.conversations import ConversationStore
 
 pytestmark = pytest.mark.browser
 
@@ -225,6 +229,61 @@ def test_the_sidebar_reopens_renames_and_deletes_conversations(server, browser):
     )
     assert "Le tramway" not in tab.page.inner_text("#ancre-conversations")
     tab.close()
+
+
+class LateList(ConversationStore):
+    """A store that, once armed, takes ``delay`` seconds over the conversation read just
+    after the next listing: the thread that the answer's last update draws then reaches the
+    page late, after what the user did meanwhile."""
+
+    def __init__(self, path: Path, delay: float):
+        super().__init__(path)
+        self.delay = delay
+        self.armed = threading.Event()
+        self.listed = threading.Event()
+        self.waiting = threading.Event()
+
+    def list(self, owner: str):
+        if self.armed.is_set():
+            self.listed.set()
+        return super().list(owner)
+
+    def get(self, owner: str, conv_id: str | None):
+        if self.listed.is_set() and conv_id and not self.waiting.is_set():
+            self.waiting.set()
+            time.sleep(self.delay)
+        return super().get(owner, conv_id)
+
+
+class Arming:
+    """A suggester that finds nothing, and arms the store's late listing."""
+
+    def __init__(self, store: LateList):
+        self.store = store
+
+    def suggest(self, question, answer):
+        self.store.armed.set()
+        return []
+
+
+def test_an_answer_drawn_late_does_not_bring_back_the_conversation_left(browser, tmp_path):
+    store = LateList(tmp_path / "conversations.sqlite", delay=3.0)
+    late = start(tmp_path / "chat", suggester=Arming(store), store=store)
+    try:
+        tab = Tab(browser, late.url)
+        tab.ask(TRAMWAY)
+        # the answer's last update is drawn (the tramway conversation) and waits on the list
+        assert store.waiting.wait(10)
+        tab.page.click("#ancre-new")
+        tab.page.wait_for_selector("#ancre-chat .ancre-empty", timeout=WAIT_MS)
+        tab.page.wait_for_timeout(int(store.delay * 1000) + 1500)  # the late update lands
+        assert tab.page.locator("#ancre-chat .ancre-empty").count() == 1
+        assert tab.questions() == []
+        tab.ask(BAKERY)  # the page goes on with the new conversation
+        assert tab.questions() == [BAKERY]
+        tab.close()
+    finally:
+        late.close()
 
 
 def test_stop_keeps_the_question_and_the_typed_text(server, browser):

@@ -4,6 +4,7 @@ index (hashing embedder, scripted generator): queue, stages, Stop, persistence."
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -390,3 +391,20 @@ def test_rated_answers_are_exported_as_a_question_set_that_eval_reads(chat, tmp_
     assert wrong.answerable and wrong.answers == []
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["rating"] for r in rows] == ["up", "down", "down"] and rows[2]["given"]
+
+
+def shown(html: str) -> int:
+    return int(re.search(r'class="ancre-thread[^"]*"[^>]*data-shown="(\d+)"', html).group(1))
+
+
+def test_a_thread_drawn_before_leaving_a_conversation_is_stamped_older(chat):
+    ask(chat, ALICE, TRAMWAY)
+    drawn = chat.view(ALICE)  # drawn, then the user starts a new conversation
+    assert shown(chat.view(ALICE)) == shown(drawn)  # nothing changed: the same stamp
+    chat.open(ALICE, None)
+    new = chat.view(ALICE)
+    assert "ancre-empty" in new and shown(new) > shown(drawn)
+    chat.stop(ALICE)
+    assert shown(chat.view(ALICE)) > shown(new)
+    other = Viewer("browser:bob", "fr", "page-2")
+    assert shown(chat.view(other)) > shown(new)  # a page made later: above them all

@@ -21,6 +21,7 @@ reuses the loaded index and embedding model; tests pass an Answerer over fakes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -45,6 +46,9 @@ MAX_PAGES = 2000
 """Open pages remembered (their live state only: conversations are on disk)."""
 LOADING_AFTER = 0.3
 """Seconds that opening the answerer may take before the page says a model is loading."""
+EPOCHS = itertools.count(1)
+"""Pages' epochs, increasing across pages: a page forgotten and made again still draws its
+thread with a stamp above those its browser has seen."""
 
 
 class Examples(Protocol):
@@ -84,8 +88,9 @@ class Page:
     pending: deque[Job] = field(default_factory=deque)
     working: Job | None = None
     stage: str = ""
-    epoch: int = 0
-    """Bumped by Stop and by leaving the conversation: an answer begun before it is dropped."""
+    epoch: int = field(default_factory=lambda: next(EPOCHS))
+    """Raised by Stop and by leaving the conversation: an answer begun before it is dropped,
+    and the thread drawn before it (stamped with it) is not shown over a later one."""
     draining: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -210,7 +215,7 @@ class WebChat:
             while len(self._closed) > MAX_PAGES:
                 self._closed.pop(next(iter(self._closed)))
         with page.lock:
-            page.epoch += 1
+            page.epoch = next(EPOCHS)
             if page.working is not None:
                 page.pending.appendleft(page.working)
             page.working, page.stage, page.draining = None, "", False
@@ -231,7 +236,8 @@ class WebChat:
         left = self.stop(viewer)
         page = self.page(viewer)
         known = self.store.get(viewer.owner, conv_id)
-        page.conversation = known.id if known else None
+        with page.lock:  # (raised again: a thread drawn in between shows the one left)
+            page.conversation, page.epoch = (known.id if known else None), next(EPOCHS)
         return left
 
     def rename(self, viewer: Viewer, title: str) -> bool:
@@ -394,7 +400,7 @@ class WebChat:
         waiting questions, returned so that the page puts them back in the box."""
         page = self.page(viewer)
         with page.lock:
-            page.epoch += 1
+            page.epoch = next(EPOCHS)
             job, page.working, page.stage, page.draining = page.working, None, "", False
             left = [j.question for j in page.pending if j.replace is None]
             page.pending.clear()
@@ -453,7 +459,9 @@ class WebChat:
         """The thread's HTML: the stored turns, the answer in progress, the waiting ones
         (this page's, then those of the owner's other pages in this conversation)."""
         page = self.page(viewer)
-        turns = self.store.turns(viewer.owner, page.conversation)
+        with page.lock:
+            epoch, conv_id = page.epoch, page.conversation
+        turns = self.store.turns(viewer.owner, conv_id)
         views = [turn_view(x) for x in turns]
         jobs = self._jobs(page) + self.elsewhere(viewer)
         following = (views[-1].seq + 1) if views else 0
@@ -466,8 +474,8 @@ class WebChat:
             views.append(TurnView(following, job.question, None, state, stage))
             following += 1
         examples = self.examples.examples() if self.examples and not views else []
-        html = render_thread(views, viewer.lang, examples)
-        conv = self.store.get(viewer.owner, page.conversation)
+        html = render_thread(views, viewer.lang, examples, shown=epoch)
+        conv = self.store.get(viewer.owner, conv_id)
         if conv is None or not turns:
             return html
         kept = markdown(conv, turns, viewer.lang)

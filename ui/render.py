@@ -520,8 +520,10 @@ def _follow_ups(questions: list[str], lang: str) -> str:
     )
 
 
-def render_thread(turns: list[TurnView], lang: str, examples: list[str]) -> str:
-    """The conversation, or when it is empty a welcome with clickable example questions."""
+def render_thread(turns: list[TurnView], lang: str, examples: list[str], shown: int = 0) -> str:
+    """The conversation, or when it is empty a welcome with clickable example questions.
+    ``shown`` stamps what the page showed when it was drawn (``data-shown``): the page drops
+    a thread drawn before the newest one it has (a late update of a conversation left)."""
     if not turns:
         buttons = "".join(
             f'<button type="button" class="ancre-example" data-question="{esc(q)}">'
@@ -529,7 +531,7 @@ def render_thread(turns: list[TurnView], lang: str, examples: list[str]) -> str:
             for q in examples
         )
         return (
-            '<div class="ancre-thread ancre-empty" data-turns="0">'
+            f'<div class="ancre-thread ancre-empty" data-turns="0" data-shown="{shown}">'
             f'<p class="ancre-welcome">{esc(t(lang, "empty_title"))}</p>'
             f'<p class="ancre-welcome-hint">{esc(t(lang, "empty_hint"))}</p>'
             + (
@@ -541,7 +543,7 @@ def render_thread(turns: list[TurnView], lang: str, examples: list[str]) -> str:
             + "</div>"
         )
     body = "".join(render_turn(v, lang, last=v is turns[-1]) for v in turns)
-    return f'<div class="ancre-thread" data-turns="{len(turns)}">{body}</div>'
+    return f'<div class="ancre-thread" data-turns="{len(turns)}" data-shown="{shown}">{body}</div>'
 
 
 def summary_line(documents: int, chunks: int, updated: str, lang: str) -> str:

@@ -115,7 +115,18 @@ function sidebarToggle() {
 // scrolling: a new question comes into view; a growing answer stays in view
 let shown = -1;
 function scroller() { return element.closest('#ancre-chat') || element; }
+// a thread drawn before the newest one shown (a late update of a conversation left, or of
+// an answer stopped) arrives last: the newest one is drawn again
+let newest = 0;
+let newestValue = null;
+function late() {
+  const drawn = Number((element.querySelector('.ancre-thread') || {}).dataset?.shown || 0);
+  if (drawn && drawn < newest) return true;
+  if (drawn) { newest = drawn; newestValue = props.value; }
+  return false;
+}
 watch('value', () => {
+  if (late()) { props.value = newestValue; return; }
   element.querySelectorAll('details[data-fold]').forEach((d) => { if (opened.has(d.dataset.fold)) d.open = true; });
   const thread = element.querySelector('.ancre-thread');
   sidebarToggle();
