@@ -99,21 +99,6 @@ def _walk_dir(
     walked: set[Path],
     confined: bool,
 ) -> Iterator[Path | Skipped]:
-    for item in _entries(folder, extensions, ancestors, root, walked, confined):
-        if confined and isinstance(item, Path) and not item.resolve().is_relative_to(root):
-            yield Skipped(str(item), OUTSIDE)
-        else:
-            yield item
-
-
-def _entries(
-    folder: Path,
-    extensions: tuple[str, ...],
-    ancestors: tuple[Path, ...],
-    root: Path,
-    walked: set[Path],
-    confined: bool,
-) -> Iterator[Path | Skipped]:
     walked.add(ancestors[-1])
     try:
         with os.scandir(folder) as it:
@@ -148,4 +133,7 @@ def _entries(
             else:
                 yield from _walk_dir(path, extensions, (*ancestors, real), root, walked, confined)
         elif suffix in extensions:
-            yield path
+            if confined and not path.resolve().is_relative_to(root):
+                yield Skipped(str(path), OUTSIDE)
+            else:
+                yield path
