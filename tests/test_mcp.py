@@ -17,7 +17,7 @@ pytest.importorskip("mcp", reason='the MCP tests need: pip install -e ".[test]"'
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from ancre.ui.mcp_server import document_text, document_uri, filters
+from ancre.ui.mcp_server import document_resource, document_uri, filters
 
 FAKE = Path(__file__).with_name("mcp_fake.py")
 
@@ -95,32 +95,19 @@ def test_filters_check_dates():
             filters(bad, "", "")
 
 
-class Rows:
-    """A store reader holding one document in three overlapping chunks, and another."""
+def test_a_document_resource_is_its_stored_text_under_its_title_date_and_url():
+    from ancre.index import Document
 
-    def __init__(self, text: str):
-        from ancre.index import ChunkRow
+    class Reader:
+        def document(self, doc_id):
+            if doc_id == "a":
+                return Document("a", "Le texte entier.", "Un titre", "https://x.fr/a", "2025-09-13")
+            return None
 
-        spans = [(0, 30), (20, 55), (45, len(text))]
-        self.rows = {
-            i: ChunkRow(i, "a", n, s, e, text[s:e], "A", "", "")
-            for n, (i, (s, e)) in enumerate(zip((7, 3, 9), spans, strict=True))
-        }
-        self.rows[4] = ChunkRow(4, "b", 0, 0, 5, "other", "B", "", "")
-
-    def ids(self):
-        return list(self.rows)
-
-    def chunks(self, ids):
-        return {i: self.rows[i] for i in ids}
-
-
-def test_document_text_is_stitched_from_overlapping_chunks():
-    text = "Premier paragraphe du texte. Deuxième phrase ici, puis la troisième et la fin."
-    assert document_text(Rows(text), "a") == text
-    assert document_text(Rows(text), "b") == "other"
-    with pytest.raises(LookupError):
-        document_text(object(), "a")
+    text = document_resource(Reader(), "a")
+    assert text == "Un titre\n2025-09-13 · https://x.fr/a\n\nLe texte entier."
+    with pytest.raises(LookupError, match="no document 'b'"):
+        document_resource(Reader(), "b")
 
 
 def test_mcp_over_streamable_http_under_the_chat(tmp_path):

@@ -64,17 +64,14 @@ def filters(since: str, until: str, source: str) -> Filters | None:
     return chosen or None
 
 
-def document_text(reader: Any, doc_id: str) -> str:
-    """A document's text, stitched from its chunks (which overlap) by their offsets."""
-    ids = getattr(reader, "ids", None)
-    if ids is None:
-        raise LookupError("this store cannot return a whole document; use search")
-    rows = [r for r in reader.chunks([int(i) for i in ids()]).values() if r.doc_id == doc_id]
-    text, covered = "", 0
-    for row in sorted(rows, key=lambda r: r.ord):
-        text += row.text[max(0, covered - row.start) :]
-        covered = max(covered, row.end)
-    return text
+def document_resource(reader: Any, doc_id: str) -> str:
+    """One indexed article as the resource gives it: its title, date and url, then its text
+    (``StoreReader.document``); ``LookupError`` where the index holds no such document."""
+    doc = reader.document(doc_id)
+    if doc is None:
+        raise LookupError(f"no document {doc_id!r} in the index")
+    lines = [doc.title or doc_id, " · ".join(x for x in (doc.date, doc.url) if x)]
+    return "\n".join(x for x in lines if x) + "\n\n" + doc.text
 
 
 def create_mcp(answerers: "AnswererFactory", settings: AnswerSettings) -> "MCPServer":
@@ -194,18 +191,11 @@ def create_mcp(answerers: "AnswererFactory", settings: AnswerSettings) -> "MCPSe
     @server.resource(URI, name="document", mime_type="text/plain")
     async def document(doc_id: str) -> str:
         """One indexed article: its title, date and url, then its text."""
-        doc_id = unquote(doc_id)
         reader = qa().retriever.reader
-        docs = await anyio.to_thread.run_sync(reader.documents)
-        head = next((d for d in docs if d["doc_id"] == doc_id), None)
-        if head is None:
-            raise ResourceError(f"no document {doc_id!r} in the index")
         try:
-            text = await anyio.to_thread.run_sync(document_text, reader, doc_id)
+            return await anyio.to_thread.run_sync(document_resource, reader, unquote(doc_id))
         except LookupError as err:
             raise ResourceError(str(err)) from None
-        lines = [head["title"] or doc_id, " · ".join(x for x in (head["date"], head["url"]) if x)]
-        return "\n".join(x for x in lines if x) + "\n\n" + text
 
     return server
 
