@@ -27,3 +27,14 @@ def repair_command(index_dir: object) -> str:
     """The command that rebuilds an index directory's derived files (vectors, postings)
     from its store, without reading the sources again."""
     return f"ancre index repair --index-dir {index_dir}"
+
+
+def disk_full(path: object, err: Exception) -> str | None:
+    """The message for a write that failed on a full disk (SQLite says "database or disk is
+    full"), else None: it is not damage, and the last commit is whole."""
+    if "full" not in str(err):
+        return None
+    return (
+        f"cannot write {path}: the disk is full ({err}); free some space and run the build "
+        "again (the index keeps its last commit)"
+    )

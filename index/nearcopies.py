@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import StoreError
+from .errors import StoreError, disk_full
 
 if TYPE_CHECKING:
     from .loaders import Document
@@ -103,12 +103,7 @@ def _named(method: Callable[..., T]) -> Callable[..., T]:
 
 def failure(path: Path, err: Exception) -> str:
     """What to say when the table of near-copies cannot be written or read."""
-    if "full" in str(err):
-        return (
-            f"cannot write {path}: the disk is full ({err}); free some space and run the "
-            "build again (the index keeps its last commit)"
-        )
-    return (
+    return disk_full(path, err) or (
         f"{path} is damaged ({err}): delete it and run the build again (it only records "
         "near-copies, which the next build finds again)"
     )

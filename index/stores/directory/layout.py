@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ...errors import disk_full
 from ..base import BuildLocked, StoreError
 from .postings import Postings
 
@@ -106,12 +107,7 @@ def pages(conn: sqlite3.Connection, sql: str, first: Any, size: int) -> Iterator
 def store_damaged(index_dir: Path, err: Exception) -> str:
     """What to say of a damaged SQLite store: it is the index's source of truth, so the way
     out is building the index again from the sources. A full disk is not damage."""
-    if "full" in str(err):
-        return (
-            f"cannot write {index_dir / STORE}: the disk is full ({err}); free some space and "
-            "run the build again (the index keeps its last commit)"
-        )
-    return (
+    return disk_full(index_dir / STORE, err) or (
         f"{index_dir / STORE} is damaged ({err}): build the index again from its sources "
         f"into a new folder (`ancre index build SOURCE... --index-dir NEW_DIR`), or move "
         f"{index_dir} away and build it again"
