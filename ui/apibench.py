@@ -19,7 +19,7 @@ from typing import Any
 
 from ancre.index import IndexSettings
 from ancre.qa import Answer, Answerer, AnswerSettings, AnswerStream, Event
-from ancre.qa.measure.report import Figures, median, percentile
+from ancre.qa.measure.report import Figures, free_port, median, percentile
 
 OVERHEAD_REQUESTS = 200
 
@@ -85,7 +85,7 @@ def bench_api(
     qa = qa or open_answerer(settings, index_settings)
     answer = qa.ask(questions[0])  # loads the models, and the Answer replayed below
     replay = Replay(answer)
-    free = ServeSettings(port=_free_port())
+    free = ServeSettings(port=free_port())
     api = start(api_app(lambda _o: replay, settings, free, Gate()), "127.0.0.1", free.port)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", free.port, timeout=60)
@@ -131,7 +131,7 @@ def _bench_page(
         chat = WebChat(lambda _o: qa, settings, ConversationStore.beside(Path(tmp) / "index"))
         library = Library(index_settings)
         demo = create_app(chat, library)
-        served = ServeSettings(port=_free_port())
+        served = ServeSettings(port=free_port())
         launch(demo, served, None, *api_routes(chat.answerers, settings, Gate()))
         try:
             page = Client(f"http://127.0.0.1:{served.port}/", verbose=False)
@@ -170,11 +170,3 @@ def _bench_page(
         "",
         "ratio of the two p50s (goal: within 10%, under 1.10)",
     )
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

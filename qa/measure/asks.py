@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from ancre.index import IndexSettings
 from ..settings import AnswerSettings
 from . import recipe
 from .ingest_vs import run_child
-from .report import Figures, median, percentile
+from .report import Figures, free_port, median, percentile
 
 ASKS = 20
 """Questions asked each way (``--quick``: 5)."""
@@ -43,9 +42,7 @@ def ask_command(index_settings: IndexSettings, settings: AnswerSettings, cold: b
 
 def serve_command(index_settings: IndexSettings, settings: AnswerSettings) -> list[str]:
     """``ancre serve`` of this index and generator on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     return [
         sys.executable,
         "-m",

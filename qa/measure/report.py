@@ -18,6 +18,15 @@ from typing import Any
 # ---- stats and formatting
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback address, for a server a bench starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q``-th percentile (linear interpolation); None without values."""
     if not values:

@@ -154,7 +154,7 @@ def store_of(
         yield replace(xs, store=f"{uri}/scale"), folder, proc.pid
 
 
-def bench_stores(
+def run_scale(
     corpus: str | Path,
     questions_file: str | Path,
     xs: IndexSettings,
@@ -165,8 +165,10 @@ def bench_stores(
     *,
     ask: int = 40,
 ) -> dict[str, Any]:
-    """Every store grown through ``sizes`` (chunks), measured at each; the rows are also
-    added to ``fig`` (section ``scale``)."""
+    """Every store grown through ``sizes`` (chunks), measured at each, and the wall time; the
+    rows are also added to ``fig`` (section ``scale``)."""
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     hidden = hidden_articles(questions_file)
     if not hidden:
         raise ValueError(f"{questions_file}: no answerable question on a validation article")
@@ -223,7 +225,13 @@ def bench_stores(
     }
     for r in rows:
         r["recall_at_5_vs_first"] = r["recall_at_5"] - base[r["store"]]["recall_at_5"]
-    return {"real": real, "hidden_articles": len(hidden), "rows": rows, "load": os.getloadavg()}
+    return {
+        "real": real,
+        "hidden_articles": len(hidden),
+        "rows": rows,
+        "load": os.getloadavg(),
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _row(kind, b, s, real, filler_total, disk, server_pid, server_build_kb) -> dict[str, Any]:
@@ -288,25 +296,6 @@ def _add_row(fig: Figures, row: dict[str, Any]) -> None:
     for key, unit, how in FIGURES:
         if key in row:
             fig.add("scale", f"{prefix}.{key}", row[key], unit, how)
-
-
-def run_scale(
-    corpus: str | Path,
-    questions_file: str | Path,
-    xs: IndexSettings,
-    sizes: list[int],
-    stores: list[Store],
-    work: Path,
-    fig: Figures,
-    *,
-    ask: int = 40,
-) -> dict[str, Any]:
-    """``bench_stores`` with its wall time."""
-    work.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    out = bench_stores(corpus, questions_file, xs, sizes, stores, work, fig, ask=ask)
-    out["seconds"] = time.perf_counter() - t0
-    return out
 
 
 COLUMNS = (

@@ -113,7 +113,7 @@ def serve_step(spec: dict[str, Any]) -> dict[str, Any]:
     from ancre.qa.retrieval.search import Retriever
     from ancre.qa.settings import AnswerSettings
 
-    from .metrics import hit_rank
+    from .metrics import hit_rank, recall_at
     from .questions import load_questions
 
     xs = _settings(spec)
@@ -182,7 +182,7 @@ def serve_step(spec: dict[str, Any]) -> dict[str, Any]:
         "query_embed_s": embed_s,
         "ask_p50_s": percentile(ask_t, 50),
         "ask_questions": len(asked),
-        "recall_at_5": _recall(ranks, 5),
+        "recall_at_5": recall_at(ranks, 5) or 0.0,
         "peak_rss_kb": peak_rss_kb(),
     }
     if spec.get("compare_flat") and out["vectors"].get("kind", "flat") != "flat":
@@ -190,16 +190,12 @@ def serve_step(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _recall(ranks: list[int | None], k: int) -> float:
-    return sum(1 for r in ranks if r is not None and r <= k) / max(len(ranks), 1)
-
-
 def _against_flat(reader, questions, texts, qvecs, dense_top, hybrid) -> dict[str, Any]:
     """recall@5 and the dense top 10 again with an exact (flat) index of the same vectors,
     swapped into the reader (after the serving figures: its memory is not theirs)."""
     from ancre.index.stores.directory import vectors as vector_kinds
 
-    from .metrics import hit_rank
+    from .metrics import hit_rank, recall_at
 
     exact = vector_kinds.build(reader.vectors.d, "flat", *vector_kinds.contents(reader.vectors))
     reader.vectors = exact
@@ -212,7 +208,7 @@ def _against_flat(reader, questions, texts, qvecs, dense_top, hybrid) -> dict[st
         if truth:
             overlap.append(len(set(truth) & set(got)) / len(truth))
     return {
-        "flat_recall_at_5": _recall(ranks, 5),
+        "flat_recall_at_5": recall_at(ranks, 5) or 0.0,
         "dense_recall_at_10_vs_flat": sum(overlap) / max(len(overlap), 1),
     }
 
