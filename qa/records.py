@@ -133,7 +133,7 @@ class Citation:
 
 
 class Located(Protocol):
-    """A piece of a passage's text and its offsets (``extract.Sentence``)."""
+    """A piece of a passage's text and its offsets (``reading.sentences.Sentence``)."""
 
     text: str
     start: int

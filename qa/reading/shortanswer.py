@@ -1,6 +1,6 @@
 """The short answer: the best span of the sentences that may answer, chosen by a learned model.
 
-The sentences come ranked from ``extract.rank_sentences``; the few best are parsed (French:
+The sentences come ranked from ``sentences.rank_sentences``; the few best are parsed (French:
 spaCy, see ``nlp``), cut into candidate spans (``spans``), and every candidate of every
 sentence is scored at once, so the model chooses the sentence and the span together (the
 right sentence is ranked first only about half of the time: docs/benchmarks.md, "Sentences

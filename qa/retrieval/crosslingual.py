@@ -17,7 +17,7 @@ from ancre.index import analyze, detect_language, fold, function_words
 from ..templates import render
 
 CODES = {"fr": "french", "en": "english"}
-"""``prompting.detect_language``'s codes and the index's language (a Snowball name)."""
+"""``ancre.index.detect_language``'s codes and the index's language (a Snowball name)."""
 WORD_LIST = "en-fr.tsv"
 WORD = re.compile(r"\w+(?:['’-]\w+)*")
 LONGEST = 3
@@ -82,7 +82,9 @@ def _entries() -> tuple[tuple[str, tuple[str, ...]], ...]:
             continue
         english, tab, french = line.partition("\t")
         if not tab or not english.strip() or "\t" in french:
-            raise ValueError(f"qa/{WORD_LIST} line {n}: expected 'english<TAB>french, ...'")
+            raise ValueError(
+                f"qa/retrieval/{WORD_LIST} line {n}: expected 'english<TAB>french, ...'"
+            )
         entries.append((english.strip(), tuple(w.strip() for w in french.split(",") if w.strip())))
     return tuple(entries)
 
