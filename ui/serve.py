@@ -9,6 +9,7 @@ name (or the bound address, or an ``--allow-host`` name), with the credentials w
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -229,8 +230,7 @@ def serve(settings: ServeSettings, index_settings: IndexSettings, answers: Answe
     )
     from .followups import FollowUps
 
-    def answerers(options: AnswerSettings) -> qa.Answerer:
-        return qa.open_answerer(options, index_settings)
+    answerers = functools.partial(qa.open_answerer, index_settings=index_settings)
 
     chat = WebChat(
         answerers,
@@ -293,8 +293,7 @@ def serve_api(
             "can reach this machine can read the indexed articles"
         )
 
-    def answerers(options: AnswerSettings) -> qa.Answerer:
-        return qa.open_answerer(options, index_settings)
+    answerers = functools.partial(qa.open_answerer, index_settings=index_settings)
 
     app = api_app(answerers, answers, settings, gate)
     try:
@@ -336,7 +335,7 @@ def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:
     require_mcp()
     if not has_index(index_settings):
         build_sample(index_settings)
-    server = create_mcp(lambda options: qa.open_answerer(options, index_settings), answers)
+    server = create_mcp(functools.partial(qa.open_answerer, index_settings=index_settings), answers)
     print("ancre: MCP server on stdio", file=sys.stderr, flush=True)
     server.run("stdio")
     return 0
