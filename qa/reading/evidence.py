@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ancre.index import analyze, fold
@@ -202,7 +202,23 @@ def weigh_evidence(
     )
     features = evidence_features(question, passages, terms, idf, df, candidates, short, language)
     score = float((model or load_model("evidence")).score([features])[0])
+    evidence = Evidence(features, score, candidates, short, q_type)
     if scorer is not None and UNSURE[0] <= score < UNSURE[1]:
-        features["question_gain"] = reused_gain(scorer, question, passages[0], gains)
-        score = float(load_model("evidence-llm").score([features])[0])
-    return Evidence(features, score, candidates, short, q_type)
+        return with_likelihood(evidence, question, passages, scorer, gains)
+    return evidence
+
+
+def with_likelihood(
+    evidence: Evidence,
+    question: str,
+    passages: list[Passage],
+    scorer: TokenScorer,
+    gains: Mapping[int, float] | None = None,
+) -> Evidence:
+    """``evidence`` scored again by the model fitted with the question's likelihood given
+    the top passage (``evidence-llm``), for a plain score in ``UNSURE``; ``gains`` as in
+    ``weigh_evidence``."""
+    features = {**evidence.features}
+    features["question_gain"] = reused_gain(scorer, question, passages[0], gains)
+    score = float(load_model("evidence-llm").score([features])[0])
+    return replace(evidence, features=features, score=score)

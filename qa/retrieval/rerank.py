@@ -27,7 +27,14 @@ from itertools import pairwise
 from ancre.index import analyze
 
 from ..learned import Model, load_model
-from ..reading.evidence import UNSURE, Evidence, TermStats, absent_name, weigh_evidence
+from ..reading.evidence import (
+    UNSURE,
+    Evidence,
+    TermStats,
+    absent_name,
+    weigh_evidence,
+    with_likelihood,
+)
 from ..reading.likelihood import Gains, TokenScorer, question_logprobs
 from ..reading.qtype import KINDS, answer_type, answer_type_bonus
 from ..reading.sentences import sentences
@@ -227,8 +234,10 @@ def reread(
     if scorer is None or evidence.score < UNSURE[0]:
         return passages, {}, evidence
     passages, gains = rescored(question, passages, scorer, rerank, asked=asked)
-    if gains or evidence.score < UNSURE[1]:
+    if gains:  # reordered: the sentences and the span are read again
         evidence = weigh_evidence(
             question, passages, index, asked=asked, scorer=scorer, gains=gains
         )
+    elif evidence.score < UNSURE[1]:  # same passages: only the score takes the likelihood
+        evidence = with_likelihood(evidence, question, passages, scorer)
     return passages, gains, evidence
