@@ -155,8 +155,8 @@ RETRIEVAL_READS = {
     ("ancre.qa.retrieval.rerank", "ancre.qa.reading.evidence"),
 }
 """What retrieval must read: the names that make a question searchable on its own; the
-reranker's sentences, answer kinds and likelihood; and, for ``rescored``, whether the
-question names someone no passage mentions (``evidence.absent_name``)."""
+reranker's sentences, answer kinds and likelihood; and, for ``reread``, the evidence it
+weighs before and after the rereading (``evidence.weigh_evidence``, ``with_likelihood``)."""
 
 
 def stage(module: str, layers=QA_LAYERS) -> tuple[int, str] | None:

@@ -31,7 +31,6 @@ from ..reading.evidence import (
     UNSURE,
     Evidence,
     TermStats,
-    absent_name,
     weigh_evidence,
     with_likelihood,
 )
@@ -198,25 +197,6 @@ def rerank_by_likelihood(
     return [replace(p, rank=r + 1) for r, p in enumerate(ranked)], by_chunk
 
 
-def rescored(
-    question: str,
-    passages: list[Passage],
-    scorer: TokenScorer | None,
-    rerank: bool = True,
-    *,
-    asked: str = "",
-) -> tuple[list[Passage], Mapping[int, float]]:
-    """The passages as the answer reads them: reordered by the language model where the
-    reranker is unsure (``rerank_by_likelihood``), with the gains it computed by
-    chunk id for ``weigh_evidence`` to reuse. Kept as they are without a ``scorer``, without
-    reranking, or for a question about a name no passage mentions (the evidence abstains:
-    nothing to reorder). ``asked``: the question as asked, when ``question`` is the searched
-    text of a follow-up (see ``weigh_evidence``)."""
-    if scorer is None or not rerank or not passages or absent_name(asked or question, passages):
-        return passages, {}
-    return rerank_by_likelihood(question, passages, scorer)
-
-
 def reread(
     question: str,
     passages: list[Passage],
@@ -226,14 +206,15 @@ def reread(
     *,
     asked: str = "",
 ) -> tuple[list[Passage], Mapping[int, float], Evidence]:
-    """The passages as the answer reads them (``rescored``), the gains computed, and their
-    evidence (``weigh_evidence``). The plain evidence is weighed first, on the reranker's
+    """The passages as the answer reads them (reordered by ``rerank_by_likelihood`` where the
+    reranker is unsure, unless ``rerank`` is off), the gains computed, and their evidence
+    (``weigh_evidence``). The plain evidence is weighed first, on the reranker's
     order: below ``UNSURE`` the evidence model would not ask for the language model's word,
     and the passages are not reread either (docs/benchmarks.md, "The warm answer path")."""
     evidence = weigh_evidence(question, passages, index, asked=asked)
     if scorer is None or evidence.score < UNSURE[0]:
         return passages, {}, evidence
-    passages, gains = rescored(question, passages, scorer, rerank, asked=asked)
+    passages, gains = rerank_by_likelihood(question, passages, scorer) if rerank else (passages, {})
     if gains:  # reordered: the sentences and the span are read again
         evidence = weigh_evidence(
             question, passages, index, asked=asked, scorer=scorer, gains=gains
