@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,27 +270,26 @@ class _Plan:
             self.report.updated += 1
         return True
 
-    def gone(self, sources: list[str | Path]) -> set[str]:
-        """The indexed files under ``sources`` that no longer exist."""
+    def _unseen_under(self, sources: list[str | Path]) -> Iterator[tuple[str, str]]:
+        """(doc_id, file) of the indexed documents under ``sources`` that this build did not
+        meet."""
         roots = [_real(str(Path(s).expanduser())) for s in sources if Path(s).exists()]
-        out = set()
-        for _, source in self.known.values():
-            path = source if os.path.isabs(source) else _real(source) if source else ""
-            if path and any(_under(path, root) for root in roots) and _gone(path):
-                out.add(path)
-        return out
-
-    def prunable(self, sources: list[str | Path]) -> list[str]:
-        """Indexed documents under ``sources`` whose file is gone, or which a file read in
-        full no longer holds. Never those of a file or folder that failed to load."""
-        roots = [_real(str(Path(s).expanduser())) for s in sources if Path(s).exists()]
-        out = []
         for doc_id, (_, source) in self.known.items():
             if doc_id in self.seen:
                 continue
             path = source if os.path.isabs(source) else _real(source) if source else ""
-            if not path or not any(_under(path, root) for root in roots):
-                continue
+            if path and any(_under(path, root) for root in roots):
+                yield doc_id, path
+
+    def gone(self, sources: list[str | Path]) -> set[str]:
+        """The indexed files under ``sources`` that no longer exist."""
+        return {path for _, path in self._unseen_under(sources) if _gone(path)}
+
+    def prunable(self, sources: list[str | Path]) -> list[str]:
+        """Indexed documents under ``sources`` whose file is gone, or which a file read in
+        full no longer holds. Never those of a file or folder that failed to load."""
+        out = []
+        for doc_id, path in self._unseen_under(sources):
             if any(_under(path, bad) for bad in self.problems):
                 continue  # failed to load this time: keep what was indexed
             if path in self.loaded or _gone(path):
