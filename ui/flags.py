@@ -112,7 +112,8 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        parser.exit(message=f"ancre {installed_version()}\n")
+        print(f"ancre {installed_version()}")
+        parser.exit()
 
 
 def parser() -> argparse.ArgumentParser:
