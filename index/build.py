@@ -190,13 +190,17 @@ class _Plan:
                 r.removed += 1
             r.near_copies += 1
             return
-        self.by_hash[digest] = doc.doc_id
-        self.first[doc.doc_id] = doc.source
+        self._claim(doc)
         if entry is not None:
             r.updated += 1
         else:
             r.added += 1
         self.w.put(doc)
+
+    def _claim(self, doc: Document) -> None:
+        """``doc`` is in the index for this build: a later exact duplicate of it is skipped."""
+        self.by_hash[doc.hash] = doc.doc_id
+        self.first[doc.doc_id] = doc.source
 
     def _stands_in(self, source: str, doc: Document) -> bool:
         """Whether the indexed ``source`` is a bundled sample that ``doc``, the same
@@ -226,8 +230,7 @@ class _Plan:
         if not gone and not (self._stands_in(source, doc) and self._adopt(twin, doc)):
             return False
         del self.known[twin]
-        self.by_hash[doc.hash] = doc.doc_id
-        self.first[doc.doc_id] = doc.source
+        self._claim(doc)
         moved = True
         if gone:
             self.report.renamed += 1
@@ -260,14 +263,13 @@ class _Plan:
         if entry[0] == digest:
             self.w.rekey(old, doc.doc_id, doc.source)
             self.known[doc.doc_id] = (digest, doc.source)
-            self.by_hash[digest] = doc.doc_id
             self.report.rekeyed += 1
             self.report.unchanged += 1
         else:
             self.w.remove(old)
             self.w.put(doc)
-            self.by_hash[digest] = doc.doc_id
             self.report.updated += 1
+        self._claim(doc)
         return True
 
     def _unseen_under(self, sources: list[str | Path]) -> Iterator[tuple[str, str]]:

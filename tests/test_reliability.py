@@ -243,8 +243,10 @@ def test_format_1_index_is_rekeyed_without_losing_or_reembedding(tmp_path, monke
     moved.parent.mkdir()
     orphan.rename(moved)
     write(src / "canicule-record-port-joubert.txt", "Canicule\n\nUn texte tout neuf.")
+    write(src / "zz-copie.txt", "Canicule\n\nUn texte tout neuf.")  # a copy of the changed one
     report = build([src], settings=s, embedder=FAKE)
     assert report.rekeyed == n - 4 and report.updated == 1 and report.added == 0
+    assert any("zz-copie.txt" in k.path and "duplicate" in k.reason for k in report.skipped)
     assert report.chunks == 1  # only the changed document was embedded
     docs = documents(s.index_dir)
     assert len(docs) == n == consistent(s.index_dir)
