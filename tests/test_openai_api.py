@@ -275,7 +275,12 @@ def test_ancre_serve_answers_with_the_real_models(tmp_path):
     import time
 
     port = free_port()
-    env = {**os.environ, "ANCRE_API_KEY": KEY, "ANCRE_INDEX_DIR": str(tmp_path / "index")}
+    env = {
+        **os.environ,
+        "ANCRE_API_KEY": KEY,
+        "ANCRE_INDEX_DIR": str(tmp_path / "index"),
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "ancre.ui.cli", "serve", "--port", str(port)],
         env=env,
@@ -297,8 +302,12 @@ def test_ancre_serve_answers_with_the_real_models(tmp_path):
         )
         assert "13 septembre 2025" in done.choices[0].message.content
         assert done.model_extra["citations"][0]["url"] or done.model_extra["citations"][0]["title"]
+        assert list((tmp_path / "run" / "ancre").glob("*.sock"))  # `ancre ask` is answered here
+        proc.terminate()  # SIGTERM stops it as Ctrl-C does: the socket goes with it
+        assert proc.wait(timeout=30) == 0
+        assert not list((tmp_path / "run" / "ancre").glob("*.sock"))
     finally:
-        proc.terminate()
+        proc.kill()
         proc.wait(timeout=30)
 
 

@@ -317,13 +317,30 @@ def serve_api(
 
 
 def answer_asks(answerers: Any, answers: AnswerSettings, index_settings: IndexSettings) -> Any:
-    """Answer the ``ancre ask`` of this index from this process (``warm.py``), until closed."""
+    """Answer the ``ancre ask`` of this index from this process (``warm.py``), until closed;
+    a SIGTERM then stops the server as Ctrl-C does, so that closing removes the socket."""
     from .warm import WarmServer
 
+    _stop_on_sigterm()
     warm = WarmServer(answerers, answers, index_settings)
     if warm.start():
         log.info("`ancre ask` of this index is answered here (%s)", warm.path)
     return warm
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a service manager) raises KeyboardInterrupt in the main thread,
+    where no other handler was set: the server then closes as on Ctrl-C."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def serve_stdio(index_settings: Any, answers: AnswerSettings) -> int:
