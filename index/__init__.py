@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .build import BuildReport, build, remove
     from .chunker import embed_text
     from .embed import Embedder, load_embedder, resolve_model
-    from .lexical import APOSTROPHES, analyze, detect_language, fold, function_words
+    from .lexical import analyze, detect_language, fold, function_words, straighten
     from .loaders import EXTENSIONS, Document, Notice, Skipped, legacy_id, printable
     from .settings import IndexSettings, default_cache_dir, default_index_dir, describe, from_env
     from .stores import (
@@ -47,7 +47,7 @@ _getattr, _, _ = lazy_loader.attach(
         "build": ["BuildReport", "build", "remove"],
         "chunker": ["embed_text"],
         "embed": ["Embedder", "load_embedder", "resolve_model"],
-        "lexical": ["APOSTROPHES", "analyze", "detect_language", "fold", "function_words"],
+        "lexical": ["analyze", "detect_language", "fold", "function_words", "straighten"],
         "loaders": ["EXTENSIONS", "Document", "Notice", "Skipped", "legacy_id", "printable"],
         "settings": [
             "IndexSettings",
@@ -86,7 +86,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "APOSTROPHES",
     "EXTENSIONS",
     "BuildLocked",
     "BuildReport",
@@ -123,6 +122,7 @@ __all__ = [
     "printable",
     "remove",
     "resolve_model",
+    "straighten",
 ]
 
 no_telemetry()  # before anything ancre does may load OpenVINO (see privacy.py)

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from ancre.index import APOSTROPHES, analyze, fold, function_words
+from ancre.index import analyze, fold, function_words, straighten
 
 from .reading.lexicon import CALENDAR
 from .reading.sentences import Candidate, sentences
@@ -60,7 +60,7 @@ def naming_words(claim: str, language: str = "french") -> set[str]:
     """Folded words of ``claim`` that name something: capitalised words that do not open a
     sentence (places, people, organisations: 'Afrique du Sud' gives 'afrique', 'sud'),
     acronyms anywhere, and months and days."""
-    text = claim.translate(APOSTROPHES)
+    text = straighten(claim)
     stop = function_words(language) | function_words("english")
     names = set()
     for m in WORD.finditer(text):
@@ -80,7 +80,7 @@ def naming_words(claim: str, language: str = "french") -> set[str]:
 def names_backed(claim: str, evidence: str, language: str = "french") -> bool:
     """Every word of the claim that names something is in the evidence: a generated answer
     may not swap 'Afrique de l'Ouest' for 'Afrique du Sud' however many words it shares."""
-    have = {fold(w) for w in WORD.findall(evidence.translate(APOSTROPHES))}
+    have = {fold(w) for w in WORD.findall(straighten(evidence))}
     return naming_words(claim, language) <= have
 
 

@@ -1,3 +1,5 @@
+import pytest
+
 from ancre.index.lexical import analyze, fold, fts_query
 
 
@@ -7,6 +9,9 @@ def test_fold():
 
 def test_elisions_accents_and_stemming():
     assert analyze("L'avion d'Air France") == analyze("avions air france")
+    assert analyze("L’avion d‘Air France, aujourdʼhui") == analyze(
+        "L'avion d'Air France, aujourd'hui"
+    )
     assert analyze("les élections présidentielles") == analyze("election presidentielle")
     assert "qu" not in analyze("qu'il jusqu'à lorsqu'elle")
 
@@ -31,3 +36,20 @@ def test_how_much_and_how_many_leave_only_what_is_asked_about():
     # evidence abstain on 'How much did the bridge repairs cost?'
     assert analyze("How much did the repairs cost?", "english") == ["repair", "cost"]
     assert analyze("How many people came?", "english") == ["peopl", "came"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "M. Dupont arrive. Il part à 3.5 km d'ici ! Puis, l’avion décolle ?\nJ. Martin rit",
+        "Le 1er janvier 2024, à 10 h. 30, l'ONU s'est réunie... Qu'a-t-elle dit ? Rien.",
+        "Titre sans point\n\nUn paragraphe. Un autre — avec « guillemets ».",
+    ],
+)
+def test_a_text_analyses_as_its_sentences_in_order(text):
+    """The reranker analyses a chunk once, by sentence (``rerank._analysed``): that holds
+    only while sentences split between words."""
+    from ancre.qa.reading.sentences import sentences
+
+    by_sentence = [t for s in sentences(text) for t in analyze(s.text, "french")]
+    assert by_sentence == analyze(text, "french") != []

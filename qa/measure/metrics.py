@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ancre.index import APOSTROPHES, fold, legacy_id
+from ancre.index import fold, legacy_id, straighten
 from ancre.qa.records import Answer, Citation, Passage
 
 from .report import percentile
@@ -32,7 +32,7 @@ RECALL_AT = (1, 5, 10)
 
 def normalize(text: str) -> str:
     """Casefold, accents and apostrophe variants folded, whitespace collapsed."""
-    return " ".join(fold(text.translate(APOSTROPHES)).split())
+    return " ".join(fold(straighten(text)).split())
 
 
 def _pattern(answer: str) -> re.Pattern[str] | None:

@@ -100,9 +100,12 @@ def passage_features(
 
 @lru_cache(maxsize=4096)
 def _analysed(text: str, language: str) -> tuple[tuple[str, ...], tuple]:
-    """A chunk's terms and its sentences' term sets (chunks come back for related questions)."""
-    by_sentence = tuple((s.text, frozenset(analyze(s.text, language))) for s in sentences(text))
-    return tuple(analyze(text, language)), by_sentence
+    """A chunk's terms and its sentences' term sets (chunks come back for related questions).
+    The chunk's terms are its sentences' in order: sentences split between words, so the
+    text is analysed once."""
+    terms = [(s.text, analyze(s.text, language)) for s in sentences(text)]
+    body = tuple(t for _, ts in terms for t in ts)
+    return body, tuple((s, frozenset(ts)) for s, ts in terms)
 
 
 FEATURES = [
