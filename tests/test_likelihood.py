@@ -11,15 +11,8 @@ import pytest
 from ancre.index import IndexSettings
 from ancre.qa import AnswerSettings, ask, open_retriever
 from ancre.qa.learned import Model
-from ancre.qa.reading import likelihood
 from ancre.qa.reading.evidence import UNSURE, weigh_evidence
-from ancre.qa.reading.likelihood import (
-    WINDOW,
-    TokenScorer,
-    passage_window,
-    question_gain,
-    question_logprobs,
-)
+from ancre.qa.reading.likelihood import TokenScorer, question_gain
 from conftest import HashEmbedder, ScriptedGenerator, make_passage
 
 TRAM = "Quand la ligne C du tramway de Bellerive-sur-Loire ouvrira-t-elle ?"
@@ -50,65 +43,6 @@ def test_the_gain_is_the_log_probability_gain_of_the_question_tokens():
     alone, given = sorted(scorer.contexts, key=len)
     assert alone == "Question :"
     assert given == "Tramway\nLe tramway ouvrira en septembre.\n\nQuestion :"
-
-
-class CountingScorer(ScoringGenerator):
-    """A scorer whose tokens are words (``likelihood.TokenCounter``)."""
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-
-FILLER = ["Il pleuvait sur la ville ce matin-là comme souvent en automne."] * 2
-SIX = [
-    *FILLER,
-    "Le maire a présenté le budget municipal.",
-    "Le tramway ouvrira en septembre prochain, a annoncé la métropole.",
-    "Les travaux ont coûté trois cents millions.",
-    *FILLER,
-]
-
-
-def test_the_window_is_the_sentence_the_question_was_written_on_and_its_neighbours():
-    text = " ".join(SIX)
-    scorer = CountingScorer(given=-1.0)
-    question = "Quand le tramway ouvrira-t-il ?"
-    # the best sentence (10 words) and both neighbours (7 and 7): 24 words
-    assert passage_window(scorer, question, text, 24) == " ".join(SIX[2:5])
-    # one word short: the neighbour before is taken first, the one after no longer fits
-    assert passage_window(scorer, question, text, 23) == " ".join(SIX[2:4])
-    # the filler before (11 words) fits at 35, and nothing more
-    assert passage_window(scorer, question, text, 34) == " ".join(SIX[2:5])
-    assert passage_window(scorer, question, text, 45) == " ".join(SIX[1:5])
-    # a sentence is never cut, and a text that fits is read whole
-    assert passage_window(scorer, question, text, 3) == SIX[3]
-    assert passage_window(scorer, question, text, 1000) == text
-    assert passage_window(scorer, question, text, None) == passage_window(
-        scorer, question, text, WINDOW
-    )
-
-
-def test_without_a_token_count_the_window_is_measured_in_characters():
-    text = " ".join(SIX)
-    scorer = ScoringGenerator(given=-1.0)  # scores tokens, cannot count them
-    best = len(SIX[3]) // 4 + 1
-    assert passage_window(scorer, "Quand le tramway ouvrira-t-il ?", text, best) == SIX[3]
-
-
-@pytest.mark.parametrize("width", [40, None])
-def test_the_likelihood_prompt_reads_the_title_and_the_window(monkeypatch, width):
-    monkeypatch.setattr(likelihood, "WINDOW", width)
-    text = " ".join(SIX * 4)  # 196 words
-    scorer = CountingScorer(given=-1.0)
-    question = "Quand le tramway ouvrira-t-il ?"
-    question_logprobs(scorer, question, make_passage(text, title="Tramway"))
-    (context,) = scorer.contexts
-    window = passage_window(scorer, question, text)
-    assert context == f"Tramway\n{window}\n\nQuestion :"
-    if width is None:
-        assert window == text
-    else:
-        assert SIX[3] in window and len(window.split()) <= width
 
 
 def test_a_scorer_that_scores_nothing_gives_no_gain():

@@ -18,18 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from ancre.index import analyze, detect_language
+from ancre.index import detect_language
 
 from ..records import Passage
 from ..templates import render
-from .sentences import sentences
-
-WINDOW: int | None = None
-"""Tokens of a passage's text that the likelihood prompt reads at most (``passage_window``;
-None: the whole passage). A pass costs about its context's length (docs/benchmarks.md, "The
-warm answer path")."""
-CHARS_PER_TOKEN = 4
-"""Characters a token stands for when the scorer cannot count its tokens."""
 
 
 @runtime_checkable
@@ -41,47 +33,6 @@ class TokenScorer(Protocol):
         """Natural log-probability of each token of ``text`` when it follows ``context``
         (``text`` is tokenised on its own, so that two contexts score the same tokens)."""
         ...
-
-
-@runtime_checkable
-class TokenCounter(Protocol):
-    """A scorer that can also count a text's tokens (llama.cpp); a window is measured in
-    them, else in ``CHARS_PER_TOKEN`` characters a token."""
-
-    def count_tokens(self, text: str) -> int: ...
-
-
-def passage_window(scorer: TokenScorer, question: str, text: str, width: int | None = None) -> str:
-    """The part of a passage's ``text`` that the likelihood prompt reads: the sentence that
-    shares the most words with ``question`` (the first of equals), and its neighbours, one
-    before then one after, each taken while the whole stays within ``width`` tokens
-    (``WINDOW`` when None). The text is whole when it fits; a sentence is never cut.
-
-    Why: a pass costs about a token of context per token, and the question is mostly
-    explained by the sentence it was written on and the ones around it."""
-    width = WINDOW if width is None else width
-    if width is None or _tokens(scorer, text) <= width:
-        return text
-    parts = sentences(text)
-    language = "english" if detect_language(question) == "en" else "french"
-    asked = set(analyze(question, language))
-    shared = [len(asked & set(analyze(s.text, language))) for s in parts]
-    best = shared.index(max(shared))
-    sizes = [_tokens(scorer, s.text) for s in parts]
-    lo, hi, used = best, best, sizes[best]
-    grown = True
-    while grown:
-        grown = False
-        for i in (lo - 1, hi + 1):
-            if 0 <= i < len(parts) and used + sizes[i] <= width:
-                lo, hi, used, grown = min(lo, i), max(hi, i), used + sizes[i], True
-    return text[parts[lo].start : parts[hi].end].strip()
-
-
-def _tokens(scorer: TokenScorer, text: str) -> int:
-    if isinstance(scorer, TokenCounter):
-        return scorer.count_tokens(text)
-    return -(-len(text) // CHARS_PER_TOKEN)
 
 
 def question_gain(scorer: TokenScorer, question: str, passage: Passage) -> float:
@@ -101,17 +52,15 @@ def reused_gain(
 
 
 def question_logprobs(scorer: TokenScorer, question: str, passage: Passage | None) -> list[float]:
-    """Log-probability of each token of ``question`` after ``passage`` (its title and the
-    window of its text, ``passage_window``) in the likelihood prompt, or after the bare
-    prompt when ``passage`` is None."""
+    """Log-probability of each token of ``question`` after ``passage`` (its title and text)
+    in the likelihood prompt, or after the bare prompt when ``passage`` is None."""
     language = detect_language(question)
     if passage is None:
         return scorer.token_logprobs(
             render("likelihood", language, passage="").lstrip(), " " + question
         )
-    text = passage_window(scorer, question, passage.text)
     return scorer.token_logprobs(
-        render("likelihood", language, passage=f"{passage.title}\n{text}\n\n"),
+        render("likelihood", language, passage=f"{passage.title}\n{passage.text}\n\n"),
         " " + question,
     )
 
