@@ -9,6 +9,8 @@ Layout, for a store named C (``C`` is the collection part of the URI)::
                  analysed tokens, BM25 in the engine), vector (dense, inner product)
     C_docs_g     one head row per document (key = doc_key: doc_id, hash, title, url, date,
                  ver...) and the document itself as JSON, split over part rows
+    C_terms_g    one row per analysed term: the chunks holding it (terms.py), the term
+                 statistics of the evidence model and the reranker's idf
 
 A document is visible when its head row's ``ver`` equals its chunks' ``ver``: a build writes
 the chunks, then the head row (the switch), then deletes the older chunks, so readers never
@@ -42,8 +44,10 @@ from .client import (
     is_missing_collection,
     no_index,
     read_meta,
+    terms_name,
     translate,
 )
+from .terms import kept
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,13 @@ class MilvusReader:
                 return False
             self.manifest, self.generation = manifest, manifest["generation"]
             self._freqs = {}
+            if int(manifest["layout"]) != self.layout and not manifest.get("term_counts"):
+                log.warning(
+                    "%s keeps no term counts: its term statistics cost a search per term; "
+                    "the next `ancre index build SOURCE... --store %s` counts them once",
+                    self.address,
+                    self.address,
+                )
             self.layout = int(manifest["layout"])
             return True
 
@@ -106,6 +117,10 @@ class MilvusReader:
     @property
     def docs_collection(self) -> str:
         return docs_name(self.address.collection, self.layout)
+
+    @property
+    def terms_collection(self) -> str:
+        return terms_name(self.address.collection, self.layout)
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run one request; when a re-embedding build replaced the layout meanwhile, follow
@@ -228,20 +243,34 @@ class MilvusReader:
 
     # ---- statistics for the evidence model
     def doc_freq(self, terms: list[str]) -> dict[str, int]:
-        """Chunks holding each term, counted once per generation (a search asks twice:
-        for the query and for the reranker's idf)."""
-        out = {}
-        for t in dict.fromkeys(terms):
-            with self._lock:
-                known = self._freqs.get(t)
-            if known is None:
-                known = self._df(t)
-                with self._lock:
-                    if len(self._freqs) >= FREQS_KEPT:
-                        self._freqs.clear()
-                    self._freqs[t] = known
-            out[t] = known
-        return out
+        """Chunks holding each term: the store's term counts in one request (a store
+        written before ancre kept them: a search per term), kept for this generation (a
+        search asks twice: for the query and for the reranker's idf)."""
+        unique = list(dict.fromkeys(terms))
+        with self._lock:
+            out = {t: self._freqs[t] for t in unique if t in self._freqs}
+            counted = bool(self.manifest.get("term_counts"))
+        todo = [t for t in unique if t not in out]
+        found = self._counted(todo) if counted and todo else {}
+        found.update({t: self._df(t) for t in todo if t not in found})
+        with self._lock:
+            if len(self._freqs) + len(found) > FREQS_KEPT:
+                self._freqs.clear()
+            self._freqs.update(found)
+        out.update(found)
+        return {t: out[t] for t in unique}
+
+    def _counted(self, terms: list[str]) -> dict[str, int]:
+        """Chunk counts from the layout's term-count collection (terms too long for it,
+        or that analysis cannot make, are left out)."""
+        ask = [t for t in terms if kept(t) and t.replace("_", "").isalnum()]
+        if not ask:
+            return {t: 0 for t in terms if kept(t)}
+        rows = self._call(
+            lambda: self.client.get(self.terms_collection, ids=ask, output_fields=["df"])
+        )
+        have = {r["term"]: int(r["df"]) for r in rows}
+        return {t: have.get(t, 0) for t in terms if kept(t)}
 
     def _df(self, term: str) -> int:
         """Chunks holding ``term``: Milvus' text-match index where the server has one, else
