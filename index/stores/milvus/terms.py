@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..directory.postings import term_key
+from ...lexical import term_key
 from .schema import TERM_BYTES
 
 SLICE = 500
