@@ -379,4 +379,8 @@ def test_term_frequencies_are_counted_once_per_generation(milvus_uri, tmp_path):
     assert reader.doc_freq(["piscin", "bassin"]) == reader.doc_freq(["bassin", "piscin"])
     assert counted == ["piscin", "bassin", ("piscin", "bassin")]  # one request, once
     assert reader.doc_freq(["piscin"])["piscin"] == count("piscin") == 1
+    sizes = reader._count
+    reader._count = lambda *args: counted.append("size") or sizes(*args)
+    assert reader.term_stats(["piscin"]) == reader.term_stats(["piscin"])
+    assert counted[-1:] == ["size"] and counted.count("size") == 1  # once per generation
     reader.close()

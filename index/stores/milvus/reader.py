@@ -76,6 +76,8 @@ class MilvusReader:
         self.layout = 0
         self._df_mode = MATCH
         self._freqs: dict[str, int] = {}
+        self._chunks: int | None = None
+        """Chunks at this generation, for the idf (a count request each time otherwise)."""
         """Chunk frequencies of terms counted at this generation (each costs the server a
         count, or on Milvus Lite a wide BM25 search and a scan: docs/scale.md)."""
         try:
@@ -99,7 +101,7 @@ class MilvusReader:
             if manifest["generation"] == self.generation:
                 return False
             self.manifest, self.generation = manifest, manifest["generation"]
-            self._freqs = {}
+            self._freqs, self._chunks = {}, None
             if int(manifest["layout"]) != self.layout and not manifest.get("term_counts"):
                 log.warning(
                     "%s keeps no term counts: its term statistics cost a search per term; "
@@ -306,7 +308,13 @@ class MilvusReader:
     def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
         """(BM25 idf, chunk frequency), the same formula as the directory store."""
         df = self.doc_freq(terms)
-        n = self.size or 1
+        with self._lock:
+            n = self._chunks
+        if n is None:
+            n = self.size
+            with self._lock:
+                self._chunks = n
+        n = n or 1
         idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
         return idf, df
 
