@@ -327,6 +327,24 @@ def test_bench_says_how_to_measure_a_milvus_store(capsys):
     assert "ancre eval --retrieval-only --store" in err and err.count("\n") == 1
 
 
+def test_the_rows_of_search_hits_are_read_without_asking_again(milvus_uri, tmp_path):
+    build([corpus(tmp_path / "src", 1)], index_dir=milvus_uri, embedder=HashEmbedder())
+    settings = IndexSettings(store=milvus_uri)
+    with open_reader(settings) as reader, open_reader(settings) as other:
+        ids = [i for i, _ in reader.lexical_search("conseil budget maire", 5)]
+        assert len(ids) >= 2
+        asked = []
+        get = reader.client.get
+        reader.client.get = lambda name, **kw: asked.append(name) or get(name, **kw)
+        assert reader.chunks(ids) == other.chunks(ids)  # other has searched nothing
+        np.testing.assert_array_equal(reader.chunk_vectors(ids), other.chunk_vectors(ids))
+        assert asked and not [n for n in asked if "_chunks_" in n]  # documents' rows only
+        build([corpus(tmp_path / "src", 2)], index_dir=milvus_uri, embedder=HashEmbedder())
+        assert reader.refresh()  # a new generation: its rows are asked for again
+        assert reader.chunks(ids) == other.chunks(ids)
+        assert [n for n in asked if "_chunks_" in n]
+
+
 def forget_term_counts(uri: str) -> None:
     """Make the store as ancre wrote it before it kept term counts."""
     from pymilvus import MilvusClient

@@ -59,6 +59,11 @@ PROBE = 16384
 MATCH, PROBE_MODE = "match", "probe"
 HNSW_EF = 64
 """The directory store's FAISS HNSW search parameter."""
+ROW_FIELDS = ["doc_key", "ver", "ord", "start", "end", "text", "vector"]
+"""What a search brings back with each hit, so that reading the candidates costs no ``get``
+by primary key (on Milvus Lite a ``get`` grows with the collection: docs/scale.md)."""
+ROWS_KEPT = 2000
+"""Chunk rows kept from the searches (the oldest go first)."""
 
 
 class MilvusReader:
@@ -77,6 +82,9 @@ class MilvusReader:
         self._df_mode = MATCH
         self._freqs: dict[str, int] = {}
         self._chunks: int | None = None
+        self._hits: dict[int, dict[str, Any]] = {}
+        """Chunk rows that searches of this generation returned, read by chunks() and
+        chunk_vectors() instead of asking Milvus again."""
         """Chunks at this generation, for the idf (a count request each time otherwise)."""
         """Chunk frequencies of terms counted at this generation (each costs the server a
         count, or on Milvus Lite a wide BM25 search and a scan: docs/scale.md)."""
@@ -101,7 +109,7 @@ class MilvusReader:
             if manifest["generation"] == self.generation:
                 return False
             self.manifest, self.generation = manifest, manifest["generation"]
-            self._freqs, self._chunks = {}, None
+            self._freqs, self._chunks, self._hits = {}, None, {}
             if int(manifest["layout"]) != self.layout and not manifest.get("term_counts"):
                 log.warning(
                     "%s keeps no term counts: its term statistics cost a search per term; "
@@ -166,8 +174,10 @@ class MilvusReader:
                 anns_field="sparse",
                 limit=min(k, PROBE),
                 search_params={"metric_type": "BM25"},
+                output_fields=ROW_FIELDS,
             )
         )
+        self._keep(hits)
         return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
 
     def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
@@ -184,9 +194,30 @@ class MilvusReader:
                 anns_field="vector",
                 limit=min(k, PROBE),
                 search_params=params,
+                output_fields=ROW_FIELDS,
             )
         )
+        self._keep(hits)
         return [[(int(h["id"]), float(h["distance"])) for h in row] for row in hits]
+
+    def _keep(self, hits: list[list[dict[str, Any]]]) -> None:
+        rows = {int(h["id"]): {**h["entity"], "id": int(h["id"])} for row in hits for h in row}
+        with self._lock:
+            self._hits.update(rows)
+            for old in list(self._hits)[: max(0, len(self._hits) - ROWS_KEPT)]:
+                del self._hits[old]
+
+    def _chunk_rows(self, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        """Chunk rows by id: those the searches brought back, the others from Milvus."""
+        with self._lock:
+            known = [self._hits[int(i)] for i in ids if int(i) in self._hits]
+        missing = [int(i) for i in ids if int(i) not in self._hits]
+        if not missing:
+            return known
+        rows = self._call(
+            lambda: self.client.get(self.chunks_collection, ids=missing, output_fields=fields)
+        )
+        return known + [r for r in rows]  # iterated: pymilvus fills vectors in lazily
 
     # ---- rows
     def _heads(self, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
@@ -201,12 +232,7 @@ class MilvusReader:
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
-        fields = ["doc_key", "ver", "ord", "start", "end", "text"]
-        rows = self._call(
-            lambda: self.client.get(
-                self.chunks_collection, ids=[int(i) for i in ids], output_fields=fields
-            )
-        )
+        rows = self._chunk_rows(ids, ["doc_key", "ver", "ord", "start", "end", "text"])
         heads = self._heads(
             [r["doc_key"] for r in rows], ["key", "ver", "doc_id", "title", "url", "date"]
         )
@@ -230,11 +256,7 @@ class MilvusReader:
 
     def chunk_vectors(self, ids: list[int]) -> np.ndarray:
         """Stored vectors; a chunk removed meanwhile gets zeros (the search drops it)."""
-        rows = self._call(
-            lambda: self.client.get(
-                self.chunks_collection, ids=[int(i) for i in ids], output_fields=["vector"]
-            )
-        )
+        rows = self._chunk_rows(ids, ["vector"]) if len(ids) else []
         found = {int(r["id"]): r["vector"] for r in rows}
         dim = int(self.manifest.get("embed_dim") or 0)
         out = np.zeros((len(ids), dim), dtype="float32")
