@@ -81,13 +81,13 @@ class MilvusReader:
         self.layout = 0
         self._df_mode = MATCH
         self._freqs: dict[str, int] = {}
+        """Chunk frequencies of terms read at this generation (from the term counts, or
+        counted by search on a store written before them: docs/scale.md)."""
         self._chunks: int | None = None
+        """Chunks at this generation, for the idf (a count request each time otherwise)."""
         self._hits: dict[int, dict[str, Any]] = {}
         """Chunk rows that searches of this generation returned, read by chunks() and
         chunk_vectors() instead of asking Milvus again."""
-        """Chunks at this generation, for the idf (a count request each time otherwise)."""
-        """Chunk frequencies of terms counted at this generation (each costs the server a
-        count, or on Milvus Lite a wide BM25 search and a scan: docs/scale.md)."""
         try:
             self.refresh()
         except BaseException:
