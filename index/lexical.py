@@ -138,6 +138,15 @@ def _term(tok: str, language: str, stem: bool) -> str | None:
     return fold(stemmer.stemWord(tok) if stemmer is not None and not tok.isdigit() else tok)
 
 
+def term_key(token: str) -> str:
+    """The term a token is looked up by. FTS5's tokenizer splits analysed tokens at
+    underscores (which Python's ``\\w`` keeps): a chunk's length counts the parts, each part
+    is a term, and the whole token is kept too, as the phrase FTS5 would match."""
+    if "_" not in token:
+        return token
+    return "_".join(p for p in token.split("_") if p)
+
+
 def fts_query(tokens: list[str]) -> str:
     """An FTS5 MATCH expression: any of the tokens (BM25 ranks by how many and how rare)."""
     unique = list(dict.fromkeys(t for t in tokens if t))

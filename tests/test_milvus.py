@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 
 from ancre.index import IndexSettings, StoreError, build
+from ancre.index.lexical import analyze
 from ancre.index.stores import MilvusAddress, open_reader
-from ancre.index.stores.milvus.client import translate
+from ancre.index.stores.milvus.client import read_meta, terms_name, translate
+from ancre.index.stores.milvus.schema import put_meta
 from ancre.qa.retrieval.search import Retriever
 from ancre.ui.cli import main
 from conftest import HashEmbedder, free_port
@@ -65,6 +67,43 @@ def state(where: str) -> tuple[dict[str, frozenset[str]], int]:
         return {name(d): frozenset(t) for d, t in texts.items()}, r.size
 
 
+def stored_terms(uri: str) -> dict[str, int]:
+    """The rows of a Milvus store's term-count collection."""
+    from pymilvus import MilvusClient
+
+    address = MilvusAddress.parse(uri)
+    client = MilvusClient(uri=address.uri)
+    try:
+        layout = read_meta(client, address, "manifest")["layout"]
+        rows = client.query(
+            terms_name(address.collection, layout), filter='term != ""', output_fields=["df"]
+        )
+        return {r["term"]: r["df"] for r in rows}
+    finally:
+        client.close()
+
+
+def term_counts(where: str, extra: set[str]) -> dict[str, int]:
+    """``doc_freq`` of every word of the store's chunks and of ``extra``; on Milvus, from
+    its term counts alone (no search per term)."""
+    with open_reader(IndexSettings().at(where)) as r:
+        if hasattr(r, "_df"):
+            r._df = lambda term: pytest.fail(f"{term} was counted by search")
+        ids = [i for i, _ in r.dense_search(np.ones((1, 256), dtype="float32"), 10_000)[0]]
+        rows = r.chunks(ids).values()
+        words = {t for row in rows for t in analyze(f"{row.title} {row.text}", "french")}
+        return r.doc_freq(sorted(words | extra))
+
+
+def assert_same_counts(uri: str, folder: str) -> None:
+    """The Milvus store's term counts are the directory store's, term for term, and it
+    keeps a row for every term some chunk holds and for no other."""
+    stored = stored_terms(uri)
+    counted = term_counts(folder, set(stored))
+    assert term_counts(uri, set(stored)) == counted
+    assert stored == {t: n for t, n in counted.items() if n}
+
+
 def crash_build(uri: str, source: Path, method: str, nth: int, *extra: str, **env: str) -> int:
     run = subprocess.run(
         [sys.executable, str(CRASH), uri, str(source), method, str(nth), *extra],
@@ -84,7 +123,7 @@ def crash_build(uri: str, source: Path, method: str, nth: int, *extra: str, **en
         ("upsert", 2, ()),
         ("delete", 1, ()),
         ("delete", 3, ()),
-        ("upsert", 1, ("rebuild",)),
+        ("insert", 2, ("rebuild",)),  # a new document's head row is inserted
     ],
     ids=["before-chunks", "before-switch", "after-switch", "while-deleting", "re-embedding"],
 )
@@ -109,13 +148,32 @@ def test_a_build_killed_anywhere_leaves_whole_documents_and_is_repaired(
     seen, rows = state(milvus_uri)
     assert seen == expected[2] and rows == sum(len(t) for t in seen.values())
     assert report.documents_total == len(expected[2])
+    assert_same_counts(milvus_uri, str(tmp_path / "dir2"))
+
+
+def test_term_counts_follow_adds_reindexing_pruning_and_renames(milvus_uri, tmp_path):
+    src, folder = tmp_path / "src", str(tmp_path / "dir")
+    both = (milvus_uri, folder)
+    for where in both:
+        build([corpus(src, 1)], index_dir=where, embedder=HashEmbedder())
+    assert_same_counts(*both)
+    corpus(src, 2)  # a.txt and d.txt changed, b.md gone, e.txt new
+    for where in both:
+        build([src], index_dir=where, embedder=HashEmbedder(), prune=True)
+    assert_same_counts(*both)
+    (src / "c.txt").rename(src / "c2.txt")
+    for where in both:
+        report = build([src], index_dir=where, embedder=HashEmbedder(), prune=True)
+        assert (report.renamed, report.removed) == (1, 0)
+    assert_same_counts(*both)
 
 
 def test_a_killed_reembedding_goes_on_where_it_stopped(milvus_uri, tmp_path):
     src = corpus(tmp_path / "src", 1)
     first = build([src], index_dir=milvus_uri, embedder=HashEmbedder())
     before = state(milvus_uri)[0]
-    killed = crash_build(milvus_uri, src, "upsert", 2, "rebuild", ANCRE_COMMIT_DOCS="2")
+    # killed before the second staged commit's switch (its 4th insert: chunks, head rows)
+    killed = crash_build(milvus_uri, src, "insert", 4, "rebuild", ANCRE_COMMIT_DOCS="2")
     assert killed == -9 and state(milvus_uri)[0] == before  # readers keep the old layout
     counting = HashEmbedder()
     again = build([src], index_dir=milvus_uri, embedder=counting, rebuild=True)
@@ -269,17 +327,78 @@ def test_bench_says_how_to_measure_a_milvus_store(capsys):
     assert "ancre eval --retrieval-only --store" in err and err.count("\n") == 1
 
 
+def test_the_rows_of_search_hits_are_read_without_asking_again(milvus_uri, tmp_path):
+    build([corpus(tmp_path / "src", 1)], index_dir=milvus_uri, embedder=HashEmbedder())
+    settings = IndexSettings(store=milvus_uri)
+    with open_reader(settings) as reader, open_reader(settings) as other:
+        ids = [i for i, _ in reader.lexical_search("conseil budget maire", 5)]
+        assert len(ids) >= 2
+        asked = []
+        get = reader.client.get
+        reader.client.get = lambda name, **kw: asked.append(name) or get(name, **kw)
+        assert reader.chunks(ids) == other.chunks(ids)  # other has searched nothing
+        np.testing.assert_array_equal(reader.chunk_vectors(ids), other.chunk_vectors(ids))
+        assert asked and not [n for n in asked if "_chunks_" in n]  # documents' rows only
+        build([corpus(tmp_path / "src", 2)], index_dir=milvus_uri, embedder=HashEmbedder())
+        assert reader.refresh()  # a new generation: its rows are asked for again
+        assert reader.chunks(ids) == other.chunks(ids)
+        assert [n for n in asked if "_chunks_" in n]
+
+
+def forget_term_counts(uri: str) -> None:
+    """Make the store as ancre wrote it before it kept term counts."""
+    from pymilvus import MilvusClient
+
+    address = MilvusAddress.parse(uri)
+    client = MilvusClient(uri=address.uri)
+    manifest = read_meta(client, address, "manifest")
+    assert manifest.pop("term_counts")
+    client.drop_collection(terms_name(address.collection, manifest["layout"]))
+    put_meta(client, address, "manifest", manifest)
+    client.close()
+
+
+def test_a_store_without_term_counts_counts_by_search_until_the_next_build(
+    milvus_uri, tmp_path, caplog
+):
+    src = corpus(tmp_path / "src", 1)
+    build([src], index_dir=milvus_uri, embedder=HashEmbedder())
+    with open_reader(IndexSettings(store=milvus_uri)) as reader:
+        expected = reader.doc_freq(["conseil", "mair", "budget"])
+    assert all(expected.values())
+    forget_term_counts(milvus_uri)
+    with caplog.at_level("WARNING"):
+        reader = open_reader(IndexSettings(store=milvus_uri))
+    assert "keeps no term counts" in caplog.text and "ancre index build" in caplog.text
+    assert reader.doc_freq(["conseil", "mair", "budget"]) == expected  # by search
+    reader.close()
+    report = build([src], index_dir=milvus_uri, embedder=HashEmbedder())
+    assert report.unchanged == report.documents_total  # nothing written but the counts
+    reader = open_reader(IndexSettings(store=milvus_uri))
+    reader._df = lambda term: pytest.fail(f"{term} was counted by search")
+    assert reader.doc_freq(["conseil", "mair", "budget"]) == expected
+    reader.close()
+
+
 def test_term_frequencies_are_counted_once_per_generation(milvus_uri, tmp_path):
     src = corpus(tmp_path / "src", 1)
     build([src], index_dir=milvus_uri, embedder=HashEmbedder())
+    forget_term_counts(milvus_uri)  # counted by search: each term costs requests
     reader = open_reader(IndexSettings(store=milvus_uri))
     counted = []
     count = reader._df
     reader._df = lambda term: counted.append(term) or count(term)
     first = reader.doc_freq(["piscin", "bassin"])
     assert reader.doc_freq(["bassin", "piscin"]) == first and counted == ["piscin", "bassin"]
-    build([corpus(src, 2)], index_dir=milvus_uri, embedder=HashEmbedder())
+    forget = reader._counted
+    reader._counted = lambda terms: counted.append(tuple(terms)) or forget(terms)
+    build([corpus(src, 2)], index_dir=milvus_uri, embedder=HashEmbedder())  # counts them
     assert reader.refresh()
-    assert reader.doc_freq(["piscin"])["piscin"] == count("piscin")
-    assert counted == ["piscin", "bassin", "piscin"]
+    assert reader.doc_freq(["piscin", "bassin"]) == reader.doc_freq(["bassin", "piscin"])
+    assert counted == ["piscin", "bassin", ("piscin", "bassin")]  # one request, once
+    assert reader.doc_freq(["piscin"])["piscin"] == count("piscin") == 1
+    sizes = reader._count
+    reader._count = lambda *args: counted.append("size") or sizes(*args)
+    assert reader.term_stats(["piscin"]) == reader.term_stats(["piscin"])
+    assert counted[-1:] == ["size"] and counted.count("size") == 1  # once per generation
     reader.close()

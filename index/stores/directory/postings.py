@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DamagedFile, repair_command
+from ...lexical import term_key
 from .atomic import replacing
 
 K1, B = 1.2, 0.75
@@ -165,15 +166,6 @@ class Postings:
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             what = f"not a readable postings file: {type(err).__name__}"
             raise DamagedFile(path, what, repair_command(path.parent)) from None
-
-
-def term_key(token: str) -> str:
-    """The term a token is looked up by. FTS5's tokenizer splits analysed tokens at
-    underscores (which Python's ``\\w`` keeps): a chunk's length counts the parts, each part
-    is a term, and the whole token is kept too, as the phrase FTS5 would match."""
-    if "_" not in token:
-        return token
-    return "_".join(p for p in token.split("_") if p)
 
 
 def _count(

@@ -31,6 +31,10 @@ def docs_name(collection: str, layout: int) -> str:
     return f"{collection}_docs_{layout}"
 
 
+def terms_name(collection: str, layout: int) -> str:
+    return f"{collection}_terms_{layout}"
+
+
 def quoted(values: list[str]) -> str:
     """A Milvus list literal of hex keys (safe characters only)."""
     return "[" + ",".join(f'"{v}"' for v in values) + "]"

@@ -9,11 +9,14 @@ A commit ``j`` (the manifest's next generation):
 3. inserts the new chunks and document parts with ``ver = j`` (invisible: their document's
    head row still names the older version);
 4. upserts each document's head row with ``ver = j``: the switch, one row per document;
-5. deletes the older versions and the removed documents, writes the manifest (generation
-   ``j``), deletes the journal.
+5. deletes the older versions and the removed documents, adds the terms of the chunks
+   written to the layout's term counts and takes off those of the chunks deleted
+   (terms.py), writes the manifest (generation ``j``), deletes the journal.
 
 A build that dies anywhere leaves the journal; the next writer settles ``j`` (keeps what was
-switched, drops what was not) before anything else.
+switched, drops what was not) and, if the manifest had not reached ``j``, counts the terms
+of the layout again, before anything else. A layout written before ancre kept term counts
+(no ``term_counts`` in its manifest) has them counted by the next writer that opens it.
 
 Re-embedding fills a staged layout (the live one + 1, named by a "staging" meta row with the
 manifest it is built for) with the same commits, while readers keep the live one; ``switch``
@@ -36,10 +39,20 @@ from ...chunker import ChunkSpan
 from ...loaders import Document
 from ..base import StoreError
 from ..location import MilvusAddress
-from .client import MAX_TEXT, chunks_name, connect, doc_key, docs_name, quoted, read_meta
+from . import terms
+from .client import (
+    MAX_TEXT,
+    chunks_name,
+    connect,
+    doc_key,
+    docs_name,
+    quoted,
+    read_meta,
+    terms_name,
+)
 from .client import translate as translated
 from .lease import Lease
-from .schema import create_layout, drop_layout, ensure_meta, put_meta
+from .schema import create_layout, create_terms, drop_layout, ensure_meta, put_meta
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +96,7 @@ class CollectionWriter:
             self.manifest: dict[str, Any] = read_meta(self.client, address, "manifest")
             self.staging: dict[str, Any] = read_meta(self.client, address, "staging")
             self._repair()
+            self._count_missing()
         except BaseException:
             self.close()
             raise
@@ -145,6 +159,8 @@ class CollectionWriter:
         j, layout = int(journal["ver"]), int(journal["layout"])
         if layout in (self.layout, staged):
             self._settle(layout, j)
+            if j > int(self.manifest.get("generation", 0)):  # its counts may be half-done
+                self._recount(layout)
         self.manifest = {
             **self.manifest,
             "generation": max(j, int(self.manifest.get("generation", 0))),
@@ -154,6 +170,31 @@ class CollectionWriter:
             self._put("manifest", self.manifest)
         self._forget("journal")
         log.warning("%s: finished the writes of an interrupted build", self.address)
+
+    def _count_missing(self) -> None:
+        """Count the terms of a live or staged layout written before ancre kept counts."""
+        if self.layout and not self.manifest.get("term_counts"):
+            self._recount(self.layout)
+            self.manifest = {**self.manifest, "term_counts": True}
+            self._put("manifest", self.manifest)
+        if self.staging and not self.staging.get("term_counts"):
+            self._recount(int(self.staging["layout"]))
+            self.staging = {**self.staging, "term_counts": True}
+            self._put("staging", self.staging)
+
+    def _recount(self, layout: int) -> None:
+        """The term counts of ``layout`` made again from every chunk's analysed text."""
+        log.warning("%s: counting the terms of layout %d's chunks", self.address, layout)
+        drop_layout(self.client, self.address, layout, terms_only=True)
+        try:
+            create_terms(self.client, self.address, layout)
+        except Exception as err:
+            raise translated(err, self.address) from None
+        chunks = self._names(layout)[0]
+        counts = terms.count(
+            r["lex"] for page in self._pages(chunks, "id >= 0", ["lex"]) for r in page
+        )
+        terms.fill(self._run, terms_name(self.address.collection, layout), counts)
 
     def _settle(self, layout: int, j: int) -> None:
         """Make every document that commit ``j`` touched in ``layout`` whole again."""
@@ -234,7 +275,7 @@ class CollectionWriter:
         layout = self.layout + 1
         drop_layout(self.client, self.address, layout)
         create_layout(self.client, self.address, layout, dim, target["vector_index"])
-        self.staging = {"target": target, "layout": layout, "dim": dim}
+        self.staging = {"target": target, "layout": layout, "dim": dim, "term_counts": True}
         self._put("staging", self.staging)
 
     def drop_staging(self) -> None:
@@ -254,6 +295,7 @@ class CollectionWriter:
             "layout": layout,
             "next_id": int(self.manifest.get("next_id", 1)),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "term_counts": True,
         }
         self._put("manifest", manifest)
         self.manifest = manifest
@@ -290,28 +332,29 @@ class CollectionWriter:
             )
         chunks, docs = self._names(layout)
         self._put("journal", {"ver": j, "layout": layout, "next_id": next_id})
-        touched = [r["key"] for r in head_rows]
-        removed = [doc_key(d) for d in removals]
-        if removed:
-            present = {
-                r["key"]
-                for i in range(0, len(removed), SLICE)
-                for r in self._run("get", docs, ids=removed[i : i + SLICE], output_fields=["key"])
-            }
-            tombs = [doc_row(k, -j) for k in removed if k in present]
-            for i in range(0, len(tombs), DOC_SLICE):
-                self._run("upsert", docs, tombs[i : i + DOC_SLICE])
+        # Documents written before: their older rows go, and their chunks' terms.
+        replaced = self._present(docs, [r["key"] for r in head_rows])
+        removed = sorted(self._present(docs, [doc_key(d) for d in removals]))
+        tombs = [doc_row(k, -j) for k in removed]
+        for i in range(0, len(tombs), DOC_SLICE):
+            self._run("upsert", docs, tombs[i : i + DOC_SLICE])
+        older = [k for k in dict.fromkeys(r["key"] for r in head_rows) if k in replaced]
+        gone_lex = self._lexes(chunks, older + removed)
         for rows, target, how, size in (
             (chunk_rows, chunks, "insert", SLICE),
             (part_rows, docs, "insert", DOC_SLICE),
-            (head_rows, docs, "upsert", DOC_SLICE),  # the switch, document by document
+            # the switch, document by document (a new document's head needs no upsert)
+            ([r for r in head_rows if r["key"] not in replaced], docs, "insert", DOC_SLICE),
+            ([r for r in head_rows if r["key"] in replaced], docs, "upsert", DOC_SLICE),
         ):
             for i in range(0, len(rows), size):
                 self._run(how, target, rows[i : i + size])
-        self._delete(chunks, touched, f"ver != {j}")
-        self._delete(docs, touched, f"part > 0 and ver != {j}")
+        self._delete(chunks, older, f"ver != {j}")
+        self._delete(docs, older, f"part > 0 and ver != {j}")
         self._delete(chunks, removed)
         self._delete(docs, removed)
+        delta = terms.changes((r["lex"] for r in chunk_rows), gone_lex)
+        terms.apply(self._run, terms_name(self.address.collection, layout), delta)
         live = self.manifest if staged else manifest
         self.manifest = {
             **live,
@@ -319,10 +362,27 @@ class CollectionWriter:
             "layout": self.layout if staged else layout,
             "next_id": next_id,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "term_counts": True,
         }
         if self.manifest["layout"]:
             self._put("manifest", self.manifest)
         self._forget("journal")
+
+    def _present(self, docs: str, keys: list[str]) -> set[str]:
+        """Those of the documents ``keys`` that have a head row in ``docs``."""
+        return {
+            r["key"]
+            for i in range(0, len(keys), SLICE)
+            for r in self._run("get", docs, ids=keys[i : i + SLICE], output_fields=["key"])
+        }
+
+    def _lexes(self, chunks: str, keys: list[str]) -> list[str]:
+        """The analysed texts of the stored chunks of documents ``keys``."""
+        return [
+            r["lex"]
+            for i in range(0, len(keys), SLICE)
+            for r in self._rows(chunks, f"doc_key in {quoted(keys[i : i + SLICE])}", ["lex"])
+        ]
 
     def close(self) -> None:
         self.lease.release()

@@ -9,6 +9,8 @@ Layout, for a store named C (``C`` is the collection part of the URI)::
                  analysed tokens, BM25 in the engine), vector (dense, inner product)
     C_docs_g     one head row per document (key = doc_key: doc_id, hash, title, url, date,
                  ver...) and the document itself as JSON, split over part rows
+    C_terms_g    one row per analysed term: the chunks holding it (terms.py), the term
+                 statistics of the evidence model and the reranker's idf
 
 A document is visible when its head row's ``ver`` equals its chunks' ``ver``: a build writes
 the chunks, then the head row (the switch), then deletes the older chunks, so readers never
@@ -42,8 +44,10 @@ from .client import (
     is_missing_collection,
     no_index,
     read_meta,
+    terms_name,
     translate,
 )
+from .terms import kept
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,11 @@ PROBE = 16384
 MATCH, PROBE_MODE = "match", "probe"
 HNSW_EF = 64
 """The directory store's FAISS HNSW search parameter."""
+ROW_FIELDS = ["doc_key", "ver", "ord", "start", "end", "text", "vector"]
+"""What a search brings back with each hit, so that reading the candidates costs no ``get``
+by primary key (on Milvus Lite a ``get`` grows with the collection: docs/scale.md)."""
+ROWS_KEPT = 2000
+"""Chunk rows kept from the searches (the oldest go first)."""
 
 
 class MilvusReader:
@@ -72,8 +81,13 @@ class MilvusReader:
         self.layout = 0
         self._df_mode = MATCH
         self._freqs: dict[str, int] = {}
-        """Chunk frequencies of terms counted at this generation (each costs the server a
-        count, or on Milvus Lite a wide BM25 search and a scan: docs/scale.md)."""
+        """Chunk frequencies of terms read at this generation (from the term counts, or
+        counted by search on a store written before them: docs/scale.md)."""
+        self._chunks: int | None = None
+        """Chunks at this generation, for the idf (a count request each time otherwise)."""
+        self._hits: dict[int, dict[str, Any]] = {}
+        """Chunk rows that searches of this generation returned, read by chunks() and
+        chunk_vectors() instead of asking Milvus again."""
         try:
             self.refresh()
         except BaseException:
@@ -95,7 +109,14 @@ class MilvusReader:
             if manifest["generation"] == self.generation:
                 return False
             self.manifest, self.generation = manifest, manifest["generation"]
-            self._freqs = {}
+            self._freqs, self._chunks, self._hits = {}, None, {}
+            if int(manifest["layout"]) != self.layout and not manifest.get("term_counts"):
+                log.warning(
+                    "%s keeps no term counts: its term statistics cost a search per term; "
+                    "the next `ancre index build SOURCE... --store %s` counts them once",
+                    self.address,
+                    self.address,
+                )
             self.layout = int(manifest["layout"])
             return True
 
@@ -106,6 +127,10 @@ class MilvusReader:
     @property
     def docs_collection(self) -> str:
         return docs_name(self.address.collection, self.layout)
+
+    @property
+    def terms_collection(self) -> str:
+        return terms_name(self.address.collection, self.layout)
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run one request; when a re-embedding build replaced the layout meanwhile, follow
@@ -149,8 +174,10 @@ class MilvusReader:
                 anns_field="sparse",
                 limit=min(k, PROBE),
                 search_params={"metric_type": "BM25"},
+                output_fields=ROW_FIELDS,
             )
         )
+        self._keep(hits)
         return [(int(h["id"]), float(h["distance"])) for h in hits[0]]
 
     def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
@@ -167,9 +194,30 @@ class MilvusReader:
                 anns_field="vector",
                 limit=min(k, PROBE),
                 search_params=params,
+                output_fields=ROW_FIELDS,
             )
         )
+        self._keep(hits)
         return [[(int(h["id"]), float(h["distance"])) for h in row] for row in hits]
+
+    def _keep(self, hits: list[list[dict[str, Any]]]) -> None:
+        rows = {int(h["id"]): {**h["entity"], "id": int(h["id"])} for row in hits for h in row}
+        with self._lock:
+            self._hits.update(rows)
+            for old in list(self._hits)[: max(0, len(self._hits) - ROWS_KEPT)]:
+                del self._hits[old]
+
+    def _chunk_rows(self, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        """Chunk rows by id: those the searches brought back, the others from Milvus."""
+        with self._lock:
+            known = [self._hits[int(i)] for i in ids if int(i) in self._hits]
+        missing = [int(i) for i in ids if int(i) not in self._hits]
+        if not missing:
+            return known
+        rows = self._call(
+            lambda: self.client.get(self.chunks_collection, ids=missing, output_fields=fields)
+        )
+        return known + [r for r in rows]  # iterated: pymilvus fills vectors in lazily
 
     # ---- rows
     def _heads(self, keys: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
@@ -184,12 +232,7 @@ class MilvusReader:
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}
-        fields = ["doc_key", "ver", "ord", "start", "end", "text"]
-        rows = self._call(
-            lambda: self.client.get(
-                self.chunks_collection, ids=[int(i) for i in ids], output_fields=fields
-            )
-        )
+        rows = self._chunk_rows(ids, ["doc_key", "ver", "ord", "start", "end", "text"])
         heads = self._heads(
             [r["doc_key"] for r in rows], ["key", "ver", "doc_id", "title", "url", "date"]
         )
@@ -213,11 +256,7 @@ class MilvusReader:
 
     def chunk_vectors(self, ids: list[int]) -> np.ndarray:
         """Stored vectors; a chunk removed meanwhile gets zeros (the search drops it)."""
-        rows = self._call(
-            lambda: self.client.get(
-                self.chunks_collection, ids=[int(i) for i in ids], output_fields=["vector"]
-            )
-        )
+        rows = self._chunk_rows(ids, ["vector"]) if len(ids) else []
         found = {int(r["id"]): r["vector"] for r in rows}
         dim = int(self.manifest.get("embed_dim") or 0)
         out = np.zeros((len(ids), dim), dtype="float32")
@@ -228,20 +267,34 @@ class MilvusReader:
 
     # ---- statistics for the evidence model
     def doc_freq(self, terms: list[str]) -> dict[str, int]:
-        """Chunks holding each term, counted once per generation (a search asks twice:
-        for the query and for the reranker's idf)."""
-        out = {}
-        for t in dict.fromkeys(terms):
-            with self._lock:
-                known = self._freqs.get(t)
-            if known is None:
-                known = self._df(t)
-                with self._lock:
-                    if len(self._freqs) >= FREQS_KEPT:
-                        self._freqs.clear()
-                    self._freqs[t] = known
-            out[t] = known
-        return out
+        """Chunks holding each term: the store's term counts in one request (a store
+        written before ancre kept them: a search per term), kept for this generation (a
+        search asks twice: for the query and for the reranker's idf)."""
+        unique = list(dict.fromkeys(terms))
+        with self._lock:
+            out = {t: self._freqs[t] for t in unique if t in self._freqs}
+            counted = bool(self.manifest.get("term_counts"))
+        todo = [t for t in unique if t not in out]
+        found = self._counted(todo) if counted and todo else {}
+        found.update({t: self._df(t) for t in todo if t not in found})
+        with self._lock:
+            if len(self._freqs) + len(found) > FREQS_KEPT:
+                self._freqs.clear()
+            self._freqs.update(found)
+        out.update(found)
+        return {t: out[t] for t in unique}
+
+    def _counted(self, terms: list[str]) -> dict[str, int]:
+        """Chunk counts from the layout's term-count collection (terms too long for it,
+        or that analysis cannot make, are left out)."""
+        ask = [t for t in terms if kept(t) and t.replace("_", "").isalnum()]
+        if not ask:
+            return {t: 0 for t in terms if kept(t)}
+        rows = self._call(
+            lambda: self.client.get(self.terms_collection, ids=ask, output_fields=["df"])
+        )
+        have = {r["term"]: int(r["df"]) for r in rows}
+        return {t: have.get(t, 0) for t in terms if kept(t)}
 
     def _df(self, term: str) -> int:
         """Chunks holding ``term``: Milvus' text-match index where the server has one, else
@@ -277,7 +330,13 @@ class MilvusReader:
     def term_stats(self, terms: list[str]) -> tuple[dict[str, float], dict[str, int]]:
         """(BM25 idf, chunk frequency), the same formula as the directory store."""
         df = self.doc_freq(terms)
-        n = self.size or 1
+        with self._lock:
+            n = self._chunks
+        if n is None:
+            n = self.size
+            with self._lock:
+                self._chunks = n
+        n = n or 1
         idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in df.items()}
         return idf, df
 

@@ -7,12 +7,14 @@ from typing import Any
 
 from ..base import StoreError
 from ..location import MilvusAddress
-from .client import MAX_TEXT, chunks_name, docs_name, translate
+from .client import MAX_TEXT, chunks_name, docs_name, terms_name, translate
 
 BM25 = {"bm25_k1": 1.2, "bm25_b": 0.75}
 """The parameters of SQLite FTS5's bm25(), which the directory store uses."""
 HNSW = {"M": 32, "efConstruction": 80}
 """The directory store's FAISS HNSW parameters (search: milvus.HNSW_EF)."""
+TERM_BYTES = 1024
+"""Longest term whose chunk count is kept (longer ones are counted by search: reader.py)."""
 
 
 def put_meta(client, address: MilvusAddress, key: str, value: dict[str, Any]) -> None:
@@ -45,7 +47,7 @@ def ensure_meta(client, address: MilvusAddress) -> None:
 
 
 def create_layout(client, address: MilvusAddress, layout: int, dim: int, kind: str) -> None:
-    """The chunk and document collections of one layout (one embedding model)."""
+    """The chunk, document and term-count collections of one layout (one embedding model)."""
     from pymilvus import DataType, Function, FunctionType
 
     c = client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -106,6 +108,7 @@ def create_layout(client, address: MilvusAddress, layout: int, dim: int, kind: s
             index_params=di,
             consistency_level="Strong",
         )
+        create_terms(client, address, layout)
     except Exception as err:
         drop_layout(client, address, layout)
         if "hnsw" in str(err).lower():
@@ -116,8 +119,30 @@ def create_layout(client, address: MilvusAddress, layout: int, dim: int, kind: s
         raise translate(err, address) from None
 
 
-def drop_layout(client, address: MilvusAddress, layout: int) -> None:
-    for name in (chunks_name(address.collection, layout), docs_name(address.collection, layout)):
+def create_terms(client, address: MilvusAddress, layout: int) -> None:
+    """The term-count collection of a layout: one row per analysed term, its chunk count."""
+    from pymilvus import DataType
+
+    t = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    t.add_field("term", DataType.VARCHAR, is_primary=True, max_length=TERM_BYTES)
+    t.add_field("df", DataType.INT64)
+    t.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    ti = client.prepare_index_params()
+    ti.add_index(field_name="v", index_type="FLAT", metric_type="L2")
+    client.create_collection(
+        terms_name(address.collection, layout),
+        schema=t,
+        index_params=ti,
+        consistency_level="Strong",
+    )
+
+
+def drop_layout(client, address: MilvusAddress, layout: int, *, terms_only: bool = False) -> None:
+    """Drop the collections of a layout (or only its term counts, to count them again)."""
+    names = [terms_name(address.collection, layout)]
+    if not terms_only:
+        names += [chunks_name(address.collection, layout), docs_name(address.collection, layout)]
+    for name in names:
         try:
             if client.has_collection(name):
                 client.drop_collection(name)
