@@ -247,6 +247,8 @@ def _bench_scale(args: argparse.Namespace, index_settings: IndexSettings) -> int
         f"load {os.getloadavg()[0]:.1f}"
     )
     fig = Figures(print)
+    if args.work:
+        Path(args.work).expanduser().mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ancre-scale-", dir=args.work) as tmp:
         out = scale.run_scale(
             Path(args.corpus).expanduser(),
