@@ -214,6 +214,12 @@ def test_the_sidebar_reopens_renames_and_deletes_conversations(server, browser):
         "(q) => document.querySelector('#ancre-chat').innerText.includes(q)", arg=TRAMWAY
     )
     assert tab.questions() == [TRAMWAY]
+    tab.page.fill("#ancre-rename-box textarea", "   ")  # a blank name says so, renames nothing
+    tab.page.click("#ancre-rename")
+    tab.page.wait_for_function(
+        "() => /new name|nouveau nom/.test(document.querySelector('#ancre-hint').innerText)"
+    )
+    assert TRAMWAY[:30] in tab.page.inner_text("#ancre-conversations")
     tab.page.fill("#ancre-rename-box textarea", "Le tramway")
     tab.page.click("#ancre-rename")
     tab.page.wait_for_function(

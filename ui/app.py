@@ -422,10 +422,12 @@ def create_app(chat: "WebChat", library: "Library") -> "gr.Blocks":
         def on_rename(title, browser_value, request: gr.Request):
             v, _ = viewer(request, browser_value)
             done = chat.rename(v, title or "")
+            blank = not (title or "").strip()
+            said = "conversation_renamed" if done else "rename_blank" if blank else ""
             return (
                 ("" if done else gr.skip()),
                 render_history(chat.conversations(v), chat.current(v), v.lang),
-                hint(t(v.lang, "conversation_renamed") if done else ""),
+                hint(t(v.lang, said) if said else ""),
             )
 
         rename.click(
