@@ -143,21 +143,24 @@ class Answerer:
         context = choose_context(question, evidence.candidates)
         generated, backing = "", None
         terms = analyze(query, retriever.language)
-        certain = evidence.short is not None and evidence.score >= s.span_first_above
+        span = evidence.short
+        # the confidence's features for stating the best span, as it stands without a draft
+        plain = signals(
+            question,
+            evidence,
+            passages,
+            span.text if span is not None else "",
+            span,
+            generated=False,
+            language=retriever.language,
+            unknown=searched.unknown_share,
+        )
+        certain = span is not None and evidence.score >= s.span_first_above
         if (
             self.generator is not None
             and not certain
             and (
-                s.draft == "always"
-                or _statable(
-                    question,
-                    evidence,
-                    passages,
-                    retriever.language,
-                    searched.unknown_share,
-                    terms,
-                    s,
-                )
+                s.draft == "always" or _statable(question, terms, searched.unknown_share, plain, s)
             )
         ):
             models["llm"] = self.generator.model_id
@@ -178,7 +181,6 @@ class Answerer:
                     yield Event("draft", piece)
             yield Event("stage", "verifying")
             generated, backing = verify_draft(question, "".join(draft), context, retriever.language)
-        span = evidence.short
         drafted = bool(generated and backing is not None and fits_type(evidence.q_type, generated))
         if drafted:
             likely, first = strip_citations(generated), backing
@@ -188,15 +190,19 @@ class Answerer:
             likely, first = "", evidence.candidates[0]
         answer.generated, answer.likely_answer = drafted, likely
         if likely:
-            answer.signals = signals(
-                question,
-                evidence,
-                passages,
-                likely,
-                span,
-                generated=drafted,
-                language=retriever.language,
-                unknown=searched.unknown_share,
+            answer.signals = (
+                signals(
+                    question,
+                    evidence,
+                    passages,
+                    likely,
+                    span,
+                    generated=True,
+                    language=retriever.language,
+                    unknown=searched.unknown_share,
+                )
+                if drafted
+                else plain
             )
             answer.confidence = confidence(answer.signals)
         stated = likely if _states(answer, s, terms) else ""
@@ -241,28 +247,11 @@ def _specific(question: str, terms: list[str]) -> bool:
 
 
 def _statable(
-    question: str,
-    evidence: Evidence,
-    passages: list,
-    language: str,
-    unknown: float,
-    terms: list[str],
-    s: AnswerSettings,
+    question: str, terms: list[str], unknown: float, plain: dict[str, float], s: AnswerSettings
 ) -> bool:
     """Whether some draft could be stated (``_states`` with the signals a draft changes at
-    their best, ``confidence.highest_confidence``): where none could, the draft would only
-    choose the sentence quoted."""
+    their best in ``plain``, the best span's: ``confidence.highest_confidence``): where none
+    could, the draft would only choose the sentence quoted."""
     if not _specific(question, terms) or unknown > UNKNOWN_WORDS:
         return False
-    span = evidence.short
-    features = signals(
-        question,
-        evidence,
-        passages,
-        span.text if span is not None else "",
-        span,
-        generated=False,
-        language=language,
-        unknown=unknown,
-    )
-    return highest_confidence(features) >= s.state_above
+    return highest_confidence(plain) >= s.state_above
