@@ -147,6 +147,17 @@ def term_key(token: str) -> str:
     return "_".join(p for p in token.split("_") if p)
 
 
+def indexed_terms(body: str) -> tuple[list[str], int]:
+    """The terms an analysed text (tokens joined by spaces) is indexed under, once per
+    occurrence, and its length in tokens, as SQLite FTS5 counts them: an underscored token
+    counts as its parts, each a term, and is kept whole too (``term_key``)."""
+    tokens = body.split()
+    if "_" not in body:
+        return tokens, len(tokens)
+    parts = [p for token in tokens for p in token.split("_") if p]
+    return parts + [k for k in map(term_key, tokens) if "_" in k], len(parts)
+
+
 def fts_query(tokens: list[str]) -> str:
     """An FTS5 MATCH expression: any of the tokens (BM25 ranks by how many and how rare)."""
     unique = list(dict.fromkeys(t for t in tokens if t))

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DamagedFile, repair_command
-from ...lexical import term_key
+from ...lexical import indexed_terms, term_key
 from .atomic import replacing
 
 K1, B = 1.2, 0.75
@@ -183,14 +183,9 @@ def _count(
     new_ids: list[int] = []
     lengths: list[int] = []
     for position, (cid, body) in enumerate(zip(ids, bodies, strict=True), start):
-        tokens = body.split()
+        tokens, length = indexed_terms(body)
         new_ids.append(int(cid))
-        if "_" in body:  # FTS5 counts (and indexes) the parts of an underscored token
-            parts = [p for token in tokens for p in token.split("_") if p]
-            lengths.append(len(parts))
-            tokens = parts + [k for k in map(term_key, tokens) if "_" in k]
-        else:
-            lengths.append(len(tokens))
+        lengths.append(length)
         for term, count in Counter(tokens).items():
             i = where.get(term)
             if i is None:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ...lexical import term_key
+from ...lexical import indexed_terms
 from .schema import TERM_BYTES
 
 SLICE = 500
@@ -21,12 +21,8 @@ SLICE = 500
 
 def chunk_terms(lex: str) -> set[str]:
     """The terms of a chunk's analysed text, as the directory store's postings count them
-    (an underscored token counts as its parts and as itself, as SQLite FTS5 indexes it)."""
-    tokens = lex.split()
-    if "_" not in lex:
-        return set(tokens)
-    parts = {p for token in tokens for p in token.split("_") if p}
-    return parts | {k for k in map(term_key, tokens) if "_" in k}
+    (``lexical.indexed_terms``)."""
+    return set(indexed_terms(lex)[0])
 
 
 def kept(term: str) -> bool:
