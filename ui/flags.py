@@ -106,7 +106,7 @@ def installed_version() -> str:
 
 class _Version(argparse.Action):
     """``--version``, the installed version read only when asked for: reading the package
-    metadata costs a warm ``ancre ask`` about 25 ms."""
+    metadata for every parser would slow every command, a warm ``ancre ask`` first."""
 
     def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any):
         super().__init__(option_strings, dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
